@@ -1,0 +1,326 @@
+//! Built-in checks. Each check is one static [`Check`]: id, metadata, compliance mappings and an `eval` function that
+//! returns [`Hit`]s for one resource. The lists below are the index: adding a check is one entry in one area file.
+//!
+//! Every check has a failing and a passing fixture under `tests/fixtures/checks/<ID>/` (see `tests/check_fixtures.rs`),
+//! and where the fix is mechanical, its RFC 6902 patch is applied to the failing fixture and must make the check pass.
+
+pub mod k8s;
+pub mod tf;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use day2_model::{
+    ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Inventory, Provider, Resource, Severity,
+};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{Analyzer, Context};
+
+/// Which resources a check looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// Kubernetes kinds that run pods (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, …).
+    Workloads,
+    /// Kubernetes objects of these base kinds (`Service`, `ClusterRoleBinding`); empty slice = every Kubernetes object.
+    K8sKinds(&'static [&'static str]),
+    /// Terraform resources of these types (`aws_s3_bucket`); empty slice = every Terraform resource.
+    TfTypes(&'static [&'static str]),
+}
+
+impl Target {
+    /// Does this target cover the resource?
+    pub fn covers(&self, r: &Resource) -> bool {
+        match self {
+            Target::Workloads => r.provider == Provider::K8s && day2_model::k8s::pod_spec(r).is_some(),
+            Target::K8sKinds(kinds) => {
+                r.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&day2_model::k8s::base_kind(&r.kind)))
+            }
+            Target::TfTypes(types) => r.provider == Provider::Tf && (types.is_empty() || types.contains(&r.kind.as_str())),
+        }
+    }
+
+    /// The provider this target belongs to.
+    pub fn provider(&self) -> Provider {
+        match self {
+            Target::Workloads | Target::K8sKinds(_) => Provider::K8s,
+            Target::TfTypes(_) => Provider::Tf,
+        }
+    }
+}
+
+/// One problem found by a check on one resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hit {
+    /// Part of the resource (`container app`), empty for the whole resource. Part of the finding id.
+    pub subject: String,
+    /// Sentence saying what is wrong with this object.
+    pub message: String,
+    /// Supporting facts.
+    pub evidence: Vec<Evidence>,
+    /// Mechanical fix, when there is one.
+    pub fix: Option<Fix>,
+}
+
+impl Hit {
+    /// A hit with a message only.
+    pub fn new(message: impl Into<String>) -> Self {
+        Hit { message: message.into(), ..Hit::default() }
+    }
+
+    /// Sets the subject.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = subject.into();
+        self
+    }
+
+    /// Adds evidence: at `path`, `actual` was found (`expected` when one value says what would pass).
+    pub fn evidence(mut self, path: impl Into<String>, actual: serde_json::Value, expected: Option<serde_json::Value>) -> Self {
+        self.evidence.push(Evidence { path: path.into(), expected, actual });
+        self
+    }
+
+    /// Sets the fix.
+    pub fn fix(mut self, description: impl Into<String>, patch: serde_json::Value) -> Self {
+        self.fix = Some(Fix { description: description.into(), patch });
+        self
+    }
+}
+
+/// Tunables some checks read (`checks.params` in day2.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Tags every taggable AWS resource must carry (TF-TAG-001). Default: `owner`, `environment`.
+    pub required_tags: Vec<String>,
+    /// Labels every Kubernetes workload must carry (K8S-META-002). Default: `app.kubernetes.io/name`.
+    pub required_labels: Vec<String>,
+    /// Environment names treated as production (single-replica and similar checks). Default: `prod`, `production`.
+    pub production_environments: Vec<String>,
+    /// Registries images may come from (K8S-IMG-004); empty = any registry allowed.
+    pub allowed_registries: Vec<String>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            required_tags: vec!["owner".into(), "environment".into()],
+            required_labels: vec!["app.kubernetes.io/name".into()],
+            production_environments: vec!["prod".into(), "production".into()],
+            allowed_registries: Vec::new(),
+        }
+    }
+}
+
+/// What a check's `eval` receives.
+pub struct Input<'a> {
+    /// The resource under check.
+    pub resource: &'a Resource,
+    /// The whole inventory, for checks that look across objects.
+    pub inventory: &'a Inventory,
+    /// Tunables.
+    pub params: &'a Params,
+}
+
+/// A built-in check.
+pub struct Check {
+    /// Stable id: `K8S-POD-001`. Never reused.
+    pub id: &'static str,
+    /// Short title.
+    pub title: &'static str,
+    /// Area.
+    pub domain: Domain,
+    /// Default severity (overridable in config).
+    pub severity: Severity,
+    /// Resources looked at.
+    pub target: Target,
+    /// Why it matters.
+    pub rationale: &'static str,
+    /// How to fix it.
+    pub remediation: &'static str,
+    /// Compliance controls.
+    pub controls: &'static [(Framework, &'static str)],
+    /// Further reading.
+    pub references: &'static [&'static str],
+    /// The test itself.
+    pub eval: fn(&Input<'_>) -> Vec<Hit>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Check {
+    /// Compliance controls as model values.
+    pub fn control_refs(&self) -> Vec<ControlRef> {
+        self.controls.iter().map(|(f, c)| ControlRef { framework: *f, control: (*c).to_owned() }).collect()
+    }
+}
+
+/// Every built-in check, Kubernetes first, in id order within each area.
+pub fn all() -> impl Iterator<Item = &'static Check> {
+    k8s::CHECKS.iter().flat_map(|list| list.iter()).chain(tf::CHECKS.iter().flat_map(|list| list.iter()))
+}
+
+/// A check by id (case-insensitive).
+pub fn find(id: &str) -> Option<&'static Check> {
+    all().find(|c| c.id.eq_ignore_ascii_case(id))
+}
+
+/// Which checks run and how (`checks` in day2.yaml).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    /// Run only these check ids (empty = all). Example: `[K8S-POD-001, TF-S3-001]`.
+    pub enable: Vec<String>,
+    /// Never run these check ids. Example: `[K8S-IMG-003]`.
+    pub disable: Vec<String>,
+    /// Severity overrides by id. Example: `{K8S-REL-001: critical}`.
+    pub severity: BTreeMap<String, Severity>,
+    /// Tunables.
+    pub params: Params,
+}
+
+/// A configuration entry naming a check that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("checks.{field}: unknown check id `{id}` (see `day2 checks list`)")]
+pub struct UnknownCheck {
+    /// Config field.
+    pub field: &'static str,
+    /// The id given.
+    pub id: String,
+}
+
+/// The built-in checks analyzer.
+#[derive(Debug)]
+pub struct Checks {
+    enabled: Vec<&'static Check>,
+    severity: BTreeMap<&'static str, Severity>,
+    params: Params,
+}
+
+impl Checks {
+    /// Validates the config (unknown ids are errors) and selects the checks to run.
+    pub fn new(config: &ChecksConfig) -> Result<Self, Vec<UnknownCheck>> {
+        let mut errors = Vec::new();
+        let mut resolve = |field: &'static str, ids: &[String]| -> BTreeSet<&'static str> {
+            ids.iter()
+                .filter_map(|id| {
+                    let found = find(id).map(|c| c.id);
+                    if found.is_none() {
+                        errors.push(UnknownCheck { field, id: id.clone() });
+                    }
+                    found
+                })
+                .collect()
+        };
+        let enable = resolve("enable", &config.enable);
+        let disable = resolve("disable", &config.disable);
+        let overrides: Vec<(String, Severity)> = config.severity.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let keys: Vec<String> = overrides.iter().map(|(k, _)| k.clone()).collect();
+        let resolved = resolve("severity", &keys);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let severity = overrides
+            .into_iter()
+            .filter_map(|(k, s)| resolved.iter().find(|id| id.eq_ignore_ascii_case(&k)).map(|id| (*id, s)))
+            .collect();
+        let enabled = all().filter(|c| (enable.is_empty() || enable.contains(c.id)) && !disable.contains(c.id)).collect();
+        Ok(Checks { enabled, severity, params: config.params.clone() })
+    }
+
+    /// The checks that will run.
+    pub fn enabled(&self) -> &[&'static Check] {
+        &self.enabled
+    }
+
+    /// Runs the given checks on one resource.
+    pub fn check_resource(&self, resource: &Resource, inventory: &Inventory, context: &Context) -> Vec<Finding> {
+        let input = Input { resource, inventory, params: &self.params };
+        let mut out = Vec::new();
+        for check in self.enabled.iter().filter(|c| c.target.covers(resource)) {
+            for hit in (check.eval)(&input) {
+                out.push(self.finding(check, resource, hit, context));
+            }
+        }
+        out
+    }
+
+    fn finding(&self, check: &Check, r: &Resource, hit: Hit, context: &Context) -> Finding {
+        let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
+        Finding {
+            id: FindingId::compute("checks", check.id, &r.id, &hit.subject),
+            rule_id: check.id.to_owned(),
+            analyzer: "checks".to_owned(),
+            domain: check.domain,
+            severity: self.severity.get(check.id).copied().unwrap_or(check.severity),
+            title: check.title.to_owned(),
+            message: hit.message,
+            resource: r.id.clone(),
+            kind: r.kind.clone(),
+            subject: hit.subject,
+            file,
+            line,
+            owner: r.owner.clone(),
+            evidence: hit.evidence,
+            remediation: check.remediation.to_owned(),
+            fix: hit.fix,
+            controls: check.control_refs(),
+            impact: None,
+            status: FindingStatus::OPEN,
+            first_seen: context.now,
+            last_seen: context.now,
+            resolved_at: None,
+        }
+    }
+}
+
+impl Analyzer for Checks {
+    fn name(&self) -> &'static str {
+        "checks"
+    }
+
+    fn analyze(&self, inventory: &Inventory, context: &Context) -> Vec<Finding> {
+        inventory.resources().par_iter().flat_map_iter(|r| self.check_resource(r, inventory, context)).collect()
+    }
+}
+
+/// Shorthand for check modules: `json!` and the control-table helpers.
+pub(crate) mod prelude {
+    pub use day2_model::Framework::{CisAws, CisK8s, Dora, Nis2, Nsa, PssBaseline, PssRestricted, Soc2};
+    pub use day2_model::{Domain, Resource, Severity};
+    pub use serde_json::{Value, json};
+
+    pub use super::{Check, Hit, Input, Target};
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_well_formed_and_documented() {
+        let mut seen = BTreeSet::new();
+        for c in all() {
+            assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+            let prefix_ok = match c.target.provider() {
+                Provider::K8s => c.id.starts_with("K8S-"),
+                _ => c.id.starts_with("TF-"),
+            };
+            assert!(prefix_ok, "{} has the wrong prefix for its target", c.id);
+            assert!(c.title.len() > 10 && c.rationale.len() > 40 && c.remediation.len() > 20, "{} lacks text", c.id);
+            assert!(!c.controls.is_empty(), "{} maps to no compliance control", c.id);
+        }
+    }
+
+    #[test]
+    fn unknown_ids_in_config_are_reported() {
+        let cfg = ChecksConfig { disable: vec!["K8S-NOPE-999".into()], ..ChecksConfig::default() };
+        let err = Checks::new(&cfg).unwrap_err();
+        assert_eq!(err[0].to_string(), "checks.disable: unknown check id `K8S-NOPE-999` (see `day2 checks list`)");
+    }
+}

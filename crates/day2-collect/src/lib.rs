@@ -1,0 +1,56 @@
+//! day2 sources: turn declared state into [`Snapshot`]s of [`day2_model::Resource`]s.
+//!
+//! Each source is one module behind its own cargo feature; adding a source is one new module plus one line here.
+//! Sources read and normalise; they never judge (that is day2-analyze) and never mutate anything.
+//!
+//! - [`manifests`]: Kubernetes YAML/JSON (files, directories, stdin; multi-document, `List`, Helm and Kustomize output).
+//! - [`terraform`]: Terraform state v4 and `terraform show -json` output for state and plans.
+//! - [`link`]: relations and ownership derived across sources once everything is collected.
+//! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
+
+pub mod files;
+pub mod link;
+#[cfg(feature = "manifests")]
+pub mod manifests;
+#[cfg(feature = "terraform")]
+pub mod terraform;
+
+pub use day2_model::Snapshot;
+
+/// What secret and sensitive values are replaced with at collection, so they are never printed, logged or stored.
+pub const MASK: &str = "***";
+
+/// Limits that keep untrusted input from exhausting memory or time. Documented in docs/configuration.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest file read, in bytes (default 32 MiB). Larger files are reported and skipped.
+    pub max_file_bytes: u64,
+    /// Deepest nesting of mappings/sequences in a document (default 100).
+    pub max_depth: usize,
+    /// Most documents in one file (default 10,000).
+    pub max_documents: usize,
+    /// Most YAML nodes in one file (default 5,000,000).
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_bytes: 32 * 1024 * 1024, max_depth: 100, max_documents: 10_000, max_nodes: 5_000_000 }
+    }
+}
+
+/// Depth of a JSON value (a scalar is depth 0), stopping early once `limit` is exceeded.
+pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
+    fn walk(v: &serde_json::Value, depth: usize, limit: usize) -> bool {
+        if depth > limit {
+            return true;
+        }
+        match v {
+            serde_json::Value::Array(a) => a.iter().any(|x| walk(x, depth + 1, limit)),
+            serde_json::Value::Object(o) => o.values().any(|x| walk(x, depth + 1, limit)),
+            _ => false,
+        }
+    }
+    walk(value, 0, limit)
+}

@@ -1,0 +1,179 @@
+//! Linking: once every source is collected, derive what no single object says alone — relations between Kubernetes
+//! objects (Service→workload, Ingress→Service, HPA/PDB→workload, workload→ServiceAccount/ConfigMap/Secret,
+//! RoleBinding→Role and subjects) and each resource's owner (from its labels/tags, falling back to its pod template's
+//! and its Namespace's labels).
+//!
+//! Terraform relations come with the snapshot (they need the plan's configuration) and are added by
+//! [`day2_model::Inventory::from_snapshots`].
+
+use std::collections::BTreeMap;
+
+use day2_model::k8s::{base_kind, pod_labels, pod_spec, selector_matches};
+use day2_model::{Inventory, OwnerKeys, Provider, RelationKind, Resource, ResourceId};
+use serde_json::Value;
+
+/// Derives owners and Kubernetes relations in place.
+pub fn link(inv: &mut Inventory, keys: &OwnerKeys) {
+    derive_owners(inv, keys);
+    let relations = kubernetes_relations(inv);
+    for (from, kind, to) in relations {
+        inv.relate(&from, kind, &to);
+    }
+}
+
+fn derive_owners(inv: &mut Inventory, keys: &OwnerKeys) {
+    let namespace_labels: BTreeMap<(String, String), BTreeMap<String, String>> = inv
+        .of_kind("Namespace")
+        .map(|ns| ((ns.scope.clone(), ns.name.clone()), ns.labels.clone()))
+        .collect();
+    for r in inv.resources_mut() {
+        let mut fallback = namespace_labels.get(&(r.scope.clone(), r.namespace.clone())).cloned().unwrap_or_default();
+        if let Some(pod) = pod_labels(r) {
+            for (k, v) in pod {
+                if let Some(s) = v.as_str() {
+                    fallback.insert(k.clone(), s.to_owned());
+                }
+            }
+        }
+        r.owner = keys.derive(&r.labels, Some(&fallback));
+    }
+}
+
+type Edge = (ResourceId, RelationKind, ResourceId);
+
+fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
+    let mut edges = Vec::new();
+    let k8s = || inv.resources().iter().filter(|r| r.provider == Provider::K8s);
+    let workloads: Vec<&Resource> = k8s().filter(|r| pod_spec(r).is_some()).collect();
+    let named = |scope: &str, kind: &str, ns: &str, name: &str| ResourceId::new(Provider::K8s, scope, kind, ns, name);
+    for r in k8s() {
+        let spec = r.attrs.get("spec");
+        match base_kind(&r.kind) {
+            "Service" => {
+                if let Some(sel) = spec.and_then(|s| s.get("selector")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
+                    select(r, sel, &workloads, RelationKind::Selects, &mut edges);
+                }
+            }
+            "PodDisruptionBudget" => {
+                if let Some(sel) = spec.and_then(|s| s.get("selector")) {
+                    select(r, sel, &workloads, RelationKind::Protects, &mut edges);
+                }
+            }
+            "NetworkPolicy" => {
+                if let Some(sel) = spec.and_then(|s| s.get("podSelector")) {
+                    select(r, sel, &workloads, RelationKind::Selects, &mut edges);
+                }
+            }
+            "HorizontalPodAutoscaler" => {
+                let target = spec.and_then(|s| s.get("scaleTargetRef"));
+                let kind = target.and_then(|t| t.get("kind")).and_then(Value::as_str).unwrap_or_default();
+                let name = target.and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or_default();
+                for w in workloads.iter().filter(|w| w.namespace == r.namespace && base_kind(&w.kind) == kind && w.name == name) {
+                    edges.push((r.id.clone(), RelationKind::Scales, w.id.clone()));
+                }
+            }
+            "Ingress" => {
+                for svc in ingress_backends(r) {
+                    edges.push((r.id.clone(), RelationKind::RoutesTo, named(&r.scope, "Service", &r.namespace, &svc)));
+                }
+            }
+            "RoleBinding" | "ClusterRoleBinding" => {
+                let role = r.attrs.get("roleRef");
+                let role_kind = role.and_then(|x| x.get("kind")).and_then(Value::as_str).unwrap_or_default();
+                let role_name = role.and_then(|x| x.get("name")).and_then(Value::as_str).unwrap_or_default();
+                let role_ns = if role_kind == "Role" { r.namespace.as_str() } else { "" };
+                let qualified = format!("rbac.authorization.k8s.io.{role_kind}");
+                edges.push((r.id.clone(), RelationKind::Grants, named(&r.scope, &qualified, role_ns, role_name)));
+                for s in r.attrs.get("subjects").and_then(Value::as_array).into_iter().flatten() {
+                    if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
+                        let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+                        let ns = s.get("namespace").and_then(Value::as_str).unwrap_or(&r.namespace);
+                        edges.push((r.id.clone(), RelationKind::BindsSubject, named(&r.scope, "ServiceAccount", ns, name)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for w in &workloads {
+        let Some((_, spec)) = pod_spec(w) else { continue };
+        let sa = spec.get("serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+        edges.push((w.id.clone(), RelationKind::RunsAs, named(&w.scope, "ServiceAccount", &w.namespace, sa)));
+        let (config_maps, secrets) = pod_references(spec);
+        for cm in config_maps {
+            edges.push((w.id.clone(), RelationKind::UsesConfigMap, named(&w.scope, "ConfigMap", &w.namespace, &cm)));
+        }
+        for s in secrets {
+            edges.push((w.id.clone(), RelationKind::UsesSecret, named(&w.scope, "Secret", &w.namespace, &s)));
+        }
+    }
+    edges
+}
+
+fn select(from: &Resource, selector: &Value, workloads: &[&Resource], kind: RelationKind, edges: &mut Vec<Edge>) {
+    for w in workloads.iter().filter(|w| w.namespace == from.namespace && w.scope == from.scope) {
+        if selector_matches(selector, pod_labels(w)) {
+            edges.push((from.id.clone(), kind, w.id.clone()));
+        }
+    }
+}
+
+/// Service names an Ingress routes to (networking.k8s.io/v1 and the older `serviceName` form).
+pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
+    let mut out = Vec::new();
+    let spec = ingress.attrs.get("spec");
+    let mut push = |backend: Option<&Value>| {
+        let name = backend
+            .and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName")))
+            .and_then(Value::as_str);
+        if let Some(n) = name {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_owned());
+            }
+        }
+    };
+    push(spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))));
+    for rule in spec.and_then(|s| s.get("rules")).and_then(Value::as_array).into_iter().flatten() {
+        for path in rule.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+            push(path.get("backend"));
+        }
+    }
+    out
+}
+
+/// ConfigMaps and Secrets a pod spec reads: volumes, projected sources, env, envFrom, imagePullSecrets.
+pub fn pod_references(spec: &Value) -> (Vec<String>, Vec<String>) {
+    let mut cms = Vec::new();
+    let mut secrets = Vec::new();
+    let add = |list: &mut Vec<String>, v: Option<&Value>| {
+        if let Some(n) = v.and_then(Value::as_str) {
+            if !list.iter().any(|x| x == n) {
+                list.push(n.to_owned());
+            }
+        }
+    };
+    for vol in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+        add(&mut cms, vol.pointer("/configMap/name"));
+        add(&mut secrets, vol.pointer("/secret/secretName"));
+        for src in vol.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+            add(&mut cms, src.pointer("/configMap/name"));
+            add(&mut secrets, src.pointer("/secret/name"));
+        }
+    }
+    for s in spec.get("imagePullSecrets").and_then(Value::as_array).into_iter().flatten() {
+        add(&mut secrets, s.get("name"));
+    }
+    for list in ["containers", "initContainers"] {
+        for c in spec.get(list).and_then(Value::as_array).into_iter().flatten() {
+            for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+                add(&mut cms, e.pointer("/valueFrom/configMapKeyRef/name"));
+                add(&mut secrets, e.pointer("/valueFrom/secretKeyRef/name"));
+            }
+            for e in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+                add(&mut cms, e.pointer("/configMapRef/name"));
+                add(&mut secrets, e.pointer("/secretRef/name"));
+            }
+        }
+    }
+    (cms, secrets)
+}

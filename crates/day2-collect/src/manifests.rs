@@ -1,0 +1,520 @@
+//! Kubernetes manifests: files, directories and stdin; YAML and JSON; multi-document streams; `kind: List`;
+//! Helm-rendered output (the `# Source:` template path is kept) and Kustomize build output.
+//!
+//! Every object keeps its file and 1-based line. Documents that are not Kubernetes objects (no `apiVersion`/`kind`) are
+//! skipped with an informational diagnostic. A syntax error in one document costs that document only: the file is
+//! re-read document by document so the others are still scanned. Secret values are masked here, at collection.
+//!
+//! Not here: relations and ownership (see [`crate::link`]), judging anything (day2-analyze).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use day2_model::{Diagnostic, DiagnosticKind, Origin, Provider, Resource, ResourceId, Snapshot};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use crate::Limits;
+use crate::files::{self, FileFilter};
+
+/// Configuration of one manifests source (`sources.manifests[]` in day2.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManifestsConfig {
+    /// Files, directories (walked recursively) or `-` for stdin. Example: `[k8s/, rendered/helm.yaml]`.
+    pub paths: Vec<PathBuf>,
+    /// Globs a file found in a directory must match (relative to that directory). Default: `**/*.yaml`, `**/*.yml`,
+    /// `**/*.json`.
+    pub include: Vec<String>,
+    /// Globs that exclude files found in a directory. Example: `[charts/**/templates/**]`.
+    pub exclude: Vec<String>,
+    /// Cluster name used as the scope of resource ids, so declared objects pair with the live cluster. Default `default`.
+    pub cluster: String,
+    /// Namespace assumed for namespaced objects that name none. Default `default`, as kubectl does.
+    pub default_namespace: String,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+impl Default for ManifestsConfig {
+    fn default() -> Self {
+        ManifestsConfig {
+            paths: Vec::new(),
+            include: vec!["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()],
+            exclude: Vec::new(),
+            cluster: "default".into(),
+            default_namespace: "default".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What one file yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Objects found, in file order.
+    pub resources: Vec<Resource>,
+    /// Problems and skipped documents.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads every configured path in parallel and returns one snapshot. Bad files become diagnostics; the rest is read.
+pub fn collect(config: &ManifestsConfig) -> Snapshot {
+    let source = format!(
+        "manifests:{}",
+        config.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
+    );
+    let mut snapshot = Snapshot { source, complete: true, ..Snapshot::default() };
+    let filter = match FileFilter::new(&config.include, &config.exclude) {
+        Ok(f) => f,
+        Err(e) => {
+            snapshot.complete = false;
+            snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Config, "day2.yaml", None, e.to_string()));
+            return snapshot;
+        }
+    };
+    let (inputs, missing) = files::expand(&config.paths, &filter);
+    for (path, message) in missing {
+        snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, path.display().to_string(), None, message));
+    }
+    snapshot.files = inputs.len();
+    let per_file: Vec<Parsed> = inputs
+        .par_iter()
+        .map(|input| {
+            let name = input.display();
+            match files::read_text(input, config.limits.max_file_bytes) {
+                Ok(text) => parse(&text, &name, &snapshot.source, config),
+                Err(message) => Parsed {
+                    resources: Vec::new(),
+                    diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, name, None, message)],
+                },
+            }
+        })
+        .collect();
+    for parsed in per_file {
+        snapshot.resources.extend(parsed.resources);
+        snapshot.diagnostics.extend(parsed.diagnostics);
+    }
+    report_duplicates(&mut snapshot);
+    snapshot.complete = !snapshot.diagnostics.iter().any(|d| d.kind.is_error());
+    snapshot
+}
+
+/// Keeps the first of several objects with the same identity and reports the others with both locations.
+fn report_duplicates(snapshot: &mut Snapshot) {
+    let mut first: std::collections::HashMap<ResourceId, (String, u32)> = std::collections::HashMap::new();
+    let mut kept = Vec::with_capacity(snapshot.resources.len());
+    for r in std::mem::take(&mut snapshot.resources) {
+        let (file, line) = r.location().map(|(f, l)| (f.to_owned(), l)).unwrap_or_default();
+        match first.get(&r.id) {
+            Some((f0, l0)) => snapshot.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Duplicate,
+                file,
+                Some(line),
+                format!("duplicate object {} {}: first declared at {f0}:{l0}; this copy is ignored", r.kind, display_name(&r)),
+            )),
+            None => {
+                first.insert(r.id.clone(), (file, line));
+                kept.push(r);
+            }
+        }
+    }
+    snapshot.resources = kept;
+}
+
+fn display_name(r: &Resource) -> String {
+    if r.namespace.is_empty() { r.name.clone() } else { format!("{}/{}", r.namespace, r.name) }
+}
+
+/// Parses one file's text. `file` names it in locations and diagnostics; `source` names the snapshot.
+pub fn parse(text: &str, file: &str, source: &str, config: &ManifestsConfig) -> Parsed {
+    let mut out = Parsed::default();
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return out;
+    }
+    let is_json = file.ends_with(".json") || (trimmed.starts_with('{') && !file.ends_with(".yaml") && !file.ends_with(".yml"));
+    let docs = if is_json { parse_json(text, file, config, &mut out) } else { parse_yaml(text, file, config, &mut out) };
+    let templates = HelmSources::scan(text);
+    let ctx = DocContext { file, source, config, templates: &templates, text };
+    for (value, line) in docs {
+        ctx.object(value, line, &mut out);
+    }
+    out
+}
+
+fn parse_json(text: &str, file: &str, config: &ManifestsConfig, out: &mut Parsed) -> Vec<(Value, u32)> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) if crate::depth_exceeds(&v, config.limits.max_depth) => {
+            out.diagnostics.push(depth_diagnostic(file, 1, config.limits.max_depth));
+            Vec::new()
+        }
+        Ok(v) => vec![(v, first_content_line(text))],
+        Err(e) => {
+            out.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Syntax,
+                file,
+                u32::try_from(e.line()).ok(),
+                format!("invalid JSON: {e}"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn depth_diagnostic(file: &str, line: u32, limit: usize) -> Diagnostic {
+    Diagnostic::new(
+        DiagnosticKind::Limit,
+        file,
+        Some(line),
+        format!("document nests deeper than the limit of {limit} levels (limits.max_depth); skipped"),
+    )
+}
+
+fn first_content_line(text: &str) -> u32 {
+    let skipped = text.len() - text.trim_start().len();
+    1 + text.get(..skipped).map_or(0, |s| s.matches('\n').count()) as u32
+}
+
+fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits.max_depth;
+    budget.max_documents = limits.max_documents;
+    budget.max_nodes = limits.max_nodes;
+    budget.max_events = limits.max_nodes.saturating_mul(2);
+    budget.max_reader_input_bytes = Some(usize::try_from(limits.max_file_bytes).unwrap_or(usize::MAX));
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options
+}
+
+/// Parses a YAML stream. On error, re-parses document by document (split at `---` lines) so that one bad document
+/// does not hide the others, and reports the error with its absolute line.
+fn parse_yaml(text: &str, file: &str, config: &ManifestsConfig, out: &mut Parsed) -> Vec<(Value, u32)> {
+    match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(text, yaml_options(&config.limits)) {
+        Ok(docs) => docs.into_iter().map(|d| (d.value, line_of(&d.referenced))).collect(),
+        Err(_) => {
+            let mut docs = Vec::new();
+            for (offset, chunk) in split_documents(text) {
+                match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(chunk, yaml_options(&config.limits)) {
+                    Ok(parsed) => docs.extend(parsed.into_iter().map(|d| (d.value, line_of(&d.referenced) + offset))),
+                    Err(e) => out.diagnostics.push(yaml_diagnostic(&e, file, offset, chunk)),
+                }
+            }
+            docs
+        }
+    }
+}
+
+fn line_of(loc: &serde_saphyr::Location) -> u32 {
+    u32::try_from(loc.line()).unwrap_or(u32::MAX).max(1)
+}
+
+fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str) -> Diagnostic {
+    let message = e.without_snippet().to_string();
+    let (kind, message) = if message.contains("budget") || message.contains("limit") {
+        (DiagnosticKind::Limit, format!("{message} (see limits in day2.yaml); document skipped"))
+    } else {
+        (DiagnosticKind::Syntax, format!("invalid YAML: {message}"))
+    };
+    let line = e.location().map(|l| line_of(&l) + offset).unwrap_or(offset + first_content_line(chunk));
+    Diagnostic::new(kind, file, Some(line), message)
+}
+
+/// Splits a YAML stream at document separator lines. Returns (lines before the chunk, chunk text).
+fn split_documents(text: &str) -> Vec<(u32, &str)> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 0u32;
+    let mut line_no = 0u32;
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        let is_separator = line.starts_with("---") && line.get(3..).is_none_or(|r| r.trim().is_empty() || r.starts_with(' '));
+        if is_separator && pos > start {
+            chunks.push((start_line, text.get(start..pos).unwrap_or("")));
+            start = pos;
+            start_line = line_no;
+        }
+        pos += line.len();
+        line_no += 1;
+    }
+    if start < text.len() {
+        chunks.push((start_line, text.get(start..).unwrap_or("")));
+    }
+    chunks
+}
+
+/// `# Source: <template>` comments in Helm output, with the separator lines that delimit documents.
+struct HelmSources {
+    /// (line, template) of each `# Source:` comment.
+    sources: Vec<(u32, String)>,
+    /// Lines of `---` separators.
+    separators: Vec<u32>,
+}
+
+impl HelmSources {
+    fn scan(text: &str) -> Self {
+        let mut hs = HelmSources { sources: Vec::new(), separators: Vec::new() };
+        if !text.contains("# Source:") {
+            return hs;
+        }
+        for (i, line) in text.lines().enumerate() {
+            let n = i as u32 + 1;
+            if let Some(t) = line.strip_prefix("# Source:") {
+                hs.sources.push((n, t.trim().to_owned()));
+            } else if line.starts_with("---") {
+                hs.separators.push(n);
+            }
+        }
+        hs
+    }
+
+    /// The template of the document starting at `line`: the `# Source:` between the preceding separator and the line.
+    fn template_for(&self, line: u32) -> Option<String> {
+        let floor = self.separators.iter().rev().find(|&&s| s < line).copied().unwrap_or(0);
+        self.sources.iter().rev().find(|(l, _)| *l < line && *l > floor).map(|(_, t)| t.clone())
+    }
+}
+
+struct DocContext<'a> {
+    file: &'a str,
+    source: &'a str,
+    config: &'a ManifestsConfig,
+    templates: &'a HelmSources,
+    text: &'a str,
+}
+
+impl DocContext<'_> {
+    fn object(&self, value: Value, line: u32, out: &mut Parsed) {
+        let Value::Object(map) = &value else {
+            if !value.is_null() {
+                out.diagnostics.push(self.skipped(line, "document is not a mapping, so not a Kubernetes object"));
+            }
+            return;
+        };
+        let (Some(api_version), Some(kind)) = (map.get("apiVersion"), map.get("kind")) else {
+            out.diagnostics.push(self.skipped(line, "document has no apiVersion/kind, so not a Kubernetes object"));
+            return;
+        };
+        let (Some(api_version), Some(kind)) = (api_version.as_str(), kind.as_str()) else {
+            out.diagnostics.push(self.schema(line, "fields `apiVersion` and `kind` must be strings"));
+            return;
+        };
+        let is_list = kind == "List" || (kind.ends_with("List") && map.get("items").is_some_and(Value::is_array));
+        let (api_version, kind) = (api_version.to_owned(), kind.to_owned());
+        if is_list {
+            self.list(value, line, out);
+            return;
+        }
+        match self.resource(value, api_version, kind, line) {
+            Ok(r) => out.resources.push(r),
+            Err(message) => out.diagnostics.push(self.schema(line, &message)),
+        }
+    }
+
+    /// Items of a `kind: List`. Their lines come from a second, span-only parse of the file (Lists are rare).
+    fn list(&self, value: Value, line: u32, out: &mut Parsed) {
+        let Value::Object(mut map) = value else { return };
+        let Some(Value::Array(items)) = map.remove("items") else {
+            out.diagnostics.push(self.schema(line, "`items` of a List must be a sequence"));
+            return;
+        };
+        let lines = self.item_lines(line);
+        for (i, item) in items.into_iter().enumerate() {
+            let item_line = lines.get(i).copied().unwrap_or(line);
+            self.object(item, item_line, out);
+        }
+    }
+
+    fn item_lines(&self, list_line: u32) -> Vec<u32> {
+        #[derive(Deserialize)]
+        struct ItemsOnly {
+            #[serde(default)]
+            items: Vec<Spanned<serde::de::IgnoredAny>>,
+        }
+        let docs = serde_saphyr::from_multiple_with_options::<Spanned<ItemsOnly>>(self.text, yaml_options(&self.config.limits));
+        docs.ok()
+            .and_then(|docs| docs.into_iter().find(|d| line_of(&d.referenced) == list_line))
+            .map(|d| d.value.items.iter().map(|s| line_of(&s.referenced)).collect())
+            .unwrap_or_default()
+    }
+
+    fn resource(&self, mut value: Value, api_version: String, kind: String, line: u32) -> Result<Resource, String> {
+        let metadata = match value.get("metadata") {
+            None => return Err(format!("{kind} has no `metadata`")),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(format!("{kind}: `metadata` must be a mapping")),
+        };
+        let name = match (metadata.get("name"), metadata.get("generateName")) {
+            (Some(Value::String(n)), _) if !n.is_empty() => n.clone(),
+            (None, Some(Value::String(g))) => format!("{g}*"),
+            (Some(_), _) => return Err(format!("{kind}: `metadata.name` must be a non-empty string")),
+            (None, _) => return Err(format!("{kind} has no `metadata.name`")),
+        };
+        let namespace = match metadata.get("namespace") {
+            Some(Value::String(ns)) => ns.clone(),
+            Some(_) => return Err(format!("{kind} {name}: `metadata.namespace` must be a string")),
+            None if is_cluster_scoped(&kind) => String::new(),
+            None => self.config.default_namespace.clone(),
+        };
+        let labels = string_map(metadata.get("labels"))
+            .map_err(|k| format!("{kind} {name}: label `{k}` must be a string (quote the value)"))?;
+        string_map(metadata.get("annotations"))
+            .map_err(|k| format!("{kind} {name}: annotation `{k}` must be a string (quote the value)"))?;
+        if kind == "Secret" {
+            mask_secret(&mut value);
+        }
+        let kind_id = qualified_kind(&api_version, &kind);
+        Ok(Resource {
+            id: ResourceId::new(Provider::K8s, &self.config.cluster, &kind_id, &namespace, &name),
+            provider: Provider::K8s,
+            scope: self.config.cluster.clone(),
+            kind: kind_id,
+            api_version,
+            namespace,
+            name,
+            labels,
+            owner: Default::default(),
+            attrs: value,
+            origin: Origin::Declared {
+                file: self.file.to_owned(),
+                line,
+                template: self.templates.template_for(line),
+                module: None,
+            },
+            source: self.source.to_owned(),
+        })
+    }
+
+    fn skipped(&self, line: u32, why: &str) -> Diagnostic {
+        tracing::debug!(file = self.file, line, "Skipping document: {why}.");
+        Diagnostic::new(DiagnosticKind::Skipped, self.file, Some(line), why)
+    }
+
+    fn schema(&self, line: u32, message: &str) -> Diagnostic {
+        Diagnostic::new(DiagnosticKind::Schema, self.file, Some(line), message)
+    }
+}
+
+/// `apps/v1` + `Deployment` → `apps.Deployment`; core group (`v1`) → `Service`.
+pub fn qualified_kind(api_version: &str, kind: &str) -> String {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) if !group.is_empty() => format!("{group}.{kind}"),
+        _ => kind.to_owned(),
+    }
+}
+
+/// Kinds that live outside namespaces (built-in API plus common CRDs).
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "StorageClass"
+            | "CustomResourceDefinition"
+            | "PriorityClass"
+            | "ValidatingWebhookConfiguration"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "APIService"
+            | "IngressClass"
+            | "RuntimeClass"
+            | "CSIDriver"
+            | "CSINode"
+            | "VolumeAttachment"
+            | "PodSecurityPolicy"
+            | "VolumeSnapshotClass"
+            | "ClusterIssuer"
+            | "ConstraintTemplate"
+            | "FlowSchema"
+            | "PriorityLevelConfiguration"
+            | "CertificateSigningRequest"
+    )
+}
+
+fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    if let Some(Value::Object(m)) = value {
+        for (k, v) in m {
+            match v {
+                Value::String(s) => {
+                    out.insert(k.clone(), s.clone());
+                }
+                Value::Null => {
+                    out.insert(k.clone(), String::new());
+                }
+                _ => return Err(k.clone()),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces Secret values with a fixed mask so they are never printed, logged or stored.
+fn mask_secret(value: &mut Value) {
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(m)) = value.get_mut(field) {
+            for v in m.values_mut() {
+                *v = Value::String(crate::MASK.to_owned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Parsed {
+        parse(text, "t.yaml", "test", &ManifestsConfig::default())
+    }
+
+    #[test]
+    fn multi_document_stream_keeps_lines_and_ids() {
+        let p = parse_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: shop\n---\n# c\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\n");
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let ids: Vec<_> = p.resources.iter().map(|r| (r.id.as_str().to_owned(), r.location().unwrap().1)).collect();
+        assert_eq!(ids, [("k8s/default/Service/shop/a".to_owned(), 1), ("k8s/default/apps.Deployment/default/b".to_owned(), 8)]);
+    }
+
+    #[test]
+    fn helm_source_comment_is_kept_per_document() {
+        let text = "---\n# Source: shop/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+        let p = parse_str(text);
+        let t: Vec<_> = p.resources.iter().map(|r| match &r.origin { Origin::Declared { template, .. } => template.clone(), _ => None }).collect();
+        assert_eq!(t, [Some("shop/templates/svc.yaml".to_owned()), None]);
+    }
+
+    #[test]
+    fn list_items_get_their_own_lines() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: one\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: two\n";
+        let p = parse_str(text);
+        let lines: Vec<_> = p.resources.iter().map(|r| (r.name.clone(), r.location().unwrap().1)).collect();
+        assert_eq!(lines, [("one".to_owned(), 4), ("two".to_owned(), 8)]);
+    }
+
+    #[test]
+    fn one_bad_document_does_not_hide_the_others() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n---\nkey: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok2\n";
+        let p = parse_str(text);
+        assert_eq!(p.resources.len(), 2);
+        assert_eq!(p.diagnostics.len(), 1);
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Syntax);
+        assert!(p.diagnostics[0].line.unwrap() >= 6, "{:?}", p.diagnostics[0]);
+    }
+
+    #[test]
+    fn secrets_are_masked_and_non_k8s_yaml_is_skipped() {
+        let p = parse_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n");
+        assert_eq!(p.resources[0].attrs["data"]["password"], crate::MASK);
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);
+    }
+}

@@ -1,0 +1,506 @@
+//! Terraform declared state: state v4 files (`terraform.tfstate`) and the JSON of `terraform show -json` for state and
+//! for saved plans.
+//!
+//! Every managed resource instance becomes a [`Resource`] with its full address (modules, `count` and `for_each` keys)
+//! as its name and its attribute values as attrs; sensitive values are masked. From plans, `planned_values` are the
+//! resources, `resource_changes` and `resource_drift` are kept as [`Change`]s, and `configuration` gives references and
+//! `depends_on` as relations. State files give `dependencies` as relations.
+//!
+//! Not here: provider-specific meaning (that is in the checks) or pairing with live cloud objects (the drift analyzer).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use day2_model::{Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Limits;
+use crate::files::{self, Input};
+
+/// Configuration of one Terraform source (`sources.terraform[]` in day2.yaml).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerraformConfig {
+    /// State files or `terraform show -json` outputs (state or plan). Example: `[infra/terraform.tfstate, plan.json]`.
+    pub paths: Vec<PathBuf>,
+    /// Scope used in resource ids (`tf/<scope>/…`). Default: the file name without extension.
+    pub name: Option<String>,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+/// What one Terraform file yielded.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Managed resource instances.
+    pub resources: Vec<Resource>,
+    /// References and dependencies.
+    pub relations: Vec<Relation>,
+    /// Planned changes and detected drift (plans only).
+    pub changes: Vec<Change>,
+    /// Problems.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads every configured file into one snapshot.
+pub fn collect(config: &TerraformConfig) -> Snapshot {
+    let source = format!(
+        "terraform:{}",
+        config.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
+    );
+    let mut snap = Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
+    for path in &config.paths {
+        let input = if path.as_os_str() == "-" { Input::Stdin } else { Input::File(path.clone()) };
+        let file = input.display();
+        let scope = config.name.clone().unwrap_or_else(|| default_scope(path));
+        let parsed = match files::read_text(&input, config.limits.max_file_bytes) {
+            Ok(text) => parse(&text, &file, &scope, &source, &config.limits),
+            Err(message) => Parsed {
+                diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, file, None, message)],
+                ..Parsed::default()
+            },
+        };
+        snap.resources.extend(parsed.resources);
+        snap.relations.extend(parsed.relations);
+        snap.changes.extend(parsed.changes);
+        snap.diagnostics.extend(parsed.diagnostics);
+    }
+    snap.complete = !snap.diagnostics.iter().any(|d| d.kind.is_error());
+    snap
+}
+
+/// `infra/prod.tfstate` → `prod`; `plan.json` → `plan`.
+fn default_scope(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("stdin");
+    name.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned()
+}
+
+/// Parses one file. The format is recognised from its content, not its name.
+pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits) -> Parsed {
+    let mut out = Parsed::default();
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let hint = if text.trim_start().starts_with("resource ") || text.contains("provider \"") {
+                " (this looks like HCL; day2 reads state files and `terraform show -json` output)"
+            } else {
+                ""
+            };
+            out.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Syntax,
+                file,
+                u32::try_from(e.line()).ok(),
+                format!("invalid JSON: {e}{hint}"),
+            ));
+            return out;
+        }
+    };
+    if crate::depth_exceeds(&doc, limits.max_depth) {
+        out.diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Limit,
+            file,
+            Some(1),
+            format!("document nests deeper than the limit of {} levels (limits.max_depth); skipped", limits.max_depth),
+        ));
+        return out;
+    }
+    let mut reader = Reader { file, scope, source, lines: LineIndex::new(text), out, by_config_address: HashMap::new() };
+    if doc.get("version").and_then(Value::as_u64) == Some(4) && doc.get("resources").is_some() {
+        reader.state_v4(&doc);
+    } else if doc.get("format_version").is_some() {
+        reader.show_json(&doc);
+    } else {
+        let what = match doc.get("version").and_then(Value::as_u64) {
+            Some(v) => format!("state format version {v} is not supported (only version 4, Terraform ≥ 0.12)"),
+            None => "not a Terraform state (no `version: 4`) nor `terraform show -json` output (no `format_version`)".into(),
+        };
+        reader.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, file, Some(1), what));
+    }
+    reader.out
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    scope: &'a str,
+    source: &'a str,
+    lines: LineIndex<'a>,
+    out: Parsed,
+    /// Configuration address (no instance keys) → instance ids, to resolve references.
+    by_config_address: HashMap<String, Vec<ResourceId>>,
+}
+
+impl Reader<'_> {
+    fn schema_error(&mut self, field: &str, message: &str) {
+        let line = self.lines.find(&format!("\"{field}\""));
+        self.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, self.file, line, format!("`{field}`: {message}")));
+    }
+
+    fn id(&self, kind: &str, address: &str) -> ResourceId {
+        ResourceId::new(Provider::Tf, self.scope, kind, "", address)
+    }
+
+    /// State v4: `resources[]` with `instances[]`, attributes, `sensitive_attributes`, `dependencies`.
+    fn state_v4(&mut self, doc: &Value) {
+        let Some(resources) = doc.get("resources").and_then(Value::as_array) else {
+            return self.schema_error("resources", "must be an array");
+        };
+        let mut deps = Vec::new();
+        for (i, r) in resources.iter().enumerate() {
+            if r.get("mode").and_then(Value::as_str) != Some("managed") {
+                continue;
+            }
+            let (Some(kind), Some(name)) = (r.get("type").and_then(Value::as_str), r.get("name").and_then(Value::as_str)) else {
+                self.schema_error("resources", &format!("entry {i} has no string `type` and `name`"));
+                continue;
+            };
+            let module = r.get("module").and_then(Value::as_str).filter(|m| !m.is_empty());
+            let provider = r.get("provider").and_then(Value::as_str).map(provider_name).unwrap_or_default();
+            let line = self.lines.find_pair("\"type\": ", kind, "\"name\": ", name);
+            for inst in r.get("instances").and_then(Value::as_array).into_iter().flatten() {
+                let address = instance_address(module, kind, name, inst.get("index_key"));
+                let mut attrs = inst.get("attributes").cloned().unwrap_or(Value::Null);
+                for path in inst.get("sensitive_attributes").and_then(Value::as_array).into_iter().flatten() {
+                    mask_path(&mut attrs, path);
+                }
+                let id = self.push_resource(kind, &address, module, &provider, attrs, line);
+                for dep in inst.get("dependencies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    deps.push((id.clone(), dep.to_owned()));
+                }
+            }
+        }
+        self.resolve(deps, RelationKind::DependsOn);
+    }
+
+    /// `terraform show -json`: a state (`values`) or a plan (`planned_values`, `resource_changes`, `resource_drift`,
+    /// `configuration`).
+    fn show_json(&mut self, doc: &Value) {
+        let values = doc.get("planned_values").or_else(|| doc.get("values"));
+        let mut deps = Vec::new();
+        if let Some(root) = values.and_then(|v| v.get("root_module")) {
+            self.module_values(root, &mut deps);
+        }
+        for (field, drift) in [("resource_changes", false), ("resource_drift", true)] {
+            for rc in doc.get(field).and_then(Value::as_array).into_iter().flatten() {
+                self.change(rc, drift);
+            }
+        }
+        self.resolve(deps, RelationKind::DependsOn);
+        if let Some(root) = doc.get("configuration").and_then(|c| c.get("root_module")) {
+            let mut refs = Vec::new();
+            self.configuration(root, "", &mut refs);
+            self.resolve_config(refs, RelationKind::References);
+        }
+    }
+
+    fn module_values(&mut self, module: &Value, deps: &mut Vec<(ResourceId, String)>) {
+        for r in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
+            if r.get("mode").and_then(Value::as_str) != Some("managed") {
+                continue;
+            }
+            let (Some(address), Some(kind)) = (r.get("address").and_then(Value::as_str), r.get("type").and_then(Value::as_str)) else {
+                self.schema_error("address", "resource entry has no string `address` and `type`");
+                continue;
+            };
+            let mut attrs = r.get("values").cloned().unwrap_or(Value::Null);
+            if let Some(sensitive) = r.get("sensitive_values") {
+                mask_tree(&mut attrs, sensitive);
+            }
+            let module_addr = module.get("address").and_then(Value::as_str);
+            let provider = r.get("provider_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let line = self.lines.find(&format!("\"address\": {}", json_str(address)));
+            let id = self.push_resource(kind, address, module_addr, &provider, attrs, line);
+            for dep in r.get("depends_on").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                deps.push((id.clone(), dep.to_owned()));
+            }
+        }
+        for child in module.get("child_modules").and_then(Value::as_array).into_iter().flatten() {
+            self.module_values(child, deps);
+        }
+    }
+
+    fn change(&mut self, rc: &Value, drift: bool) {
+        if rc.get("mode").and_then(Value::as_str) != Some("managed") {
+            return;
+        }
+        let (Some(address), Some(kind)) = (rc.get("address").and_then(Value::as_str), rc.get("type").and_then(Value::as_str)) else {
+            return;
+        };
+        let change = rc.get("change").cloned().unwrap_or(Value::Null);
+        let mut before = change.get("before").cloned().unwrap_or(Value::Null);
+        let mut after = change.get("after").cloned().unwrap_or(Value::Null);
+        if let Some(s) = change.get("before_sensitive") {
+            mask_tree(&mut before, s);
+        }
+        if let Some(s) = change.get("after_sensitive") {
+            mask_tree(&mut after, s);
+        }
+        let actions = change
+            .get("actions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        self.out.changes.push(Change { id: self.id(kind, address), actions, before, after, drift });
+    }
+
+    /// Walks `configuration.root_module` and its `module_calls`, collecting references and `depends_on` by config address.
+    fn configuration(&self, module: &Value, prefix: &str, refs: &mut Vec<(String, String)>) {
+        for r in module.get("resources").and_then(Value::as_array).into_iter().flatten() {
+            if r.get("mode").and_then(Value::as_str) != Some("managed") {
+                continue;
+            }
+            let Some(address) = r.get("address").and_then(Value::as_str) else { continue };
+            let from = format!("{prefix}{address}");
+            let mut targets = Vec::new();
+            collect_references(r.get("expressions").unwrap_or(&Value::Null), &mut targets);
+            for t in targets.into_iter().filter_map(|t| reference_target(&t)) {
+                refs.push((from.clone(), format!("{prefix}{t}")));
+            }
+            for d in r.get("depends_on").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                if let Some(t) = reference_target(d) {
+                    refs.push((from.clone(), format!("{prefix}{t}\u{0}depends_on")));
+                }
+            }
+        }
+        for (name, call) in module.get("module_calls").and_then(Value::as_object).into_iter().flatten() {
+            if let Some(child) = call.get("module") {
+                self.configuration(child, &format!("{prefix}module.{name}."), refs);
+            }
+        }
+    }
+
+    fn resolve_config(&mut self, refs: Vec<(String, String)>, kind: RelationKind) {
+        let mut seen = std::collections::HashSet::new();
+        for (from, to) in refs {
+            let (to, rel) = match to.strip_suffix("\u{0}depends_on") {
+                Some(t) => (t.to_owned(), RelationKind::DependsOn),
+                None => (to, kind),
+            };
+            let (Some(froms), Some(tos)) = (self.by_config_address.get(&from), self.by_config_address.get(&to)) else {
+                continue;
+            };
+            for f in froms {
+                for t in tos {
+                    if f != t && seen.insert((f.clone(), rel, t.clone())) {
+                        self.out.relations.push(Relation { from: f.clone(), kind: rel, to: t.clone() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolves instance-level `dependencies` / `depends_on` (config addresses) to relations.
+    fn resolve(&mut self, deps: Vec<(ResourceId, String)>, kind: RelationKind) {
+        for (from, dep) in deps {
+            for to in self.by_config_address.get(&config_address(&dep)).into_iter().flatten() {
+                self.out.relations.push(Relation { from: from.clone(), kind, to: to.clone() });
+            }
+        }
+    }
+
+    fn push_resource(&mut self, kind: &str, address: &str, module: Option<&str>, provider: &str, attrs: Value, line: Option<u32>) -> ResourceId {
+        let id = self.id(kind, address);
+        self.by_config_address.entry(config_address(address)).or_default().push(id.clone());
+        let labels = tags(&attrs);
+        self.out.resources.push(Resource {
+            id: id.clone(),
+            provider: Provider::Tf,
+            scope: self.scope.to_owned(),
+            kind: kind.to_owned(),
+            api_version: provider.to_owned(),
+            namespace: String::new(),
+            name: address.to_owned(),
+            labels,
+            owner: Default::default(),
+            attrs,
+            origin: Origin::Declared { file: self.file.to_owned(), line: line.unwrap_or(1), template: None, module: module.map(str::to_owned) },
+            source: self.source.to_owned(),
+        });
+        id
+    }
+}
+
+/// `provider["registry.terraform.io/hashicorp/aws"].east` → `registry.terraform.io/hashicorp/aws`.
+fn provider_name(raw: &str) -> String {
+    raw.split('"').nth(1).unwrap_or(raw).to_owned()
+}
+
+fn json_str(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}
+
+/// `module.a`, `aws_x`, `web`, `0` → `module.a.aws_x.web[0]`; string keys are quoted as Terraform does.
+fn instance_address(module: Option<&str>, kind: &str, name: &str, key: Option<&Value>) -> String {
+    let mut a = String::new();
+    if let Some(m) = module {
+        a.push_str(m);
+        a.push('.');
+    }
+    a.push_str(kind);
+    a.push('.');
+    a.push_str(name);
+    match key {
+        Some(Value::Number(n)) => a.push_str(&format!("[{n}]")),
+        Some(Value::String(s)) => a.push_str(&format!("[{}]", json_str(s))),
+        _ => {}
+    }
+    a
+}
+
+/// Drops instance keys (`[0]`, `["a"]`, module instance keys) to get the configuration address.
+fn config_address(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut depth = 0u32;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in address.chars() {
+        if depth > 0 {
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                in_string = true;
+            } else if c == ']' {
+                depth -= 1;
+            }
+            continue;
+        }
+        if c == '[' {
+            depth += 1;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A reference like `aws_s3_bucket.logs.id` or `data.aws_iam_policy_document.p.json` → the resource it names
+/// (`aws_s3_bucket.logs`); variables, locals, module outputs and meta-arguments name no resource.
+fn reference_target(reference: &str) -> Option<String> {
+    let clean = config_address(reference);
+    let mut it = clean.split('.');
+    let first = it.next()?;
+    if matches!(first, "var" | "local" | "each" | "count" | "path" | "self" | "module" | "terraform" | "data") {
+        return None;
+    }
+    let second = it.next()?;
+    Some(format!("{first}.{second}"))
+}
+
+fn collect_references(expr: &Value, out: &mut Vec<String>) {
+    match expr {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "references" {
+                    out.extend(v.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned));
+                } else {
+                    collect_references(v, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_references(v, out)),
+        _ => {}
+    }
+}
+
+/// `tags` (or `tags_all`) of an AWS resource as labels.
+fn tags(attrs: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for field in ["tags_all", "tags"] {
+        if let Some(Value::Object(m)) = attrs.get(field) {
+            for (k, v) in m {
+                if let Some(s) = v.as_str() {
+                    out.insert(k.clone(), s.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Masks every value that a `sensitive_values` tree marks `true`.
+fn mask_tree(value: &mut Value, sensitive: &Value) {
+    match sensitive {
+        Value::Bool(true) => {
+            if !value.is_null() {
+                *value = Value::String(crate::MASK.to_owned());
+            }
+        }
+        Value::Object(s) => {
+            if let Value::Object(v) = value {
+                for (k, sv) in s {
+                    if let Some(vv) = v.get_mut(k) {
+                        mask_tree(vv, sv);
+                    }
+                }
+            }
+        }
+        Value::Array(s) => {
+            if let Value::Array(v) = value {
+                for (vv, sv) in v.iter_mut().zip(s) {
+                    mask_tree(vv, sv);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Masks the value at a state v4 `sensitive_attributes` path (`[{"type":"get_attr","value":"password"}]`).
+fn mask_path(value: &mut Value, path: &Value) {
+    let mut cur = value;
+    for step in path.as_array().into_iter().flatten() {
+        let key = step.get("value");
+        let next = match (cur, key) {
+            (Value::Object(m), Some(Value::String(k))) => m.get_mut(k.as_str()),
+            (Value::Array(a), Some(Value::Number(n))) => n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| a.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if !cur.is_null() {
+        *cur = Value::String(crate::MASK.to_owned());
+    }
+}
+
+/// Finds 1-based lines of text patterns in pretty-printed JSON (minified JSON puts everything on line 1, which is true).
+struct LineIndex<'a> {
+    text: &'a str,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        LineIndex { text }
+    }
+
+    fn line_at(&self, offset: usize) -> u32 {
+        1 + self.text.get(..offset).map_or(0, |s| s.matches('\n').count()) as u32
+    }
+
+    fn find(&self, needle: &str) -> Option<u32> {
+        self.text.find(needle).map(|o| self.line_at(o))
+    }
+
+    /// Line of the first `"type": "<kind>"` followed (within a few lines) by `"name": "<name>"`.
+    fn find_pair(&self, k1: &str, v1: &str, k2: &str, v2: &str) -> Option<u32> {
+        let first = format!("{k1}{}", json_str(v1));
+        let second = format!("{k2}{}", json_str(v2));
+        let mut from = 0;
+        while let Some(pos) = self.text.get(from..).and_then(|t| t.find(&first)) {
+            let at = from + pos;
+            let window = self.text.get(at..(at + 400).min(self.text.len())).unwrap_or("");
+            if window.contains(&second) {
+                return Some(self.line_at(at));
+            }
+            from = at + first.len();
+        }
+        None
+    }
+}

@@ -1,0 +1,175 @@
+//! The inventory: an in-memory index over the resources of one or more snapshots, with the relations between them.
+//!
+//! Analyzers read it; they never mutate it. Indexes are by id, by kind, by namespace and by label, plus outgoing and
+//! incoming relation lists. Relations are added by whoever understands them (the Kubernetes and Terraform linkers in
+//! day2-collect); the inventory only stores them.
+
+use std::collections::HashMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::resource::{Resource, ResourceId, Snapshot};
+
+/// How two resources are related. Read as "from <kind> to".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelationKind {
+    /// A Service (or PDB, NetworkPolicy) selects a workload's pods.
+    Selects,
+    /// An Ingress routes to a Service.
+    RoutesTo,
+    /// An HPA scales a workload.
+    Scales,
+    /// A PodDisruptionBudget protects a workload.
+    Protects,
+    /// A workload runs as a ServiceAccount.
+    RunsAs,
+    /// A workload reads a ConfigMap.
+    UsesConfigMap,
+    /// A workload reads a Secret.
+    UsesSecret,
+    /// A (Cluster)RoleBinding grants a (Cluster)Role.
+    Grants,
+    /// A (Cluster)RoleBinding names a subject (ServiceAccount, …).
+    BindsSubject,
+    /// A Terraform resource's configuration references another.
+    References,
+    /// A Terraform `depends_on`.
+    DependsOn,
+}
+
+/// A directed edge between two resources.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Relation {
+    /// Source resource.
+    pub from: ResourceId,
+    /// Kind of relation.
+    pub kind: RelationKind,
+    /// Target resource.
+    pub to: ResourceId,
+}
+
+/// Index over resources. Build with [`Inventory::from_snapshots`], then add relations.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    resources: Vec<Resource>,
+    by_id: HashMap<ResourceId, usize>,
+    by_kind: HashMap<String, Vec<usize>>,
+    by_namespace: HashMap<String, Vec<usize>>,
+    relations: Vec<Relation>,
+    outgoing: HashMap<usize, Vec<usize>>,
+    incoming: HashMap<usize, Vec<usize>>,
+}
+
+impl Inventory {
+    /// Indexes the resources of the given snapshots and the relations they carry. When two snapshots declare the same id,
+    /// the first one wins and the duplicates are returned so the caller can report them.
+    pub fn from_snapshots(snapshots: Vec<Snapshot>) -> (Self, Vec<Resource>) {
+        let mut inv = Inventory::default();
+        let mut duplicates = Vec::new();
+        let mut relations = Vec::new();
+        for snap in snapshots {
+            relations.extend(snap.relations);
+            for r in snap.resources {
+                if inv.by_id.contains_key(&r.id) {
+                    duplicates.push(r);
+                } else {
+                    inv.insert(r);
+                }
+            }
+        }
+        for rel in &relations {
+            inv.relate(&rel.from, rel.kind, &rel.to);
+        }
+        (inv, duplicates)
+    }
+
+    /// Adds a resource; returns false (and changes nothing) when its id is already present.
+    pub fn insert(&mut self, resource: Resource) -> bool {
+        if self.by_id.contains_key(&resource.id) {
+            return false;
+        }
+        let idx = self.resources.len();
+        self.by_id.insert(resource.id.clone(), idx);
+        self.by_kind.entry(resource.kind.clone()).or_default().push(idx);
+        self.by_namespace.entry(resource.namespace.clone()).or_default().push(idx);
+        self.resources.push(resource);
+        true
+    }
+
+    /// Records a relation between two known resources; unknown ends are ignored (returns false).
+    pub fn relate(&mut self, from: &ResourceId, kind: RelationKind, to: &ResourceId) -> bool {
+        let (Some(&f), Some(&t)) = (self.by_id.get(from), self.by_id.get(to)) else {
+            return false;
+        };
+        let edge = self.relations.len();
+        self.relations.push(Relation { from: from.clone(), kind, to: to.clone() });
+        self.outgoing.entry(f).or_default().push(edge);
+        self.incoming.entry(t).or_default().push(edge);
+        true
+    }
+
+    /// All resources, in insertion order.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// Mutable access for enrichment steps that run before analysis (owner derivation); ids must not change.
+    pub fn resources_mut(&mut self) -> impl Iterator<Item = &mut Resource> {
+        self.resources.iter_mut()
+    }
+
+    /// Number of resources.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// A resource by id.
+    pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
+        self.by_id.get(id).and_then(|&i| self.resources.get(i))
+    }
+
+    /// Resources of a kind (`apps.Deployment`, `aws_s3_bucket`).
+    pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.indexed(self.by_kind.get(kind))
+    }
+
+    /// Resources in a namespace (empty string: cluster-scoped and non-Kubernetes resources).
+    pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.indexed(self.by_namespace.get(namespace))
+    }
+
+    /// Resources whose labels/tags have `key` = `value`.
+    pub fn with_label<'a>(&'a self, key: &'a str, value: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.resources.iter().filter(move |r| r.labels.get(key).is_some_and(|v| v == value))
+    }
+
+    /// All relations.
+    pub fn relations(&self) -> &[Relation] {
+        &self.relations
+    }
+
+    /// Relations leaving `id`.
+    pub fn outgoing<'a>(&'a self, id: &ResourceId) -> impl Iterator<Item = &'a Relation> + 'a {
+        self.edges(&self.outgoing, id)
+    }
+
+    /// Relations arriving at `id`.
+    pub fn incoming<'a>(&'a self, id: &ResourceId) -> impl Iterator<Item = &'a Relation> + 'a {
+        self.edges(&self.incoming, id)
+    }
+
+    fn indexed<'a>(&'a self, idx: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a Resource> + 'a {
+        idx.into_iter().flatten().filter_map(|&i| self.resources.get(i))
+    }
+
+    fn edges<'a>(&'a self, map: &'a HashMap<usize, Vec<usize>>, id: &ResourceId) -> impl Iterator<Item = &'a Relation> + 'a {
+        self.by_id.get(id).and_then(|i| map.get(i)).into_iter().flatten().filter_map(|&e| self.relations.get(e))
+    }
+}

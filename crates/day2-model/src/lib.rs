@@ -1,0 +1,24 @@
+//! day2's shared vocabulary: every crate speaks in these types.
+//!
+//! This crate holds data and the pure logic that belongs to it (identity, ordering, hashing, indexing). It does no I/O and
+//! nothing async, so analyzers, stores, reporters and tests can depend on it for free.
+//!
+//! Main types: [`ResourceId`], [`Resource`], [`Snapshot`], [`Inventory`], [`Finding`], [`Severity`], [`Domain`],
+//! [`ControlRef`], [`Diagnostic`] and the [`Report`] that a run hands to reporters and stores.
+
+pub mod diagnostic;
+pub mod finding;
+pub mod inventory;
+pub mod k8s;
+pub mod owner;
+pub mod report;
+pub mod resource;
+
+pub use diagnostic::{Diagnostic, DiagnosticKind};
+pub use finding::{
+    ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Impact, Severity, Suppression,
+};
+pub use inventory::{Inventory, Relation, RelationKind};
+pub use owner::{Owner, OwnerKeys};
+pub use report::{Report, Summary};
+pub use resource::{Change, Origin, Provider, Resource, ResourceId, Snapshot};
