@@ -1,1 +1,36 @@
-fn main(){}
+//! The `day2` binary: parse arguments, run one command, map the result to an exit code.
+//!
+//! Exit codes (documented in README and `day2 --help`):
+//! - 0: no active finding at or above `--fail-on`, no input error;
+//! - 1: at least one active finding at or above `--fail-on`;
+//! - 2: usage, configuration or input errors (bad files are still reported, and the rest is scanned).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.global.verbose);
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DAY2_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -7,7 +7,30 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::finding::{Finding, Severity};
+use crate::finding::{ControlRef, Domain, Finding, Severity};
+
+/// Metadata of a rule that produced findings in this report (SARIF `rules`, Markdown details, API consumers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RuleMeta {
+    /// Rule id.
+    pub id: String,
+    /// Short title.
+    pub title: String,
+    /// Area.
+    pub domain: Domain,
+    /// Default severity.
+    pub severity: Severity,
+    /// Why it matters.
+    pub rationale: String,
+    /// How to fix it.
+    pub remediation: String,
+    /// Further reading (URLs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Compliance controls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<ControlRef>,
+}
 
 /// What one source contributed to the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +90,8 @@ pub struct Report {
     pub resolved: Vec<Finding>,
     /// Input problems.
     pub diagnostics: Vec<Diagnostic>,
+    /// Metadata of every rule that appears in `findings`.
+    pub rules: Vec<RuleMeta>,
 }
 
 impl Report {

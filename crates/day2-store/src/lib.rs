@@ -1,1 +1,80 @@
-//! placeholder
+//! day2 stores: remember resources and findings across runs, so a scan can say what is new and what was resolved.
+//!
+//! [`Store`] is the contract; [`sqlite::SqliteStore`] is the embedded backend (WAL mode). A PostgreSQL backend will
+//! implement the same trait and pass the same conformance tests (`tests/conformance.rs`).
+//!
+//! Lifecycle of a finding: first seen → open (or suppressed) → resolved when a run no longer sees it *and* the source of
+//! its resource was read completely → reopened if it comes back. A partial or failed collection never resolves anything.
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use day2_model::{Finding, Resource, SourceSummary};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open store {location}: {message}")]
+    Open {
+        /// Path or URL.
+        location: String,
+        /// Driver message.
+        message: String,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(String),
+    /// Stored data could not be decoded (written by an incompatible version?).
+    #[error("store holds data this version cannot read: {0}")]
+    Decode(String),
+}
+
+/// What one run hands to the store.
+#[derive(Debug)]
+pub struct RunRecord<'a> {
+    /// When the run started (used as the seen/resolved time).
+    pub started_at: DateTime<Utc>,
+    /// Sources read, with completeness.
+    pub sources: &'a [SourceSummary],
+    /// Every resource seen.
+    pub resources: &'a [Resource],
+    /// Every finding, suppressed ones included.
+    pub findings: &'a [Finding],
+}
+
+/// What changed since the previous run.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Id of the recorded run.
+    pub run_id: i64,
+    /// Findings seen for the first time, or again after being resolved.
+    pub new: Vec<day2_model::FindingId>,
+    /// Of those, the ones that had been resolved before.
+    pub reopened: Vec<day2_model::FindingId>,
+    /// Findings no longer seen (in sources read completely), with `resolved_at` set.
+    pub resolved: Vec<Finding>,
+    /// For every finding of the run, when it was first seen (for reports).
+    pub first_seen: std::collections::HashMap<day2_model::FindingId, DateTime<Utc>>,
+}
+
+/// Which stored findings to list.
+#[derive(Debug, Clone, Default)]
+pub struct FindingQuery {
+    /// Include suppressed findings.
+    pub include_suppressed: bool,
+    /// Include resolved findings.
+    pub include_resolved: bool,
+}
+
+/// A persistent store of runs, resources and findings.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Records a run atomically and returns what changed.
+    async fn record_run(&self, run: &RunRecord<'_>) -> Result<RunOutcome, StoreError>;
+    /// Lists findings, most severe first.
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;
+    /// Number of recorded runs.
+    async fn run_count(&self) -> Result<i64, StoreError>;
+}

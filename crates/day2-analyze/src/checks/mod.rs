@@ -324,3 +324,12 @@ mod tests {
         assert_eq!(err[0].to_string(), "checks.disable: unknown check id `K8S-NOPE-999` (see `day2 checks list`)");
     }
 }
+
+mod examples {
+    include!(concat!(env!("OUT_DIR"), "/examples.rs"));
+}
+
+/// The failing and passing example of a check (its test fixtures), for `day2 checks explain`.
+pub fn examples(id: &str) -> Option<(&'static str, &'static str)> {
+    examples::EXAMPLES.iter().find(|(i, _, _)| *i == id).map(|(_, f, p)| (*f, *p))
+}

@@ -10,7 +10,8 @@ mod reliability;
 mod resources;
 mod secrets;
 
-use day2_model::k8s::{Container, containers, pod_spec};
+use day2_model::k8s::{Container, base_kind, containers, pod_spec};
+use day2_model::{Provider, Resource};
 use serde_json::{Value, json};
 
 use super::{Check, Hit, Input};
@@ -89,6 +90,36 @@ pub(crate) fn is_production(input: &Input<'_>) -> bool {
     let r = input.resource;
     r.owner.environment.as_ref().is_some_and(|e| envs.iter().any(|p| p.eq_ignore_ascii_case(e)))
         || envs.iter().any(|p| r.namespace.eq_ignore_ascii_case(p) || r.namespace.ends_with(&format!("-{p}")))
+}
+
+/// Kubernetes objects of base kind `kind` (`Service`, `NetworkPolicy`) in `namespace` of the input's cluster.
+pub(crate) fn in_namespace<'a>(input: &Input<'a>, namespace: &str, kind: &str) -> impl Iterator<Item = &'a Resource> {
+    let resource: &'a Resource = input.resource;
+    let scope = resource.scope.as_str();
+    let inventory = input.inventory;
+    inventory
+        .in_namespace(namespace)
+        .filter(move |r| r.provider == Provider::K8s && r.scope == scope && base_kind(&r.kind) == kind)
+}
+
+/// The object of base kind `kind` named `name` in `namespace` of the input's cluster, whatever its API group.
+pub(crate) fn find_named<'a>(input: &Input<'a>, namespace: &str, kind: &str, name: &str) -> Option<&'a Resource> {
+    in_namespace(input, namespace, kind).find(|r| r.name == name)
+}
+
+/// A string field of an object (`str_at(v, "/spec/type")`).
+pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
+    v.pointer(ptr).and_then(Value::as_str)
+}
+
+/// A scalar as written in the manifest (`512Mi`, `3`), for messages.
+pub(crate) fn show(v: &Value) -> String {
+    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+}
+
+/// The items of an array field, empty when absent or not an array.
+pub(crate) fn items<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Value> + 'a {
+    v.and_then(Value::as_array).into_iter().flatten()
 }
 
 #[cfg(test)]

@@ -1,0 +1,196 @@
+//! Command-line definitions. Every flag's help, the man-style long help and shell completions come from here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "Exit codes:
+  0  nothing active at or above --fail-on, no input errors
+  1  at least one active finding at or above --fail-on
+  2  usage, configuration or input errors (the rest is still scanned and reported)";
+
+/// day2 keeps production healthy after go-live: it scans declared state (Kubernetes manifests, Helm/Kustomize output,
+/// Terraform state and plans) for security and reliability problems, maps them to compliance controls, and tracks them
+/// across runs.
+#[derive(Debug, Parser)]
+#[command(name = "day2", version, after_long_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file. Default: ./day2.yaml when it exists.
+    #[arg(long, short = 'c', global = true, env = "DAY2_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). DAY2_LOG overrides (e.g. DAY2_LOG=day2=debug).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Tables grouped by severity with a summary (for people).
+    Table,
+    /// The report document (schema: docs/report-schema.json).
+    Json,
+    /// The report document as YAML.
+    Yaml,
+    /// SARIF 2.1.0 (GitHub code scanning and other SARIF viewers).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl From<SeverityArg> for day2_model::Severity {
+    fn from(s: SeverityArg) -> Self {
+        match s {
+            SeverityArg::Critical => Self::Critical,
+            SeverityArg::High => Self::High,
+            SeverityArg::Medium => Self::Medium,
+            SeverityArg::Low => Self::Low,
+            SeverityArg::Info => Self::Info,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan declared state with the built-in checks and report findings.
+    #[command(after_long_help = CHECK_HELP)]
+    Check(CheckArgs),
+    /// List or explain the built-in checks.
+    #[command(subcommand)]
+    Checks(ChecksCommand),
+    /// List findings recorded by `day2 check --store`.
+    Findings(FindingsArgs),
+    /// Write a commented example day2.yaml.
+    Init(InitArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+const CHECK_HELP: &str = "Examples:
+  day2 check examples/fleet                     scan a directory (manifests and Terraform JSON are told apart by content)
+  helm template shop ./chart | day2 check -     scan rendered Helm output from stdin
+  kubectl kustomize overlays/prod | day2 check -
+  day2 check k8s/ -o sarif --out day2.sarif      write SARIF for code scanning
+  day2 check --fail-on critical                 only critical findings fail the run
+  day2 check --store day2.db                    remember findings; report new and resolved ones
+
+Exit codes:
+  0  nothing active at or above --fail-on, no input errors
+  1  at least one active finding at or above --fail-on
+  2  usage, configuration or input errors (the rest is still scanned and reported)";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files, directories (walked recursively) or - for stdin. Default: the sources in day2.yaml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Fail (exit 1) when an active finding is at or above this severity. Default: fail_on in day2.yaml, else high.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// Record resources and findings in this SQLite file and report what is new and resolved since the last run.
+    #[arg(long, value_name = "FILE", env = "DAY2_STORE")]
+    pub store: Option<PathBuf>,
+    /// Show suppressed findings in table and Markdown output (JSON, YAML, SARIF and JUnit always include them).
+    #[arg(long)]
+    pub show_suppressed: bool,
+    /// Run only these checks (repeatable; adds to checks.enable in day2.yaml).
+    #[arg(long = "check", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Skip these checks (repeatable; adds to checks.disable in day2.yaml).
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecksCommand {
+    /// List the built-in checks.
+    List {
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = ListFormat::Table)]
+        output: ListFormat,
+        /// Only checks for this provider.
+        #[arg(long, value_enum)]
+        provider: Option<ProviderArg>,
+        /// Only checks mapped to this framework (cis-k8s, cis-aws, nsa, pss-baseline, pss-restricted, soc2, nis2, dora).
+        #[arg(long)]
+        framework: Option<String>,
+    },
+    /// Explain one check: why it matters, how to fix it, compliance mappings, a failing and a passing example.
+    Explain {
+        /// Check id, e.g. K8S-POD-001.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    K8s,
+    Tf,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// The SQLite store written by `day2 check --store`.
+    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Include suppressed and resolved findings.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the file.
+    #[arg(default_value = "day2.yaml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,50 @@
+//! `day2 check`: one scan of declared state, optionally recorded in a store.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use day2_engine::pipeline::{self, Settings};
+use day2_store::{RunRecord, Store};
+
+use super::{emit, exit_code, format_of, load_config, use_color};
+use crate::cli::{CheckArgs, Global};
+
+pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
+    let (mut config, config_name) = load_config(global)?;
+    if let Some(s) = args.fail_on {
+        config.fail_on = s.into();
+    }
+    config.checks.enable.extend(args.only.iter().cloned());
+    config.checks.disable.extend(args.skip.iter().cloned());
+    config.validate(std::path::Path::new(&config_name))?;
+    let settings = Settings::new(&config, &args.paths, &config_name);
+    if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+        bail!("nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)");
+    }
+    let run = pipeline::run(&settings);
+    let mut report = run.report;
+    if let Some(path) = &args.store {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let outcome = runtime.block_on(async {
+            let store = day2_store::sqlite::SqliteStore::open(path).await?;
+            let record = RunRecord {
+                started_at: report.started_at,
+                sources: &report.sources,
+                resources: run.inventory.resources(),
+                findings: &report.findings,
+            };
+            store.record_run(&record).await
+        }).with_context(|| format!("recording the run in {}", path.display()))?;
+        for f in &mut report.findings {
+            if let Some(t) = outcome.first_seen.get(&f.id) {
+                f.first_seen = *t;
+            }
+        }
+        report.summary.new = Some(outcome.new.len());
+        report.summary.resolved = Some(outcome.resolved.len());
+        report.resolved = outcome.resolved;
+    }
+    let options = day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
+    emit(format_of(args.output), &report, &options, args.out.as_deref())?;
+    Ok(exit_code(&report))
+}

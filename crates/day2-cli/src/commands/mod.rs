@@ -1,0 +1,92 @@
+//! One file per command. Each turns its arguments into validated settings, runs, and returns the exit code.
+
+mod check;
+mod checks;
+mod findings;
+mod init;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use day2_engine::Config;
+
+use crate::cli::{Cli, ColorChoice, Command, Global, OutputFormat};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(&cli.global, args),
+        Command::Checks(cmd) => checks::run(&cli.global, cmd),
+        Command::Findings(args) => findings::run(&cli.global, args),
+        Command::Init(args) => init::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "day2", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The configuration: `--config`, else `./day2.yaml` when present, else defaults. Returns it with its display name.
+pub(crate) fn load_config(global: &Global) -> Result<(Config, String)> {
+    let path = match &global.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from("day2.yaml")).filter(|p| p.exists()),
+    };
+    match path {
+        Some(p) => Ok((Config::load(&p)?, p.display().to_string())),
+        None => Ok((Config::default(), "defaults".to_owned())),
+    }
+}
+
+pub(crate) fn use_color(global: &Global) -> bool {
+    match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+pub(crate) fn format_of(o: OutputFormat) -> day2_report::Format {
+    match o {
+        OutputFormat::Table => day2_report::Format::Table,
+        OutputFormat::Json => day2_report::Format::Json,
+        OutputFormat::Yaml => day2_report::Format::Yaml,
+        OutputFormat::Sarif => day2_report::Format::Sarif,
+        OutputFormat::Junit => day2_report::Format::Junit,
+        OutputFormat::Markdown => day2_report::Format::Markdown,
+    }
+}
+
+/// Renders to `out` (a file) or stdout. A closed stdout pipe (`| head`) is not an error.
+pub(crate) fn emit(format: day2_report::Format, report: &day2_model::Report, options: &day2_report::Options, out: Option<&Path>) -> Result<()> {
+    let result = match out {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: cannot write report: {e}", path.display()))?,
+            );
+            day2_report::render(format, report, options, &mut file).and_then(|()| std::io::Write::flush(&mut file).map_err(Into::into))
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            day2_report::render(format, report, options, &mut lock).and_then(|()| std::io::Write::flush(&mut lock).map_err(Into::into))
+        }
+    };
+    match result {
+        Err(day2_report::RenderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Into::into),
+    }
+}
+
+/// Exit code for a report: 2 on input errors, 1 on failing findings, else 0.
+pub(crate) fn exit_code(report: &day2_model::Report) -> ExitCode {
+    if report.summary.errors > 0 {
+        ExitCode::from(2)
+    } else if report.failing() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

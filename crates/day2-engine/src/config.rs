@@ -1,0 +1,176 @@
+//! `day2.yaml`: sources, checks, owners, suppressions, fail threshold. Every section has defaults, unknown keys are
+//! errors that name the field and line, and [`EXAMPLE`] (what `day2 init` writes) is tested to parse.
+
+use std::path::{Path, PathBuf};
+
+use day2_analyze::checks::ChecksConfig;
+use day2_analyze::suppress::SuppressionRule;
+use day2_collect::manifests::ManifestsConfig;
+use day2_collect::terraform::TerraformConfig;
+use day2_model::{OwnerKeys, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Declared sources to scan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcesConfig {
+    /// Kubernetes manifest sources.
+    pub manifests: Vec<ManifestsConfig>,
+    /// Terraform state/plan sources.
+    pub terraform: Vec<TerraformConfig>,
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// What to scan when `day2 check` is given no paths.
+    pub sources: SourcesConfig,
+    /// Which checks run, severity overrides, tunables.
+    pub checks: ChecksConfig,
+    /// Label/tag keys that name team, service, environment and owner.
+    pub owners: OwnerKeys,
+    /// Accepted exceptions.
+    pub suppressions: Vec<SuppressionRule>,
+    /// Extra files with more suppressions (a YAML list of the same entries), relative to this file.
+    pub suppression_files: Vec<PathBuf>,
+    /// Fail (exit 1) when an active finding is at or above this severity. Default `high`.
+    pub fail_on: Severity,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sources: SourcesConfig::default(),
+            checks: ChecksConfig::default(),
+            owners: OwnerKeys::default(),
+            suppressions: Vec::new(),
+            suppression_files: Vec::new(),
+            fail_on: Severity::High,
+        }
+    }
+}
+
+/// A configuration problem, naming the file and line or field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read configuration: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid or has unknown/mistyped fields.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Values that parse but do not make sense (unknown check ids, bad globs).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a configuration file; suppression files are resolved relative to it and merged in.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for file in config.suppression_files.clone() {
+            let full = base.join(&file);
+            let text = std::fs::read_to_string(&full).map_err(|source| ConfigError::Read { path: full.clone(), source })?;
+            let extra: Vec<SuppressionRule> = parse_yaml(&text, &full)?;
+            config.suppressions.extend(extra);
+        }
+        for m in &mut config.sources.manifests {
+            m.paths = m.paths.iter().map(|p| resolve(base, p)).collect();
+        }
+        for t in &mut config.sources.terraform {
+            t.paths = t.paths.iter().map(|p| resolve(base, p)).collect();
+        }
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Parses configuration text (`path` only names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        parse_yaml(text, path)
+    }
+
+    /// Checks what serde cannot: check ids exist, globs compile, reasons are given.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let mut problems: Vec<String> = Vec::new();
+        if let Err(errors) = day2_analyze::checks::Checks::new(&self.checks) {
+            problems.extend(errors.iter().map(ToString::to_string));
+        }
+        if let Err(errors) = day2_analyze::suppress::Suppressor::new(&self.suppressions, "") {
+            problems.extend(errors.iter().map(ToString::to_string));
+        }
+        for (i, m) in self.sources.manifests.iter().enumerate() {
+            if let Err(e) = day2_collect::files::FileFilter::new(&m.include, &m.exclude) {
+                problems.push(format!("sources.manifests[{i}]: {e}"));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid { path: path.to_owned(), message: problems.join("; ") }) }
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() || p.as_os_str() == "-" || base.as_os_str().is_empty() { p.to_owned() } else { base.join(p) }
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        line: e.location().map(|l| l.line()).unwrap_or(0),
+        message: e.without_snippet().to_string(),
+    })
+}
+
+/// The commented example that `day2 init` writes.
+pub const EXAMPLE: &str = include_str!("day2.example.yaml");
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_validates() {
+        let c = Config::parse(EXAMPLE, Path::new("day2.yaml")).unwrap();
+        c.validate(Path::new("day2.yaml")).unwrap();
+        assert_eq!(c.fail_on, Severity::High);
+        assert!(!c.sources.manifests.is_empty() && !c.suppressions.is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_name_the_line() {
+        let err = Config::parse("fail_on: high\nchecks:\n  disabled: [X]\n", Path::new("day2.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("day2.yaml:3:"), "{text}");
+        assert!(text.contains("disabled"), "{text}");
+    }
+
+    #[test]
+    fn unknown_check_ids_are_invalid() {
+        let c = Config::parse("checks:\n  disable: [K8S-NOPE-1]\n", Path::new("day2.yaml")).unwrap();
+        assert!(c.validate(Path::new("day2.yaml")).unwrap_err().to_string().contains("unknown check id `K8S-NOPE-1`"));
+    }
+}

@@ -1,0 +1,196 @@
+//! One pipeline run: collect every source, build and link the inventory, run the checks, apply suppressions, and
+//! assemble the [`Report`]. Bad inputs become diagnostics; everything else is still scanned.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use day2_analyze::checks::{self, Checks, ChecksConfig};
+use day2_analyze::suppress::{SuppressionRule, Suppressor};
+use day2_analyze::{Analyzer, Context};
+use day2_collect::files::{self, FileFilter, Input};
+use day2_collect::manifests::ManifestsConfig;
+use day2_collect::terraform::TerraformConfig;
+use day2_collect::{link, manifests, terraform};
+use day2_model::{
+    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, RuleMeta, Severity, Snapshot, SourceSummary, Summary,
+};
+
+use crate::config::Config;
+
+/// Validated settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Manifest sources.
+    pub manifests: Vec<ManifestsConfig>,
+    /// Terraform sources.
+    pub terraform: Vec<TerraformConfig>,
+    /// Checks to run.
+    pub checks: ChecksConfig,
+    /// Ownership keys.
+    pub owners: OwnerKeys,
+    /// Configured suppressions.
+    pub suppressions: Vec<SuppressionRule>,
+    /// Where the suppressions came from (for `suppressed by config:<file>`).
+    pub suppressions_from: String,
+    /// Fail threshold.
+    pub fail_on: Severity,
+    /// The run's clock.
+    pub now: DateTime<Utc>,
+}
+
+impl Settings {
+    /// Settings from a configuration; `paths`, when given, replace the configured sources and are sorted into
+    /// manifests and Terraform files by content.
+    pub fn new(config: &Config, paths: &[PathBuf], config_name: &str) -> Self {
+        let (manifests, terraform) = if paths.is_empty() {
+            (config.sources.manifests.clone(), config.sources.terraform.clone())
+        } else {
+            let template = config.sources.manifests.first().cloned().unwrap_or_default();
+            let (m, t) = classify(paths);
+            let manifests = vec![ManifestsConfig { paths: m, ..template }];
+            let terraform = if t.is_empty() { Vec::new() } else { vec![TerraformConfig { paths: t, ..TerraformConfig::default() }] };
+            (manifests, terraform)
+        };
+        Settings {
+            manifests,
+            terraform,
+            checks: config.checks.clone(),
+            owners: config.owners.clone(),
+            suppressions: config.suppressions.clone(),
+            suppressions_from: config_name.to_owned(),
+            fail_on: config.fail_on,
+            now: Utc::now(),
+        }
+    }
+}
+
+/// Splits paths into manifest inputs and Terraform files. Directories are walked; `.tfstate` files and JSON files that
+/// carry `terraform_version` are Terraform, other YAML/JSON files are manifests. Unreadable paths go to the manifest
+/// source, which reports them.
+pub fn classify(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let include: Vec<String> = ["**/*.yaml", "**/*.yml", "**/*.json", "**/*.tfstate"].iter().map(|s| (*s).to_owned()).collect();
+    let Ok(filter) = FileFilter::new(&include, &[]) else { return (paths.to_vec(), Vec::new()) };
+    let (mut manifests, mut terraform) = (Vec::new(), Vec::new());
+    for path in paths {
+        if path.as_os_str() == "-" || !path.exists() {
+            manifests.push(path.clone());
+            continue;
+        }
+        for input in files::expand(std::slice::from_ref(path), &filter).0 {
+            let Input::File(file) = input else { continue };
+            if is_terraform(&file) { terraform.push(file) } else { manifests.push(file) }
+        }
+    }
+    (manifests, terraform)
+}
+
+fn is_terraform(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if name.ends_with(".tfstate") || name.ends_with(".tfstate.json") {
+        return true;
+    }
+    if !name.ends_with(".json") {
+        return false;
+    }
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let head = String::from_utf8_lossy(head.get(..n).unwrap_or_default());
+    head.contains("\"terraform_version\"") || (head.contains("\"format_version\"") && !head.contains("\"apiVersion\""))
+}
+
+/// The outcome of a run: the report and the inventory it was computed from (stores record both).
+#[derive(Debug)]
+pub struct Run {
+    /// The report.
+    pub report: Report,
+    /// The linked inventory.
+    pub inventory: Inventory,
+}
+
+/// Runs the pipeline once.
+pub fn run(settings: &Settings) -> Run {
+    let mut snapshots: Vec<Snapshot> = settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
+    snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
+
+    let sources: Vec<SourceSummary> = snapshots
+        .iter()
+        .map(|s| SourceSummary { name: s.source.clone(), complete: s.complete, files: s.files, resources: s.resources.len() })
+        .collect();
+    let files = snapshots.iter().map(|s| s.files).sum();
+    let mut diagnostics: Vec<Diagnostic> =
+        snapshots.iter_mut().flat_map(|s| std::mem::take(&mut s.diagnostics)).filter(|d| d.kind.is_error()).collect();
+
+    let (mut inventory, duplicates) = Inventory::from_snapshots(snapshots);
+    for dup in duplicates {
+        let (file, line) = dup.location().map(|(f, l)| (f.to_owned(), Some(l))).unwrap_or_default();
+        diagnostics.push(Diagnostic::new(DiagnosticKind::Duplicate, file, line, format!("duplicate object {}: already read from another source; this copy is ignored", dup.id)));
+    }
+    link::link(&mut inventory, &settings.owners);
+
+    let context = Context { now: settings.now };
+    let mut findings = match Checks::new(&settings.checks) {
+        Ok(checks) => checks.analyze(&inventory, &context),
+        Err(errors) => {
+            diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string())));
+            Vec::new()
+        }
+    };
+    match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
+        Ok(s) => {
+            for e in s.apply(&mut findings, &inventory, settings.now.date_naive()) {
+                diagnostics.push(Diagnostic::new(DiagnosticKind::Config, "annotation", None, e.to_string()));
+            }
+        }
+        Err(errors) => diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()))),
+    }
+    sort(&mut findings);
+
+    let mut report = Report {
+        schema_version: Report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: settings.now,
+        fail_on: settings.fail_on,
+        summary: Summary { files, resources: inventory.len(), ..Summary::default() },
+        sources,
+        rules: rules_of(&findings),
+        findings,
+        resolved: Vec::new(),
+        diagnostics,
+    };
+    report.recount();
+    Run { report, inventory }
+}
+
+/// Most severe first, then by file, line, rule and subject: stable output for diffs and snapshots.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.file.cmp(&b.file))
+            .then_with(|| a.line.cmp(&b.line))
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.resource.cmp(&b.resource))
+            .then_with(|| a.subject.cmp(&b.subject))
+    });
+}
+
+/// Rule metadata for the rules that appear in `findings`, in id order.
+pub fn rules_of(findings: &[Finding]) -> Vec<RuleMeta> {
+    let ids: std::collections::BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+    ids.into_iter().filter_map(checks::find).map(rule_meta).collect()
+}
+
+/// Metadata of a built-in check.
+pub fn rule_meta(c: &checks::Check) -> RuleMeta {
+    RuleMeta {
+        id: c.id.to_owned(),
+        title: c.title.to_owned(),
+        domain: c.domain,
+        severity: c.severity,
+        rationale: c.rationale.to_owned(),
+        remediation: c.remediation.to_owned(),
+        references: c.references.iter().map(|s| (*s).to_owned()).collect(),
+        controls: c.control_refs(),
+    }
+}

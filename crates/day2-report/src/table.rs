@@ -1,0 +1,137 @@
+//! The default human format: one table per severity (most severe first), then input problems and a summary line.
+
+use std::io::Write;
+
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table as Grid, presets};
+use day2_model::{Finding, FindingStatus, Report, Severity};
+
+use crate::{Options, RenderError, Reporter, location, resource_label};
+
+pub(crate) struct Table;
+
+fn color_of(s: Severity) -> Color {
+    match s {
+        Severity::Critical => Color::Magenta,
+        Severity::High => Color::Red,
+        Severity::Medium => Color::Yellow,
+        Severity::Low => Color::Cyan,
+        Severity::Info => Color::Grey,
+    }
+}
+
+fn grid(options: &Options) -> Grid {
+    let mut t = Grid::new();
+    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(terminal_width());
+    if options.color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn heading(text: String, color: Color, options: &Options) -> String {
+    if options.color {
+        let code = match color {
+            Color::Magenta => "35",
+            Color::Red => "31",
+            Color::Yellow => "33",
+            Color::Cyan => "36",
+            _ => "90",
+        };
+        format!("\x1b[1;{code}m{text}\x1b[0m")
+    } else {
+        text
+    }
+}
+
+impl Reporter for Table {
+    fn render(&self, report: &Report, options: &Options, out: &mut dyn Write) -> Result<(), RenderError> {
+        for severity in Severity::DESCENDING {
+            let group: Vec<&Finding> =
+                report.findings.iter().filter(|f| f.severity == severity && f.status.is_active()).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let title = format!("{} ({})", severity.as_str().to_uppercase(), group.len());
+            writeln!(out, "{}", heading(title, color_of(severity), options))?;
+            let mut t = grid(options);
+            t.set_header(["RULE", "RESOURCE", "LOCATION", "FINDING"]);
+            for f in group {
+                let mut message = f.message.clone();
+                if let FindingStatus::Open { expired_suppression: Some(s) } = &f.status {
+                    let until = s.expires.map(|d| d.to_string()).unwrap_or_default();
+                    message.push_str(&format!(" [suppression expired {until}: {}]", s.reason));
+                }
+                t.add_row(vec![
+                    Cell::new(&f.rule_id).fg(color_of(severity)),
+                    Cell::new(resource_label(f)),
+                    Cell::new(location(f)),
+                    Cell::new(message),
+                ]);
+            }
+            for column in t.column_iter_mut().take(3) {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+            writeln!(out, "{t}\n")?;
+        }
+        let suppressed: Vec<&Finding> = report.findings.iter().filter(|f| !f.status.is_active()).collect();
+        if options.show_suppressed && !suppressed.is_empty() {
+            writeln!(out, "SUPPRESSED ({})", suppressed.len())?;
+            let mut t = grid(options);
+            t.set_header(["RULE", "RESOURCE", "REASON", "BY", "EXPIRES"]);
+            for f in suppressed {
+                if let FindingStatus::Suppressed(s) = &f.status {
+                    t.add_row(vec![
+                        f.rule_id.clone(),
+                        resource_label(f),
+                        s.reason.clone(),
+                        s.owner.clone().unwrap_or_else(|| s.by.clone()),
+                        s.expires.map(|d| d.to_string()).unwrap_or_else(|| "never".into()),
+                    ]);
+                }
+            }
+            writeln!(out, "{t}\n")?;
+        }
+        let problems: Vec<_> = report.diagnostics.iter().filter(|d| d.kind.is_error()).collect();
+        if !problems.is_empty() {
+            writeln!(out, "{}", heading(format!("INPUT ERRORS ({})", problems.len()), Color::Red, options))?;
+            for d in problems {
+                writeln!(out, "  {d}")?;
+            }
+            writeln!(out)?;
+        }
+        for f in &report.resolved {
+            writeln!(out, "resolved: {} {} {}", f.rule_id, resource_label(f), f.message)?;
+        }
+        writeln!(out, "{}", summary_line(report))?;
+        Ok(())
+    }
+}
+
+/// Width to lay tables out in: `COLUMNS` when set (terminals export it), else 160.
+fn terminal_width() -> u16 {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w| w >= 60).unwrap_or(160)
+}
+
+/// `Scanned 12 files, 40 resources: 3 critical, 5 high, … · 2 suppressed · 1 input error · fails on high`.
+pub(crate) fn summary_line(report: &Report) -> String {
+    let s = &report.summary;
+    let counts: Vec<String> = Severity::DESCENDING
+        .iter()
+        .map(|sev| format!("{} {}", s.by_severity.get(sev).copied().unwrap_or(0), sev))
+        .collect();
+    let mut line = format!("Scanned {} files, {} resources: {}", s.files, s.resources, counts.join(", "));
+    if s.suppressed > 0 {
+        line.push_str(&format!(" · {} suppressed", s.suppressed));
+    }
+    if let (Some(new), Some(resolved)) = (s.new, s.resolved) {
+        line.push_str(&format!(" · {new} new, {resolved} resolved since last run"));
+    }
+    if s.errors > 0 {
+        line.push_str(&format!(" · {} input error{}", s.errors, if s.errors == 1 { "" } else { "s" }));
+    }
+    let failing = report.failing();
+    line.push_str(&format!(" · {failing} at or above {} (--fail-on)", report.fail_on));
+    line
+}

@@ -1,0 +1,215 @@
+//! The embedded SQLite store (sqlx, runtime queries, WAL journal). Schema: `migrations/sqlite/`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use day2_model::{Finding, FindingStatus};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::{FindingQuery, RunOutcome, RunRecord, Store, StoreError};
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn query_err(e: sqlx::Error) -> StoreError {
+    StoreError::Query(e.to_string())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+fn state_of(f: &Finding) -> &'static str {
+    match f.status {
+        FindingStatus::Suppressed(_) => "suppressed",
+        FindingStatus::Resolved => "resolved",
+        FindingStatus::Open { .. } => "open",
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open { location: path.display().to_string(), message: e.to_string() };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| open_err(&e))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| open_err(&e))?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn upsert_resources(tx: &mut Transaction<'_, Sqlite>, run: &RunRecord<'_>, run_id: i64, now: &str) -> Result<(), StoreError> {
+        for r in run.resources {
+            sqlx::query(
+                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                 ON CONFLICT(id) DO UPDATE SET source = ?2, owner = ?7, attrs = ?8, last_seen = ?9, last_run = ?10",
+            )
+            .bind(r.id.as_str())
+            .bind(&r.source)
+            .bind(r.provider.as_str())
+            .bind(&r.kind)
+            .bind(&r.namespace)
+            .bind(&r.name)
+            .bind(json(&r.owner)?)
+            .bind(json(&r.attrs)?)
+            .bind(now)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(query_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn record_run(&self, run: &RunRecord<'_>) -> Result<RunOutcome, StoreError> {
+        let now = run.started_at.to_rfc3339();
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let run_id: i64 = sqlx::query("INSERT INTO runs (started_at, sources, findings, new, resolved) VALUES (?1, ?2, ?3, 0, 0) RETURNING id")
+            .bind(&now)
+            .bind(json(&run.sources)?)
+            .bind(run.findings.len() as i64)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(query_err)?
+            .get(0);
+        Self::upsert_resources(&mut tx, run, run_id, &now).await?;
+
+        let source_of: HashMap<&str, &str> = run.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
+        let mut outcome = RunOutcome { run_id, ..RunOutcome::default() };
+        let mut seen = HashSet::new();
+        for f in run.findings {
+            seen.insert(f.id.as_str());
+            let previous = sqlx::query("SELECT state, first_seen FROM findings WHERE id = ?1")
+                .bind(f.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(query_err)?;
+            let (first_seen, reopened) = match previous {
+                None => {
+                    outcome.new.push(f.id.clone());
+                    (now.clone(), false)
+                }
+                Some(row) => {
+                    let state: String = row.get(0);
+                    let first: String = row.get(1);
+                    if state == "resolved" {
+                        outcome.new.push(f.id.clone());
+                        outcome.reopened.push(f.id.clone());
+                    }
+                    (first, state == "resolved")
+                }
+            };
+            let first_time = DateTime::parse_from_rfc3339(&first_seen).map(|t| t.with_timezone(&Utc)).unwrap_or(run.started_at);
+            outcome.first_seen.insert(f.id.clone(), first_time);
+            let mut stored = f.clone();
+            stored.first_seen = first_time;
+            sqlx::query(
+                "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen, resolved_at, reopened, last_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, 0, ?11)
+                 ON CONFLICT(id) DO UPDATE SET severity = ?5, state = ?7, data = ?8, last_seen = ?10, resolved_at = NULL,
+                     reopened = reopened + ?12, last_run = ?11",
+            )
+            .bind(f.id.as_str())
+            .bind(&f.rule_id)
+            .bind(f.resource.as_str())
+            .bind(source_of.get(f.resource.as_str()).copied().unwrap_or_default())
+            .bind(f.severity.as_str())
+            .bind(f.domain.as_str())
+            .bind(state_of(f))
+            .bind(json(&stored)?)
+            .bind(&first_seen)
+            .bind(&now)
+            .bind(run_id)
+            .bind(i64::from(reopened))
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        }
+
+        for source in run.sources.iter().filter(|s| s.complete) {
+            let rows = sqlx::query("SELECT id, data FROM findings WHERE source = ?1 AND state != 'resolved'")
+                .bind(&source.name)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(query_err)?;
+            for row in rows {
+                let id: String = row.get(0);
+                if seen.contains(id.as_str()) {
+                    continue;
+                }
+                let data: String = row.get(1);
+                let mut f: Finding = serde_json::from_str(&data).map_err(|e| StoreError::Decode(e.to_string()))?;
+                f.status = FindingStatus::Resolved;
+                f.resolved_at = Some(run.started_at);
+                sqlx::query("UPDATE findings SET state = 'resolved', resolved_at = ?2, data = ?3 WHERE id = ?1")
+                    .bind(&id)
+                    .bind(&now)
+                    .bind(json(&f)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_err)?;
+                outcome.resolved.push(f);
+            }
+        }
+        sqlx::query("UPDATE runs SET new = ?2, resolved = ?3 WHERE id = ?1")
+            .bind(run_id)
+            .bind(outcome.new.len() as i64)
+            .bind(outcome.resolved.len() as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        Ok(outcome)
+    }
+
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
+        let mut states = vec!["open"];
+        if query.include_suppressed {
+            states.push("suppressed");
+        }
+        if query.include_resolved {
+            states.push("resolved");
+        }
+        let rows = sqlx::query("SELECT data, first_seen, last_seen, resolved_at, state FROM findings ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let state: String = row.get(4);
+            if !states.contains(&state.as_str()) {
+                continue;
+            }
+            let data: String = row.get(0);
+            let mut f: Finding = serde_json::from_str(&data).map_err(|e| StoreError::Decode(e.to_string()))?;
+            let parse = |s: String| DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).ok();
+            if let Some(t) = parse(row.get(1)) {
+                f.first_seen = t;
+            }
+            if let Some(t) = parse(row.get(2)) {
+                f.last_seen = t;
+            }
+            f.resolved_at = row.get::<Option<String>, _>(3).and_then(parse);
+            out.push(f);
+        }
+        out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line)));
+        Ok(out)
+    }
+
+    async fn run_count(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) FROM runs").fetch_one(&self.pool).await.map(|r| r.get(0)).map_err(query_err)
+    }
+}
