@@ -93,7 +93,9 @@ pub(super) static CHECKS: &[Check] = &[
                     None => devices.push(("root_block_device".into(), "/root_block_device".into())),
                     _ => {}
                 }
-                for (n, d) in blocks(attrs, "ebs_block_device").filter(|(_, d)| !truthy(d.get("encrypted"))) {
+                // In state, volumes attached through `aws_volume_attachment` show up here too; TF-EBS-001 covers those.
+                let separate = |d: &Value| text(d, "/volume_id").is_some_and(|v| i.inventory.of_kind("aws_ebs_volume").any(|e| text(&e.attrs, "/id") == Some(v)));
+                for (n, d) in blocks(attrs, "ebs_block_device").filter(|(_, d)| !truthy(d.get("encrypted")) && !separate(d)) {
                     let name = d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
                     devices.push((format!("ebs_block_device {name}"), format!("/ebs_block_device/{n}/encrypted")));
                 }

@@ -118,6 +118,9 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
+            if text(attrs, "/load_balancer_type") == Some("gateway") {
+                return Vec::new();
+            }
             let log = attrs.pointer("/access_logs/0");
             let on = match (i.resource.kind.as_str(), log) {
                 (_, None) => false,

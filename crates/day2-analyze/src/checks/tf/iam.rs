@@ -2,6 +2,8 @@
 //! attachments, role trust policies open to anyone, and the account password policy. Policy documents are JSON strings
 //! in Terraform values; they are parsed here, with `Statement`, `Action` and `Resource` as a value or a list.
 
+use day2_model::Inventory;
+
 use super::{addr, allows, allows_anyone, at, blocks, policy_doc, statements, strings, text};
 use crate::checks::prelude::*;
 
@@ -10,11 +12,17 @@ const ADMIN_POLICY: &str = ":iam::aws:policy/AdministratorAccess";
 
 /// Identity policy documents of a resource: `(evidence path, subject prefix, document)`. Roles contribute their
 /// `inline_policy` blocks (their trust policy is TF-IAM-005's business).
-fn documents(r: &Resource) -> Vec<(String, String, Value)> {
+fn documents(inv: &Inventory, r: &Resource) -> Vec<(String, String, Value)> {
     if r.kind == "aws_iam_role" {
+        let role = text(&r.attrs, "/name");
         return blocks(&r.attrs, "inline_policy")
             .filter_map(|(n, b)| {
                 let name = b.get("name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                // In state, `inline_policy` also lists the role's `aws_iam_role_policy` resources: report those there.
+                let managed_apart = inv.of_kind("aws_iam_role_policy").any(|p| text(&p.attrs, "/role") == role && text(&p.attrs, "/name") == Some(name.as_str()));
+                if managed_apart {
+                    return None;
+                }
                 policy_doc(b.get("policy")).map(|d| (format!("/inline_policy/{n}/policy"), format!("inline_policy {name} "), d))
             })
             .collect();
@@ -23,9 +31,9 @@ fn documents(r: &Resource) -> Vec<(String, String, Value)> {
 }
 
 /// Allow statements on `Resource: "*"`, with their actions: `(path, subject, statement, actions)`.
-fn star_resource_statements(r: &Resource) -> Vec<(String, String, Value, Vec<String>)> {
+fn star_resource_statements(inv: &Inventory, r: &Resource) -> Vec<(String, String, Value, Vec<String>)> {
     let mut out = Vec::new();
-    for (path, prefix, doc) in documents(r) {
+    for (path, prefix, doc) in documents(inv, r) {
         for (label, s) in statements(&doc) {
             if allows(s) && strings(s.get("Resource")).contains(&"*") {
                 let actions = strings(s.get("Action")).into_iter().map(str::to_owned).collect();
@@ -52,7 +60,7 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisAws, "1.16"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
         eval: |i| {
-            star_resource_statements(i.resource).into_iter().filter(|(.., a)| full_admin(a)).map(|(path, subject, s, _)| {
+            star_resource_statements(i.inventory, i.resource).into_iter().filter(|(.., a)| full_admin(a)).map(|(path, subject, s, _)| {
                 Hit::new(format!("`{}` {subject} allows every action on every resource", addr(i))).subject(subject).evidence(path, s, None)
             }).collect()
         },
@@ -68,7 +76,7 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
         eval: |i| {
-            star_resource_statements(i.resource).into_iter().filter(|(.., a)| !full_admin(a)).filter_map(|(path, subject, s, actions)| {
+            star_resource_statements(i.inventory, i.resource).into_iter().filter(|(.., a)| !full_admin(a)).filter_map(|(path, subject, s, actions)| {
                 let wild: Vec<&str> = actions.iter().map(String::as_str).filter(|a| a.ends_with(":*")).collect();
                 (!wild.is_empty()).then(|| Hit::new(format!("`{}` {subject} allows {} on every resource", addr(i), wild.join(", "))).subject(subject).evidence(path, s, None))
             }).collect()
@@ -123,7 +131,13 @@ pub(super) static CHECKS: &[Check] = &[
                 _ => ("policy_arn", strings(attrs.get("policy_arn"))),
             };
             let list = attrs.get(field).is_some_and(Value::is_array);
-            arns.iter().enumerate().filter(|(_, a)| a.ends_with(ADMIN_POLICY)).map(|(n, a)| {
+            // In state, a role's `managed_policy_arns` also lists attachments made by separate resources: report those there.
+            let role = (i.resource.kind == "aws_iam_role").then(|| text(attrs, "/name")).flatten();
+            let attached_apart = |arn: &str| role.is_some_and(|role| {
+                i.inventory.of_kind("aws_iam_role_policy_attachment").any(|p| text(&p.attrs, "/role") == Some(role) && text(&p.attrs, "/policy_arn") == Some(arn))
+                    || i.inventory.of_kind("aws_iam_policy_attachment").any(|p| strings(p.attrs.get("roles")).contains(&role) && text(&p.attrs, "/policy_arn") == Some(arn))
+            });
+            arns.iter().enumerate().filter(|(_, a)| a.ends_with(ADMIN_POLICY) && !attached_apart(a)).map(|(n, a)| {
                 let path = if list { format!("/{field}/{n}") } else { format!("/{field}") };
                 let to = ["user", "role", "group"].iter().find_map(|k| text(attrs, &format!("/{k}")).map(|v| format!(" to {k} {v}"))).unwrap_or_default();
                 Hit::new(format!("`{}` attaches AdministratorAccess{to}", addr(i))).evidence(path, json!(a), None)

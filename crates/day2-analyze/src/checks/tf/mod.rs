@@ -98,8 +98,10 @@ pub(crate) fn add(path: &str, value: Value) -> Value {
 }
 
 /// Companion resources of `i.resource`: resources of `kinds` whose `field` value equals one of the resource's `keys`
-/// values (`bucket` of an `aws_s3_bucket_versioning` = `bucket`/`id` of the `aws_s3_bucket`), or, when that field is
-/// unknown (plans), which reference the resource in their configuration.
+/// values (`bucket` of an `aws_s3_bucket_versioning` = `bucket`/`id` of the `aws_s3_bucket`), or which reference the
+/// resource in their configuration while their `field` (or the resource's keys) is unknown, as in plans. A reference
+/// alone is not enough when both values are known and differ (an `aws_s3_bucket_logging` also references its target
+/// bucket).
 pub(crate) fn companions<'a>(i: &Input<'a>, kinds: &[&str], field: &str, keys: &[&str]) -> Vec<&'a Resource> {
     let r = i.resource;
     let own: BTreeSet<&str> = keys.iter().filter_map(|k| text(&r.attrs, &format!("/{k}"))).collect();
@@ -126,17 +128,13 @@ pub(crate) fn parent<'a>(i: &Input<'a>, kinds: &[&str], field: &str, keys: &[&st
     let r = i.resource;
     let wanted = text(&r.attrs, &format!("/{field}"));
     if let Some(w) = wanted {
-        for kind in kinds {
-            if let Some(p) = i.inventory.of_kind(kind).find(|p| keys.iter().any(|k| text(&p.attrs, &format!("/{k}")) == Some(w))) {
-                return Some(p);
-            }
-        }
+        return kinds.iter().find_map(|kind| i.inventory.of_kind(kind).find(|p| keys.iter().any(|k| text(&p.attrs, &format!("/{k}")) == Some(w))));
     }
     i.inventory
         .outgoing(&r.id)
         .filter(|rel| rel.kind == RelationKind::References)
         .filter_map(|rel| i.inventory.get(&rel.to))
-        .find(|p| kinds.contains(&p.kind.as_str()) && wanted.is_none())
+        .find(|p| kinds.contains(&p.kind.as_str()))
 }
 
 /// Is the resource tagged as production (`environment`/`env` tag, or its derived owner environment)?
@@ -145,6 +143,11 @@ pub(crate) fn is_production(i: &Input<'_>) -> bool {
     let r = i.resource;
     let is_prod = |e: &str| envs.iter().any(|p| p.eq_ignore_ascii_case(e));
     r.owner.environment.as_deref().is_some_and(is_prod) || ["environment", "env", "Environment", "Env"].iter().any(|k| r.labels.get(*k).is_some_and(|v| is_prod(v)))
+}
+
+/// An AWS resource type that supports tags: its values have a `tags` (or `tags_all`) attribute.
+pub(crate) fn taggable(r: &Resource) -> bool {
+    r.kind.starts_with("aws_") && (r.attrs.get("tags").is_some() || r.attrs.get("tags_all").is_some())
 }
 
 /// A policy document (IAM, bucket, key or trust policy): Terraform stores it as a JSON string; an object is accepted too.

@@ -27,6 +27,10 @@ pub(super) static CHECKS: &[Check] = &[
             if pab_setting(i.inventory, &pabs, "ignore_public_acls") {
                 return Vec::new();
             }
+            // In state, a bucket's `acl`/`grant` mirror what an `aws_s3_bucket_acl` set: report it there only.
+            if r.kind == "aws_s3_bucket" && !companions(i, &["aws_s3_bucket_acl"], "bucket", BUCKET_KEYS).is_empty() {
+                return Vec::new();
+            }
             let mut hits = Vec::new();
             if let Some(acl) = text(&r.attrs, "/acl").filter(|a| PUBLIC_ACLS.contains(a)) {
                 hits.push(Hit::new(format!("`{}` sets the canned ACL {acl}", addr(i))).subject("acl")
@@ -64,6 +68,10 @@ pub(super) static CHECKS: &[Check] = &[
             let bucket = if r.kind == "aws_s3_bucket" { Some(r) } else { parent(i, &["aws_s3_bucket"], "bucket", BUCKET_KEYS) };
             let pabs = bucket.map(|b| bucket_pabs(&Input { resource: b, inventory: i.inventory, params: i.params })).unwrap_or_default();
             if pab_setting(i.inventory, &pabs, "restrict_public_buckets") {
+                return Vec::new();
+            }
+            // In state, a bucket's `policy` mirrors an `aws_s3_bucket_policy`: report it there only.
+            if r.kind == "aws_s3_bucket" && !companions(i, &["aws_s3_bucket_policy"], "bucket", BUCKET_KEYS).is_empty() {
                 return Vec::new();
             }
             let Some(doc) = policy_doc(r.attrs.get("policy")) else { return Vec::new() };

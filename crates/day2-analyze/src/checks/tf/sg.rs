@@ -74,10 +74,34 @@ fn rule(label: String, base: &str, v: &Value, proto_field: &str, cidrs: &[(&str,
     Some(Ingress { label, all_protocols, tcp, udp, from, to, open })
 }
 
-/// The world-open ingress rules of a security group or rule resource.
-fn world_ingress(r: &Resource) -> Vec<Ingress> {
+/// Same ports and protocol (to recognise one rule seen twice).
+fn same_rule(a: &Ingress, b: &Ingress) -> bool {
+    a.all_protocols == b.all_protocols && (a.all_protocols || (a.tcp == b.tcp && a.udp == b.udp && a.from == b.from && a.to == b.to))
+}
+
+/// The world-open ingress rules of a security group or rule resource. In state, a group's `ingress` also lists the
+/// rules managed by separate rule resources; those are reported on the rule resource only.
+fn world_ingress(i: &Input<'_>) -> Vec<Ingress> {
+    let r = i.resource;
+    let mut rules = ingress_rules(r);
+    if let Some(id) = text(&r.attrs, "/id").filter(|_| r.kind.ends_with("security_group")) {
+        let standalone: Vec<Ingress> = ["aws_security_group_rule", "aws_vpc_security_group_ingress_rule"]
+            .iter()
+            .flat_map(|k| i.inventory.of_kind(k))
+            .filter(|x| text(&x.attrs, "/security_group_id") == Some(id))
+            .flat_map(ingress_rules)
+            .collect();
+        for g in &mut rules {
+            let mirrored: Vec<&'static str> = standalone.iter().filter(|s| same_rule(g, s)).flat_map(|s| s.open.iter().map(|(_, w)| *w)).collect();
+            g.open.retain(|(_, w)| !mirrored.contains(w));
+        }
+    }
+    rules.into_iter().filter(|g| !g.open.is_empty()).collect()
+}
+
+fn ingress_rules(r: &Resource) -> Vec<Ingress> {
     let list_cidrs: &[(&str, bool, &'static str)] = &[("cidr_blocks", true, WORLD_V4), ("ipv6_cidr_blocks", true, WORLD_V6)];
-    let rules: Vec<Ingress> = match r.kind.as_str() {
+    match r.kind.as_str() {
         "aws_security_group" | "aws_default_security_group" => blocks(&r.attrs, "ingress")
             .filter_map(|(n, b)| rule(format!("ingress {n}"), &format!("/ingress/{n}"), b, "protocol", list_cidrs))
             .collect(),
@@ -86,14 +110,13 @@ fn world_ingress(r: &Resource) -> Vec<Ingress> {
             rule(String::new(), "", &r.attrs, "ip_protocol", &[("cidr_ipv4", false, WORLD_V4), ("cidr_ipv6", false, WORLD_V6)]).into_iter().collect()
         }
         _ => Vec::new(),
-    };
-    rules.into_iter().filter(|g| !g.open.is_empty()).collect()
+    }
 }
 
 /// Hits for `ports` reachable from `worlds` (rules open on every port are left to TF-SG-004).
 fn exposed(i: &Input<'_>, ports: &[(i64, &str)], worlds: &[&str]) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for g in world_ingress(i.resource).into_iter().filter(|g| !g.all_ports()) {
+    for g in world_ingress(i).into_iter().filter(|g| !g.all_ports()) {
         let open: Vec<&(String, &str)> = g.open.iter().filter(|(_, w)| worlds.contains(w)).collect();
         if open.is_empty() {
             continue;
@@ -159,7 +182,7 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisAws, "5.2"), (CisAws, "5.3"), (Soc2, "CC6.6"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html"],
         eval: |i| {
-            world_ingress(i.resource).into_iter().filter(Ingress::all_ports).map(|g| {
+            world_ingress(i).into_iter().filter(Ingress::all_ports).map(|g| {
                 let mut cidrs: Vec<&str> = g.open.iter().map(|(_, w)| *w).collect();
                 cidrs.dedup();
                 let what = if g.all_protocols { "all protocols and ports".to_owned() } else { format!("ports {}-{}", g.from, g.to) };

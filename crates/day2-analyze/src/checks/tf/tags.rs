@@ -1,12 +1,7 @@
 //! Tagging: taggable AWS resources must carry the tags the organisation relies on for ownership and cost allocation.
 
-use super::addr;
+use super::{addr, taggable};
 use crate::checks::prelude::*;
-
-/// An AWS resource type that supports tags: its values have a `tags` (or `tags_all`) attribute.
-pub(crate) fn taggable(r: &Resource) -> bool {
-    r.kind.starts_with("aws_") && (r.attrs.get("tags").is_some() || r.attrs.get("tags_all").is_some())
-}
 
 pub(super) static CHECKS: &[Check] = &[Check {
     id: "TF-TAG-001",
