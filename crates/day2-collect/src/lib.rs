@@ -40,6 +40,17 @@ impl Default for Limits {
     }
 }
 
+/// The thread pool that parses inputs. Its threads get 64 MiB stacks (virtual memory, touched only as needed) so that
+/// a document nested up to the configured depth limit cannot overflow a worker's stack, even in debug builds.
+/// None when no thread could be started; callers then work on the current thread.
+pub fn parse_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new().stack_size(64 * 1024 * 1024).thread_name(|i| format!("day2-parse-{i}")).build().ok()
+    })
+    .as_ref()
+}
+
 /// Depth of a JSON value (a scalar is depth 0), stopping early once `limit` is exceeded.
 pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
     fn walk(v: &serde_json::Value, depth: usize, limit: usize) -> bool {

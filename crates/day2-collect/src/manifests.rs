@@ -80,19 +80,20 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
         snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, path.display().to_string(), None, message));
     }
     snapshot.files = inputs.len();
-    let per_file: Vec<Parsed> = inputs
-        .par_iter()
-        .map(|input| {
-            let name = input.display();
-            match files::read_text(input, config.limits.max_file_bytes) {
-                Ok(text) => parse(&text, &name, &snapshot.source, config),
-                Err(message) => Parsed {
-                    resources: Vec::new(),
-                    diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, name, None, message)],
-                },
-            }
-        })
-        .collect();
+    let parse_one = |input: &files::Input| {
+        let name = input.display();
+        match files::read_text(input, config.limits.max_file_bytes) {
+            Ok(text) => parse(&text, &name, &snapshot.source, config),
+            Err(message) => Parsed {
+                resources: Vec::new(),
+                diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, name, None, message)],
+            },
+        }
+    };
+    let per_file: Vec<Parsed> = match crate::parse_pool() {
+        Some(pool) => pool.install(|| inputs.par_iter().map(parse_one).collect()),
+        None => inputs.iter().map(parse_one).collect(),
+    };
     for parsed in per_file {
         snapshot.resources.extend(parsed.resources);
         snapshot.diagnostics.extend(parsed.diagnostics);
@@ -214,8 +215,15 @@ fn line_of(loc: &serde_saphyr::Location) -> u32 {
 }
 
 fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str) -> Diagnostic {
-    let message = e.without_snippet().to_string();
-    let (kind, message) = if message.contains("budget") || message.contains("limit") {
+    let raw = e.without_snippet().to_string();
+    // The parser appends positions relative to the chunk it saw; the diagnostic carries the absolute line instead.
+    let message = raw.split(" at line ").next().unwrap_or(&raw).replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let message = message.trim_end_matches(|c: char| c == ',' || c.is_whitespace());
+    let (kind, message) = if raw.contains("Depth {") {
+        (DiagnosticKind::Limit, "document nests deeper than the depth limit (limits.max_depth); document skipped".to_owned())
+    } else if raw.contains("Alias") || raw.contains("Anchor") {
+        (DiagnosticKind::Limit, "YAML aliases expand beyond the limit (an alias bomb?); document skipped".to_owned())
+    } else if raw.contains("budget") {
         (DiagnosticKind::Limit, format!("{message} (see limits in day2.yaml); document skipped"))
     } else {
         (DiagnosticKind::Syntax, format!("invalid YAML: {message}"))

@@ -132,8 +132,8 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn schema_error(&mut self, field: &str, message: &str) {
-        let line = self.lines.find(&format!("\"{field}\""));
-        self.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, self.file, line, format!("`{field}`: {message}")));
+        let line = self.lines.find(&format!("\"{field}\"")).unwrap_or(1);
+        self.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, self.file, Some(line), format!("`{field}`: {message}")));
     }
 
     fn id(&self, kind: &str, address: &str) -> ResourceId {

@@ -120,3 +120,8 @@ impl Report {
         self.findings.iter().filter(|f| f.fails(self.fail_on)).count()
     }
 }
+
+/// JSON Schema (draft 2020-12) of the [`Report`] document; committed as docs/report-schema.json.
+pub fn report_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default()
+}

@@ -1,1 +1,6 @@
-//! placeholder
+//! Test and benchmark helpers. Dev-only: never a dependency of a shipped crate.
+//!
+//! [`corpus`] generates realistic inputs of any size: Kubernetes manifests (one Deployment per file, every fifth also
+//! with a Service and a ConfigMap, a fixed share with the problems real repositories have) and a Terraform plan.
+
+pub mod corpus;
