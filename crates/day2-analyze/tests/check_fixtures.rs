@@ -101,10 +101,10 @@ fn every_check_has_fixtures_that_fail_and_pass() {
         for f in &found {
             assert_eq!(f.rule_id, check.id);
             assert!(!f.message.is_empty() && f.line.is_some(), "{}: finding without message or line", check.id);
-            if let Some(fix) = &f.fix {
-                if let Err(e) = fix_resolves(check, &inv, f) {
-                    problems.push(format!("{}: fix `{}` does not resolve `{}`: {e}", check.id, fix.description, f.message));
-                }
+            if let Some(fix) = &f.fix
+                && let Err(e) = fix_resolves(check, &inv, f)
+            {
+                problems.push(format!("{}: fix `{}` does not resolve `{}`: {e}", check.id, fix.description, f.message));
             }
         }
         let inv = load(check, &pass);
@@ -118,7 +118,7 @@ fn every_check_has_fixtures_that_fail_and_pass() {
     assert!(tested >= 10, "only {tested} checks tested");
 }
 
-/// Applies the finding's patch to its resource and re-runs the check on that resource alone.
+/// Applies the finding's patch to its resource and re-runs the check (relations kept as they were).
 fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(), String> {
     let fix = finding.fix.as_ref().unwrap();
     let original = inv.get(&finding.resource).ok_or("resource not in inventory")?;
@@ -130,6 +130,9 @@ fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(),
     let mut fixed = Inventory::default();
     for r in inv.resources() {
         fixed.insert(if r.id == patched.id { patched.clone() } else { r.clone() });
+    }
+    for rel in inv.relations() {
+        fixed.relate(&rel.from, rel.kind, &rel.to);
     }
     let again = run(check, &fixed);
     if again.iter().any(|f| f.id == finding.id) {

@@ -126,11 +126,10 @@ pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
         let name = backend
             .and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName")))
             .and_then(Value::as_str);
-        if let Some(n) = name {
-            if !out.iter().any(|o| o == n) {
+        if let Some(n) = name
+            && !out.iter().any(|o| o == n) {
                 out.push(n.to_owned());
             }
-        }
     };
     push(spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))));
     for rule in spec.and_then(|s| s.get("rules")).and_then(Value::as_array).into_iter().flatten() {
@@ -146,11 +145,10 @@ pub fn pod_references(spec: &Value) -> (Vec<String>, Vec<String>) {
     let mut cms = Vec::new();
     let mut secrets = Vec::new();
     let add = |list: &mut Vec<String>, v: Option<&Value>| {
-        if let Some(n) = v.and_then(Value::as_str) {
-            if !list.iter().any(|x| x == n) {
+        if let Some(n) = v.and_then(Value::as_str)
+            && !list.iter().any(|x| x == n) {
                 list.push(n.to_owned());
             }
-        }
     };
     for vol in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
         add(&mut cms, vol.pointer("/configMap/name"));

@@ -237,9 +237,8 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
     let mut chunks = Vec::new();
     let mut start = 0usize;
     let mut start_line = 0u32;
-    let mut line_no = 0u32;
     let mut pos = 0usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
         let is_separator = line.starts_with("---") && line.get(3..).is_none_or(|r| r.trim().is_empty() || r.starts_with(' '));
         if is_separator && pos > start {
             chunks.push((start_line, text.get(start..pos).unwrap_or("")));
@@ -247,7 +246,6 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
             start_line = line_no;
         }
         pos += line.len();
-        line_no += 1;
     }
     if start < text.len() {
         chunks.push((start_line, text.get(start..).unwrap_or("")));

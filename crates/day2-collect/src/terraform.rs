@@ -425,11 +425,10 @@ fn tags(attrs: &Value) -> BTreeMap<String, String> {
 /// Masks every value that a `sensitive_values` tree marks `true`.
 fn mask_tree(value: &mut Value, sensitive: &Value) {
     match sensitive {
-        Value::Bool(true) => {
-            if !value.is_null() {
+        Value::Bool(true)
+            if !value.is_null() => {
                 *value = Value::String(crate::MASK.to_owned());
             }
-        }
         Value::Object(s) => {
             if let Value::Object(v) = value {
                 for (k, sv) in s {

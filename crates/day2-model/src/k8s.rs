@@ -115,6 +115,7 @@ pub fn selector_matches(selector: &Value, labels: Option<&serde_json::Map<String
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;

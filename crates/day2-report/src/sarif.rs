@@ -48,6 +48,13 @@ fn uri(path: &str) -> String {
     out
 }
 
+/// Sets `key` on a JSON object (no-op on other values, which these builders never produce).
+fn set(v: &mut Value, key: &str, value: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+}
+
 fn rule(r: &RuleMeta) -> Value {
     let mut tags: Vec<String> = vec![r.domain.to_string()];
     tags.extend(r.controls.iter().map(|c| c.to_string()));
@@ -68,40 +75,41 @@ fn rule(r: &RuleMeta) -> Value {
         "properties": {"tags": tags, "security-severity": security_severity(r.severity), "precision": "very-high"},
     });
     if let Some(link) = r.references.first() {
-        v["helpUri"] = json!(link);
+        set(&mut v, "helpUri", json!(link));
     }
     v
 }
 
 fn result(f: &Finding, rule_index: Option<usize>) -> Value {
+    let mut properties = json!({"severity": f.severity, "domain": f.domain, "resource": f.resource.as_str()});
     let mut v = json!({
         "ruleId": f.rule_id,
         "level": level(f.severity),
         "message": {"text": f.message},
         "partialFingerprints": {"day2FindingId/v1": f.id.as_str()},
-        "properties": {"severity": f.severity, "domain": f.domain, "resource": f.resource.as_str()},
     });
     if let Some(i) = rule_index {
-        v["ruleIndex"] = json!(i);
+        set(&mut v, "ruleIndex", json!(i));
     }
     let mut location = json!({"logicalLocations": [{"fullyQualifiedName": f.resource.as_str(), "kind": "resource"}]});
     if let Some(file) = &f.file {
-        location["physicalLocation"] = json!({"artifactLocation": {"uri": uri(file)}, "region": {"startLine": f.line.unwrap_or(1).max(1)}});
+        set(&mut location, "physicalLocation", json!({"artifactLocation": {"uri": uri(file)}, "region": {"startLine": f.line.unwrap_or(1).max(1)}}));
     }
-    v["locations"] = json!([location]);
+    set(&mut v, "locations", json!([location]));
     if let Some(fix) = &f.fix {
-        v["properties"]["fix"] = json!({"description": fix.description, "jsonPatch": fix.patch});
+        set(&mut properties, "fix", json!({"description": fix.description, "jsonPatch": fix.patch}));
     }
     match &f.status {
         FindingStatus::Suppressed(s) => {
             let kind = if s.by == "annotation" { "inSource" } else { "external" };
-            v["suppressions"] = json!([{"kind": kind, "status": "accepted", "justification": s.reason}]);
+            set(&mut v, "suppressions", json!([{"kind": kind, "status": "accepted", "justification": s.reason}]));
         }
         FindingStatus::Open { expired_suppression: Some(s) } => {
-            v["properties"]["expiredSuppression"] = json!({"reason": s.reason, "expires": s.expires});
+            set(&mut properties, "expiredSuppression", json!({"reason": s.reason, "expires": s.expires}));
         }
         _ => {}
     }
+    set(&mut v, "properties", properties);
     v
 }
 
@@ -121,9 +129,9 @@ impl Reporter for Sarif {
                 let mut n = json!({"level": "error", "message": {"text": d.message}, "descriptor": {"id": format!("input/{}", serde_json::to_value(d.kind).ok().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default())}});
                 let mut phys = json!({"artifactLocation": {"uri": uri(&d.file)}});
                 if let Some(line) = d.line {
-                    phys["region"] = json!({"startLine": line.max(1)});
+                    set(&mut phys, "region", json!({"startLine": line.max(1)}));
                 }
-                n["locations"] = json!([{"physicalLocation": phys}]);
+                set(&mut n, "locations", json!([{"physicalLocation": phys}]));
                 n
             })
             .collect();

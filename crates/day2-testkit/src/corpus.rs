@@ -8,7 +8,7 @@ use serde_json::json;
 /// One Deployment manifest (about 1.5 KiB) for index `i`; every third has problems (no limits, `latest`, privileged).
 pub fn deployment(i: usize) -> String {
     let ns = ["shop", "payments", "search", "platform"][i % 4];
-    let flawed = i % 3 == 0;
+    let flawed = i.is_multiple_of(3);
     let image = if flawed { format!("registry.example.com/svc-{i}:latest") } else { format!("registry.example.com/svc-{i}:1.{}.{}", i % 17, i % 5) };
     let resources = if flawed {
         String::new()

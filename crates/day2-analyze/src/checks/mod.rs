@@ -97,7 +97,8 @@ pub struct Params {
     pub required_labels: Vec<String>,
     /// Environment names treated as production (single-replica and similar checks). Default: `prod`, `production`.
     pub production_environments: Vec<String>,
-    /// Registries images may come from (K8S-IMG-004); empty = any registry allowed.
+    /// Registries images may come from (K8S-IMG-004). Empty: any registry, as long as the image names one explicitly
+    /// (an image without a registry host silently means docker.io).
     pub allowed_registries: Vec<String>,
 }
 
@@ -298,7 +299,7 @@ pub(crate) mod prelude {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -88,9 +88,9 @@ fn explain(c: &Check) -> String {
 fn applies_to(c: &Check) -> String {
     match c.target {
         checks::Target::Workloads => "Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)".into(),
-        checks::Target::K8sKinds(k) if k.is_empty() => "every Kubernetes object".into(),
+        checks::Target::K8sKinds([]) => "every Kubernetes object".into(),
         checks::Target::K8sKinds(k) => format!("Kubernetes {}", k.join(", ")),
-        checks::Target::TfTypes(t) if t.is_empty() => "every Terraform resource".into(),
+        checks::Target::TfTypes([]) => "every Terraform resource".into(),
         checks::Target::TfTypes(t) => format!("Terraform {}", t.join(", ")),
     }
 }

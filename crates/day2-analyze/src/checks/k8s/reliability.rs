@@ -2,7 +2,7 @@
 //! failure domains, graceful termination and batch-job guard rails.
 
 use day2_model::k8s::base_kind;
-use day2_model::{RelationKind, Resource};
+use day2_model::RelationKind;
 
 use super::resources::namespace_default;
 use super::{is_production, items, patch, per_app_container, set_op, show, spec_of, str_at};
@@ -67,16 +67,17 @@ pub(super) static CHECKS: &[Check] = &[
         controls: AVAILABILITY,
         references: &["https://kubernetes.io/docs/concepts/workloads/controllers/deployment/"],
         eval: |i| {
-            if !is_production(i) {
+            // Autoscaled workloads are judged on the autoscaler's minReplicas (K8S-REL-010).
+            if !is_production(i) || !autoscalers(i).is_empty() {
                 return Vec::new();
             }
-            let Some(n) = minimum_replicas(i) else { return Vec::new() };
-            if n >= 2 || declared_replicas(i.resource) == Some(0) {
+            let Some(n) = declared_replicas(i.resource) else { return Vec::new() };
+            if n >= 2 || n == 0 {
                 return Vec::new();
             }
             let mut hit = Hit::new(format!("production {} `{}` runs {n} replica", base_kind(&i.resource.kind), i.resource.name))
                 .evidence("/spec/replicas", i.resource.attrs.pointer("/spec/replicas").cloned().unwrap_or(Value::Null), Some(json!(2)));
-            if base_kind(&i.resource.kind) == "Deployment" && autoscalers(i).is_empty() {
+            if base_kind(&i.resource.kind) == "Deployment" {
                 hit = hit.fix("Set spec.replicas to 2", patch(set_op(&i.resource.attrs, "/spec", &["replicas"], json!(2))));
             }
             vec![hit]
@@ -114,11 +115,11 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/workloads/pods/disruptions/"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            if let Some(v) = attrs.pointer("/spec/maxUnavailable") {
-                if v.as_i64() == Some(0) || v.as_str().is_some_and(|s| s.trim() == "0%" || s.trim() == "0") {
-                    return vec![Hit::new(format!("PodDisruptionBudget `{}` sets maxUnavailable to {}", i.resource.name, show(v)))
-                        .evidence("/spec/maxUnavailable", v.clone(), Some(json!(1)))];
-                }
+            if let Some(v) = attrs.pointer("/spec/maxUnavailable")
+                && (v.as_i64() == Some(0) || v.as_str().is_some_and(|s| s.trim() == "0%" || s.trim() == "0"))
+            {
+                return vec![Hit::new(format!("PodDisruptionBudget `{}` sets maxUnavailable to {}", i.resource.name, show(v)))
+                    .evidence("/spec/maxUnavailable", v.clone(), Some(json!(1)))];
             }
             let Some(v) = attrs.pointer("/spec/minAvailable") else { return Vec::new() };
             if v.as_str().is_some_and(|s| s.trim() == "100%") {
@@ -238,14 +239,16 @@ pub(super) static CHECKS: &[Check] = &[
                     if namespace_default(i, &["defaultRequest", "default"], res) {
                         continue;
                     }
-                    let missing: Vec<&str> = day2_model::k8s::containers(w).into_iter()
+                    let missing: Vec<String> = day2_model::k8s::containers(w).into_iter()
                         .filter(|c| !c.is_init())
                         .filter(|c| ["requests", "limits"].iter().all(|k| c.value.pointer(&format!("/resources/{k}/{res}")).is_none()))
-                        .map(|c| c.value.get("name").and_then(Value::as_str).unwrap_or("?"))
+                        .map(|c| format!("`{}`", c.name()))
                         .collect();
                     if !missing.is_empty() {
-                        hits.push(Hit::new(format!("HorizontalPodAutoscaler `{}` scales on {res} utilization but container(s) {} of {} `{}` have no {res} request",
-                                i.resource.name, missing.join(", "), base_kind(&w.kind), w.name))
+                        hits.push(Hit::new(format!("HorizontalPodAutoscaler `{}` scales {} `{}` on {res} utilization but {} {} {} no {res} request",
+                                i.resource.name, base_kind(&w.kind), w.name,
+                                if missing.len() == 1 { "container" } else { "containers" }, missing.join(", "),
+                                if missing.len() == 1 { "has" } else { "have" }))
                             .subject(format!("{res} {}", w.name))
                             .evidence("/spec/scaleTargetRef", i.resource.attrs.pointer("/spec/scaleTargetRef").cloned().unwrap_or(Value::Null), None));
                     }
@@ -440,17 +443,13 @@ fn utilization_resources(hpa: &Value) -> Vec<&str> {
     }
     let mut out = Vec::new();
     for m in metrics {
-        let block = match str_at(m, "/type") {
-            Some("Resource") => m.get("resource"),
-            Some("ContainerResource") => m.get("containerResource"),
-            _ => None,
-        };
-        let Some(b) = block else { continue };
+        // ContainerResource metrics need a request on one named container only; they are not judged here.
+        let Some(b) = m.get("resource").filter(|_| str_at(m, "/type") == Some("Resource")) else { continue };
         let by_utilization = str_at(b, "/target/type") == Some("Utilization") || b.get("targetAverageUtilization").is_some();
-        if let Some(name) = b.get("name").and_then(Value::as_str).filter(|_| by_utilization) {
-            if !out.contains(&name) {
-                out.push(name);
-            }
+        if let Some(name) = b.get("name").and_then(Value::as_str).filter(|_| by_utilization)
+            && !out.contains(&name)
+        {
+            out.push(name);
         }
     }
     out

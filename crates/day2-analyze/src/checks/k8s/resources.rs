@@ -152,15 +152,15 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| per_app_container(i, |c, _| {
             let mut problems = Vec::new();
             for (kind, label) in [("requests", "request"), ("limits", "limit")] {
-                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/memory")) {
-                    if quantity(v).is_some_and(|b| b < 1024.0 * 1024.0) {
-                        problems.push((format!("memory {label} `{}` is under 1Mi", show(v)), format!("{kind}/memory"), v));
-                    }
+                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/memory"))
+                    && quantity(v).is_some_and(|b| b < 1024.0 * 1024.0)
+                {
+                    problems.push((format!("memory {label} `{}` is under 1Mi", show(v)), format!("{kind}/memory"), v));
                 }
-                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/cpu")) {
-                    if quantity(v).is_some_and(|cores| cores >= 100.0) {
-                        problems.push((format!("CPU {label} `{}` is 100 cores or more", show(v)), format!("{kind}/cpu"), v));
-                    }
+                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/cpu"))
+                    && quantity(v).is_some_and(|cores| cores >= 100.0)
+                {
+                    problems.push((format!("CPU {label} `{}` is 100 cores or more", show(v)), format!("{kind}/cpu"), v));
                 }
             }
             if problems.is_empty() {
@@ -253,6 +253,7 @@ fn namespace_without(i: &Input<'_>, kind: &str) -> Vec<Hit> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
