@@ -6,7 +6,7 @@
 //! Terraform relations come with the snapshot (they need the plan's configuration) and are added by
 //! [`day2_model::Inventory::from_snapshots`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use day2_model::k8s::{base_kind, pod_labels, pod_spec, selector_matches};
 use day2_model::{Inventory, OwnerKeys, Provider, RelationKind, Resource, ResourceId};
@@ -45,30 +45,34 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
     let mut edges = Vec::new();
     let k8s = || inv.resources().iter().filter(|r| r.provider == Provider::K8s);
     let workloads: Vec<&Resource> = k8s().filter(|r| pod_spec(r).is_some()).collect();
+    let mut by_namespace: HashMap<(&str, &str), Vec<&Resource>> = HashMap::new();
+    for w in &workloads {
+        by_namespace.entry((w.scope.as_str(), w.namespace.as_str())).or_default().push(w);
+    }
     let named = |scope: &str, kind: &str, ns: &str, name: &str| ResourceId::new(Provider::K8s, scope, kind, ns, name);
     for r in k8s() {
         let spec = r.attrs.get("spec");
         match base_kind(&r.kind) {
             "Service" => {
                 if let Some(sel) = spec.and_then(|s| s.get("selector")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
-                    select(r, sel, &workloads, RelationKind::Selects, &mut edges);
+                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
                 }
             }
             "PodDisruptionBudget" => {
                 if let Some(sel) = spec.and_then(|s| s.get("selector")) {
-                    select(r, sel, &workloads, RelationKind::Protects, &mut edges);
+                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Protects, &mut edges);
                 }
             }
             "NetworkPolicy" => {
                 if let Some(sel) = spec.and_then(|s| s.get("podSelector")) {
-                    select(r, sel, &workloads, RelationKind::Selects, &mut edges);
+                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
                 }
             }
             "HorizontalPodAutoscaler" => {
                 let target = spec.and_then(|s| s.get("scaleTargetRef"));
                 let kind = target.and_then(|t| t.get("kind")).and_then(Value::as_str).unwrap_or_default();
                 let name = target.and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or_default();
-                for w in workloads.iter().filter(|w| w.namespace == r.namespace && base_kind(&w.kind) == kind && w.name == name) {
+                for w in namespace_workloads(&by_namespace, r).iter().filter(|w| base_kind(&w.kind) == kind && w.name == name) {
                     edges.push((r.id.clone(), RelationKind::Scales, w.id.clone()));
                 }
             }
@@ -110,8 +114,14 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
     edges
 }
 
+/// The workloads in the same cluster and namespace as `r`.
+fn namespace_workloads<'a>(index: &'a HashMap<(&'a str, &'a str), Vec<&'a Resource>>, r: &'a Resource) -> &'a [&'a Resource] {
+    index.get(&(r.scope.as_str(), r.namespace.as_str())).map_or(&[], Vec::as_slice)
+}
+
+/// Relates `from` to the workloads (of its namespace) whose pods its selector matches.
 fn select(from: &Resource, selector: &Value, workloads: &[&Resource], kind: RelationKind, edges: &mut Vec<Edge>) {
-    for w in workloads.iter().filter(|w| w.namespace == from.namespace && w.scope == from.scope) {
+    for w in workloads {
         if selector_matches(selector, pod_labels(w)) {
             edges.push((from.id.clone(), kind, w.id.clone()));
         }

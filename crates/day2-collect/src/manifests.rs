@@ -309,6 +309,10 @@ impl DocContext<'_> {
             out.diagnostics.push(self.schema(line, "fields `apiVersion` and `kind` must be strings"));
             return;
         };
+        if let Some(what) = build_time_config(api_version, kind) {
+            out.diagnostics.push(self.skipped(line, &format!("{api_version} {kind} is {what}, not a cluster object")));
+            return;
+        }
         let is_list = kind == "List" || (kind.ends_with("List") && map.get("items").is_some_and(Value::is_array));
         let (api_version, kind) = (api_version.to_owned(), kind.to_owned());
         if is_list {
@@ -402,6 +406,20 @@ impl DocContext<'_> {
 
     fn schema(&self, line: u32, message: &str) -> Diagnostic {
         Diagnostic::new(DiagnosticKind::Schema, self.file, Some(line), message)
+    }
+}
+
+/// Files that carry `apiVersion`/`kind` but configure tools rather than describe cluster objects.
+fn build_time_config(api_version: &str, kind: &str) -> Option<&'static str> {
+    let group = api_version.split('/').next().unwrap_or_default();
+    match (group, kind) {
+        ("kustomize.config.k8s.io", _) => Some("a Kustomize build file"),
+        (g, _) if g.starts_with("skaffold") => Some("a Skaffold configuration"),
+        ("kind.x-k8s.io", _) => Some("a kind cluster configuration"),
+        ("kubeadm.k8s.io", _) => Some("a kubeadm configuration"),
+        ("v1", "Config") => Some("a kubeconfig file"),
+        ("helm.cattle.io" | "config.kubernetes.io", "Config" | "ResourceList") => Some("a tool configuration"),
+        _ => None,
     }
 }
 

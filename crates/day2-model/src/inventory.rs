@@ -57,6 +57,7 @@ pub struct Inventory {
     by_id: HashMap<ResourceId, usize>,
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
+    by_namespace_kind: HashMap<(String, String), Vec<usize>>,
     relations: Vec<Relation>,
     outgoing: HashMap<usize, Vec<usize>>,
     incoming: HashMap<usize, Vec<usize>>,
@@ -94,6 +95,8 @@ impl Inventory {
         self.by_id.insert(resource.id.clone(), idx);
         self.by_kind.entry(resource.kind.clone()).or_default().push(idx);
         self.by_namespace.entry(resource.namespace.clone()).or_default().push(idx);
+        let base = crate::k8s::base_kind(&resource.kind).to_owned();
+        self.by_namespace_kind.entry((resource.namespace.clone(), base)).or_default().push(idx);
         self.resources.push(resource);
         true
     }
@@ -143,6 +146,12 @@ impl Inventory {
     /// Resources in a namespace (empty string: cluster-scoped and non-Kubernetes resources).
     pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Resource> + 'a {
         self.indexed(self.by_namespace.get(namespace))
+    }
+
+    /// Resources in a namespace whose kind, without its API group, is `base_kind` (`NetworkPolicy` finds
+    /// `networking.k8s.io.NetworkPolicy`). Indexed: checks call this once per object.
+    pub fn in_namespace_of_kind<'a>(&'a self, namespace: &str, base_kind: &str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.indexed(self.by_namespace_kind.get(&(namespace.to_owned(), base_kind.to_owned())))
     }
 
     /// Resources whose labels/tags have `key` = `value`.

@@ -10,7 +10,7 @@ mod reliability;
 mod resources;
 mod secrets;
 
-use day2_model::k8s::{Container, base_kind, containers, pod_spec};
+use day2_model::k8s::{Container, containers, pod_spec};
 use day2_model::{Provider, Resource};
 use serde_json::{Value, json};
 
@@ -97,9 +97,7 @@ pub(crate) fn in_namespace<'a>(input: &Input<'a>, namespace: &str, kind: &str) -
     let resource: &'a Resource = input.resource;
     let scope = resource.scope.as_str();
     let inventory = input.inventory;
-    inventory
-        .in_namespace(namespace)
-        .filter(move |r| r.provider == Provider::K8s && r.scope == scope && base_kind(&r.kind) == kind)
+    inventory.in_namespace_of_kind(namespace, kind).filter(move |r| r.provider == Provider::K8s && r.scope == scope)
 }
 
 /// The object of base kind `kind` named `name` in `namespace` of the input's cluster, whatever its API group.

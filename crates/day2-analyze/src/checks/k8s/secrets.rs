@@ -263,12 +263,14 @@ pub(crate) fn secret_name(name: &str) -> bool {
     n != "_PWD" && SECRET_WORDS.iter().any(|w| n.contains(w)) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
 }
 
-/// A value that is written out (not empty, not a boolean, not an env/template reference, not a file path).
+/// Switch values such as `ALLOW_EMPTY_PASSWORD=no`: settings about a credential, not credentials.
+const FLAG_WORDS: &[&str] = &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
+
+/// A value that is written out (not empty, not a flag, not an env/template reference, not a file path).
 fn is_literal(value: &str) -> bool {
     let v = value.trim();
     !v.is_empty()
-        && !v.eq_ignore_ascii_case("true")
-        && !v.eq_ignore_ascii_case("false")
+        && !FLAG_WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
         && !v.starts_with("$(")
         && !v.starts_with("${")
         && !v.starts_with("{{")
