@@ -3,8 +3,8 @@
 # start-up time on a small input. Usage: scripts/bench-cli.sh [sizes...]   (default: 2000 20000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sizes=("${@:-2000 20000}")
-[ $# -eq 0 ] && sizes=(2000 20000)
+sizes=("$@")
+[ ${#sizes[@]} -eq 0 ] && sizes=(2000 20000)
 cargo build --release -q -p day2-cli -p day2-testkit
 bin="${CARGO_TARGET_DIR:-target}/release/day2"
 corpus_bin="${CARGO_TARGET_DIR:-target}/release/day2-corpus"
@@ -17,7 +17,8 @@ for n in "${sizes[@]}"; do
     best=""
     for run in 1 2 3; do
         /usr/bin/time -f "%e %M" -o "$work/time" "$bin" check "$work/m$n" -o json >"$work/out.json" || true
-        read -r secs rss_kb <"$work/time"
+        # time(1) prefixes "Command exited with non-zero status 1" when findings fail the run: read the last line.
+        read -r secs rss_kb < <(tail -n 1 "$work/time")
         echo "  n=$n run=$run wall=${secs}s peak_rss=$((rss_kb / 1024))MiB"
         if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; best_rss=$rss_kb; fi
     done

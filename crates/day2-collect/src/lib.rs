@@ -51,6 +51,16 @@ pub fn parse_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// A short, stable source name: `manifests:k8s/,helm/`, or `manifests:k8s/a.yaml (+41 more)` for long lists. Every
+/// resource carries it, so it must stay small whatever the number of paths.
+pub fn source_name(kind: &str, paths: &[std::path::PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().take(3).map(|p| p.display().to_string()).collect();
+    match paths.len() {
+        0..=3 => format!("{kind}:{}", shown.join(",")),
+        n => format!("{kind}:{} (+{} more)", shown.join(","), n - 3),
+    }
+}
+
 /// Depth of a JSON value (a scalar is depth 0), stopping early once `limit` is exceeded.
 pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
     fn walk(v: &serde_json::Value, depth: usize, limit: usize) -> bool {

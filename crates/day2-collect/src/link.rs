@@ -49,23 +49,24 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
     for w in &workloads {
         by_namespace.entry((w.scope.as_str(), w.namespace.as_str())).or_default().push(w);
     }
+    let pods = PodLabelIndex::new(&workloads);
     let named = |scope: &str, kind: &str, ns: &str, name: &str| ResourceId::new(Provider::K8s, scope, kind, ns, name);
     for r in k8s() {
         let spec = r.attrs.get("spec");
         match base_kind(&r.kind) {
             "Service" => {
                 if let Some(sel) = spec.and_then(|s| s.get("selector")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
-                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
+                    pods.select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
                 }
             }
             "PodDisruptionBudget" => {
                 if let Some(sel) = spec.and_then(|s| s.get("selector")) {
-                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Protects, &mut edges);
+                    pods.select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Protects, &mut edges);
                 }
             }
             "NetworkPolicy" => {
                 if let Some(sel) = spec.and_then(|s| s.get("podSelector")) {
-                    select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
+                    pods.select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
                 }
             }
             "HorizontalPodAutoscaler" => {
@@ -119,11 +120,37 @@ fn namespace_workloads<'a>(index: &'a HashMap<(&'a str, &'a str), Vec<&'a Resour
     index.get(&(r.scope.as_str(), r.namespace.as_str())).map_or(&[], Vec::as_slice)
 }
 
-/// Relates `from` to the workloads (of its namespace) whose pods its selector matches.
-fn select(from: &Resource, selector: &Value, workloads: &[&Resource], kind: RelationKind, edges: &mut Vec<Edge>) {
-    for w in workloads {
-        if selector_matches(selector, pod_labels(w)) {
-            edges.push((from.id.clone(), kind, w.id.clone()));
+/// Workloads by (cluster, namespace, pod label key, value), so a selector looks only at the workloads carrying its
+/// first required label instead of every workload in the namespace.
+struct PodLabelIndex<'a> {
+    by_label: HashMap<(&'a str, &'a str, &'a str, &'a str), Vec<&'a Resource>>,
+}
+
+impl<'a> PodLabelIndex<'a> {
+    fn new(workloads: &[&'a Resource]) -> Self {
+        let mut by_label: HashMap<_, Vec<&Resource>> = HashMap::new();
+        for w in workloads {
+            for (k, v) in pod_labels(w).into_iter().flatten() {
+                if let Some(v) = v.as_str() {
+                    by_label.entry((w.scope.as_str(), w.namespace.as_str(), k.as_str(), v)).or_default().push(*w);
+                }
+            }
+        }
+        PodLabelIndex { by_label }
+    }
+
+    /// Relates `from` to the workloads of its namespace whose pods `selector` matches.
+    fn select(&self, from: &Resource, selector: &Value, namespace: &[&'a Resource], kind: RelationKind, edges: &mut Vec<Edge>) {
+        let required = selector.get("matchLabels").or(if selector.get("matchExpressions").is_some() { None } else { Some(selector) });
+        let first = required.and_then(Value::as_object).and_then(|m| m.iter().next()).and_then(|(k, v)| v.as_str().map(|v| (k, v)));
+        let candidates: &[&Resource] = match first {
+            Some((k, v)) => self.by_label.get(&(from.scope.as_str(), from.namespace.as_str(), k.as_str(), v)).map_or(&[], Vec::as_slice),
+            None => namespace,
+        };
+        for w in candidates {
+            if selector_matches(selector, pod_labels(w)) {
+                edges.push((from.id.clone(), kind, w.id.clone()));
+            }
         }
     }
 }

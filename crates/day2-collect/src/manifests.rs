@@ -23,6 +23,8 @@ use crate::files::{self, FileFilter};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManifestsConfig {
+    /// Name of this source in reports and the store (findings resolve per source). Default: `manifests:<paths>`.
+    pub name: Option<String>,
     /// Files, directories (walked recursively) or `-` for stdin. Example: `[k8s/, rendered/helm.yaml]`.
     pub paths: Vec<PathBuf>,
     /// Globs a file found in a directory must match (relative to that directory). Default: `**/*.yaml`, `**/*.yml`,
@@ -41,6 +43,7 @@ pub struct ManifestsConfig {
 impl Default for ManifestsConfig {
     fn default() -> Self {
         ManifestsConfig {
+            name: None,
             paths: Vec::new(),
             include: vec!["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()],
             exclude: Vec::new(),
@@ -62,10 +65,7 @@ pub struct Parsed {
 
 /// Reads every configured path in parallel and returns one snapshot. Bad files become diagnostics; the rest is read.
 pub fn collect(config: &ManifestsConfig) -> Snapshot {
-    let source = format!(
-        "manifests:{}",
-        config.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
-    );
+    let source = config.name.clone().unwrap_or_else(|| crate::source_name("manifests", &config.paths));
     let mut snapshot = Snapshot { source, complete: true, ..Snapshot::default() };
     let filter = match FileFilter::new(&config.include, &config.exclude) {
         Ok(f) => f,

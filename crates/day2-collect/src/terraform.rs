@@ -45,10 +45,7 @@ pub struct Parsed {
 
 /// Reads every configured file into one snapshot.
 pub fn collect(config: &TerraformConfig) -> Snapshot {
-    let source = format!(
-        "terraform:{}",
-        config.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
-    );
+    let source = crate::source_name("terraform", &config.paths);
     let mut snap = Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
     for path in &config.paths {
         let input = if path.as_os_str() == "-" { Input::Stdin } else { Input::File(path.clone()) };
@@ -156,7 +153,7 @@ impl Reader<'_> {
             };
             let module = r.get("module").and_then(Value::as_str).filter(|m| !m.is_empty());
             let provider = r.get("provider").and_then(Value::as_str).map(provider_name).unwrap_or_default();
-            let line = self.lines.find_pair("\"type\": ", kind, "\"name\": ", name);
+            let line = self.lines.type_name(kind, name);
             for inst in r.get("instances").and_then(Value::as_array).into_iter().flatten() {
                 let address = instance_address(module, kind, name, inst.get("index_key"));
                 let mut attrs = inst.get("attributes").cloned().unwrap_or(Value::Null);
@@ -208,7 +205,7 @@ impl Reader<'_> {
             }
             let module_addr = module.get("address").and_then(Value::as_str);
             let provider = r.get("provider_name").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let line = self.lines.find(&format!("\"address\": {}", json_str(address)));
+            let line = self.lines.address(address);
             let id = self.push_resource(kind, address, module_addr, &provider, attrs, line);
             for dep in r.get("depends_on").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
                 deps.push((id.clone(), dep.to_owned()));
@@ -469,37 +466,72 @@ fn mask_path(value: &mut Value, path: &Value) {
     }
 }
 
-/// Finds 1-based lines of text patterns in pretty-printed JSON (minified JSON puts everything on line 1, which is true).
+/// 1-based lines of resources in pretty-printed JSON, found in one pass over the text (minified JSON puts everything
+/// on line 1, which is true). Keys are the raw JSON string contents as they appear in the file.
 struct LineIndex<'a> {
     text: &'a str,
+    newlines: Vec<usize>,
+    /// `"address": "<address>"` → line (show-json and plans).
+    addresses: HashMap<&'a str, u32>,
+    /// `"type": "<type>"` followed by `"name": "<name>"` → line (state v4).
+    type_names: HashMap<(&'a str, &'a str), u32>,
 }
 
 impl<'a> LineIndex<'a> {
     fn new(text: &'a str) -> Self {
-        LineIndex { text }
+        let newlines = text.match_indices('\n').map(|(i, _)| i).collect();
+        let mut index = LineIndex { text, newlines, addresses: HashMap::new(), type_names: HashMap::new() };
+        for (at, _) in text.match_indices("\"address\": \"") {
+            if let Some(value) = raw_string_after(text, at + "\"address\": \"".len()) {
+                let line = index.line_at(at);
+                index.addresses.entry(value).or_insert(line);
+            }
+        }
+        for (at, _) in text.match_indices("\"type\": \"") {
+            let start = at + "\"type\": \"".len();
+            let Some(kind) = raw_string_after(text, start) else { continue };
+            let window_end = (start + kind.len() + 200).min(text.len());
+            let Some(window) = text.get(start + kind.len()..window_end) else { continue };
+            if let Some(n) = window.find("\"name\": \"")
+                && let Some(name) = raw_string_after(text, start + kind.len() + n + "\"name\": \"".len())
+            {
+                let line = index.line_at(at);
+                index.type_names.entry((kind, name)).or_insert(line);
+            }
+        }
+        index
     }
 
     fn line_at(&self, offset: usize) -> u32 {
-        1 + self.text.get(..offset).map_or(0, |s| s.matches('\n').count()) as u32
+        1 + self.newlines.partition_point(|&n| n < offset) as u32
     }
 
+    /// Line of the first occurrence of `needle` (for error messages; not used per resource).
     fn find(&self, needle: &str) -> Option<u32> {
         self.text.find(needle).map(|o| self.line_at(o))
     }
 
-    /// Line of the first `"type": "<kind>"` followed (within a few lines) by `"name": "<name>"`.
-    fn find_pair(&self, k1: &str, v1: &str, k2: &str, v2: &str) -> Option<u32> {
-        let first = format!("{k1}{}", json_str(v1));
-        let second = format!("{k2}{}", json_str(v2));
-        let mut from = 0;
-        while let Some(pos) = self.text.get(from..).and_then(|t| t.find(&first)) {
-            let at = from + pos;
-            let window = self.text.get(at..(at + 400).min(self.text.len())).unwrap_or("");
-            if window.contains(&second) {
-                return Some(self.line_at(at));
-            }
-            from = at + first.len();
-        }
-        None
+    fn address(&self, address: &str) -> Option<u32> {
+        let quoted = json_str(address);
+        self.addresses.get(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default()).copied()
     }
+
+    fn type_name(&self, kind: &str, name: &str) -> Option<u32> {
+        self.type_names.get(&(kind, name)).copied()
+    }
+}
+
+/// The raw contents of a JSON string starting at `start` (just after its opening quote), up to the closing quote.
+fn raw_string_after(text: &str, start: usize) -> Option<&str> {
+    let rest = text.get(start..)?;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => return rest.get(..i),
+            _ => {}
+        }
+    }
+    None
 }

@@ -48,7 +48,9 @@ impl Settings {
         } else {
             let template = config.sources.manifests.first().cloned().unwrap_or_default();
             let (m, t) = classify(paths);
-            let manifests = vec![ManifestsConfig { paths: m, ..template }];
+            // Named after the paths as given (not the expanded file list), so the store sees the same source each run.
+            let name = Some(day2_collect::source_name("manifests", paths));
+            let manifests = vec![ManifestsConfig { name, paths: m, ..template }];
             let terraform = if t.is_empty() { Vec::new() } else { vec![TerraformConfig { paths: t, ..TerraformConfig::default() }] };
             (manifests, terraform)
         };
@@ -110,9 +112,11 @@ pub struct Run {
 
 /// Runs the pipeline once.
 pub fn run(settings: &Settings) -> Run {
+    let clock = std::time::Instant::now();
     let mut snapshots: Vec<Snapshot> = settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
     snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
 
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, "Collected sources.");
     let sources: Vec<SourceSummary> = snapshots
         .iter()
         .map(|s| SourceSummary { name: s.source.clone(), complete: s.complete, files: s.files, resources: s.resources.len() })
@@ -127,6 +131,7 @@ pub fn run(settings: &Settings) -> Run {
         diagnostics.push(Diagnostic::new(DiagnosticKind::Duplicate, file, line, format!("duplicate object {}: already read from another source; this copy is ignored", dup.id)));
     }
     link::link(&mut inventory, &settings.owners);
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, resources = inventory.len(), "Built and linked the inventory.");
 
     let context = Context { now: settings.now };
     let mut findings = match Checks::new(&settings.checks) {
@@ -144,6 +149,7 @@ pub fn run(settings: &Settings) -> Run {
         }
         Err(errors) => diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()))),
     }
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Ran checks and suppressions.");
     sort(&mut findings);
 
     let mut report = Report {
@@ -162,9 +168,10 @@ pub fn run(settings: &Settings) -> Run {
     Run { report, inventory }
 }
 
-/// Most severe first, then by file, line, rule and subject: stable output for diffs and snapshots.
+/// Most severe first, then by file, line, rule, resource and subject: deterministic output for diffs and snapshots
+/// (finding ids are unique, so the last tie-break makes the unstable sort deterministic).
 pub fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
+    findings.sort_unstable_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then_with(|| a.file.cmp(&b.file))
@@ -172,6 +179,7 @@ pub fn sort(findings: &mut [Finding]) {
             .then_with(|| a.rule_id.cmp(&b.rule_id))
             .then_with(|| a.resource.cmp(&b.resource))
             .then_with(|| a.subject.cmp(&b.subject))
+            .then_with(|| a.id.cmp(&b.id))
     });
 }
 

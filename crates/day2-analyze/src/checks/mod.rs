@@ -28,15 +28,34 @@ pub enum Target {
     TfTypes(&'static [&'static str]),
 }
 
+/// What targets need to know about a resource, computed once per resource rather than once per check.
+struct Facts<'a> {
+    provider: Provider,
+    base_kind: &'a str,
+    workload: bool,
+}
+
+impl<'a> Facts<'a> {
+    fn of(r: &'a Resource) -> Self {
+        Facts {
+            provider: r.provider,
+            base_kind: day2_model::k8s::base_kind(&r.kind),
+            workload: r.provider == Provider::K8s && day2_model::k8s::pod_spec(r).is_some(),
+        }
+    }
+}
+
 impl Target {
     /// Does this target cover the resource?
     pub fn covers(&self, r: &Resource) -> bool {
+        self.covers_facts(&Facts::of(r))
+    }
+
+    fn covers_facts(&self, f: &Facts<'_>) -> bool {
         match self {
-            Target::Workloads => r.provider == Provider::K8s && day2_model::k8s::pod_spec(r).is_some(),
-            Target::K8sKinds(kinds) => {
-                r.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&day2_model::k8s::base_kind(&r.kind)))
-            }
-            Target::TfTypes(types) => r.provider == Provider::Tf && (types.is_empty() || types.contains(&r.kind.as_str())),
+            Target::Workloads => f.workload,
+            Target::K8sKinds(kinds) => f.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&f.base_kind)),
+            Target::TfTypes(types) => f.provider == Provider::Tf && (types.is_empty() || types.contains(&f.base_kind)),
         }
     }
 
@@ -242,7 +261,8 @@ impl Checks {
     pub fn check_resource(&self, resource: &Resource, inventory: &Inventory, context: &Context) -> Vec<Finding> {
         let input = Input { resource, inventory, params: &self.params };
         let mut out = Vec::new();
-        for check in self.enabled.iter().filter(|c| c.target.covers(resource)) {
+        let facts = Facts::of(resource);
+        for check in self.enabled.iter().filter(|c| c.target.covers_facts(&facts)) {
             for hit in (check.eval)(&input) {
                 out.push(self.finding(check, resource, hit, context));
             }
