@@ -156,58 +156,18 @@ fn parse_annotation(value: &str) -> Option<(Vec<String>, String)> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use chrono::Utc;
     use day2_model::*;
     use serde_json::json;
 
     fn resource(annotation: Option<&str>) -> Resource {
-        let mut attrs = json!({"metadata": {"name": "cart"}});
+        let mut r = day2_testkit::build::resource("cart", "s");
         if let Some(a) = annotation {
-            attrs["metadata"]["annotations"] = json!({ANNOTATION: a});
+            r.attrs["metadata"]["annotations"] = json!({ANNOTATION: a});
         }
-        Resource {
-            id: ResourceId::new(Provider::K8s, "c", "apps.Deployment", "shop", "cart"),
-            provider: Provider::K8s,
-            scope: "c".into(),
-            kind: "apps.Deployment".into(),
-            api_version: "apps/v1".into(),
-            namespace: "shop".into(),
-            name: "cart".into(),
-            labels: Default::default(),
-            owner: Default::default(),
-            attrs,
-            origin: Origin::Declared { file: "f.yaml".into(), line: 1, template: None, module: None },
-            source: "s".into(),
-        }
+        r
     }
 
-    fn finding(rule: &str, r: &Resource) -> Finding {
-        let now = Utc::now();
-        Finding {
-            id: FindingId::compute("checks", rule, &r.id, ""),
-            rule_id: rule.into(),
-            analyzer: "checks".into(),
-            domain: Domain::Security,
-            severity: Severity::High,
-            title: "t".into(),
-            message: "m".into(),
-            resource: r.id.clone(),
-            kind: r.kind.clone(),
-            subject: String::new(),
-            file: None,
-            line: None,
-            owner: Owner::default(),
-            evidence: vec![],
-            remediation: String::new(),
-            fix: None,
-            controls: vec![],
-            impact: None,
-            status: FindingStatus::OPEN,
-            first_seen: now,
-            last_seen: now,
-            resolved_at: None,
-        }
-    }
+    use day2_testkit::build::finding;
 
     fn run(annotation: Option<&str>, rules: &[SuppressionRule], today: &str) -> (Vec<Finding>, Vec<SuppressionError>) {
         let r = resource(annotation);

@@ -7,49 +7,10 @@ use chrono::{Duration, TimeZone, Utc};
 use day2_model::*;
 use day2_store::{FindingQuery, RunRecord, Store};
 
-fn resource(name: &str, source: &str) -> Resource {
-    Resource {
-        id: ResourceId::new(Provider::K8s, "c", "apps.Deployment", "shop", name),
-        provider: Provider::K8s,
-        scope: "c".into(),
-        kind: "apps.Deployment".into(),
-        api_version: "apps/v1".into(),
-        namespace: "shop".into(),
-        name: name.into(),
-        labels: Default::default(),
-        owner: Default::default(),
-        attrs: serde_json::json!({"metadata": {"name": name}}),
-        origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
-        source: source.into(),
-    }
-}
+use day2_testkit::build::resource;
 
 fn finding(rule: &str, r: &Resource, status: FindingStatus) -> Finding {
-    let now = Utc::now();
-    Finding {
-        id: FindingId::compute("checks", rule, &r.id, ""),
-        rule_id: rule.into(),
-        analyzer: "checks".into(),
-        domain: Domain::Security,
-        severity: Severity::High,
-        title: "t".into(),
-        message: format!("{rule} on {}", r.name),
-        resource: r.id.clone(),
-        kind: r.kind.clone(),
-        subject: String::new(),
-        file: Some(format!("{}.yaml", r.name)),
-        line: Some(1),
-        owner: Owner::default(),
-        evidence: vec![],
-        remediation: "r".into(),
-        fix: None,
-        controls: vec![],
-        impact: None,
-        status,
-        first_seen: now,
-        last_seen: now,
-        resolved_at: None,
-    }
+    Finding { status, ..day2_testkit::build::finding(rule, r) }
 }
 
 fn source(name: &str, complete: bool) -> SourceSummary {

@@ -1,9 +1,10 @@
 //! Test and benchmark helpers. Dev-only: never a dependency of a shipped crate.
 //!
-//! [`corpus`] generates realistic inputs of any size: Kubernetes manifests (one Deployment per file, every fifth also
+//! [`build`] fills model values for tests; [`corpus`] generates realistic inputs of any size: Kubernetes manifests (one Deployment per file, every fifth also
 //! with a Service and a ConfigMap, a fixed share with the problems real repositories have) and a Terraform plan.
 
 // Dev-only generator: indices are always taken modulo the array length.
 #![allow(clippy::indexing_slicing)]
 
+pub mod build;
 pub mod corpus;

@@ -1,0 +1,52 @@
+//! Builders for model values in tests: a Deployment [`resource`] and a [`finding`] on it, with every field filled so
+//! tests only spell out what they are about.
+
+use chrono::Utc;
+use day2_model::{Domain, Finding, FindingId, FindingStatus, Origin, Owner, Provider, Resource, ResourceId, Severity};
+
+/// A declared `apps.Deployment` `shop/<name>` in cluster `c`, read from `<name>.yaml` line 1 by source `source`.
+pub fn resource(name: &str, source: &str) -> Resource {
+    Resource {
+        id: ResourceId::new(Provider::K8s, "c", "apps.Deployment", "shop", name),
+        provider: Provider::K8s,
+        scope: "c".into(),
+        kind: "apps.Deployment".into(),
+        api_version: "apps/v1".into(),
+        namespace: "shop".into(),
+        name: name.into(),
+        labels: Default::default(),
+        owner: Default::default(),
+        attrs: serde_json::json!({"metadata": {"name": name}}),
+        origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
+        source: source.into(),
+    }
+}
+
+/// An open, high-severity security finding of `rule` on `r`, seen now.
+pub fn finding(rule: &str, r: &Resource) -> Finding {
+    let now = Utc::now();
+    Finding {
+        id: FindingId::compute("checks", rule, &r.id, ""),
+        rule_id: rule.into(),
+        analyzer: "checks".into(),
+        domain: Domain::Security,
+        severity: Severity::High,
+        title: format!("title of {rule}"),
+        message: format!("{rule} on {}", r.name),
+        resource: r.id.clone(),
+        kind: r.kind.clone(),
+        subject: String::new(),
+        file: r.location().map(|(f, _)| f.to_owned()),
+        line: r.location().map(|(_, l)| l),
+        owner: Owner::default(),
+        evidence: vec![],
+        remediation: "fix it".into(),
+        fix: None,
+        controls: vec![],
+        impact: None,
+        status: FindingStatus::OPEN,
+        first_seen: now,
+        last_seen: now,
+        resolved_at: None,
+    }
+}
