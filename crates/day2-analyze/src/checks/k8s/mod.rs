@@ -31,7 +31,7 @@ pub static CHECKS: &[&[Check]] = &[
 
 /// Escapes one JSON pointer segment (RFC 6901: `~` → `~0`, `/` → `~1`).
 pub(crate) fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    if segment.contains(['~', '/']) { segment.replace('~', "~0").replace('/', "~1") } else { segment.to_owned() }
 }
 
 /// An RFC 6902 `add` operation that sets `keys` under the object at `base` to `value`, creating missing parent objects
