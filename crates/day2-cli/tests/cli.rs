@@ -160,7 +160,7 @@ fn store_reports_new_and_resolved_across_runs() {
     std::fs::write(&manifest, bad.replace("  hostNetwork: true\n", "")).unwrap();
     let third = day2(&["check", m, "--store", store]);
     let text = String::from_utf8(third.stdout).unwrap();
-    assert!(text.contains("resolved: K8S-POD-004"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("resolved (") && l.contains("): K8S-POD-004 Pod shop/app")), "{text}");
     assert!(text.contains("0 new, 1 resolved since last run"), "{text}");
 
     let listed = json_of(&day2(&["findings", "--store", store, "-o", "json"]));
@@ -230,4 +230,75 @@ fn usage_errors_exit_2_with_help() {
     let out = day2(&["check"]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to scan"));
+}
+
+/// Regressions from the first code review (each was reproduced with the binary before the fix).
+mod review_regressions {
+    use super::*;
+
+    fn piped(args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_day2"))
+            .args(args)
+            .current_dir(root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn terraform_json_on_stdin_is_scanned_as_terraform() {
+        let plan = std::fs::read(root().join("examples/fleet/terraform/edge/plan.json")).unwrap();
+        let r = json_of(&piped(&["check", "-", "-o", "json"], &plan));
+        assert_eq!(r["summary"]["resources"], 4);
+        assert!(r["findings"].as_array().unwrap().iter().any(|f| f["resource"] == "tf/stdin/aws_s3_bucket//aws_s3_bucket.reports"));
+    }
+
+    #[test]
+    fn state_files_with_the_same_name_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = |public: bool| format!(r#"{{"version": 4, "terraform_version": "1.11.4", "resources": [{{"mode": "managed", "type": "aws_db_instance", "name": "db", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": [{{"attributes": {{"identifier": "db", "publicly_accessible": {public}, "storage_encrypted": true}}}}]}}]}}"#);
+        for (env, public) in [("prod", false), ("stage", true)] {
+            std::fs::create_dir_all(dir.path().join(env)).unwrap();
+            std::fs::write(dir.path().join(env).join("terraform.tfstate"), state(public)).unwrap();
+        }
+        let r = json_of(&day2(&["check", dir.path().to_str().unwrap(), "-o", "json"]));
+        assert_eq!(r["summary"]["resources"], 2, "{r}");
+        assert!(r["diagnostics"].as_array().unwrap().is_empty(), "{}", r["diagnostics"]);
+        let public: Vec<_> = r["findings"].as_array().unwrap().iter().filter(|f| f["rule_id"] == "TF-RDS-002").collect();
+        assert_eq!(public.len(), 1);
+        assert_eq!(public[0]["resource"], "tf/stage.terraform/aws_db_instance//aws_db_instance.db");
+    }
+
+    #[test]
+    fn a_run_limited_to_some_checks_resolves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.db");
+        let s = store.to_str().unwrap();
+        let first = json_of(&day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", s, "-o", "json"]));
+        assert!(first["summary"]["new"].as_u64().unwrap() > 5);
+        let limited = json_of(&day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", s, "--check", "K8S-POD-001", "-o", "json"]));
+        assert_eq!(limited["summary"]["resolved"], 0);
+    }
+
+    #[test]
+    fn an_unwritable_store_still_prints_the_report() {
+        let out = day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", "/nonexistent/dir/x.db", "-o", "json"]);
+        assert_eq!(code(&out), 2);
+        assert!(json_of(&out)["findings"].as_array().unwrap().len() > 5);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("recording the run in /nonexistent/dir/x.db"));
+    }
+
+    #[test]
+    fn top_level_arrays_and_byte_order_marks_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("arr.json"), "\u{feff}[{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"hostPID\": true, \"containers\": [{\"name\": \"c\", \"image\": \"nginx:1.27\"}]}}]").unwrap();
+        let r = json_of(&day2(&["check", dir.path().to_str().unwrap(), "-o", "json"]));
+        assert!(r["diagnostics"].as_array().unwrap().is_empty(), "{}", r["diagnostics"]);
+        assert!(r["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "K8S-POD-002"));
+    }
 }

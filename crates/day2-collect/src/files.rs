@@ -41,7 +41,7 @@ impl FileFilter {
 }
 
 /// One input: a file on disk or standard input.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Input {
     /// A file.
     File(PathBuf),
@@ -75,6 +75,9 @@ pub fn expand(paths: &[PathBuf], filter: &FileFilter) -> (Vec<Input>, Vec<(PathB
             Err(e) => errors.push((path.clone(), format!("cannot read path: {e}"))),
         }
     }
+    // Overlapping paths (`k8s/ k8s/a.yaml`) must not read a file twice and report it as its own duplicate.
+    let mut seen = std::collections::HashSet::new();
+    inputs.retain(|i| seen.insert(i.clone()));
     (inputs, errors)
 }
 
@@ -99,23 +102,45 @@ fn walk_dir(root: &Path, filter: &FileFilter, inputs: &mut Vec<Input>, errors: &
     }
 }
 
-/// Reads an input as UTF-8 text within a size limit. Binary (NUL bytes) and non-UTF-8 files are refused with a reason.
+/// Reads an input as UTF-8 text within a size limit. Binary (NUL bytes) and non-UTF-8 files are refused with a reason;
+/// a leading byte-order mark is dropped. Standard input is read once per process and shared by every reader (so the
+/// engine can look at it to pick a source, and the source then reads the same text).
 pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
     use std::io::Read;
-    let mut bytes = Vec::new();
-    let read = match input {
-        Input::File(p) => std::fs::File::open(p).and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes)),
-        Input::Stdin => std::io::stdin().lock().take(max_bytes + 1).read_to_end(&mut bytes),
+    let limit = max_bytes.saturating_add(1);
+    let bytes = match input {
+        Input::File(p) => {
+            let mut bytes = Vec::new();
+            std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut bytes)).map_err(|e| format!("cannot read file: {e}"))?;
+            bytes
+        }
+        Input::Stdin => {
+            static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+            STDIN
+                .get_or_init(|| {
+                    let mut bytes = Vec::new();
+                    std::io::stdin().lock().take(limit).read_to_end(&mut bytes).map(|_| bytes).map_err(|e| format!("cannot read standard input: {e}"))
+                })
+                .clone()?
+        }
     };
-    read.map_err(|e| format!("cannot read file: {e}"))?;
     if bytes.len() as u64 > max_bytes {
         return Err(format!("file is larger than the limit of {max_bytes} bytes (limits.max_file_bytes); skipped"));
     }
     if let Some(pos) = bytes.iter().take(8192).position(|&b| b == 0) {
         return Err(format!("binary file (NUL byte at offset {pos}); skipped"));
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         format!("not UTF-8 text (invalid byte at offset {offset}); skipped")
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
     })
+}
+
+/// Does this text look like Terraform JSON (a state file or `terraform show -json` output)?
+pub fn is_terraform_text(head: &str) -> bool {
+    head.contains("\"terraform_version\"") || (head.contains("\"format_version\"") && !head.contains("\"apiVersion\""))
 }

@@ -23,8 +23,9 @@ use crate::files::{self, FileFilter};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManifestsConfig {
-    /// Name of this source in reports and the store (findings resolve per source). Default: `manifests:<paths>`.
-    pub name: Option<String>,
+    /// Name of this source in reports and the store (findings resolve per source, so keep it stable).
+    /// Default: `manifests:<paths>`.
+    pub source_name: Option<String>,
     /// Files, directories (walked recursively) or `-` for stdin. Example: `[k8s/, rendered/helm.yaml]`.
     pub paths: Vec<PathBuf>,
     /// Globs a file found in a directory must match (relative to that directory). Default: `**/*.yaml`, `**/*.yml`,
@@ -43,7 +44,7 @@ pub struct ManifestsConfig {
 impl Default for ManifestsConfig {
     fn default() -> Self {
         ManifestsConfig {
-            name: None,
+            source_name: None,
             paths: Vec::new(),
             include: vec!["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()],
             exclude: Vec::new(),
@@ -65,7 +66,7 @@ pub struct Parsed {
 
 /// Reads every configured path in parallel and returns one snapshot. Bad files become diagnostics; the rest is read.
 pub fn collect(config: &ManifestsConfig) -> Snapshot {
-    let source = config.name.clone().unwrap_or_else(|| crate::source_name("manifests", &config.paths));
+    let source = config.source_name.clone().unwrap_or_else(|| crate::source_name("manifests", &config.paths));
     let mut snapshot = Snapshot { source, complete: true, ..Snapshot::default() };
     let filter = match FileFilter::new(&config.include, &config.exclude) {
         Ok(f) => f,
@@ -197,6 +198,11 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
 fn parse_yaml(text: &str, file: &str, config: &ManifestsConfig, out: &mut Parsed) -> Vec<(Value, u32)> {
     match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(text, yaml_options(&config.limits)) {
         Ok(docs) => docs.into_iter().map(|d| (d.value, line_of(&d.referenced))).collect(),
+        // A limit applies to the whole file: re-reading it in pieces would give each piece a fresh budget.
+        Err(e) if e.without_snippet().to_string().contains("budget") => {
+            out.diagnostics.push(yaml_diagnostic(&e, file, 0, text));
+            Vec::new()
+        }
         Err(_) => {
             let mut docs = Vec::new();
             for (offset, chunk) in split_documents(text) {
@@ -295,6 +301,14 @@ struct DocContext<'a> {
 
 impl DocContext<'_> {
     fn object(&self, value: Value, line: u32, out: &mut Parsed) {
+        if let Value::Array(items) = value {
+            // A top-level sequence of objects (`[{...}, {...}]`) is read like the items of a List.
+            let lines = self.item_lines(line, false);
+            for (i, item) in items.into_iter().enumerate() {
+                self.object(item, lines.get(i).copied().unwrap_or(line), out);
+            }
+            return;
+        }
         let Value::Object(map) = &value else {
             if !value.is_null() {
                 out.diagnostics.push(self.skipped(line, "document is not a mapping, so not a Kubernetes object"));
@@ -332,23 +346,21 @@ impl DocContext<'_> {
             out.diagnostics.push(self.schema(line, "`items` of a List must be a sequence"));
             return;
         };
-        let lines = self.item_lines(line);
+        let lines = self.item_lines(line, true);
         for (i, item) in items.into_iter().enumerate() {
             let item_line = lines.get(i).copied().unwrap_or(line);
             self.object(item, item_line, out);
         }
     }
 
-    fn item_lines(&self, list_line: u32) -> Vec<u32> {
-        #[derive(Deserialize)]
-        struct ItemsOnly {
-            #[serde(default)]
-            items: Vec<Spanned<serde::de::IgnoredAny>>,
-        }
-        let docs = serde_saphyr::from_multiple_with_options::<Spanned<ItemsOnly>>(self.text, yaml_options(&self.config.limits));
+    /// Lines of the elements of the list document starting at `doc_line`: its `items` (a List) or the document itself
+    /// (a top-level sequence). Read by a second, span-only parse of the file, as such documents are rare.
+    fn item_lines(&self, doc_line: u32, list_kind: bool) -> Vec<u32> {
+        let docs = serde_saphyr::from_multiple_with_options::<Spanned<ElementLines>>(self.text, yaml_options(&self.config.limits));
         docs.ok()
-            .and_then(|docs| docs.into_iter().find(|d| line_of(&d.referenced) == list_line))
-            .map(|d| d.value.items.iter().map(|s| line_of(&s.referenced)).collect())
+            .and_then(|docs| docs.into_iter().find(|d| line_of(&d.referenced) == doc_line))
+            .filter(|d| d.value.from_items == list_kind)
+            .map(|d| d.value.lines)
             .unwrap_or_default()
     }
 
@@ -360,7 +372,8 @@ impl DocContext<'_> {
         };
         let name = match (metadata.get("name"), metadata.get("generateName")) {
             (Some(Value::String(n)), _) if !n.is_empty() => n.clone(),
-            (None, Some(Value::String(g))) => format!("{g}*"),
+            // Each apply creates a new object, so these are told apart by where they are declared.
+            (None, Some(Value::String(g))) => format!("{g}*@{}:{line}", self.file),
             (Some(_), _) => return Err(format!("{kind}: `metadata.name` must be a non-empty string")),
             (None, _) => return Err(format!("{kind} has no `metadata.name`")),
         };
@@ -423,6 +436,87 @@ fn build_time_config(api_version: &str, kind: &str) -> Option<&'static str> {
     }
 }
 
+/// The lines of a document's elements: a sequence's entries, or a mapping's `items` entries. Written as a visitor
+/// because serde's buffering (`untagged`, `flatten`) would lose the spans.
+struct ElementLines {
+    lines: Vec<u32>,
+    from_items: bool,
+}
+
+impl<'de> Deserialize<'de> for ElementLines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ElementLinesVisitor)
+    }
+}
+
+struct ElementLinesVisitor;
+
+/// A scalar document: no elements.
+const NO_ELEMENTS: ElementLines = ElementLines { lines: Vec::new(), from_items: false };
+
+fn spanned_lines<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<Vec<u32>, A::Error> {
+    let mut lines = Vec::new();
+    while let Some(item) = seq.next_element::<Spanned<serde::de::IgnoredAny>>()? {
+        lines.push(line_of(&item.referenced));
+    }
+    Ok(lines)
+}
+
+/// The `items` value of a List: a sequence whose element lines are wanted.
+struct ItemLines(Vec<u32>);
+
+impl<'de> Deserialize<'de> for ItemLines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ElementLinesVisitor).map(|e| ItemLines(if e.from_items { Vec::new() } else { e.lines }))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ElementLinesVisitor {
+    type Value = ElementLines;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<ElementLines, A::Error> {
+        Ok(ElementLines { lines: spanned_lines(seq)?, from_items: false })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ElementLines, A::Error> {
+        let mut lines = Vec::new();
+        while let Some(key) = map.next_key::<Value>()? {
+            if key == "items" {
+                lines = map.next_value::<ItemLines>()?.0;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(ElementLines { lines, from_items: true })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_unit<E>(self) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+    fn visit_none<E>(self) -> Result<ElementLines, E> {
+        Ok(NO_ELEMENTS)
+    }
+}
+
 /// `apps/v1` + `Deployment` → `apps.Deployment`; core group (`v1`) → `Service`.
 pub fn qualified_kind(api_version: &str, kind: &str) -> String {
     match api_version.rsplit_once('/') {
@@ -481,11 +575,21 @@ fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, String>
     Ok(out)
 }
 
-/// Replaces Secret values with a fixed mask so they are never printed, logged or stored.
+/// Annotations that copy a whole object, Secret values included (`kubectl apply` writes this one).
+const OBJECT_COPY_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+
+/// Replaces Secret values, and annotations that copy them, with a fixed mask so they are never printed, logged or stored.
 fn mask_secret(value: &mut Value) {
     for field in ["data", "stringData"] {
         if let Some(Value::Object(m)) = value.get_mut(field) {
             for v in m.values_mut() {
+                *v = Value::String(crate::MASK.to_owned());
+            }
+        }
+    }
+    if let Some(Value::Object(annotations)) = value.pointer_mut("/metadata/annotations") {
+        for key in OBJECT_COPY_ANNOTATIONS {
+            if let Some(v) = annotations.get_mut(*key) {
                 *v = Value::String(crate::MASK.to_owned());
             }
         }
@@ -536,9 +640,26 @@ mod tests {
     }
 
     #[test]
+    fn top_level_sequences_and_generate_name_objects_are_kept_apart() {
+        let p = parse_str("- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n");
+        let lines: Vec<_> = p.resources.iter().map(|r| (r.name.clone(), r.location().unwrap().1)).collect();
+        assert_eq!(lines, [("migrate-*@t.yaml:1".to_owned(), 1), ("migrate-*@t.yaml:4".to_owned(), 4)]);
+    }
+
+    #[test]
+    fn document_limits_apply_to_the_whole_file() {
+        let config = ManifestsConfig { limits: Limits { max_documents: 2, ..Limits::default() }, ..ManifestsConfig::default() };
+        let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n";
+        let p = parse(&doc.repeat(3), "t.yaml", "test", &config);
+        assert!(p.resources.is_empty());
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Limit, "{:?}", p.diagnostics);
+    }
+
+    #[test]
     fn secrets_are_masked_and_non_k8s_yaml_is_skipped() {
-        let p = parse_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n");
+        let p = parse_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n");
         assert_eq!(p.resources[0].attrs["data"]["password"], crate::MASK);
+        assert!(!p.resources[0].attrs.to_string().contains("aHVudGVyMg"));
         assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);
     }
 }

@@ -9,7 +9,7 @@
 //! Not here: provider-specific meaning (that is in the checks) or pairing with live cloud objects (the drift analyzer).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use day2_model::{Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -24,8 +24,13 @@ use crate::files::{self, Input};
 pub struct TerraformConfig {
     /// State files or `terraform show -json` outputs (state or plan). Example: `[infra/terraform.tfstate, plan.json]`.
     pub paths: Vec<PathBuf>,
-    /// Scope used in resource ids (`tf/<scope>/…`). Default: the file name without extension.
+    /// Scope used in resource ids (`tf/<scope>/…`). Default: the file name without extension; when several files of
+    /// this source share a name (`prod/terraform.tfstate`, `stage/terraform.tfstate`), their folders are prepended
+    /// (`prod.terraform`, `stage.terraform`).
     pub name: Option<String>,
+    /// Name of this source in reports and the store (findings resolve per source, so keep it stable).
+    /// Default: `terraform:<paths>`.
+    pub source_name: Option<String>,
     /// Input limits.
     pub limits: Limits,
 }
@@ -45,12 +50,13 @@ pub struct Parsed {
 
 /// Reads every configured file into one snapshot.
 pub fn collect(config: &TerraformConfig) -> Snapshot {
-    let source = crate::source_name("terraform", &config.paths);
+    let source = config.source_name.clone().unwrap_or_else(|| crate::source_name("terraform", &config.paths));
+    let scopes = default_scopes(&config.paths);
     let mut snap = Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
-    for path in &config.paths {
+    for (path, default) in config.paths.iter().zip(scopes) {
         let input = if path.as_os_str() == "-" { Input::Stdin } else { Input::File(path.clone()) };
         let file = input.display();
-        let scope = config.name.clone().unwrap_or_else(|| default_scope(path));
+        let scope = config.name.clone().unwrap_or(default);
         let parsed = match files::read_text(&input, config.limits.max_file_bytes) {
             Ok(text) => parse(&text, &file, &scope, &source, &config.limits),
             Err(message) => Parsed {
@@ -67,10 +73,39 @@ pub fn collect(config: &TerraformConfig) -> Snapshot {
     snap
 }
 
-/// `infra/prod.tfstate` → `prod`; `plan.json` → `plan`.
-fn default_scope(path: &Path) -> String {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("stdin");
-    name.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned()
+/// Default scopes for a source's files: the file name without extension (`infra/prod.tfstate` → `prod`), with as many
+/// parent folders prepended as it takes to tell files of the same name apart (`prod.terraform`, `stage.terraform`).
+fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
+    let parts: Vec<Vec<String>> = paths
+        .iter()
+        .map(|p| {
+            let mut parts: Vec<String> = p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            if let Some(last) = parts.last_mut() {
+                let stem = last.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned();
+                *last = if p.as_os_str() == "-" { "stdin".to_owned() } else { stem };
+            }
+            parts
+        })
+        .collect();
+    let scope = |p: &Vec<String>, depth: usize| p.iter().rev().take(depth).rev().cloned().collect::<Vec<_>>().join(".");
+    let mut depth = vec![1usize; parts.len()];
+    loop {
+        let scopes: Vec<String> = parts.iter().zip(&depth).map(|(p, &d)| scope(p, d)).collect();
+        let mut changed = false;
+        for (i, s) in scopes.iter().enumerate() {
+            let clash = scopes.iter().enumerate().any(|(j, t)| j != i && t == s);
+            if clash
+                && depth.get(i).copied().unwrap_or(0) < parts.get(i).map_or(0, Vec::len)
+                && let Some(d) = depth.get_mut(i)
+            {
+                *d += 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            return scopes;
+        }
+    }
 }
 
 /// Parses one file. The format is recognised from its content, not its name.
@@ -446,11 +481,21 @@ fn mask_tree(value: &mut Value, sensitive: &Value) {
     }
 }
 
-/// Masks the value at a state v4 `sensitive_attributes` path (`[{"type":"get_attr","value":"password"}]`).
+/// Masks the value at a state v4 `sensitive_attributes` path: steps are `{"type":"get_attr","value":"password"}` or
+/// `{"type":"index","value":{"value":2,"type":"number"}}` (or a string key). When a step cannot be followed, the
+/// deepest value reached is masked: hiding too much is safe, hiding nothing is not.
 fn mask_path(value: &mut Value, path: &Value) {
     let mut cur = value;
     for step in path.as_array().into_iter().flatten() {
-        let key = step.get("value");
+        let key = step.get("value").map(|v| v.get("value").unwrap_or(v));
+        let found = match (&*cur, key) {
+            (Value::Object(m), Some(Value::String(k))) => m.contains_key(k.as_str()),
+            (Value::Array(a), Some(Value::Number(n))) => n.as_u64().and_then(|i| usize::try_from(i).ok()).is_some_and(|i| i < a.len()),
+            _ => false,
+        };
+        if !found {
+            break;
+        }
         let next = match (cur, key) {
             (Value::Object(m), Some(Value::String(k))) => m.get_mut(k.as_str()),
             (Value::Array(a), Some(Value::Number(n))) => n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| a.get_mut(i)),
@@ -534,4 +579,28 @@ fn raw_string_after(text: &str, start: usize) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn files_of_the_same_name_get_distinct_scopes() {
+        let paths: Vec<PathBuf> = ["live/prod/terraform.tfstate", "live/stage/terraform.tfstate", "edge/plan.json"].iter().map(PathBuf::from).collect();
+        assert_eq!(default_scopes(&paths), ["prod.terraform", "stage.terraform", "plan"]);
+    }
+
+    #[test]
+    fn sensitive_index_steps_are_followed_and_unknown_steps_mask_the_parent() {
+        let mut v = json!({"website": [{"routing_rules": "secret"}], "tags": {"Secret": "x", "Name": "n"}});
+        mask_path(&mut v, &json!([{"type": "get_attr", "value": "website"}, {"type": "index", "value": {"value": 0, "type": "number"}}, {"type": "get_attr", "value": "routing_rules"}]));
+        mask_path(&mut v, &json!([{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "Secret", "type": "string"}}]));
+        assert_eq!(v, json!({"website": [{"routing_rules": crate::MASK}], "tags": {"Secret": crate::MASK, "Name": "n"}}));
+        let mut w = json!({"block": {"a": 1}});
+        mask_path(&mut w, &json!([{"type": "get_attr", "value": "block"}, {"type": "weird", "value": true}]));
+        assert_eq!(w, json!({"block": crate::MASK}));
+    }
 }

@@ -41,17 +41,22 @@ pub struct Settings {
 
 impl Settings {
     /// Settings from a configuration; `paths`, when given, replace the configured sources and are sorted into
-    /// manifests and Terraform files by content.
+    /// manifests and Terraform files by content (the first configured manifests source lends its include/exclude
+    /// globs, cluster and limits).
     pub fn new(config: &Config, paths: &[PathBuf], config_name: &str) -> Self {
         let (manifests, terraform) = if paths.is_empty() {
             (config.sources.manifests.clone(), config.sources.terraform.clone())
         } else {
             let template = config.sources.manifests.first().cloned().unwrap_or_default();
-            let (m, t) = classify(paths);
-            // Named after the paths as given (not the expanded file list), so the store sees the same source each run.
-            let name = Some(day2_collect::source_name("manifests", paths));
-            let manifests = vec![ManifestsConfig { name, paths: m, ..template }];
-            let terraform = if t.is_empty() { Vec::new() } else { vec![TerraformConfig { paths: t, ..TerraformConfig::default() }] };
+            let (m, t) = classify(paths, &template);
+            // Named after the paths as given (not the expanded file lists), so the store sees the same sources each run.
+            let manifests = vec![ManifestsConfig { source_name: Some(day2_collect::source_name("manifests", paths)), paths: m, ..template }];
+            let terraform = if t.is_empty() {
+                Vec::new()
+            } else {
+                let source_name = Some(day2_collect::source_name("terraform", paths));
+                vec![TerraformConfig { source_name, paths: t, ..TerraformConfig::default() }]
+            };
             (manifests, terraform)
         };
         Settings {
@@ -67,24 +72,30 @@ impl Settings {
     }
 }
 
-/// Splits paths into manifest inputs and Terraform files. Directories are walked; `.tfstate` files and JSON files that
-/// carry `terraform_version` are Terraform, other YAML/JSON files are manifests. Unreadable paths go to the manifest
-/// source, which reports them.
-pub fn classify(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let include: Vec<String> = ["**/*.yaml", "**/*.yml", "**/*.json", "**/*.tfstate"].iter().map(|s| (*s).to_owned()).collect();
-    let Ok(filter) = FileFilter::new(&include, &[]) else { return (paths.to_vec(), Vec::new()) };
-    let (mut manifests, mut terraform) = (Vec::new(), Vec::new());
+/// Splits paths into manifest inputs and Terraform files. Directories are walked with the manifests source's
+/// include/exclude globs (plus `**/*.tfstate`); `.tfstate` files and JSON that carries `terraform_version` (standard
+/// input included) are Terraform, the rest are manifests. Unreadable paths go to the manifest source, which reports them.
+pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut include = manifests.include.clone();
+    include.push("**/*.tfstate".to_owned());
+    let Ok(filter) = FileFilter::new(&include, &manifests.exclude) else { return (paths.to_vec(), Vec::new()) };
+    let (mut to_manifests, mut to_terraform) = (Vec::new(), Vec::new());
     for path in paths {
-        if path.as_os_str() == "-" || !path.exists() {
-            manifests.push(path.clone());
+        if path.as_os_str() == "-" {
+            let text = files::read_text(&Input::Stdin, manifests.limits.max_file_bytes).unwrap_or_default();
+            if files::is_terraform_text(text.get(..4096.min(text.len())).unwrap_or(&text)) { to_terraform.push(path.clone()) } else { to_manifests.push(path.clone()) }
+            continue;
+        }
+        if !path.exists() {
+            to_manifests.push(path.clone());
             continue;
         }
         for input in files::expand(std::slice::from_ref(path), &filter).0 {
             let Input::File(file) = input else { continue };
-            if is_terraform(&file) { terraform.push(file) } else { manifests.push(file) }
+            if is_terraform(&file) { to_terraform.push(file) } else { to_manifests.push(file) }
         }
     }
-    (manifests, terraform)
+    (to_manifests, to_terraform)
 }
 
 fn is_terraform(path: &Path) -> bool {
@@ -97,8 +108,7 @@ fn is_terraform(path: &Path) -> bool {
     }
     let mut head = [0u8; 4096];
     let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-    let head = String::from_utf8_lossy(head.get(..n).unwrap_or_default());
-    head.contains("\"terraform_version\"") || (head.contains("\"format_version\"") && !head.contains("\"apiVersion\""))
+    files::is_terraform_text(&String::from_utf8_lossy(head.get(..n).unwrap_or_default()))
 }
 
 /// The outcome of a run: the report and the inventory it was computed from (stores record both).
@@ -108,6 +118,8 @@ pub struct Run {
     pub report: Report,
     /// The linked inventory.
     pub inventory: Inventory,
+    /// Ids of the rules that ran, sorted (stores resolve only findings of these).
+    pub rules_run: Vec<String>,
 }
 
 /// Runs the pipeline once.
@@ -134,8 +146,13 @@ pub fn run(settings: &Settings) -> Run {
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, resources = inventory.len(), "Built and linked the inventory.");
 
     let context = Context { now: settings.now };
+    let mut rules_run = Vec::new();
     let mut findings = match Checks::new(&settings.checks) {
-        Ok(checks) => checks.analyze(&inventory, &context),
+        Ok(checks) => {
+            rules_run = checks.enabled().iter().map(|c| c.id.to_owned()).collect();
+            rules_run.sort();
+            checks.analyze(&inventory, &context)
+        }
         Err(errors) => {
             diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string())));
             Vec::new()
@@ -144,7 +161,15 @@ pub fn run(settings: &Settings) -> Run {
     match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
         Ok(s) => {
             for e in s.apply(&mut findings, &inventory, settings.now.date_naive()) {
-                diagnostics.push(Diagnostic::new(DiagnosticKind::Config, "annotation", None, e.to_string()));
+                // An annotation problem is located at the object that carries the annotation.
+                let at = match &e {
+                    day2_analyze::suppress::SuppressionError::Annotation { resource, .. } => {
+                        inventory.get(&day2_model::ResourceId::from_raw(resource.as_str())).and_then(|r| r.location())
+                    }
+                    _ => None,
+                };
+                let (file, line) = at.map_or((settings.suppressions_from.as_str(), None), |(f, l)| (f, Some(l)));
+                diagnostics.push(Diagnostic::new(DiagnosticKind::Config, file, line, e.to_string()));
             }
         }
         Err(errors) => diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()))),
@@ -165,7 +190,7 @@ pub fn run(settings: &Settings) -> Run {
         diagnostics,
     };
     report.recount();
-    Run { report, inventory }
+    Run { report, inventory, rules_run }
 }
 
 /// Most severe first, then by file, line, rule, resource and subject: deterministic output for diffs and snapshots

@@ -314,6 +314,9 @@ pub struct Finding {
     /// Declaring line (1-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Helm template the object was rendered from (`# Source:` in `helm template` output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Owner of the resource.
     #[serde(default, skip_serializing_if = "crate::Owner::is_empty")]
     pub owner: crate::Owner,

@@ -17,6 +17,7 @@ impl Reporter for Junit {
         for f in &report.findings {
             let name = format!("{} {}", resource_label(f), f.subject).trim().to_owned();
             let status = match &f.status {
+                FindingStatus::Resolved => TestCaseStatus::success(),
                 FindingStatus::Suppressed(s) => {
                     let mut st = TestCaseStatus::skipped();
                     st.set_message(format!("suppressed: {}", s.reason));

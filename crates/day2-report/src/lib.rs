@@ -89,12 +89,26 @@ pub fn render(format: Format, report: &Report, options: &Options, out: &mut dyn 
     format.reporter().render(report, options, out)
 }
 
-/// `file:line` of a finding, or its resource id when it has no file.
+/// `file:line` of a finding (with the Helm template when known), or its resource id when it has no file.
 pub(crate) fn location(f: &day2_model::Finding) -> String {
-    match (&f.file, f.line) {
+    let at = match (&f.file, f.line) {
         (Some(file), Some(line)) => format!("{file}:{line}"),
         (Some(file), None) => file.clone(),
         _ => f.resource.to_string(),
+    };
+    match &f.template {
+        Some(t) => format!("{at} ({t})"),
+        None => at,
+    }
+}
+
+/// Text from inputs (names, messages, reasons) with control characters shown as escapes, so that a manifest cannot
+/// drive the terminal (`\x1b]0;…`) or break a table.
+pub(crate) fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect::<String>().into()
+    } else {
+        text.into()
     }
 }
 
@@ -186,9 +200,11 @@ mod tests {
         assert!(table.contains("suppression expired 2027-01-31"), "{table}");
         assert!(table.contains("SUPPRESSED (1)") && table.contains("INPUT ERRORS (1)"), "{table}");
         assert!(table.contains("Scanned 3 files, 7 resources: 1 critical, 0 high, 1 medium, 0 low, 0 info · 1 suppressed"), "{table}");
-        assert!(!table.contains('\x1b'), "no colour without a TTY");
+        assert!(!table.contains('\x1b'), "no colour without a TTY, and input escapes are neutralised");
+        assert!(table.contains("\\u{1b}]0;title\\u{7}"), "{table}");
         let md = render_str(Format::Markdown, Options { color: false, show_suppressed: true });
         assert!(md.contains("### day2 check failed") && md.contains("| critical | `K8S-POD-001` |"), "{md}");
         assert!(md.contains("runs privileged \\| with"), "pipes escaped: {md}");
+        assert!(!md.contains('\x1b'), "{md}");
     }
 }

@@ -13,7 +13,7 @@ pub(crate) struct Markdown;
 const MAX_ROWS: usize = 100;
 
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    crate::clean(&text.replace('\n', " ")).replace('|', "\\|")
 }
 
 impl Reporter for Markdown {

@@ -92,8 +92,16 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         set(&mut v, "ruleIndex", json!(i));
     }
     let mut location = json!({"logicalLocations": [{"fullyQualifiedName": f.resource.as_str(), "kind": "resource"}]});
-    if let Some(file) = &f.file {
+    // Rendered Helm from stdin has no file worth pointing at; the chart template it came from is.
+    let artifact = match (&f.file, &f.template) {
+        (Some(file), Some(template)) if file == "-" => Some(template),
+        (file, _) => file.as_ref(),
+    };
+    if let Some(file) = artifact {
         set(&mut location, "physicalLocation", json!({"artifactLocation": {"uri": uri(file)}, "region": {"startLine": f.line.unwrap_or(1).max(1)}}));
+    }
+    if let Some(t) = &f.template {
+        set(&mut properties, "helmTemplate", json!(t));
     }
     set(&mut v, "locations", json!([location]));
     if let Some(fix) = &f.fix {
@@ -103,6 +111,12 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         FindingStatus::Suppressed(s) => {
             let kind = if s.by == "annotation" { "inSource" } else { "external" };
             set(&mut v, "suppressions", json!([{"kind": kind, "status": "accepted", "justification": s.reason}]));
+        }
+        FindingStatus::Resolved => {
+            // Listed by `day2 findings --all`: a result that used to be reported and is gone.
+            set(&mut v, "kind", json!("pass"));
+            set(&mut v, "level", json!("none"));
+            set(&mut v, "baselineState", json!("absent"));
         }
         FindingStatus::Open { expired_suppression: Some(s) } => {
             set(&mut properties, "expiredSuppression", json!({"reason": s.reason, "expires": s.expires}));

@@ -5,7 +5,7 @@ use std::io::Write;
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table as Grid, presets};
 use day2_model::{Finding, FindingStatus, Report, Severity};
 
-use crate::{Options, RenderError, Reporter, location, resource_label};
+use crate::{Options, RenderError, Reporter, clean, location, resource_label};
 
 pub(crate) struct Table;
 
@@ -64,10 +64,10 @@ impl Reporter for Table {
                     message.push_str(&format!(" [suppression expired {until}: {}]", s.reason));
                 }
                 t.add_row(vec![
-                    Cell::new(&f.rule_id).fg(color_of(severity)),
-                    Cell::new(resource_label(f)),
-                    Cell::new(location(f)),
-                    Cell::new(message),
+                    Cell::new(clean(&f.rule_id)).fg(color_of(severity)),
+                    Cell::new(clean(&resource_label(f))),
+                    Cell::new(clean(&location(f))),
+                    Cell::new(clean(&message)),
                 ]);
             }
             for column in t.column_iter_mut().take(3) {
@@ -75,7 +75,7 @@ impl Reporter for Table {
             }
             writeln!(out, "{t}\n")?;
         }
-        let suppressed: Vec<&Finding> = report.findings.iter().filter(|f| !f.status.is_active()).collect();
+        let suppressed: Vec<&Finding> = report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
         if options.show_suppressed && !suppressed.is_empty() {
             writeln!(out, "SUPPRESSED ({})", suppressed.len())?;
             let mut t = grid(options);
@@ -83,10 +83,10 @@ impl Reporter for Table {
             for f in suppressed {
                 if let FindingStatus::Suppressed(s) = &f.status {
                     t.add_row(vec![
-                        f.rule_id.clone(),
-                        resource_label(f),
-                        s.reason.clone(),
-                        s.owner.clone().unwrap_or_else(|| s.by.clone()),
+                        clean(&f.rule_id).into_owned(),
+                        clean(&resource_label(f)).into_owned(),
+                        clean(&s.reason).into_owned(),
+                        clean(s.owner.as_deref().unwrap_or(&s.by)).into_owned(),
                         s.expires.map(|d| d.to_string()).unwrap_or_else(|| "never".into()),
                     ]);
                 }
@@ -97,12 +97,14 @@ impl Reporter for Table {
         if !problems.is_empty() {
             writeln!(out, "{}", heading(format!("INPUT ERRORS ({})", problems.len()), Color::Red, options))?;
             for d in problems {
-                writeln!(out, "  {d}")?;
+                writeln!(out, "  {}", clean(&d.to_string()))?;
             }
             writeln!(out)?;
         }
-        for f in &report.resolved {
-            writeln!(out, "resolved: {} {} {}", f.rule_id, resource_label(f), f.message)?;
+        let stored_resolved = report.findings.iter().filter(|f| f.status == FindingStatus::Resolved);
+        for f in report.resolved.iter().chain(stored_resolved) {
+            let when = f.resolved_at.map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+            writeln!(out, "resolved{when}: {} {} {}", clean(&f.rule_id), clean(&resource_label(f)), clean(&f.message))?;
         }
         writeln!(out, "{}", summary_line(report))?;
         Ok(())
@@ -121,7 +123,11 @@ pub(crate) fn summary_line(report: &Report) -> String {
         .iter()
         .map(|sev| format!("{} {}", s.by_severity.get(sev).copied().unwrap_or(0), sev))
         .collect();
-    let mut line = format!("Scanned {} files, {} resources: {}", s.files, s.resources, counts.join(", "));
+    let mut line = if report.sources.is_empty() {
+        format!("Stored findings: {}", counts.join(", "))
+    } else {
+        format!("Scanned {} files, {} resources: {}", s.files, s.resources, counts.join(", "))
+    };
     if s.suppressed > 0 {
         line.push_str(&format!(" · {} suppressed", s.suppressed));
     }

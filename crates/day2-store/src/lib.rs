@@ -4,7 +4,8 @@
 //! implement the same trait and pass the same conformance tests (`tests/conformance.rs`).
 //!
 //! Lifecycle of a finding: first seen → open (or suppressed) → resolved when a run no longer sees it *and* the source of
-//! its resource was read completely → reopened if it comes back. A partial or failed collection never resolves anything.
+//! its resource was read completely *and* its rule ran → reopened if it comes back. A partial or failed collection
+//! never resolves anything.
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -42,6 +43,9 @@ pub struct RunRecord<'a> {
     pub resources: &'a [Resource],
     /// Every finding, suppressed ones included.
     pub findings: &'a [Finding],
+    /// Ids of the rules that ran, sorted. A stored finding of a rule that did not run (`--check`, `--skip`, disabled in
+    /// config) is neither seen nor resolved by this run.
+    pub rules_run: &'a [String],
 }
 
 /// What changed since the previous run.

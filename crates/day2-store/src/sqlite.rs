@@ -119,7 +119,7 @@ impl Store for SqliteStore {
             sqlx::query(
                 "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen, resolved_at, reopened, last_run)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, 0, ?11)
-                 ON CONFLICT(id) DO UPDATE SET severity = ?5, state = ?7, data = ?8, last_seen = ?10, resolved_at = NULL,
+                 ON CONFLICT(id) DO UPDATE SET source = ?4, severity = ?5, state = ?7, data = ?8, last_seen = ?10, resolved_at = NULL,
                      reopened = reopened + ?12, last_run = ?11",
             )
             .bind(f.id.as_str())
@@ -140,14 +140,15 @@ impl Store for SqliteStore {
         }
 
         for source in run.sources.iter().filter(|s| s.complete) {
-            let rows = sqlx::query("SELECT id, data FROM findings WHERE source = ?1 AND state != 'resolved'")
+            let rows = sqlx::query("SELECT id, data, rule_id FROM findings WHERE source = ?1 AND state != 'resolved'")
                 .bind(&source.name)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(query_err)?;
             for row in rows {
                 let id: String = row.get(0);
-                if seen.contains(id.as_str()) {
+                let rule: String = row.get(2);
+                if seen.contains(id.as_str()) || run.rules_run.binary_search(&rule).is_err() {
                     continue;
                 }
                 let data: String = row.get(1);

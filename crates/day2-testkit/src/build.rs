@@ -38,6 +38,7 @@ pub fn finding(rule: &str, r: &Resource) -> Finding {
         subject: String::new(),
         file: r.location().map(|(f, _)| f.to_owned()),
         line: r.location().map(|(_, l)| l),
+        template: None,
         owner: Owner::default(),
         evidence: vec![],
         remediation: "fix it".into(),

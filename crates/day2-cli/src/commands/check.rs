@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use day2_engine::pipeline::{self, Settings};
 use day2_store::{RunRecord, Store};
 
@@ -23,33 +23,50 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
     }
     let run = pipeline::run(&settings);
     let mut report = run.report;
+    // A store that cannot be written must not cost the user the scan: the report is printed anyway, then the error.
+    let mut store_error = None;
     if let Some(path) = &args.store {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let outcome = runtime.block_on(async {
-            let store = day2_store::sqlite::SqliteStore::open(path).await?;
-            let record = RunRecord {
-                started_at: report.started_at,
-                sources: &report.sources,
-                resources: run.inventory.resources(),
-                findings: &report.findings,
-            };
-            store.record_run(&record).await
-        }).with_context(|| format!("recording the run in {}", path.display()))?;
-        for f in &mut report.findings {
-            if let Some(t) = outcome.first_seen.get(&f.id) {
-                f.first_seen = *t;
+        let record = RunRecord {
+            started_at: report.started_at,
+            sources: &report.sources,
+            resources: run.inventory.resources(),
+            findings: &report.findings,
+            rules_run: &run.rules_run,
+        };
+        match record_run(path, &record) {
+            Ok(outcome) => {
+                for f in &mut report.findings {
+                    if let Some(t) = outcome.first_seen.get(&f.id) {
+                        f.first_seen = *t;
+                    }
+                }
+                report.summary.new = Some(outcome.new.len());
+                report.summary.resolved = Some(outcome.resolved.len());
+                report.resolved = outcome.resolved;
             }
+            Err(e) => store_error = Some(format!("recording the run in {}: {e:#}", path.display())),
         }
-        report.summary.new = Some(outcome.new.len());
-        report.summary.resolved = Some(outcome.resolved.len());
-        report.resolved = outcome.resolved;
     }
     let options = day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
     emit(format_of(args.output), &report, &options, args.out.as_deref())?;
-    let code = exit_code(&report);
+    let code = match store_error {
+        Some(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        None => exit_code(&report),
+    };
     // The process ends next: freeing hundreds of thousands of small allocations one by one would cost about a tenth of
     // the run on large inputs, and the operating system reclaims the memory anyway.
     std::mem::forget(report);
     std::mem::forget(run.inventory);
     Ok(code)
+}
+
+fn record_run(path: &std::path::Path, record: &RunRecord<'_>) -> Result<day2_store::RunOutcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(runtime.block_on(async {
+        let store = day2_store::sqlite::SqliteStore::open(path).await?;
+        store.record_run(record).await
+    })?)
 }

@@ -8,6 +8,7 @@ use day2_analyze::checks::{self, Check};
 use day2_model::Provider;
 use serde_json::json;
 
+use super::print_out;
 use crate::cli::{ChecksCommand, Global, ListFormat, ProviderArg};
 
 pub fn run(_global: &Global, cmd: ChecksCommand) -> Result<ExitCode> {
@@ -22,7 +23,7 @@ pub fn run(_global: &Global, cmd: ChecksCommand) -> Result<ExitCode> {
                 .filter(|c| framework.as_deref().is_none_or(|f| c.controls.iter().any(|(fw, _)| fw.as_str() == f)))
                 .collect();
             match output {
-                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&selected.iter().map(|c| describe(c)).collect::<Vec<_>>())?),
+                ListFormat::Json => print_out(&serde_json::to_string_pretty(&selected.iter().map(|c| describe(c)).collect::<Vec<_>>())?)?,
                 ListFormat::Table => {
                     let mut t = Table::new();
                     t.load_preset(presets::UTF8_HORIZONTAL_ONLY).set_content_arrangement(ContentArrangement::Dynamic).set_width(140);
@@ -30,14 +31,14 @@ pub fn run(_global: &Global, cmd: ChecksCommand) -> Result<ExitCode> {
                     for c in &selected {
                         t.add_row([c.id, c.severity.as_str(), c.domain.as_str(), c.title]);
                     }
-                    println!("{t}\n{} checks. `day2 checks explain <ID>` tells more.", selected.len());
+                    print_out(&format!("{t}\n{} checks. `day2 checks explain <ID>` tells more.", selected.len()))?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         ChecksCommand::Explain { id } => {
             let c = checks::find(&id).ok_or_else(|| anyhow!("unknown check `{id}`; `day2 checks list` shows them all"))?;
-            println!("{}", explain(c));
+            print_out(&explain(c))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -32,6 +32,10 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         diagnostics: Vec::new(),
     };
     report.recount();
+    if args.all {
+        let resolved = report.findings.iter().filter(|f| f.status == day2_model::FindingStatus::Resolved).count();
+        report.summary.resolved = Some(resolved);
+    }
     let options = day2_report::Options { color: use_color(global), show_suppressed: args.all };
     emit(format_of(args.output), &report, &options, None)?;
     Ok(ExitCode::SUCCESS)

@@ -80,6 +80,15 @@ pub(crate) fn emit(format: day2_report::Format, report: &day2_model::Report, opt
     }
 }
 
+/// Prints a line to stdout; a closed pipe (`day2 checks list | head -1`) ends output quietly instead of panicking.
+pub(crate) fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Into::into),
+    }
+}
+
 /// Exit code for a report: 2 on input errors, 1 on failing findings, else 0.
 pub(crate) fn exit_code(report: &day2_model::Report) -> ExitCode {
     if report.summary.errors > 0 {
