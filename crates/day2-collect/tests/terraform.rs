@@ -60,3 +60,11 @@ fn plan_gives_planned_values_changes_and_reference_relations() {
     assert_eq!(refs.len(), 2, "web[0] and web[1] reference the bucket: {refs:?}");
     assert!(p.relations.iter().any(|r| r.kind == RelationKind::DependsOn && r.from.as_str().ends_with("web[0]")));
 }
+
+#[test]
+fn plan_changes_survive_into_the_inventory() {
+    let p = parse("data-plan.json");
+    let snapshot = day2_model::Snapshot { resources: p.resources, relations: p.relations, changes: p.changes, complete: true, ..Default::default() };
+    let (inv, _) = day2_model::Inventory::from_snapshots(vec![snapshot]);
+    assert_eq!(inv.changes().len(), 6, "kept for the drift and cost analyzers");
+}

@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use day2_analyze::checks::{self, Checks, ChecksConfig};
-use day2_analyze::suppress::{SuppressionRule, Suppressor};
+use day2_analyze::suppress::{SuppressionError, SuppressionRule, Suppressor};
 use day2_analyze::{Analyzer, Context};
 use day2_collect::files::{self, FileFilter, Input};
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
 use day2_collect::{link, manifests, terraform};
 use day2_model::{
-    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, RuleMeta, Severity, Snapshot, SourceSummary, Summary,
+    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, ResourceId, RuleMeta, Severity, Snapshot, SourceSummary,
+    Summary,
 };
 
 use crate::config::Config;
@@ -158,22 +159,7 @@ pub fn run(settings: &Settings) -> Run {
             Vec::new()
         }
     };
-    match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
-        Ok(s) => {
-            for e in s.apply(&mut findings, &inventory, settings.now.date_naive()) {
-                // An annotation problem is located at the object that carries the annotation.
-                let at = match &e {
-                    day2_analyze::suppress::SuppressionError::Annotation { resource, .. } => {
-                        inventory.get(&day2_model::ResourceId::from_raw(resource.as_str())).and_then(|r| r.location())
-                    }
-                    _ => None,
-                };
-                let (file, line) = at.map_or((settings.suppressions_from.as_str(), None), |(f, l)| (f, Some(l)));
-                diagnostics.push(Diagnostic::new(DiagnosticKind::Config, file, line, e.to_string()));
-            }
-        }
-        Err(errors) => diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()))),
-    }
+    diagnostics.extend(suppress(settings, &inventory, &mut findings));
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Ran checks and suppressions.");
     sort(&mut findings);
 
@@ -191,6 +177,26 @@ pub fn run(settings: &Settings) -> Run {
     };
     report.recount();
     Run { report, inventory, rules_run }
+}
+
+/// Applies annotations and configured suppressions; returns the problems found in them. An annotation problem is
+/// located at the object that carries the annotation.
+fn suppress(settings: &Settings, inventory: &Inventory, findings: &mut [Finding]) -> Vec<Diagnostic> {
+    let config_problem = |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
+    match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
+        Ok(s) => s
+            .apply(findings, inventory, settings.now.date_naive())
+            .into_iter()
+            .map(|e| match &e {
+                SuppressionError::Annotation { resource, .. } => match inventory.get(&ResourceId::from_raw(resource.as_str())).and_then(|r| r.location()) {
+                    Some((file, line)) => Diagnostic::new(DiagnosticKind::Config, file, Some(line), e.to_string()),
+                    None => config_problem(e.to_string()),
+                },
+                _ => config_problem(e.to_string()),
+            })
+            .collect(),
+        Err(errors) => errors.iter().map(|e| config_problem(e.to_string())).collect(),
+    }
 }
 
 /// Most severe first, then by file, line, rule, resource and subject: deterministic output for diffs and snapshots

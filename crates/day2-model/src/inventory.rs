@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::resource::{Resource, ResourceId, Snapshot};
+use crate::resource::{Change, Resource, ResourceId, Snapshot};
 
 /// How two resources are related. Read as "from <kind> to".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -58,7 +58,9 @@ pub struct Inventory {
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
     by_namespace_kind: HashMap<(String, String), Vec<usize>>,
+    by_label: HashMap<(String, String), Vec<usize>>,
     relations: Vec<Relation>,
+    changes: Vec<Change>,
     outgoing: HashMap<usize, Vec<usize>>,
     incoming: HashMap<usize, Vec<usize>>,
 }
@@ -72,6 +74,7 @@ impl Inventory {
         let mut relations = Vec::new();
         for snap in snapshots {
             relations.extend(snap.relations);
+            inv.changes.extend(snap.changes);
             for r in snap.resources {
                 if inv.by_id.contains_key(&r.id) {
                     duplicates.push(r);
@@ -97,6 +100,9 @@ impl Inventory {
         self.by_namespace.entry(resource.namespace.clone()).or_default().push(idx);
         let base = crate::k8s::base_kind(&resource.kind).to_owned();
         self.by_namespace_kind.entry((resource.namespace.clone(), base)).or_default().push(idx);
+        for (k, v) in &resource.labels {
+            self.by_label.entry((k.clone(), v.clone())).or_default().push(idx);
+        }
         self.resources.push(resource);
         true
     }
@@ -155,13 +161,18 @@ impl Inventory {
     }
 
     /// Resources whose labels/tags have `key` = `value`.
-    pub fn with_label<'a>(&'a self, key: &'a str, value: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
-        self.resources.iter().filter(move |r| r.labels.get(key).is_some_and(|v| v == value))
+    pub fn with_label<'a>(&'a self, key: &str, value: &str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.indexed(self.by_label.get(&(key.to_owned(), value.to_owned())))
     }
 
     /// All relations.
     pub fn relations(&self) -> &[Relation] {
         &self.relations
+    }
+
+    /// Changes announced by declared state: Terraform plans' `resource_changes` and `resource_drift`.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
     }
 
     /// Relations leaving `id`.
@@ -180,5 +191,49 @@ impl Inventory {
 
     fn edges<'a>(&'a self, map: &'a HashMap<usize, Vec<usize>>, id: &ResourceId) -> impl Iterator<Item = &'a Relation> + 'a {
         self.by_id.get(id).and_then(|i| map.get(i)).into_iter().flatten().filter_map(|&e| self.relations.get(e))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::resource::{Origin, Provider};
+
+    fn resource(kind: &str, ns: &str, name: &str, labels: &[(&str, &str)]) -> Resource {
+        Resource {
+            id: ResourceId::new(Provider::K8s, "c", kind, ns, name),
+            provider: Provider::K8s,
+            scope: "c".into(),
+            kind: kind.into(),
+            api_version: String::new(),
+            namespace: ns.into(),
+            name: name.into(),
+            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            owner: Default::default(),
+            attrs: serde_json::Value::Null,
+            origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
+            source: "s".into(),
+        }
+    }
+
+    #[test]
+    fn indexes_answer_by_kind_namespace_label_and_relation() {
+        let web = resource("apps.Deployment", "shop", "web", &[("team", "a")]);
+        let svc = resource("Service", "shop", "web", &[("team", "a")]);
+        let np = resource("networking.k8s.io.NetworkPolicy", "shop", "deny", &[]);
+        let snapshot = Snapshot {
+            resources: vec![web.clone(), svc.clone(), np, web.clone()],
+            relations: vec![Relation { from: svc.id.clone(), kind: RelationKind::Selects, to: web.id.clone() }],
+            ..Snapshot::default()
+        };
+        let (mut inv, duplicates) = Inventory::from_snapshots(vec![snapshot]);
+        assert_eq!((inv.len(), duplicates.len()), (3, 1));
+        assert_eq!(inv.of_kind("Service").count(), 1);
+        assert_eq!(inv.in_namespace("shop").count(), 3);
+        assert_eq!(inv.in_namespace_of_kind("shop", "NetworkPolicy").count(), 1);
+        assert_eq!(inv.with_label("team", "a").count(), 2);
+        assert_eq!(inv.incoming(&web.id).next().map(|r| &r.from), Some(&svc.id));
+        assert!(!inv.relate(&web.id, RelationKind::Selects, &ResourceId::from_raw("k8s/c/Service/shop/missing")));
     }
 }
