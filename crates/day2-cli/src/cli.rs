@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use day2_report::Format;
 
 const EXIT_CODES: &str = "Exit codes:
   0  nothing active at or above --fail-on, no input errors
@@ -40,22 +41,6 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Tables grouped by severity with a summary (for people).
-    Table,
-    /// The report document (schema: docs/report-schema.json).
-    Json,
-    /// The report document as YAML.
-    Yaml,
-    /// SARIF 2.1.0 (GitHub code scanning and other SARIF viewers).
-    Sarif,
-    /// JUnit XML (CI test reports).
-    Junit,
-    /// Markdown for a pull-request comment.
-    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,8 +102,8 @@ pub struct CheckArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -178,8 +163,8 @@ pub struct FindingsArgs {
     #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
     pub store: PathBuf,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
     /// Include suppressed and resolved findings.
     #[arg(long)]
     pub all: bool,

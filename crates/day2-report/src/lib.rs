@@ -15,32 +15,23 @@ use day2_model::Report;
 
 /// An output format for `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
-    /// Human-readable tables grouped by severity, with a summary (default).
+    /// Tables grouped by severity with a summary (for people).
     Table,
-    /// The JSON report document (schema: docs/report-schema.json).
+    /// The report document (schema: docs/report-schema.json).
     Json,
-    /// The same document as YAML.
+    /// The report document as YAML.
     Yaml,
-    /// SARIF 2.1.0 for code-scanning tools.
+    /// SARIF 2.1.0 (GitHub code scanning and other SARIF viewers).
     Sarif,
-    /// JUnit XML for CI test reports.
+    /// JUnit XML (CI test reports).
     Junit,
-    /// Markdown that fits a pull-request comment.
+    /// Markdown for a pull-request comment.
     Markdown,
 }
 
 impl Format {
-    /// All formats with their command-line names.
-    pub const ALL: [(&'static str, Format); 6] = [
-        ("table", Format::Table),
-        ("json", Format::Json),
-        ("yaml", Format::Yaml),
-        ("sarif", Format::Sarif),
-        ("junit", Format::Junit),
-        ("markdown", Format::Markdown),
-    ];
-
     fn reporter(self) -> &'static dyn Reporter {
         match self {
             Format::Table => &table::Table,

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use day2_engine::pipeline::{self, Settings};
 use day2_store::{RunRecord, Store};
 
-use super::{emit, exit_code, format_of, load_config, use_color};
+use super::{emit, exit_code, load_config, use_color};
 use crate::cli::{CheckArgs, Global};
 
 pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
@@ -48,7 +48,7 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
         }
     }
     let options = day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
-    emit(format_of(args.output), &report, &options, args.out.as_deref())?;
+    emit(args.output, &report, &options, args.out.as_deref())?;
     let code = match store_error {
         Some(e) => {
             eprintln!("error: {e}");

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use day2_model::{Report, Summary};
 use day2_store::{FindingQuery, Store};
 
-use super::{emit, format_of, load_config, use_color};
+use super::{emit, load_config, use_color};
 use crate::cli::{FindingsArgs, Global};
 
 pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
@@ -37,6 +37,6 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         report.summary.resolved = Some(resolved);
     }
     let options = day2_report::Options { color: use_color(global), show_suppressed: args.all };
-    emit(format_of(args.output), &report, &options, None)?;
+    emit(args.output, &report, &options, None)?;
     Ok(ExitCode::SUCCESS)
 }

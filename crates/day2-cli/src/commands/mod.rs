@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use day2_engine::Config;
 
-use crate::cli::{Cli, ColorChoice, Command, Global, OutputFormat};
+use crate::cli::{Cli, ColorChoice, Command, Global};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -45,17 +45,6 @@ pub(crate) fn use_color(global: &Global) -> bool {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    }
-}
-
-pub(crate) fn format_of(o: OutputFormat) -> day2_report::Format {
-    match o {
-        OutputFormat::Table => day2_report::Format::Table,
-        OutputFormat::Json => day2_report::Format::Json,
-        OutputFormat::Yaml => day2_report::Format::Yaml,
-        OutputFormat::Sarif => day2_report::Format::Sarif,
-        OutputFormat::Junit => day2_report::Format::Junit,
-        OutputFormat::Markdown => day2_report::Format::Markdown,
     }
 }
 
