@@ -29,7 +29,10 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let r = i.resource;
             let kind = base_kind(&r.kind);
-            if r.namespace != "default" || kind == "Event" || SYSTEM_OBJECTS.contains(&(kind, r.name.as_str())) {
+            // Only an explicit `namespace: default`: objects that name no namespace are usually applied with `-n`
+            // (Kustomize bases) or are cluster-scoped custom resources.
+            let explicit = r.attrs.pointer("/metadata/namespace").and_then(Value::as_str) == Some("default");
+            if !explicit || kind == "Event" || SYSTEM_OBJECTS.contains(&(kind, r.name.as_str())) {
                 return Vec::new();
             }
             vec![Hit::new(format!("{kind} `{}` is in the default namespace", r.name))

@@ -282,6 +282,15 @@ pub(super) static CHECKS: &[Check] = &[
             if !matches!(str_at(attrs, "/spec/type"), Some("LoadBalancer" | "NodePort")) {
                 return Vec::new();
             }
+            // An internal load balancer, or one restricted to source ranges, is the remediation this check recommends.
+            let r = i.resource;
+            let internal = INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)));
+            let restricted = items(attrs.pointer("/spec/loadBalancerSourceRanges"))
+                .filter_map(Value::as_str)
+                .any(|c| c != "0.0.0.0/0" && c != "::/0");
+            if str_at(attrs, "/spec/type") == Some("LoadBalancer") && (internal || restricted) {
+                return Vec::new();
+            }
             items(attrs.pointer("/spec/ports")).enumerate().filter_map(|(n, p)| {
                 let port = p.get("port").and_then(Value::as_i64);
                 let target = p.get("targetPort").and_then(Value::as_i64);

@@ -104,9 +104,13 @@ pub(super) static CHECKS: &[Check] = &[
                 return None;
             }
             let ptr = c.pointer();
-            Some(Hit::new(format!("container `{}` does not set runAsNonRoot", c.name()))
-                .evidence(format!("{ptr}/securityContext/runAsNonRoot"), effective(c, spec, "runAsNonRoot").cloned().unwrap_or(Value::Null), Some(json!(true)))
-                .fix("Set securityContext.runAsNonRoot to true", patch(set_op(&i.resource.attrs, &ptr, &["securityContext", "runAsNonRoot"], json!(true)))))
+            let hit = Hit::new(format!("container `{}` does not set runAsNonRoot", c.name()))
+                .evidence(format!("{ptr}/securityContext/runAsNonRoot"), effective(c, spec, "runAsNonRoot").cloned().unwrap_or(Value::Null), Some(json!(true)));
+            // With runAsUser 0 the kubelet would refuse to start the container: changing the user is not mechanical.
+            if uid == Some(0) {
+                return Some(hit);
+            }
+            Some(hit.fix("Set securityContext.runAsNonRoot to true", patch(set_op(&i.resource.attrs, &ptr, &["securityContext", "runAsNonRoot"], json!(true)))))
         }),
     },
     Check {
@@ -137,7 +141,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/tasks/configure-pod-container/security-context/"],
         eval: |i| per_container(i, |c, _| {
             let v = c.value.pointer("/securityContext/allowPrivilegeEscalation");
-            if v == Some(&json!(false)) {
+            if v == Some(&json!(false)) || privileged_or_sys_admin(c.value) {
                 return None;
             }
             let ptr = c.pointer();
@@ -235,6 +239,16 @@ pub(super) static CHECKS: &[Check] = &[
         },
     },
 ];
+
+/// Privileged containers and those adding CAP_SYS_ADMIN can always escalate: the API server rejects
+/// `allowPrivilegeEscalation: false` for them, and K8S-POD-001/009 already report them.
+fn privileged_or_sys_admin(container: &Value) -> bool {
+    container.pointer("/securityContext/privileged") == Some(&json!(true))
+        || container
+            .pointer("/securityContext/capabilities/add")
+            .and_then(Value::as_array)
+            .is_some_and(|caps| caps.iter().filter_map(Value::as_str).any(|c| c.trim_start_matches("CAP_") == "SYS_ADMIN"))
+}
 
 fn host_namespace(i: &Input<'_>, field: &str) -> Vec<Hit> {
     let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };

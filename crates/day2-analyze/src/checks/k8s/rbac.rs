@@ -96,6 +96,10 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisK8s, "5.1.8"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#escalate-verb"],
         eval: |i| per_rule(i, |rule| {
+            // A rule restricted with resourceNames is the remediation this check recommends.
+            if !strs(rule, "resourceNames").is_empty() {
+                return None;
+            }
             let verbs = strs(rule, "verbs");
             let bad: Vec<&str> = ["escalate", "bind", "impersonate"].into_iter().filter(|v| verbs.contains(v)).collect();
             (!bad.is_empty()).then(|| format!("grants the {} verb(s)", bad.join(", ")))
@@ -165,6 +169,12 @@ pub(super) static CHECKS: &[Check] = &[
                 .and_then(|s| s.attrs.get("automountServiceAccountToken"))
                 .is_some_and(|v| v == &json!(false));
             if pod.is_none() && sa_off {
+                return Vec::new();
+            }
+            // A ServiceAccount that some (Cluster)RoleBinding grants permissions to is there to call the API:
+            // operators and controllers need the token, and disabling it would break them.
+            let sa_id = day2_model::ResourceId::new(day2_model::Provider::K8s, &i.resource.scope, "ServiceAccount", &i.resource.namespace, sa);
+            if i.inventory.incoming(&sa_id).any(|rel| rel.kind == day2_model::RelationKind::BindsSubject) {
                 return Vec::new();
             }
             vec![Hit::new(format!("{} `{}` mounts the API token of ServiceAccount `{sa}`", base_kind(&i.resource.kind), i.resource.name))

@@ -130,7 +130,15 @@ pub(super) static CHECKS: &[Check] = &[
             let replicas: Vec<i64> = i.inventory.outgoing(&i.resource.id)
                 .filter(|r| r.kind == RelationKind::Protects)
                 .filter_map(|r| i.inventory.get(&r.to))
-                .filter_map(declared_replicas)
+                .filter_map(|w| {
+                    // An autoscaled workload runs at least its autoscaler's minReplicas, whatever spec.replicas says.
+                    let hpa_min = i.inventory.incoming(&w.id)
+                        .filter(|rel| rel.kind == RelationKind::Scales)
+                        .filter_map(|rel| i.inventory.get(&rel.from))
+                        .map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1))
+                        .min();
+                    hpa_min.or_else(|| declared_replicas(w))
+                })
                 .collect();
             let total: i64 = replicas.iter().sum();
             (!replicas.is_empty() && min >= total).then(|| Hit::new(format!("PodDisruptionBudget `{}` requires {min} available pods but the workloads it protects run {total}", i.resource.name))

@@ -20,7 +20,8 @@ const SECRET_WORDS: &[&str] = &[
 const NOT_SECRET_SUFFIXES: &[&str] = &[
     "_FILE", "_PATH", "_DIR", "_NAME", "_REF", "_KEY_ID", "_ID", "_TTL", "_EXPIRY", "_EXPIRES", "_TIMEOUT", "_LENGTH",
     "_HEADER", "_ENABLED", "_VERSION", "_TYPE", "_MOUNT", "_ENDPOINT", "_URL", "_URI", "_HOST", "_PORT", "_ISSUER",
-    "_AUDIENCE", "_SCOPE", "_SCOPES", "_ALGORITHM", "_POLICY", "_SIZE", "_COUNT", "_MAX", "_MIN", "_PREFIX",
+    "_AUDIENCE", "_SCOPE", "_SCOPES", "_ALGORITHM", "_POLICY", "_SIZE", "_COUNT", "_MAX", "_MIN", "_PREFIX", "_ARN",
+    "_REGION", "_INTERVAL", "_DAYS", "_ROLE",
 ];
 
 const SECRET_CONTROLS: &[(day2_model::Framework, &str)] =
@@ -258,7 +259,16 @@ pub(super) static CHECKS: &[Check] = &[
 
 /// Does a variable, key or flag name look like it holds a credential?
 pub(crate) fn secret_name(name: &str) -> bool {
-    let n: String = name.chars().map(|c| if c == '-' || c == '.' { '_' } else { c.to_ascii_uppercase() }).collect();
+    // camelCase words are split too (`secretName` → `SECRET_NAME`) so that suffixes such as `_NAME` are seen.
+    let mut n = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            n.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        n.push(if c == '-' || c == '.' { '_' } else { c.to_ascii_uppercase() });
+    }
     let n = format!("_{n}");
     n != "_PWD" && SECRET_WORDS.iter().any(|w| n.contains(w)) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
 }
@@ -271,8 +281,8 @@ fn is_literal(value: &str) -> bool {
     let v = value.trim();
     !v.is_empty()
         && !FLAG_WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
-        && !v.starts_with("$(")
-        && !v.starts_with("${")
+        && !v.starts_with('$')
+        && !v.starts_with("arn:")
         && !v.starts_with("{{")
         && !v.starts_with('/')
 }

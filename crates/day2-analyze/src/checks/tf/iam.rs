@@ -60,6 +60,9 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisAws, "1.16"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
         eval: |i| {
+            if used_as_permissions_boundary(i) {
+                return Vec::new();
+            }
             star_resource_statements(i.inventory, i.resource).into_iter().filter(|(.., a)| full_admin(a)).map(|(path, subject, s, _)| {
                 Hit::new(format!("`{}` {subject} allows every action on every resource", addr(i))).subject(subject).evidence(path, s, None)
             }).collect()
@@ -189,3 +192,16 @@ pub(super) static CHECKS: &[Check] = &[
         },
     },
 ];
+
+/// A policy used as a role's or user's `permissions_boundary` grants nothing by itself (it caps other policies), and
+/// "allow everything, deny these" is the usual way to write one.
+fn used_as_permissions_boundary(i: &Input<'_>) -> bool {
+    let arn = i.resource.attrs.get("arn").and_then(Value::as_str);
+    let referenced = |holder: &day2_model::Resource| {
+        i.inventory.outgoing(&holder.id).any(|rel| rel.kind == day2_model::RelationKind::References && rel.to == i.resource.id)
+    };
+    ["aws_iam_role", "aws_iam_user"].iter().flat_map(|k| i.inventory.of_kind(k)).any(|holder| match holder.attrs.get("permissions_boundary").and_then(Value::as_str) {
+        Some(b) => arn == Some(b),
+        None => holder.attrs.get("permissions_boundary").is_none() && referenced(holder),
+    })
+}
