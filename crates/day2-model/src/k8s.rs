@@ -39,20 +39,23 @@ pub fn pod_labels(resource: &Resource) -> Option<&serde_json::Map<String, Value>
     resource.attrs.pointer(&meta).and_then(Value::as_object)
 }
 
-/// A container of a pod spec, with the pointer to it and whether it is an init container.
+/// A container of a pod spec, with where it lives so checks can point at it.
 #[derive(Debug, Clone, Copy)]
 pub struct Container<'a> {
-    /// Pointer to the container object (`/spec/template/spec/containers/0`).
-    pub pointer_index: (&'static str, &'static str, usize),
+    /// Pointer to the pod spec (`/spec/template/spec`).
+    pub spec_pointer: &'static str,
+    /// `containers`, `initContainers` or `ephemeralContainers`.
+    pub list: &'static str,
+    /// Position in that list.
+    pub index: usize,
     /// The container.
     pub value: &'a Value,
 }
 
 impl Container<'_> {
-    /// JSON pointer to this container.
+    /// JSON pointer to this container (`/spec/template/spec/containers/0`).
     pub fn pointer(&self) -> String {
-        let (spec, list, i) = self.pointer_index;
-        format!("{spec}/{list}/{i}")
+        format!("{}/{}/{}", self.spec_pointer, self.list, self.index)
     }
 
     /// Container name (`?` when absent).
@@ -62,7 +65,7 @@ impl Container<'_> {
 
     /// True for `initContainers` and `ephemeralContainers`.
     pub fn is_init(&self) -> bool {
-        self.pointer_index.1 != "containers"
+        self.list != "containers"
     }
 }
 
@@ -73,7 +76,7 @@ pub fn containers(resource: &Resource) -> Vec<Container<'_>> {
     for list in ["containers", "initContainers", "ephemeralContainers"] {
         for (i, c) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
             if c.is_object() {
-                out.push(Container { pointer_index: (ptr, list, i), value: c });
+                out.push(Container { spec_pointer: ptr, list, index: i, value: c });
             }
         }
     }

@@ -46,12 +46,8 @@ impl<'a> Facts<'a> {
 }
 
 impl Target {
-    /// Does this target cover the resource?
-    pub fn covers(&self, r: &Resource) -> bool {
-        self.covers_facts(&Facts::of(r))
-    }
-
-    fn covers_facts(&self, f: &Facts<'_>) -> bool {
+    /// Does this target cover the resource these facts describe?
+    fn covers(&self, f: &Facts<'_>) -> bool {
         match self {
             Target::Workloads => f.workload,
             Target::K8sKinds(kinds) => f.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&f.base_kind)),
@@ -262,7 +258,7 @@ impl Checks {
         let input = Input { resource, inventory, params: &self.params };
         let mut out = Vec::new();
         let facts = Facts::of(resource);
-        for check in self.enabled.iter().filter(|c| c.target.covers_facts(&facts)) {
+        for check in self.enabled.iter().filter(|c| c.target.covers(&facts)) {
             for hit in (check.eval)(&input) {
                 out.push(self.finding(check, resource, hit, context));
             }
