@@ -104,7 +104,9 @@ impl Suppressor {
         let mut errors = Vec::new();
         let mut bad_annotations = std::collections::BTreeSet::new();
         for f in findings.iter_mut() {
-            let inline = inventory.get(&f.resource).and_then(|r| r.annotation(ANNOTATION).map(|v| (r.id.to_string(), v.to_owned())));
+            let inline = inventory
+                .get(&f.resource)
+                .and_then(|r| r.annotation(ANNOTATION).map(|v| (r.id.to_string(), v.to_owned())));
             let mut found: Option<Suppression> = None;
             if let Some((resource, value)) = inline {
                 match parse_annotation(&value) {
@@ -183,7 +185,9 @@ mod tests {
         let (f, e) = run(Some("K8S-POD-011 needs a writable /tmp for the JVM"), &[], "2026-11-22");
         assert!(e.is_empty());
         assert!(f[0].status.is_active());
-        assert!(matches!(&f[1].status, FindingStatus::Suppressed(s) if s.by == "annotation" && s.reason.contains("JVM")));
+        assert!(
+            matches!(&f[1].status, FindingStatus::Suppressed(s) if s.by == "annotation" && s.reason.contains("JVM"))
+        );
     }
 
     #[test]
@@ -203,14 +207,23 @@ mod tests {
             expires: NaiveDate::from_ymd_opt(2026, 12, 31),
         };
         let (f, _) = run(None, std::slice::from_ref(&rule), "2026-12-31");
-        assert!(f.iter().all(|f| matches!(&f.status, FindingStatus::Suppressed(s) if s.owner.as_deref() == Some("payments"))));
+        assert!(
+            f.iter()
+                .all(|f| matches!(&f.status, FindingStatus::Suppressed(s) if s.owner.as_deref() == Some("payments")))
+        );
         let (f, _) = run(None, &[rule], "2027-01-01");
         assert!(f.iter().all(|f| matches!(&f.status, FindingStatus::Open { expired_suppression: Some(_) })));
     }
 
     #[test]
     fn invalid_rules_are_reported() {
-        let bad = SuppressionRule { rule: "K8S-[".into(), resource: "*".into(), owner: None, reason: " ".into(), expires: None };
+        let bad = SuppressionRule {
+            rule: "K8S-[".into(),
+            resource: "*".into(),
+            owner: None,
+            reason: " ".into(),
+            expires: None,
+        };
         let errors = Suppressor::new(&[bad], "day2.yaml").unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
     }

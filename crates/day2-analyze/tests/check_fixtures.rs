@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use day2_analyze::Context;
-use day2_analyze::checks::{self, Check, ChecksConfig, Checks};
+use day2_analyze::checks::{self, Check, Checks, ChecksConfig};
 use day2_collect::{Limits, link, manifests, terraform};
 use day2_model::{Finding, Inventory, OwnerKeys, Snapshot};
 use serde_json::{Value, json};
@@ -94,7 +94,12 @@ fn every_check_has_fixtures_that_fail_and_pass() {
         let inv = load(check, &fail);
         let found = run(check, &inv);
         match expected_count(&fail) {
-            Some(n) if found.len() != n => problems.push(format!("{}: fail.yaml gave {} findings, expected {n}: {:#?}", check.id, found.len(), found.iter().map(|f| &f.message).collect::<Vec<_>>())),
+            Some(n) if found.len() != n => problems.push(format!(
+                "{}: fail.yaml gave {} findings, expected {n}: {:#?}",
+                check.id,
+                found.len(),
+                found.iter().map(|f| &f.message).collect::<Vec<_>>()
+            )),
             None if found.is_empty() => problems.push(format!("{}: fail.yaml gave no finding", check.id)),
             _ => {}
         }
@@ -110,7 +115,11 @@ fn every_check_has_fixtures_that_fail_and_pass() {
         let inv = load(check, &pass);
         let found = run(check, &inv);
         if !found.is_empty() {
-            problems.push(format!("{}: pass.yaml gave findings: {:?}", check.id, found.iter().map(|f| &f.message).collect::<Vec<_>>()));
+            problems.push(format!(
+                "{}: pass.yaml gave findings: {:?}",
+                check.id,
+                found.iter().map(|f| &f.message).collect::<Vec<_>>()
+            ));
         }
         tested += 1;
     }
@@ -122,7 +131,8 @@ fn every_check_has_fixtures_that_fail_and_pass() {
 fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(), String> {
     let fix = finding.fix.as_ref().unwrap();
     let original = inv.get(&finding.resource).ok_or("resource not in inventory")?;
-    let patch: json_patch::Patch = serde_json::from_value(fix.patch.clone()).map_err(|e| format!("not RFC 6902: {e}"))?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(fix.patch.clone()).map_err(|e| format!("not RFC 6902: {e}"))?;
     let mut attrs = original.attrs.clone();
     json_patch::patch(&mut attrs, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
     let mut patched = original.clone();

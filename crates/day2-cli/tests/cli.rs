@@ -30,7 +30,8 @@ fn day2(args: &[&str]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn code(out: &Output) -> i32 {
@@ -42,13 +43,16 @@ fn malformed_corpus() {
     let out = day2(&["check", "crates/day2-cli/tests/malformed", "-o", "json"]);
     assert_eq!(code(&out), 2, "input errors exit 2; stderr: {}", String::from_utf8_lossy(&out.stderr));
     let report = json_of(&out);
-    let expected: Vec<Value> =
-        serde_saphyr::from_str(&std::fs::read_to_string(root().join("crates/day2-cli/tests/malformed.expected.yaml")).unwrap()).unwrap();
+    let expected: Vec<Value> = serde_saphyr::from_str(
+        &std::fs::read_to_string(root().join("crates/day2-cli/tests/malformed.expected.yaml")).unwrap(),
+    )
+    .unwrap();
     let diagnostics = report["diagnostics"].as_array().unwrap();
     assert!(expected.len() >= 15);
     for e in &expected {
         let file = e["file"].as_str().unwrap();
-        let matching: Vec<&Value> = diagnostics.iter().filter(|d| d["file"].as_str().unwrap().ends_with(&format!("/{file}"))).collect();
+        let matching: Vec<&Value> =
+            diagnostics.iter().filter(|d| d["file"].as_str().unwrap().ends_with(&format!("/{file}"))).collect();
         assert_eq!(matching.len(), 1, "{file}: expected one diagnostic, got {matching:?}");
         let d = matching[0];
         assert_eq!(d["kind"], e["kind"], "{file}: {d}");
@@ -57,7 +61,11 @@ fn malformed_corpus() {
     }
     assert_eq!(diagnostics.len(), expected.len(), "no unexpected diagnostics: {diagnostics:#?}");
     // The good file in the same directory was still scanned.
-    let good = report["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "K8S-POD-001" && f["file"].as_str().unwrap().ends_with("good.yaml"));
+    let good = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule_id"] == "K8S-POD-001" && f["file"].as_str().unwrap().ends_with("good.yaml"));
     assert!(good, "good.yaml must still be scanned");
     // The duplicate was ignored, not lost: one ConfigMap shop/twice remains.
     assert!(report["summary"]["resources"].as_u64().unwrap() >= 2);
@@ -68,7 +76,9 @@ fn example_fleet_reports_kubernetes_and_terraform_findings() {
     let out = day2(&["check", "examples/fleet"]);
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert_eq!(code(&out), 1, "criticals in the fleet fail the default --fail-on high:\n{text}");
-    for needle in ["CRITICAL (", "K8S-POD-001", "TF-SG-001", "examples/fleet/k8s/platform/node-exporter.yaml:1", "Scanned "] {
+    for needle in
+        ["CRITICAL (", "K8S-POD-001", "TF-SG-001", "examples/fleet/k8s/platform/node-exporter.yaml:1", "Scanned "]
+    {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     assert!(!text.contains("hunter2"), "secret values never appear in output");
@@ -85,13 +95,20 @@ fn example_fleet_config_applies_suppressions_and_expiry() {
     assert_eq!(code(&out), 1);
     let r = json_of(&out);
     let findings = r["findings"].as_array().unwrap();
-    let node_exporter = findings.iter().find(|f| f["rule_id"] == "K8S-POD-001" && f["resource"].as_str().unwrap().contains("node-exporter")).unwrap();
+    let node_exporter = findings
+        .iter()
+        .find(|f| f["rule_id"] == "K8S-POD-001" && f["resource"].as_str().unwrap().contains("node-exporter"))
+        .unwrap();
     assert_eq!(node_exporter["status"]["state"], "suppressed");
     assert_eq!(node_exporter["status"]["owner"], "team-platform");
-    let analytics = findings.iter().find(|f| f["resource"].as_str().unwrap().ends_with("aws_db_instance.analytics")).unwrap();
+    let analytics =
+        findings.iter().find(|f| f["resource"].as_str().unwrap().ends_with("aws_db_instance.analytics")).unwrap();
     assert_eq!(analytics["status"]["state"], "open", "suppression expired on 2026-10-31");
     assert_eq!(analytics["status"]["expired_suppression"]["expires"], "2026-10-31");
-    let annotated = findings.iter().find(|f| f["rule_id"] == "K8S-POD-011" && f["resource"].as_str().unwrap().contains("legacy-search")).unwrap();
+    let annotated = findings
+        .iter()
+        .find(|f| f["rule_id"] == "K8S-POD-011" && f["resource"].as_str().unwrap().contains("legacy-search"))
+        .unwrap();
     assert_eq!(annotated["status"]["by"], "annotation");
     assert!(r["sources"].as_array().unwrap().len() == 3);
 }
@@ -108,7 +125,11 @@ fn example_fleet_every_format_parses() {
     loop {
         match reader.read_event_into(&mut buf).unwrap() {
             quick_xml::events::Event::Eof => break,
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"failure" => failures += 1,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                if e.name().as_ref() == b"failure" =>
+            {
+                failures += 1
+            }
             _ => {}
         }
         buf.clear();
@@ -129,12 +150,17 @@ fn json_report_schema_is_current_and_validates_output() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(committed, generated, "docs/report-schema.json is stale: run DAY2_UPDATE_SCHEMA=1 cargo test -p day2-cli --test cli");
+    assert_eq!(
+        committed, generated,
+        "docs/report-schema.json is stale: run DAY2_UPDATE_SCHEMA=1 cargo test -p day2-cli --test cli"
+    );
     let schema: Value = serde_json::from_str(&committed).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for args in [["check", "examples/fleet", "-o", "json"], ["check", "crates/day2-cli/tests/malformed", "-o", "json"]] {
+    for args in [["check", "examples/fleet", "-o", "json"], ["check", "crates/day2-cli/tests/malformed", "-o", "json"]]
+    {
         let doc = json_of(&day2(&args));
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{errors:#?}");
     }
 }
@@ -198,7 +224,9 @@ fn checks_list_and_explain() {
         assert!(c["fixtures"]["fail"].is_string() && c["fixtures"]["pass"].is_string(), "{}", c["id"]);
     }
     let explain = String::from_utf8(day2(&["checks", "explain", "k8s-pod-001"]).stdout).unwrap();
-    for needle in ["K8S-POD-001", "Why it matters", "How to fix", "cis-k8s 5.2.2", "Fails on", "privileged: true", "Passes on"] {
+    for needle in
+        ["K8S-POD-001", "Why it matters", "How to fix", "cis-k8s 5.2.2", "Fails on", "privileged: true", "Passes on"]
+    {
         assert!(explain.contains(needle), "missing {needle:?}:\n{explain}");
     }
     let unknown = day2(&["checks", "explain", "NOPE-1"]);
@@ -255,13 +283,23 @@ mod review_regressions {
         let plan = std::fs::read(root().join("examples/fleet/terraform/edge/plan.json")).unwrap();
         let r = json_of(&piped(&["check", "-", "-o", "json"], &plan));
         assert_eq!(r["summary"]["resources"], 4);
-        assert!(r["findings"].as_array().unwrap().iter().any(|f| f["resource"] == "tf/stdin/aws_s3_bucket//aws_s3_bucket.reports"));
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["resource"] == "tf/stdin/aws_s3_bucket//aws_s3_bucket.reports")
+        );
     }
 
     #[test]
     fn state_files_with_the_same_name_do_not_collide() {
         let dir = tempfile::tempdir().unwrap();
-        let state = |public: bool| format!(r#"{{"version": 4, "terraform_version": "1.11.4", "resources": [{{"mode": "managed", "type": "aws_db_instance", "name": "db", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": [{{"attributes": {{"identifier": "db", "publicly_accessible": {public}, "storage_encrypted": true}}}}]}}]}}"#);
+        let state = |public: bool| {
+            format!(
+                r#"{{"version": 4, "terraform_version": "1.11.4", "resources": [{{"mode": "managed", "type": "aws_db_instance", "name": "db", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": [{{"attributes": {{"identifier": "db", "publicly_accessible": {public}, "storage_encrypted": true}}}}]}}]}}"#
+            )
+        };
         for (env, public) in [("prod", false), ("stage", true)] {
             std::fs::create_dir_all(dir.path().join(env)).unwrap();
             std::fs::write(dir.path().join(env).join("terraform.tfstate"), state(public)).unwrap();
@@ -269,7 +307,8 @@ mod review_regressions {
         let r = json_of(&day2(&["check", dir.path().to_str().unwrap(), "-o", "json"]));
         assert_eq!(r["summary"]["resources"], 2, "{r}");
         assert!(r["diagnostics"].as_array().unwrap().is_empty(), "{}", r["diagnostics"]);
-        let public: Vec<_> = r["findings"].as_array().unwrap().iter().filter(|f| f["rule_id"] == "TF-RDS-002").collect();
+        let public: Vec<_> =
+            r["findings"].as_array().unwrap().iter().filter(|f| f["rule_id"] == "TF-RDS-002").collect();
         assert_eq!(public.len(), 1);
         assert_eq!(public[0]["resource"], "tf/stage.terraform/aws_db_instance//aws_db_instance.db");
     }
@@ -281,13 +320,23 @@ mod review_regressions {
         let s = store.to_str().unwrap();
         let first = json_of(&day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", s, "-o", "json"]));
         assert!(first["summary"]["new"].as_u64().unwrap() > 5);
-        let limited = json_of(&day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", s, "--check", "K8S-POD-001", "-o", "json"]));
+        let limited = json_of(&day2(&[
+            "check",
+            "examples/fleet/k8s/shop/cart.yaml",
+            "--store",
+            s,
+            "--check",
+            "K8S-POD-001",
+            "-o",
+            "json",
+        ]));
         assert_eq!(limited["summary"]["resolved"], 0);
     }
 
     #[test]
     fn an_unwritable_store_still_prints_the_report() {
-        let out = day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", "/nonexistent/dir/x.db", "-o", "json"]);
+        let out =
+            day2(&["check", "examples/fleet/k8s/shop/cart.yaml", "--store", "/nonexistent/dir/x.db", "-o", "json"]);
         assert_eq!(code(&out), 2);
         assert!(json_of(&out)["findings"].as_array().unwrap().len() > 5);
         assert!(String::from_utf8_lossy(&out.stderr).contains("recording the run in /nonexistent/dir/x.db"));

@@ -82,9 +82,10 @@ pub fn expand(paths: &[PathBuf], filter: &FileFilter) -> (Vec<Input>, Vec<(PathB
 }
 
 fn walk_dir(root: &Path, filter: &FileFilter, inputs: &mut Vec<Input>, errors: &mut Vec<(PathBuf, String)>) {
-    let walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
-        e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.'))
-    });
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.')));
     for entry in walker {
         match entry {
             Ok(e) if e.file_type().is_file() => {
@@ -111,7 +112,9 @@ pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
     let bytes = match input {
         Input::File(p) => {
             let mut bytes = Vec::new();
-            std::fs::File::open(p).and_then(|f| f.take(limit).read_to_end(&mut bytes)).map_err(|e| format!("cannot read file: {e}"))?;
+            std::fs::File::open(p)
+                .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+                .map_err(|e| format!("cannot read file: {e}"))?;
             bytes
         }
         Input::Stdin => {
@@ -119,7 +122,12 @@ pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
             STDIN
                 .get_or_init(|| {
                     let mut bytes = Vec::new();
-                    std::io::stdin().lock().take(limit).read_to_end(&mut bytes).map(|_| bytes).map_err(|e| format!("cannot read standard input: {e}"))
+                    std::io::stdin()
+                        .lock()
+                        .take(limit)
+                        .read_to_end(&mut bytes)
+                        .map(|_| bytes)
+                        .map_err(|e| format!("cannot read standard input: {e}"))
                 })
                 .clone()?
         }

@@ -46,7 +46,11 @@ impl Default for Limits {
 pub fn parse_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new().stack_size(64 * 1024 * 1024).thread_name(|i| format!("day2-parse-{i}")).build().ok()
+        rayon::ThreadPoolBuilder::new()
+            .stack_size(64 * 1024 * 1024)
+            .thread_name(|i| format!("day2-parse-{i}"))
+            .build()
+            .ok()
     })
     .as_ref()
 }

@@ -22,10 +22,8 @@ pub fn link(inv: &mut Inventory, keys: &OwnerKeys) {
 }
 
 fn derive_owners(inv: &mut Inventory, keys: &OwnerKeys) {
-    let namespace_labels: BTreeMap<(String, String), BTreeMap<String, String>> = inv
-        .of_kind("Namespace")
-        .map(|ns| ((ns.scope.clone(), ns.name.clone()), ns.labels.clone()))
-        .collect();
+    let namespace_labels: BTreeMap<(String, String), BTreeMap<String, String>> =
+        inv.of_kind("Namespace").map(|ns| ((ns.scope.clone(), ns.name.clone()), ns.labels.clone())).collect();
     for r in inv.resources_mut() {
         let mut fallback = namespace_labels.get(&(r.scope.clone(), r.namespace.clone())).cloned().unwrap_or_default();
         if let Some(pod) = pod_labels(r) {
@@ -55,7 +53,9 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
         let spec = r.attrs.get("spec");
         match base_kind(&r.kind) {
             "Service" => {
-                if let Some(sel) = spec.and_then(|s| s.get("selector")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty())) {
+                if let Some(sel) =
+                    spec.and_then(|s| s.get("selector")).filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+                {
                     pods.select(r, sel, namespace_workloads(&by_namespace, r), RelationKind::Selects, &mut edges);
                 }
             }
@@ -73,7 +73,10 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
                 let target = spec.and_then(|s| s.get("scaleTargetRef"));
                 let kind = target.and_then(|t| t.get("kind")).and_then(Value::as_str).unwrap_or_default();
                 let name = target.and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or_default();
-                for w in namespace_workloads(&by_namespace, r).iter().filter(|w| base_kind(&w.kind) == kind && w.name == name) {
+                for w in namespace_workloads(&by_namespace, r)
+                    .iter()
+                    .filter(|w| base_kind(&w.kind) == kind && w.name == name)
+                {
                     edges.push((r.id.clone(), RelationKind::Scales, w.id.clone()));
                 }
             }
@@ -93,7 +96,11 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
                     if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
                         let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
                         let ns = s.get("namespace").and_then(Value::as_str).unwrap_or(&r.namespace);
-                        edges.push((r.id.clone(), RelationKind::BindsSubject, named(&r.scope, "ServiceAccount", ns, name)));
+                        edges.push((
+                            r.id.clone(),
+                            RelationKind::BindsSubject,
+                            named(&r.scope, "ServiceAccount", ns, name),
+                        ));
                     }
                 }
             }
@@ -116,7 +123,10 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
 }
 
 /// The workloads in the same cluster and namespace as `r`.
-fn namespace_workloads<'a>(index: &'a HashMap<(&'a str, &'a str), Vec<&'a Resource>>, r: &'a Resource) -> &'a [&'a Resource] {
+fn namespace_workloads<'a>(
+    index: &'a HashMap<(&'a str, &'a str), Vec<&'a Resource>>,
+    r: &'a Resource,
+) -> &'a [&'a Resource] {
     index.get(&(r.scope.as_str(), r.namespace.as_str())).map_or(&[], Vec::as_slice)
 }
 
@@ -140,11 +150,28 @@ impl<'a> PodLabelIndex<'a> {
     }
 
     /// Relates `from` to the workloads of its namespace whose pods `selector` matches.
-    fn select(&self, from: &Resource, selector: &Value, namespace: &[&'a Resource], kind: RelationKind, edges: &mut Vec<Edge>) {
-        let required = selector.get("matchLabels").or(if selector.get("matchExpressions").is_some() { None } else { Some(selector) });
-        let first = required.and_then(Value::as_object).and_then(|m| m.iter().next()).and_then(|(k, v)| v.as_str().map(|v| (k, v)));
+    fn select(
+        &self,
+        from: &Resource,
+        selector: &Value,
+        namespace: &[&'a Resource],
+        kind: RelationKind,
+        edges: &mut Vec<Edge>,
+    ) {
+        let required = selector.get("matchLabels").or(if selector.get("matchExpressions").is_some() {
+            None
+        } else {
+            Some(selector)
+        });
+        let first = required
+            .and_then(Value::as_object)
+            .and_then(|m| m.iter().next())
+            .and_then(|(k, v)| v.as_str().map(|v| (k, v)));
         let candidates: &[&Resource] = match first {
-            Some((k, v)) => self.by_label.get(&(from.scope.as_str(), from.namespace.as_str(), k.as_str(), v)).map_or(&[], Vec::as_slice),
+            Some((k, v)) => self
+                .by_label
+                .get(&(from.scope.as_str(), from.namespace.as_str(), k.as_str(), v))
+                .map_or(&[], Vec::as_slice),
             None => namespace,
         };
         for w in candidates {
@@ -160,13 +187,13 @@ pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
     let mut out = Vec::new();
     let spec = ingress.attrs.get("spec");
     let mut push = |backend: Option<&Value>| {
-        let name = backend
-            .and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName")))
-            .and_then(Value::as_str);
+        let name =
+            backend.and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName"))).and_then(Value::as_str);
         if let Some(n) = name
-            && !out.iter().any(|o| o == n) {
-                out.push(n.to_owned());
-            }
+            && !out.iter().any(|o| o == n)
+        {
+            out.push(n.to_owned());
+        }
     };
     push(spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))));
     for rule in spec.and_then(|s| s.get("rules")).and_then(Value::as_array).into_iter().flatten() {
@@ -183,9 +210,10 @@ pub fn pod_references(spec: &Value) -> (Vec<String>, Vec<String>) {
     let mut secrets = Vec::new();
     let add = |list: &mut Vec<String>, v: Option<&Value>| {
         if let Some(n) = v.and_then(Value::as_str)
-            && !list.iter().any(|x| x == n) {
-                list.push(n.to_owned());
-            }
+            && !list.iter().any(|x| x == n)
+        {
+            list.push(n.to_owned());
+        }
     };
     for vol in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
         add(&mut cms, vol.pointer("/configMap/name"));

@@ -78,7 +78,12 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
     };
     let (inputs, missing) = files::expand(&config.paths, &filter);
     for (path, message) in missing {
-        snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, path.display().to_string(), None, message));
+        snapshot.diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Unreadable,
+            path.display().to_string(),
+            None,
+            message,
+        ));
     }
     snapshot.files = inputs.len();
     let parse_one = |input: &files::Input| {
@@ -115,7 +120,11 @@ fn report_duplicates(snapshot: &mut Snapshot) {
                 DiagnosticKind::Duplicate,
                 file,
                 Some(line),
-                format!("duplicate object {} {}: first declared at {f0}:{l0}; this copy is ignored", r.kind, display_name(&r)),
+                format!(
+                    "duplicate object {} {}: first declared at {f0}:{l0}; this copy is ignored",
+                    r.kind,
+                    display_name(&r)
+                ),
             )),
             None => {
                 first.insert(r.id.clone(), (file, line));
@@ -137,8 +146,10 @@ pub fn parse(text: &str, file: &str, source: &str, config: &ManifestsConfig) -> 
     if trimmed.is_empty() {
         return out;
     }
-    let is_json = file.ends_with(".json") || (trimmed.starts_with('{') && !file.ends_with(".yaml") && !file.ends_with(".yml"));
-    let docs = if is_json { parse_json(text, file, config, &mut out) } else { parse_yaml(text, file, config, &mut out) };
+    let is_json =
+        file.ends_with(".json") || (trimmed.starts_with('{') && !file.ends_with(".yaml") && !file.ends_with(".yml"));
+    let docs =
+        if is_json { parse_json(text, file, config, &mut out) } else { parse_yaml(text, file, config, &mut out) };
     let templates = HelmSources::scan(text);
     let ctx = DocContext { file, source, config, templates: &templates, text };
     for (value, line) in docs {
@@ -223,10 +234,14 @@ fn line_of(loc: &serde_saphyr::Location) -> u32 {
 fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str) -> Diagnostic {
     let raw = e.without_snippet().to_string();
     // The parser appends positions relative to the chunk it saw; the diagnostic carries the absolute line instead.
-    let message = raw.split(" at line ").next().unwrap_or(&raw).replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let message =
+        raw.split(" at line ").next().unwrap_or(&raw).replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     let message = message.trim_end_matches(|c: char| c == ',' || c.is_whitespace());
     let (kind, message) = if raw.contains("Depth {") {
-        (DiagnosticKind::Limit, "document nests deeper than the depth limit (limits.max_depth); document skipped".to_owned())
+        (
+            DiagnosticKind::Limit,
+            "document nests deeper than the depth limit (limits.max_depth); document skipped".to_owned(),
+        )
     } else if raw.contains("Alias") || raw.contains("Anchor") {
         (DiagnosticKind::Limit, "YAML aliases expand beyond the limit (an alias bomb?); document skipped".to_owned())
     } else if raw.contains("budget") {
@@ -245,7 +260,8 @@ fn split_documents(text: &str) -> Vec<(u32, &str)> {
     let mut start_line = 0u32;
     let mut pos = 0usize;
     for (line_no, line) in (0u32..).zip(text.split_inclusive('\n')) {
-        let is_separator = line.starts_with("---") && line.get(3..).is_none_or(|r| r.trim().is_empty() || r.starts_with(' '));
+        let is_separator =
+            line.starts_with("---") && line.get(3..).is_none_or(|r| r.trim().is_empty() || r.starts_with(' '));
         if is_separator && pos > start {
             chunks.push((start_line, text.get(start..pos).unwrap_or("")));
             start = pos;
@@ -356,7 +372,10 @@ impl DocContext<'_> {
     /// Lines of the elements of the list document starting at `doc_line`: its `items` (a List) or the document itself
     /// (a top-level sequence). Read by a second, span-only parse of the file, as such documents are rare.
     fn item_lines(&self, doc_line: u32, list_kind: bool) -> Vec<u32> {
-        let docs = serde_saphyr::from_multiple_with_options::<Spanned<ElementLines>>(self.text, yaml_options(&self.config.limits));
+        let docs = serde_saphyr::from_multiple_with_options::<Spanned<ElementLines>>(
+            self.text,
+            yaml_options(&self.config.limits),
+        );
         docs.ok()
             .and_then(|docs| docs.into_iter().find(|d| line_of(&d.referenced) == doc_line))
             .filter(|d| d.value.from_items == list_kind)
@@ -607,17 +626,29 @@ mod tests {
 
     #[test]
     fn multi_document_stream_keeps_lines_and_ids() {
-        let p = parse_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: shop\n---\n# c\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\n");
+        let p = parse_str(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: shop\n---\n# c\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\n",
+        );
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
         let ids: Vec<_> = p.resources.iter().map(|r| (r.id.as_str().to_owned(), r.location().unwrap().1)).collect();
-        assert_eq!(ids, [("k8s/default/Service/shop/a".to_owned(), 1), ("k8s/default/apps.Deployment/default/b".to_owned(), 8)]);
+        assert_eq!(
+            ids,
+            [("k8s/default/Service/shop/a".to_owned(), 1), ("k8s/default/apps.Deployment/default/b".to_owned(), 8)]
+        );
     }
 
     #[test]
     fn helm_source_comment_is_kept_per_document() {
         let text = "---\n# Source: shop/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
         let p = parse_str(text);
-        let t: Vec<_> = p.resources.iter().map(|r| match &r.origin { Origin::Declared { template, .. } => template.clone(), _ => None }).collect();
+        let t: Vec<_> = p
+            .resources
+            .iter()
+            .map(|r| match &r.origin {
+                Origin::Declared { template, .. } => template.clone(),
+                _ => None,
+            })
+            .collect();
         assert_eq!(t, [Some("shop/templates/svc.yaml".to_owned()), None]);
     }
 
@@ -641,14 +672,17 @@ mod tests {
 
     #[test]
     fn top_level_sequences_and_generate_name_objects_are_kept_apart() {
-        let p = parse_str("- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n");
+        let p = parse_str(
+            "- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {generateName: migrate-}\n",
+        );
         let lines: Vec<_> = p.resources.iter().map(|r| (r.name.clone(), r.location().unwrap().1)).collect();
         assert_eq!(lines, [("migrate-*@t.yaml:1".to_owned(), 1), ("migrate-*@t.yaml:4".to_owned(), 4)]);
     }
 
     #[test]
     fn document_limits_apply_to_the_whole_file() {
-        let config = ManifestsConfig { limits: Limits { max_documents: 2, ..Limits::default() }, ..ManifestsConfig::default() };
+        let config =
+            ManifestsConfig { limits: Limits { max_documents: 2, ..Limits::default() }, ..ManifestsConfig::default() };
         let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n";
         let p = parse(&doc.repeat(3), "t.yaml", "test", &config);
         assert!(p.resources.is_empty());
@@ -657,7 +691,9 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_and_non_k8s_yaml_is_skipped() {
-        let p = parse_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n");
+        let p = parse_str(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n",
+        );
         assert_eq!(p.resources[0].attrs["data"]["password"], crate::MASK);
         assert!(!p.resources[0].attrs.to_string().contains("aHVudGVyMg"));
         assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);

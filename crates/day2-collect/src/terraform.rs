@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use day2_model::{Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot};
+use day2_model::{
+    Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -52,7 +54,8 @@ pub struct Parsed {
 pub fn collect(config: &TerraformConfig) -> Snapshot {
     let source = config.source_name.clone().unwrap_or_else(|| crate::source_name("terraform", &config.paths));
     let scopes = default_scopes(&config.paths);
-    let mut snap = Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
+    let mut snap =
+        Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
     for (path, default) in config.paths.iter().zip(scopes) {
         let input = if path.as_os_str() == "-" { Input::Stdin } else { Input::File(path.clone()) };
         let file = input.display();
@@ -81,7 +84,8 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
         .map(|p| {
             let mut parts: Vec<String> = p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
             if let Some(last) = parts.last_mut() {
-                let stem = last.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned();
+                let stem =
+                    last.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned();
                 *last = if p.as_os_str() == "-" { "stdin".to_owned() } else { stem };
             }
             parts
@@ -137,7 +141,8 @@ pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits)
         ));
         return out;
     }
-    let mut reader = Reader { file, scope, source, lines: LineIndex::new(text), out, by_config_address: HashMap::new() };
+    let mut reader =
+        Reader { file, scope, source, lines: LineIndex::new(text), out, by_config_address: HashMap::new() };
     if doc.get("version").and_then(Value::as_u64) == Some(4) && doc.get("resources").is_some() {
         reader.state_v4(&doc);
     } else if doc.get("format_version").is_some() {
@@ -145,7 +150,9 @@ pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits)
     } else {
         let what = match doc.get("version").and_then(Value::as_u64) {
             Some(v) => format!("state format version {v} is not supported (only version 4, Terraform ≥ 0.12)"),
-            None => "not a Terraform state (no `version: 4`) nor `terraform show -json` output (no `format_version`)".into(),
+            None => {
+                "not a Terraform state (no `version: 4`) nor `terraform show -json` output (no `format_version`)".into()
+            }
         };
         reader.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, file, Some(1), what));
     }
@@ -165,7 +172,12 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn schema_error(&mut self, field: &str, message: &str) {
         let line = self.lines.find(&format!("\"{field}\"")).unwrap_or(1);
-        self.out.diagnostics.push(Diagnostic::new(DiagnosticKind::Schema, self.file, Some(line), format!("`{field}`: {message}")));
+        self.out.diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Schema,
+            self.file,
+            Some(line),
+            format!("`{field}`: {message}"),
+        ));
     }
 
     fn id(&self, kind: &str, address: &str) -> ResourceId {
@@ -182,7 +194,9 @@ impl Reader<'_> {
             if r.get("mode").and_then(Value::as_str) != Some("managed") {
                 continue;
             }
-            let (Some(kind), Some(name)) = (r.get("type").and_then(Value::as_str), r.get("name").and_then(Value::as_str)) else {
+            let (Some(kind), Some(name)) =
+                (r.get("type").and_then(Value::as_str), r.get("name").and_then(Value::as_str))
+            else {
                 self.schema_error("resources", &format!("entry {i} has no string `type` and `name`"));
                 continue;
             };
@@ -196,7 +210,9 @@ impl Reader<'_> {
                     mask_path(&mut attrs, path);
                 }
                 let id = self.push_resource(kind, &address, module, &provider, attrs, line);
-                for dep in inst.get("dependencies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                for dep in
+                    inst.get("dependencies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+                {
                     deps.push((id.clone(), dep.to_owned()));
                 }
             }
@@ -230,7 +246,9 @@ impl Reader<'_> {
             if r.get("mode").and_then(Value::as_str) != Some("managed") {
                 continue;
             }
-            let (Some(address), Some(kind)) = (r.get("address").and_then(Value::as_str), r.get("type").and_then(Value::as_str)) else {
+            let (Some(address), Some(kind)) =
+                (r.get("address").and_then(Value::as_str), r.get("type").and_then(Value::as_str))
+            else {
                 self.schema_error("address", "resource entry has no string `address` and `type`");
                 continue;
             };
@@ -255,7 +273,9 @@ impl Reader<'_> {
         if rc.get("mode").and_then(Value::as_str) != Some("managed") {
             return;
         }
-        let (Some(address), Some(kind)) = (rc.get("address").and_then(Value::as_str), rc.get("type").and_then(Value::as_str)) else {
+        let (Some(address), Some(kind)) =
+            (rc.get("address").and_then(Value::as_str), rc.get("type").and_then(Value::as_str))
+        else {
             return;
         };
         let change = rc.get("change").cloned().unwrap_or(Value::Null);
@@ -330,7 +350,15 @@ impl Reader<'_> {
         }
     }
 
-    fn push_resource(&mut self, kind: &str, address: &str, module: Option<&str>, provider: &str, attrs: Value, line: Option<u32>) -> ResourceId {
+    fn push_resource(
+        &mut self,
+        kind: &str,
+        address: &str,
+        module: Option<&str>,
+        provider: &str,
+        attrs: Value,
+        line: Option<u32>,
+    ) -> ResourceId {
         let id = self.id(kind, address);
         self.by_config_address.entry(config_address(address)).or_default().push(id.clone());
         let labels = tags(&attrs);
@@ -345,7 +373,12 @@ impl Reader<'_> {
             labels,
             owner: Default::default(),
             attrs,
-            origin: Origin::Declared { file: self.file.to_owned(), line: line.unwrap_or(1), template: None, module: module.map(str::to_owned) },
+            origin: Origin::Declared {
+                file: self.file.to_owned(),
+                line: line.unwrap_or(1),
+                template: None,
+                module: module.map(str::to_owned),
+            },
             source: self.source.to_owned(),
         });
         id
@@ -457,10 +490,9 @@ fn tags(attrs: &Value) -> BTreeMap<String, String> {
 /// Masks every value that a `sensitive_values` tree marks `true`.
 fn mask_tree(value: &mut Value, sensitive: &Value) {
     match sensitive {
-        Value::Bool(true)
-            if !value.is_null() => {
-                *value = Value::String(crate::MASK.to_owned());
-            }
+        Value::Bool(true) if !value.is_null() => {
+            *value = Value::String(crate::MASK.to_owned());
+        }
         Value::Object(s) => {
             if let Value::Object(v) = value {
                 for (k, sv) in s {
@@ -490,7 +522,9 @@ fn mask_path(value: &mut Value, path: &Value) {
         let key = step.get("value").map(|v| v.get("value").unwrap_or(v));
         let found = match (&*cur, key) {
             (Value::Object(m), Some(Value::String(k))) => m.contains_key(k.as_str()),
-            (Value::Array(a), Some(Value::Number(n))) => n.as_u64().and_then(|i| usize::try_from(i).ok()).is_some_and(|i| i < a.len()),
+            (Value::Array(a), Some(Value::Number(n))) => {
+                n.as_u64().and_then(|i| usize::try_from(i).ok()).is_some_and(|i| i < a.len())
+            }
             _ => false,
         };
         if !found {
@@ -498,7 +532,9 @@ fn mask_path(value: &mut Value, path: &Value) {
         }
         let next = match (cur, key) {
             (Value::Object(m), Some(Value::String(k))) => m.get_mut(k.as_str()),
-            (Value::Array(a), Some(Value::Number(n))) => n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| a.get_mut(i)),
+            (Value::Array(a), Some(Value::Number(n))) => {
+                n.as_u64().and_then(|i| usize::try_from(i).ok()).and_then(|i| a.get_mut(i))
+            }
             _ => None,
         };
         match next {
@@ -589,16 +625,28 @@ mod tests {
 
     #[test]
     fn files_of_the_same_name_get_distinct_scopes() {
-        let paths: Vec<PathBuf> = ["live/prod/terraform.tfstate", "live/stage/terraform.tfstate", "edge/plan.json"].iter().map(PathBuf::from).collect();
+        let paths: Vec<PathBuf> = ["live/prod/terraform.tfstate", "live/stage/terraform.tfstate", "edge/plan.json"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
         assert_eq!(default_scopes(&paths), ["prod.terraform", "stage.terraform", "plan"]);
     }
 
     #[test]
     fn sensitive_index_steps_are_followed_and_unknown_steps_mask_the_parent() {
         let mut v = json!({"website": [{"routing_rules": "secret"}], "tags": {"Secret": "x", "Name": "n"}});
-        mask_path(&mut v, &json!([{"type": "get_attr", "value": "website"}, {"type": "index", "value": {"value": 0, "type": "number"}}, {"type": "get_attr", "value": "routing_rules"}]));
-        mask_path(&mut v, &json!([{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "Secret", "type": "string"}}]));
-        assert_eq!(v, json!({"website": [{"routing_rules": crate::MASK}], "tags": {"Secret": crate::MASK, "Name": "n"}}));
+        mask_path(
+            &mut v,
+            &json!([{"type": "get_attr", "value": "website"}, {"type": "index", "value": {"value": 0, "type": "number"}}, {"type": "get_attr", "value": "routing_rules"}]),
+        );
+        mask_path(
+            &mut v,
+            &json!([{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "Secret", "type": "string"}}]),
+        );
+        assert_eq!(
+            v,
+            json!({"website": [{"routing_rules": crate::MASK}], "tags": {"Secret": crate::MASK, "Name": "n"}})
+        );
         let mut w = json!({"block": {"a": 1}});
         mask_path(&mut w, &json!([{"type": "get_attr", "value": "block"}, {"type": "weird", "value": true}]));
         assert_eq!(w, json!({"block": crate::MASK}));

@@ -43,12 +43,17 @@ fn kustomization_files_are_skipped_not_errors() {
 
 #[test]
 fn fixture_matches_kubectl_kustomize_when_available() {
-    let Ok(out) = std::process::Command::new("kubectl").args(["kustomize", "overlays/prod"]).current_dir(dir()).output() else {
+    let Ok(out) =
+        std::process::Command::new("kubectl").args(["kustomize", "overlays/prod"]).current_dir(dir()).output()
+    else {
         eprintln!("kubectl not installed: comparing with the committed output only");
         return;
     };
     if !out.status.success() {
-        eprintln!("kubectl kustomize failed ({}): comparing with the committed output only", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "kubectl kustomize failed ({}): comparing with the committed output only",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     let committed = std::fs::read_to_string(dir().join("rendered.yaml")).unwrap();

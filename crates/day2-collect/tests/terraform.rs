@@ -37,8 +37,15 @@ fn state_v4_gives_full_addresses_and_dependencies() {
     assert_eq!(names(&p), ADDRESSES);
     let vpc = p.resources.iter().find(|r| r.name.starts_with("module.net")).unwrap();
     assert_eq!(vpc.id.as_str(), "tf/data/terraform_data//module.net.terraform_data.vpc");
-    assert!(matches!(&vpc.origin, day2_model::Origin::Declared { module: Some(m), line, .. } if m == "module.net" && *line > 1));
-    let deps: Vec<_> = p.relations.iter().filter(|r| r.kind == RelationKind::DependsOn).map(|r| (r.from.as_str(), r.to.as_str())).collect();
+    assert!(
+        matches!(&vpc.origin, day2_model::Origin::Declared { module: Some(m), line, .. } if m == "module.net" && *line > 1)
+    );
+    let deps: Vec<_> = p
+        .relations
+        .iter()
+        .filter(|r| r.kind == RelationKind::DependsOn)
+        .map(|r| (r.from.as_str(), r.to.as_str()))
+        .collect();
     assert_eq!(deps.len(), 2, "{deps:?}");
     assert!(deps.iter().all(|(f, t)| f.contains("web[") && t.ends_with("terraform_data.bucket")));
 }
@@ -64,7 +71,13 @@ fn plan_gives_planned_values_changes_and_reference_relations() {
 #[test]
 fn plan_changes_survive_into_the_inventory() {
     let p = parse("data-plan.json");
-    let snapshot = day2_model::Snapshot { resources: p.resources, relations: p.relations, changes: p.changes, complete: true, ..Default::default() };
+    let snapshot = day2_model::Snapshot {
+        resources: p.resources,
+        relations: p.relations,
+        changes: p.changes,
+        complete: true,
+        ..Default::default()
+    };
     let (inv, _) = day2_model::Inventory::from_snapshots(vec![snapshot]);
     assert_eq!(inv.changes().len(), 6, "kept for the drift and cost analyzers");
 }

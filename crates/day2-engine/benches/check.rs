@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use day2_engine::pipeline::{self, Settings};
 use day2_engine::Config;
+use day2_engine::pipeline::{self, Settings};
 
 fn settings(paths: Vec<PathBuf>) -> Settings {
     Settings::new(&Config::default(), &paths, "bench")
@@ -31,7 +31,9 @@ fn bench_manifests(c: &mut Criterion) {
 
     let one = day2_testkit::corpus::deployment(3);
     let config = day2_collect::manifests::ManifestsConfig::default();
-    c.bench_function("parse_one_deployment", |b| b.iter(|| day2_collect::manifests::parse(&one, "x.yaml", "bench", &config)));
+    c.bench_function("parse_one_deployment", |b| {
+        b.iter(|| day2_collect::manifests::parse(&one, "x.yaml", "bench", &config))
+    });
 }
 
 criterion_group!(benches, bench_manifests);

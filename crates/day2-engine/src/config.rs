@@ -85,12 +85,14 @@ pub enum ConfigError {
 impl Config {
     /// Reads and validates a configuration file; suppression files are resolved relative to it and merged in.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config = Self::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for file in config.suppression_files.clone() {
             let full = base.join(&file);
-            let text = std::fs::read_to_string(&full).map_err(|source| ConfigError::Read { path: full.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&full).map_err(|source| ConfigError::Read { path: full.clone(), source })?;
             let extra: Vec<SuppressionRule> = parse_yaml(&text, &full)?;
             config.suppressions.extend(extra);
         }
@@ -126,7 +128,11 @@ impl Config {
                 problems.push(format!("sources.manifests[{i}]: {e}"));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid { path: path.to_owned(), message: problems.join("; ") }) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { path: path.to_owned(), message: problems.join("; ") })
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
 use day2_collect::{link, manifests, terraform};
 use day2_model::{
-    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, ResourceId, RuleMeta, Severity, Snapshot, SourceSummary,
-    Summary,
+    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, ResourceId, RuleMeta, Severity, Snapshot,
+    SourceSummary, Summary,
 };
 
 use crate::config::Config;
@@ -51,7 +51,11 @@ impl Settings {
             let template = config.sources.manifests.first().cloned().unwrap_or_default();
             let (m, t) = classify(paths, &template);
             // Named after the paths as given (not the expanded file lists), so the store sees the same sources each run.
-            let manifests = vec![ManifestsConfig { source_name: Some(day2_collect::source_name("manifests", paths)), paths: m, ..template }];
+            let manifests = vec![ManifestsConfig {
+                source_name: Some(day2_collect::source_name("manifests", paths)),
+                paths: m,
+                ..template
+            }];
             let terraform = if t.is_empty() {
                 Vec::new()
             } else {
@@ -84,7 +88,11 @@ pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>
     for path in paths {
         if path.as_os_str() == "-" {
             let text = files::read_text(&Input::Stdin, manifests.limits.max_file_bytes).unwrap_or_default();
-            if files::is_terraform_text(text.get(..4096.min(text.len())).unwrap_or(&text)) { to_terraform.push(path.clone()) } else { to_manifests.push(path.clone()) }
+            if files::is_terraform_text(text.get(..4096.min(text.len())).unwrap_or(&text)) {
+                to_terraform.push(path.clone())
+            } else {
+                to_manifests.push(path.clone())
+            }
             continue;
         }
         if !path.exists() {
@@ -126,13 +134,19 @@ pub struct Run {
 /// Runs the pipeline once.
 pub fn run(settings: &Settings) -> Run {
     let clock = std::time::Instant::now();
-    let mut snapshots: Vec<Snapshot> = settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
+    let mut snapshots: Vec<Snapshot> =
+        settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
     snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
 
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, "Collected sources.");
     let sources: Vec<SourceSummary> = snapshots
         .iter()
-        .map(|s| SourceSummary { name: s.source.clone(), complete: s.complete, files: s.files, resources: s.resources.len() })
+        .map(|s| SourceSummary {
+            name: s.source.clone(),
+            complete: s.complete,
+            files: s.files,
+            resources: s.resources.len(),
+        })
         .collect();
     let files = snapshots.iter().map(|s| s.files).sum();
     let mut diagnostics: Vec<Diagnostic> =
@@ -141,26 +155,42 @@ pub fn run(settings: &Settings) -> Run {
     let (mut inventory, duplicates) = Inventory::from_snapshots(snapshots);
     for dup in duplicates {
         let (file, line) = dup.location().map(|(f, l)| (f.to_owned(), Some(l))).unwrap_or_default();
-        diagnostics.push(Diagnostic::new(DiagnosticKind::Duplicate, file, line, format!("duplicate object {}: already read from another source; this copy is ignored", dup.id)));
+        diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Duplicate,
+            file,
+            line,
+            format!("duplicate object {}: already read from another source; this copy is ignored", dup.id),
+        ));
     }
     link::link(&mut inventory, &settings.owners);
-    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, resources = inventory.len(), "Built and linked the inventory.");
+    tracing::info!(
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        resources = inventory.len(),
+        "Built and linked the inventory."
+    );
 
     let context = Context { now: settings.now };
     let mut rules_run = Vec::new();
-    let mut findings = match Checks::new(&settings.checks) {
-        Ok(checks) => {
-            rules_run = checks.enabled().iter().map(|c| c.id.to_owned()).collect();
-            rules_run.sort();
-            checks.analyze(&inventory, &context)
-        }
-        Err(errors) => {
-            diagnostics.extend(errors.iter().map(|e| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string())));
-            Vec::new()
-        }
-    };
+    let mut findings =
+        match Checks::new(&settings.checks) {
+            Ok(checks) => {
+                rules_run = checks.enabled().iter().map(|c| c.id.to_owned()).collect();
+                rules_run.sort();
+                checks.analyze(&inventory, &context)
+            }
+            Err(errors) => {
+                diagnostics.extend(errors.iter().map(|e| {
+                    Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string())
+                }));
+                Vec::new()
+            }
+        };
     diagnostics.extend(suppress(settings, &inventory, &mut findings));
-    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Ran checks and suppressions.");
+    tracing::info!(
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        findings = findings.len(),
+        "Ran checks and suppressions."
+    );
     sort(&mut findings);
 
     let mut report = Report {
@@ -182,16 +212,19 @@ pub fn run(settings: &Settings) -> Run {
 /// Applies annotations and configured suppressions; returns the problems found in them. An annotation problem is
 /// located at the object that carries the annotation.
 fn suppress(settings: &Settings, inventory: &Inventory, findings: &mut [Finding]) -> Vec<Diagnostic> {
-    let config_problem = |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
+    let config_problem =
+        |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
     match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
         Ok(s) => s
             .apply(findings, inventory, settings.now.date_naive())
             .into_iter()
             .map(|e| match &e {
-                SuppressionError::Annotation { resource, .. } => match inventory.get(&ResourceId::from_raw(resource.as_str())).and_then(|r| r.location()) {
-                    Some((file, line)) => Diagnostic::new(DiagnosticKind::Config, file, Some(line), e.to_string()),
-                    None => config_problem(e.to_string()),
-                },
+                SuppressionError::Annotation { resource, .. } => {
+                    match inventory.get(&ResourceId::from_raw(resource.as_str())).and_then(|r| r.location()) {
+                        Some((file, line)) => Diagnostic::new(DiagnosticKind::Config, file, Some(line), e.to_string()),
+                        None => config_problem(e.to_string()),
+                    }
+                }
                 _ => config_problem(e.to_string()),
             })
             .collect(),

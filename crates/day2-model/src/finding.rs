@@ -28,7 +28,8 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, most severe first (report order).
-    pub const DESCENDING: [Severity; 5] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
+    pub const DESCENDING: [Severity; 5] =
+        [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
 
     /// Lowercase name.
     pub fn as_str(self) -> &'static str {
@@ -67,7 +68,11 @@ impl FromStr for Severity {
             "high" => Severity::High,
             "critical" => Severity::Critical,
             _ => {
-                return Err(UnknownName { what: "severity", given: s.to_owned(), expected: "critical, high, medium, low, info" });
+                return Err(UnknownName {
+                    what: "severity",
+                    given: s.to_owned(),
+                    expected: "critical, high, medium, low, info",
+                });
             }
         })
     }

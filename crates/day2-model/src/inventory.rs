@@ -156,7 +156,11 @@ impl Inventory {
 
     /// Resources in a namespace whose kind, without its API group, is `base_kind` (`NetworkPolicy` finds
     /// `networking.k8s.io.NetworkPolicy`). Indexed: checks call this once per object.
-    pub fn in_namespace_of_kind<'a>(&'a self, namespace: &str, base_kind: &str) -> impl Iterator<Item = &'a Resource> + 'a {
+    pub fn in_namespace_of_kind<'a>(
+        &'a self,
+        namespace: &str,
+        base_kind: &str,
+    ) -> impl Iterator<Item = &'a Resource> + 'a {
         self.indexed(self.by_namespace_kind.get(&(namespace.to_owned(), base_kind.to_owned())))
     }
 
@@ -189,7 +193,11 @@ impl Inventory {
         idx.into_iter().flatten().filter_map(|&i| self.resources.get(i))
     }
 
-    fn edges<'a>(&'a self, map: &'a HashMap<usize, Vec<usize>>, id: &ResourceId) -> impl Iterator<Item = &'a Relation> + 'a {
+    fn edges<'a>(
+        &'a self,
+        map: &'a HashMap<usize, Vec<usize>>,
+        id: &ResourceId,
+    ) -> impl Iterator<Item = &'a Relation> + 'a {
         self.by_id.get(id).and_then(|i| map.get(i)).into_iter().flatten().filter_map(|&e| self.relations.get(e))
     }
 }

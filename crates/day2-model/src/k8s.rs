@@ -101,7 +101,8 @@ pub fn selector_matches(selector: &Value, labels: Option<&serde_json::Map<String
     }
     for expr in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
         let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
-        let values: Vec<&str> = expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> =
+            expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
         let actual = labels.get(key).and_then(Value::as_str);
         let ok = match expr.get("operator").and_then(Value::as_str) {
             Some("In") => actual.is_some_and(|a| values.contains(&a)),
@@ -129,7 +130,10 @@ mod tests {
         let l = labels.as_object();
         assert!(selector_matches(&json!({"app": "cart"}), l));
         assert!(!selector_matches(&json!({"app": "cart", "x": "y"}), l));
-        assert!(selector_matches(&json!({"matchLabels": {"app": "cart"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}), l));
+        assert!(selector_matches(
+            &json!({"matchLabels": {"app": "cart"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}),
+            l
+        ));
         assert!(!selector_matches(&json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), l));
         assert!(selector_matches(&json!({}), l));
     }

@@ -64,7 +64,9 @@ impl OwnerKeys {
     /// Derives an owner from labels/tags; `fallback` (e.g. a Namespace's labels) fills what the object itself lacks.
     pub fn derive(&self, labels: &BTreeMap<String, String>, fallback: Option<&BTreeMap<String, String>>) -> Owner {
         let pick = |keys: &[String]| {
-            let find = |map: &BTreeMap<String, String>| keys.iter().find_map(|k| map.get(k).filter(|v| !v.is_empty()).cloned());
+            let find = |map: &BTreeMap<String, String>| {
+                keys.iter().find_map(|k| map.get(k).filter(|v| !v.is_empty()).cloned())
+            };
             find(labels).or_else(|| fallback.and_then(find))
         };
         Owner {
@@ -85,7 +87,8 @@ mod tests {
     fn object_labels_win_over_namespace_fallback() {
         let keys = OwnerKeys::default();
         let own: BTreeMap<_, _> = [("app.kubernetes.io/name".to_owned(), "cart".to_owned())].into();
-        let ns: BTreeMap<_, _> = [("team".to_owned(), "payments".to_owned()), ("app".to_owned(), "ignored".to_owned())].into();
+        let ns: BTreeMap<_, _> =
+            [("team".to_owned(), "payments".to_owned()), ("app".to_owned(), "ignored".to_owned())].into();
         let owner = keys.derive(&own, Some(&ns));
         assert_eq!(owner.service.as_deref(), Some("cart"));
         assert_eq!(owner.team.as_deref(), Some("payments"));

@@ -53,7 +53,9 @@ pub struct ResourceId(String);
 impl ResourceId {
     /// Builds an id from its parts.
     pub fn new(provider: Provider, scope: &str, kind: &str, namespace: &str, name: &str) -> Self {
-        let mut s = String::with_capacity(provider.as_str().len() + scope.len() + kind.len() + namespace.len() + name.len() + 4);
+        let mut s = String::with_capacity(
+            provider.as_str().len() + scope.len() + kind.len() + namespace.len() + name.len() + 4,
+        );
         s.push_str(provider.as_str());
         for part in [scope, kind, namespace, name] {
             s.push('/');
@@ -152,7 +154,9 @@ impl Resource {
     /// A Kubernetes annotation (or, for cloud resources, a tag) by key.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         match self.provider {
-            Provider::K8s => self.attrs.pointer("/metadata/annotations").and_then(|a| a.get(key)).and_then(|v| v.as_str()),
+            Provider::K8s => {
+                self.attrs.pointer("/metadata/annotations").and_then(|a| a.get(key)).and_then(|v| v.as_str())
+            }
             _ => self.labels.get(key).map(String::as_str),
         }
     }

@@ -20,7 +20,8 @@ impl Reporter for Json {
 
 impl Reporter for Yaml {
     fn render(&self, report: &Report, _: &Options, out: &mut dyn Write) -> Result<(), RenderError> {
-        let text = serde_saphyr::to_string(report).map_err(|e| RenderError::Encode { format: "yaml", message: e.to_string() })?;
+        let text = serde_saphyr::to_string(report)
+            .map_err(|e| RenderError::Encode { format: "yaml", message: e.to_string() })?;
         out.write_all(text.as_bytes())?;
         Ok(())
     }

@@ -25,9 +25,12 @@ impl Reporter for Junit {
                 }
                 _ => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    st.set_message(f.message.clone())
-                        .set_type(f.severity.as_str())
-                        .set_description(format!("{}\nat {}\nremediation: {}", f.message, location(f), f.remediation));
+                    st.set_message(f.message.clone()).set_type(f.severity.as_str()).set_description(format!(
+                        "{}\nat {}\nremediation: {}",
+                        f.message,
+                        location(f),
+                        f.remediation
+                    ));
                     st
                 }
             };
@@ -56,7 +59,10 @@ impl Reporter for Junit {
         }
         if suites.is_empty() {
             let mut s = TestSuite::new("day2");
-            s.add_test_case(TestCase::new(format!("{} resources scanned", report.summary.resources), TestCaseStatus::success()));
+            s.add_test_case(TestCase::new(
+                format!("{} resources scanned", report.summary.resources),
+                TestCaseStatus::success(),
+            ));
             suites.push(s);
         }
         junit.add_test_suites(suites);

@@ -97,7 +97,10 @@ pub(crate) fn location(f: &day2_model::Finding) -> String {
 /// drive the terminal (`\x1b]0;…`) or break a table.
 pub(crate) fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().any(char::is_control) {
-        text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect::<String>().into()
+        text.chars()
+            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+            .collect::<String>()
+            .into()
     } else {
         text.into()
     }
@@ -141,15 +144,22 @@ mod tests {
         }
         let validator = jsonschema::draft7::options().should_validate_formats(true).build(&schema).unwrap();
         let doc: serde_json::Value = serde_json::from_str(&render_str(Format::Sarif, Options::default())).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{errors:#?}");
         let run = &doc["runs"][0];
         assert_eq!(run["results"].as_array().unwrap().len(), 3);
-        assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "k8s/my%20app/cart.yaml");
+        assert_eq!(
+            run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "k8s/my%20app/cart.yaml"
+        );
         assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 12);
         assert_eq!(run["results"][1]["suppressions"][0]["justification"], "vendor agent");
         assert_eq!(run["tool"]["driver"]["rules"][0]["properties"]["security-severity"], "8.0");
-        assert_eq!(run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
+        assert_eq!(
+            run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
     }
 
     #[test]
@@ -190,7 +200,10 @@ mod tests {
         assert!(table.contains("CRITICAL (1)") && table.contains("MEDIUM (1)"), "{table}");
         assert!(table.contains("suppression expired 2027-01-31"), "{table}");
         assert!(table.contains("SUPPRESSED (1)") && table.contains("INPUT ERRORS (1)"), "{table}");
-        assert!(table.contains("Scanned 3 files, 7 resources: 1 critical, 0 high, 1 medium, 0 low, 0 info · 1 suppressed"), "{table}");
+        assert!(
+            table.contains("Scanned 3 files, 7 resources: 1 critical, 0 high, 1 medium, 0 low, 0 info · 1 suppressed"),
+            "{table}"
+        );
         assert!(!table.contains('\x1b'), "no colour without a TTY, and input escapes are neutralised");
         assert!(table.contains("\\u{1b}]0;title\\u{7}"), "{table}");
         let md = render_str(Format::Markdown, Options { color: false, show_suppressed: true });

@@ -26,21 +26,38 @@ impl Reporter for Markdown {
             .iter()
             .map(|sev| format!("**{}** {}", s.by_severity.get(sev).copied().unwrap_or(0), sev))
             .collect();
-        writeln!(out, "{} files, {} resources scanned: {}. {} suppressed. Fails on `{}` and above: {} finding(s).\n",
-            s.files, s.resources, counts.join(" · "), s.suppressed, report.fail_on, failing)?;
+        writeln!(
+            out,
+            "{} files, {} resources scanned: {}. {} suppressed. Fails on `{}` and above: {} finding(s).\n",
+            s.files,
+            s.resources,
+            counts.join(" · "),
+            s.suppressed,
+            report.fail_on,
+            failing
+        )?;
         let active: Vec<_> = report.findings.iter().filter(|f| f.status.is_active()).collect();
         if !active.is_empty() {
             writeln!(out, "| Severity | Rule | Resource | Location | Finding |")?;
             writeln!(out, "|---|---|---|---|---|")?;
             for f in active.iter().take(MAX_ROWS) {
-                writeln!(out, "| {} | `{}` | {} | `{}` | {} |", f.severity, f.rule_id, cell(&resource_label(f)), cell(&location(f)), cell(&f.message))?;
+                writeln!(
+                    out,
+                    "| {} | `{}` | {} | `{}` | {} |",
+                    f.severity,
+                    f.rule_id,
+                    cell(&resource_label(f)),
+                    cell(&location(f)),
+                    cell(&f.message)
+                )?;
             }
             if active.len() > MAX_ROWS {
                 writeln!(out, "\n…and {} more (see the JSON or SARIF report).", active.len() - MAX_ROWS)?;
             }
             writeln!(out)?;
         }
-        let suppressed: Vec<_> = report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
+        let suppressed: Vec<_> =
+            report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
         if options.show_suppressed && !suppressed.is_empty() {
             writeln!(out, "<details><summary>{} suppressed</summary>\n", suppressed.len())?;
             for f in suppressed {

@@ -24,7 +24,10 @@ pub(crate) fn report() -> Report {
             owner: Owner { team: Some("payments".into()), ..Owner::default() },
             evidence: vec![Evidence { path: "/spec/x".into(), expected: Some(false.into()), actual: true.into() }],
             remediation: "Remove privileged.".into(),
-            fix: Some(Fix { description: "Set privileged false".into(), patch: serde_json::json!([{"op": "replace", "path": "/spec/x", "value": false}]) }),
+            fix: Some(Fix {
+                description: "Set privileged false".into(),
+                patch: serde_json::json!([{"op": "replace", "path": "/spec/x", "value": false}]),
+            }),
             controls: vec![ControlRef { framework: Framework::CisK8s, control: "5.2.2".into() }],
             impact: None,
             status,
@@ -33,7 +36,12 @@ pub(crate) fn report() -> Report {
             resolved_at: None,
         }
     };
-    let suppression = Suppression { by: "config:day2.yaml".into(), owner: Some("alice".into()), reason: "vendor agent".into(), expires: NaiveDate::from_ymd_opt(2027, 1, 31) };
+    let suppression = Suppression {
+        by: "config:day2.yaml".into(),
+        owner: Some("alice".into()),
+        reason: "vendor agent".into(),
+        expires: NaiveDate::from_ymd_opt(2027, 1, 31),
+    };
     let mut report = Report {
         schema_version: Report::SCHEMA_VERSION,
         tool_version: "0.1.0".into(),
@@ -44,20 +52,36 @@ pub(crate) fn report() -> Report {
         findings: vec![
             finding("K8S-POD-001", Severity::Critical, "k8s/my app/cart.yaml", FindingStatus::OPEN),
             finding("K8S-POD-011", Severity::Low, "k8s/cart.yaml", FindingStatus::Suppressed(suppression.clone())),
-            finding("K8S-POD-008", Severity::Medium, "k8s/cart.yaml", FindingStatus::Open { expired_suppression: Some(suppression) }),
+            finding(
+                "K8S-POD-008",
+                Severity::Medium,
+                "k8s/cart.yaml",
+                FindingStatus::Open { expired_suppression: Some(suppression) },
+            ),
         ],
         resolved: vec![],
-        diagnostics: vec![Diagnostic::new(DiagnosticKind::Syntax, "k8s/bad.yaml", Some(3), "invalid YAML: mapping values are not allowed")],
-        rules: ["K8S-POD-001", "K8S-POD-011", "K8S-POD-008"].iter().map(|id| RuleMeta {
-            id: (*id).into(),
-            title: "Container runs privileged".into(),
-            domain: Domain::Security,
-            severity: Severity::High,
-            rationale: "Because.".into(),
-            remediation: "Fix it.".into(),
-            references: vec!["https://kubernetes.io/docs/concepts/security/pod-security-standards/".into()],
-            controls: vec![ControlRef { framework: Framework::PssBaseline, control: "privileged-containers".into() }],
-        }).collect(),
+        diagnostics: vec![Diagnostic::new(
+            DiagnosticKind::Syntax,
+            "k8s/bad.yaml",
+            Some(3),
+            "invalid YAML: mapping values are not allowed",
+        )],
+        rules: ["K8S-POD-001", "K8S-POD-011", "K8S-POD-008"]
+            .iter()
+            .map(|id| RuleMeta {
+                id: (*id).into(),
+                title: "Container runs privileged".into(),
+                domain: Domain::Security,
+                severity: Severity::High,
+                rationale: "Because.".into(),
+                remediation: "Fix it.".into(),
+                references: vec!["https://kubernetes.io/docs/concepts/security/pod-security-standards/".into()],
+                controls: vec![ControlRef {
+                    framework: Framework::PssBaseline,
+                    control: "privileged-containers".into(),
+                }],
+            })
+            .collect(),
     };
     report.recount();
     report

@@ -98,7 +98,11 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         (file, _) => file.as_ref(),
     };
     if let Some(file) = artifact {
-        set(&mut location, "physicalLocation", json!({"artifactLocation": {"uri": uri(file)}, "region": {"startLine": f.line.unwrap_or(1).max(1)}}));
+        set(
+            &mut location,
+            "physicalLocation",
+            json!({"artifactLocation": {"uri": uri(file)}, "region": {"startLine": f.line.unwrap_or(1).max(1)}}),
+        );
     }
     if let Some(t) = &f.template {
         set(&mut properties, "helmTemplate", json!(t));
@@ -130,11 +134,8 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
 impl Reporter for Sarif {
     fn render(&self, report: &Report, _: &Options, out: &mut dyn Write) -> Result<(), RenderError> {
         let rules: Vec<Value> = report.rules.iter().map(rule).collect();
-        let results: Vec<Value> = report
-            .findings
-            .iter()
-            .map(|f| result(f, report.rules.iter().position(|r| r.id == f.rule_id)))
-            .collect();
+        let results: Vec<Value> =
+            report.findings.iter().map(|f| result(f, report.rules.iter().position(|r| r.id == f.rule_id))).collect();
         let notifications: Vec<Value> = report
             .diagnostics
             .iter()
@@ -168,7 +169,8 @@ impl Reporter for Sarif {
                 "results": results,
             }],
         });
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(|e| RenderError::Encode { format: "sarif", message: e.to_string() })?;
+        serde_json::to_writer_pretty(&mut *out, &doc)
+            .map_err(|e| RenderError::Encode { format: "sarif", message: e.to_string() })?;
         writeln!(out)?;
         Ok(())
     }

@@ -75,7 +75,8 @@ impl Reporter for Table {
             }
             writeln!(out, "{t}\n")?;
         }
-        let suppressed: Vec<&Finding> = report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
+        let suppressed: Vec<&Finding> =
+            report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
         if options.show_suppressed && !suppressed.is_empty() {
             writeln!(out, "SUPPRESSED ({})", suppressed.len())?;
             let mut t = grid(options);

@@ -35,7 +35,10 @@ fn state_of(f: &Finding) -> &'static str {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |e: &dyn std::fmt::Display| StoreError::Open { location: path.display().to_string(), message: e.to_string() };
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            location: path.display().to_string(),
+            message: e.to_string(),
+        };
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -47,7 +50,12 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
-    async fn upsert_resources(tx: &mut Transaction<'_, Sqlite>, run: &RunRecord<'_>, run_id: i64, now: &str) -> Result<(), StoreError> {
+    async fn upsert_resources(
+        tx: &mut Transaction<'_, Sqlite>,
+        run: &RunRecord<'_>,
+        run_id: i64,
+        now: &str,
+    ) -> Result<(), StoreError> {
         for r in run.resources {
             sqlx::query(
                 "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run)
@@ -77,14 +85,16 @@ impl Store for SqliteStore {
     async fn record_run(&self, run: &RunRecord<'_>) -> Result<RunOutcome, StoreError> {
         let now = run.started_at.to_rfc3339();
         let mut tx = self.pool.begin().await.map_err(query_err)?;
-        let run_id: i64 = sqlx::query("INSERT INTO runs (started_at, sources, findings, new, resolved) VALUES (?1, ?2, ?3, 0, 0) RETURNING id")
-            .bind(&now)
-            .bind(json(&run.sources)?)
-            .bind(run.findings.len() as i64)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(query_err)?
-            .get(0);
+        let run_id: i64 = sqlx::query(
+            "INSERT INTO runs (started_at, sources, findings, new, resolved) VALUES (?1, ?2, ?3, 0, 0) RETURNING id",
+        )
+        .bind(&now)
+        .bind(json(&run.sources)?)
+        .bind(run.findings.len() as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err)?
+        .get(0);
         Self::upsert_resources(&mut tx, run, run_id, &now).await?;
 
         let source_of: HashMap<&str, &str> = run.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
@@ -112,7 +122,8 @@ impl Store for SqliteStore {
                     (first, state == "resolved")
                 }
             };
-            let first_time = DateTime::parse_from_rfc3339(&first_seen).map(|t| t.with_timezone(&Utc)).unwrap_or(run.started_at);
+            let first_time =
+                DateTime::parse_from_rfc3339(&first_seen).map(|t| t.with_timezone(&Utc)).unwrap_or(run.started_at);
             outcome.first_seen.insert(f.id.clone(), first_time);
             let mut stored = f.clone();
             stored.first_seen = first_time;
@@ -206,7 +217,9 @@ impl Store for SqliteStore {
             f.resolved_at = row.get::<Option<String>, _>(3).and_then(parse);
             out.push(f);
         }
-        out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line)));
+        out.sort_by(|a, b| {
+            b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line))
+        });
         Ok(out)
     }
 

@@ -28,13 +28,31 @@ async fn lifecycle(store: &dyn Store) {
 
     // Run 1: both findings are new.
     let both = vec![a.clone(), b.clone()];
-    let o = store.record_run(&RunRecord { started_at: t0, sources: &complete, resources: &resources, findings: &both, rules_run: &rules }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord {
+            started_at: t0,
+            sources: &complete,
+            resources: &resources,
+            findings: &both,
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     assert_eq!((o.new.len(), o.resolved.len()), (2, 0));
 
     // Run 2: B is gone from a complete source -> resolved; A keeps its first_seen.
     let t1 = t0 + Duration::hours(1);
     let only_a = vec![a.clone()];
-    let o = store.record_run(&RunRecord { started_at: t1, sources: &complete, resources: &resources, findings: &only_a, rules_run: &rules }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord {
+            started_at: t1,
+            sources: &complete,
+            resources: &resources,
+            findings: &only_a,
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     assert!(o.new.is_empty());
     assert_eq!(o.resolved.len(), 1);
     assert_eq!(o.resolved[0].id, b.id);
@@ -44,25 +62,55 @@ async fn lifecycle(store: &dyn Store) {
     // Run 3: the source failed (incomplete) and saw nothing -> nothing is resolved.
     let t2 = t1 + Duration::hours(1);
     let partial = [source("m", false)];
-    let o = store.record_run(&RunRecord { started_at: t2, sources: &partial, resources: &[], findings: &[], rules_run: &rules }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord { started_at: t2, sources: &partial, resources: &[], findings: &[], rules_run: &rules })
+        .await
+        .unwrap();
     assert!(o.resolved.is_empty(), "a partial collection must not resolve findings");
 
     // Run 4: B comes back -> new again, and marked reopened.
     let t3 = t2 + Duration::hours(1);
-    let o = store.record_run(&RunRecord { started_at: t3, sources: &complete, resources: &resources, findings: &both, rules_run: &rules }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord {
+            started_at: t3,
+            sources: &complete,
+            resources: &resources,
+            findings: &both,
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     assert_eq!(o.new, vec![b.id.clone()]);
     assert_eq!(o.reopened, vec![b.id.clone()]);
 
     // A run limited to other rules (`--check K8S-POD-011`) sees neither A nor B and must not resolve them.
     let only_011 = vec!["K8S-POD-011".to_owned()];
-    let o = store.record_run(&RunRecord { started_at: t3, sources: &complete, resources: &resources, findings: &[], rules_run: &only_011 }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord {
+            started_at: t3,
+            sources: &complete,
+            resources: &resources,
+            findings: &[],
+            rules_run: &only_011,
+        })
+        .await
+        .unwrap();
     assert!(o.resolved.is_empty(), "findings of rules that did not run stay open: {:?}", o.resolved);
 
     // Suppressed findings are stored but only listed on request.
     let s = Suppression { by: "annotation".into(), owner: None, reason: "accepted".into(), expires: None };
     let c = finding("K8S-POD-011", &web, FindingStatus::Suppressed(s));
     let three = vec![a.clone(), b.clone(), c];
-    store.record_run(&RunRecord { started_at: t3 + Duration::hours(1), sources: &complete, resources: &resources, findings: &three, rules_run: &rules }).await.unwrap();
+    store
+        .record_run(&RunRecord {
+            started_at: t3 + Duration::hours(1),
+            sources: &complete,
+            resources: &resources,
+            findings: &three,
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     let open = store.findings(&FindingQuery::default()).await.unwrap();
     assert_eq!(open.len(), 2);
     assert_eq!(open.iter().find(|f| f.id == a.id).unwrap().first_seen, t0);
@@ -87,13 +135,40 @@ async fn source_renames_follow_the_finding(store: &dyn Store) {
     let old_name = day2_testkit::build::resource("api", "manifests:a.yaml");
     let a = finding("K8S-POD-001", &old_name, FindingStatus::OPEN);
     let sources = [source("manifests:a.yaml", true)];
-    store.record_run(&RunRecord { started_at: t0, sources: &sources, resources: std::slice::from_ref(&old_name), findings: std::slice::from_ref(&a), rules_run: &rules }).await.unwrap();
+    store
+        .record_run(&RunRecord {
+            started_at: t0,
+            sources: &sources,
+            resources: std::slice::from_ref(&old_name),
+            findings: std::slice::from_ref(&a),
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     // The same file is now scanned under another source name (another path was added to the command line).
     let new_name = day2_testkit::build::resource("api", "manifests:a.yaml,c.yaml");
     let renamed = [source("manifests:a.yaml,c.yaml", true)];
-    store.record_run(&RunRecord { started_at: t0 + Duration::hours(1), sources: &renamed, resources: std::slice::from_ref(&new_name), findings: std::slice::from_ref(&a), rules_run: &rules }).await.unwrap();
+    store
+        .record_run(&RunRecord {
+            started_at: t0 + Duration::hours(1),
+            sources: &renamed,
+            resources: std::slice::from_ref(&new_name),
+            findings: std::slice::from_ref(&a),
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     // Fixed: the finding resolves under the new name.
-    let o = store.record_run(&RunRecord { started_at: t0 + Duration::hours(2), sources: &renamed, resources: std::slice::from_ref(&new_name), findings: &[], rules_run: &rules }).await.unwrap();
+    let o = store
+        .record_run(&RunRecord {
+            started_at: t0 + Duration::hours(2),
+            sources: &renamed,
+            resources: std::slice::from_ref(&new_name),
+            findings: &[],
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
     assert_eq!(o.resolved.len(), 1);
 }
 

@@ -9,7 +9,11 @@ use serde_json::json;
 pub fn deployment(i: usize) -> String {
     let ns = ["shop", "payments", "search", "platform"][i % 4];
     let flawed = i.is_multiple_of(3);
-    let image = if flawed { format!("registry.example.com/svc-{i}:latest") } else { format!("registry.example.com/svc-{i}:1.{}.{}", i % 17, i % 5) };
+    let image = if flawed {
+        format!("registry.example.com/svc-{i}:latest")
+    } else {
+        format!("registry.example.com/svc-{i}:1.{}.{}", i % 17, i % 5)
+    };
     let resources = if flawed {
         String::new()
     } else {
@@ -92,9 +96,21 @@ pub fn plan(n: usize) -> serde_json::Value {
     let mut changes = Vec::with_capacity(n);
     for i in 0..n {
         let (kind, name, values) = match i % 3 {
-            0 => ("aws_s3_bucket", format!("b{i}"), json!({"bucket": format!("corp-bucket-{i}"), "tags": {"owner": "team", "environment": "prod"}})),
-            1 => ("aws_instance", format!("i{i}"), json!({"ami": "ami-0123", "instance_type": "t3.micro", "metadata_options": [{"http_tokens": if i % 2 == 0 { "required" } else { "optional" }}], "root_block_device": [{"encrypted": i % 4 != 1}], "tags": {"owner": "team"}})),
-            _ => ("aws_security_group", format!("sg{i}"), json!({"name": format!("sg-{i}"), "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": [if i % 10 == 2 { "0.0.0.0/0" } else { "10.0.0.0/8" }]}], "tags": {"environment": "dev"}})),
+            0 => (
+                "aws_s3_bucket",
+                format!("b{i}"),
+                json!({"bucket": format!("corp-bucket-{i}"), "tags": {"owner": "team", "environment": "prod"}}),
+            ),
+            1 => (
+                "aws_instance",
+                format!("i{i}"),
+                json!({"ami": "ami-0123", "instance_type": "t3.micro", "metadata_options": [{"http_tokens": if i % 2 == 0 { "required" } else { "optional" }}], "root_block_device": [{"encrypted": i % 4 != 1}], "tags": {"owner": "team"}}),
+            ),
+            _ => (
+                "aws_security_group",
+                format!("sg{i}"),
+                json!({"name": format!("sg-{i}"), "ingress": [{"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": [if i % 10 == 2 { "0.0.0.0/0" } else { "10.0.0.0/8" }]}], "tags": {"environment": "dev"}}),
+            ),
         };
         let address = format!("{kind}.{name}");
         planned.push(json!({"address": address, "mode": "managed", "type": kind, "name": name, "provider_name": "registry.terraform.io/hashicorp/aws", "schema_version": 0, "values": values, "sensitive_values": {}}));

@@ -10,7 +10,8 @@ pub mod tf;
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::{
-    ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Inventory, Provider, Resource, Severity,
+    ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Inventory, Provider, Resource,
+    Severity,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,9 @@ impl Target {
     fn covers(&self, f: &Facts<'_>) -> bool {
         match self {
             Target::Workloads => f.workload,
-            Target::K8sKinds(kinds) => f.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&f.base_kind)),
+            Target::K8sKinds(kinds) => {
+                f.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&f.base_kind))
+            }
             Target::TfTypes(types) => f.provider == Provider::Tf && (types.is_empty() || types.contains(&f.base_kind)),
         }
     }
@@ -90,7 +93,12 @@ impl Hit {
     }
 
     /// Adds evidence: at `path`, `actual` was found (`expected` when one value says what would pass).
-    pub fn evidence(mut self, path: impl Into<String>, actual: serde_json::Value, expected: Option<serde_json::Value>) -> Self {
+    pub fn evidence(
+        mut self,
+        path: impl Into<String>,
+        actual: serde_json::Value,
+        expected: Option<serde_json::Value>,
+    ) -> Self {
         self.evidence.push(Evidence { path: path.into(), expected, actual });
         self
     }
@@ -244,7 +252,8 @@ impl Checks {
             .into_iter()
             .filter_map(|(k, s)| resolved.iter().find(|id| id.eq_ignore_ascii_case(&k)).map(|id| (*id, s)))
             .collect();
-        let enabled = all().filter(|c| (enable.is_empty() || enable.contains(c.id)) && !disable.contains(c.id)).collect();
+        let enabled =
+            all().filter(|c| (enable.is_empty() || enable.contains(c.id)) && !disable.contains(c.id)).collect();
         Ok(Checks { enabled, severity, params: config.params.clone() })
     }
 

@@ -19,7 +19,9 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
     if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
-        bail!("nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)");
+        bail!(
+            "nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)"
+        );
     }
     let run = pipeline::run(&settings);
     let mut report = run.report;
@@ -47,7 +49,8 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
             Err(e) => store_error = Some(format!("recording the run in {}: {e:#}", path.display())),
         }
     }
-    let options = day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
+    let options =
+        day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
     emit(args.output, &report, &options, args.out.as_deref())?;
     let code = match store_error {
         Some(e) => {

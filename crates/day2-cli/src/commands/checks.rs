@@ -23,10 +23,14 @@ pub fn run(_global: &Global, cmd: ChecksCommand) -> Result<ExitCode> {
                 .filter(|c| framework.as_deref().is_none_or(|f| c.controls.iter().any(|(fw, _)| fw.as_str() == f)))
                 .collect();
             match output {
-                ListFormat::Json => print_out(&serde_json::to_string_pretty(&selected.iter().map(|c| describe(c)).collect::<Vec<_>>())?)?,
+                ListFormat::Json => print_out(&serde_json::to_string_pretty(
+                    &selected.iter().map(|c| describe(c)).collect::<Vec<_>>(),
+                )?)?,
                 ListFormat::Table => {
                     let mut t = Table::new();
-                    t.load_preset(presets::UTF8_HORIZONTAL_ONLY).set_content_arrangement(ContentArrangement::Dynamic).set_width(140);
+                    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_width(140);
                     t.set_header(["ID", "SEVERITY", "DOMAIN", "TITLE"]);
                     for c in &selected {
                         t.add_row([c.id, c.severity.as_str(), c.domain.as_str(), c.title]);
@@ -37,7 +41,8 @@ pub fn run(_global: &Global, cmd: ChecksCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ChecksCommand::Explain { id } => {
-            let c = checks::find(&id).ok_or_else(|| anyhow!("unknown check `{id}`; `day2 checks list` shows them all"))?;
+            let c =
+                checks::find(&id).ok_or_else(|| anyhow!("unknown check `{id}`; `day2 checks list` shows them all"))?;
             print_out(&explain(c))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -64,7 +69,14 @@ fn describe(c: &Check) -> serde_json::Value {
 }
 
 fn explain(c: &Check) -> String {
-    let mut s = format!("{}  {}\n\nSeverity: {}    Domain: {}    Applies to: {}\n\n", c.id, c.title, c.severity, c.domain, applies_to(c));
+    let mut s = format!(
+        "{}  {}\n\nSeverity: {}    Domain: {}    Applies to: {}\n\n",
+        c.id,
+        c.title,
+        c.severity,
+        c.domain,
+        applies_to(c)
+    );
     s.push_str(&format!("Why it matters\n  {}\n\nHow to fix\n  {}\n\n", c.rationale, c.remediation));
     s.push_str("Compliance\n");
     for control in c.control_refs() {
@@ -88,7 +100,9 @@ fn explain(c: &Check) -> String {
 
 fn applies_to(c: &Check) -> String {
     match c.target {
-        checks::Target::Workloads => "Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)".into(),
+        checks::Target::Workloads => {
+            "Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)".into()
+        }
         checks::Target::K8sKinds([]) => "every Kubernetes object".into(),
         checks::Target::K8sKinds(k) => format!("Kubernetes {}", k.join(", ")),
         checks::Target::TfTypes([]) => "every Terraform resource".into(),

@@ -49,18 +49,26 @@ pub(crate) fn use_color(global: &Global) -> bool {
 }
 
 /// Renders to `out` (a file) or stdout. A closed stdout pipe (`| head`) is not an error.
-pub(crate) fn emit(format: day2_report::Format, report: &day2_model::Report, options: &day2_report::Options, out: Option<&Path>) -> Result<()> {
+pub(crate) fn emit(
+    format: day2_report::Format,
+    report: &day2_model::Report,
+    options: &day2_report::Options,
+    out: Option<&Path>,
+) -> Result<()> {
     let result = match out {
         Some(path) => {
             let mut file = std::io::BufWriter::new(
-                std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: cannot write report: {e}", path.display()))?,
+                std::fs::File::create(path)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write report: {e}", path.display()))?,
             );
-            day2_report::render(format, report, options, &mut file).and_then(|()| std::io::Write::flush(&mut file).map_err(Into::into))
+            day2_report::render(format, report, options, &mut file)
+                .and_then(|()| std::io::Write::flush(&mut file).map_err(Into::into))
         }
         None => {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
-            day2_report::render(format, report, options, &mut lock).and_then(|()| std::io::Write::flush(&mut lock).map_err(Into::into))
+            day2_report::render(format, report, options, &mut lock)
+                .and_then(|()| std::io::Write::flush(&mut lock).map_err(Into::into))
         }
     };
     match result {

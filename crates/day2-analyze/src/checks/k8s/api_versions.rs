@@ -22,34 +22,190 @@ struct Removed {
 
 /// Removed API versions, from the Kubernetes deprecated API migration guide.
 const REMOVED: &[Removed] = &[
-    Removed { api_version: "extensions/v1beta1", kinds: &["Deployment", "DaemonSet", "ReplicaSet"], removed_in: "1.16", replacement: "apps/v1", rename: false },
-    Removed { api_version: "extensions/v1beta1", kinds: &["NetworkPolicy"], removed_in: "1.16", replacement: "networking.k8s.io/v1", rename: false },
-    Removed { api_version: "extensions/v1beta1", kinds: &["PodSecurityPolicy"], removed_in: "1.16", replacement: "Pod Security Admission (PodSecurityPolicy itself was removed in 1.25)", rename: false },
-    Removed { api_version: "extensions/v1beta1", kinds: &["Ingress"], removed_in: "1.22", replacement: "networking.k8s.io/v1", rename: false },
+    Removed {
+        api_version: "extensions/v1beta1",
+        kinds: &["Deployment", "DaemonSet", "ReplicaSet"],
+        removed_in: "1.16",
+        replacement: "apps/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "extensions/v1beta1",
+        kinds: &["NetworkPolicy"],
+        removed_in: "1.16",
+        replacement: "networking.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "extensions/v1beta1",
+        kinds: &["PodSecurityPolicy"],
+        removed_in: "1.16",
+        replacement: "Pod Security Admission (PodSecurityPolicy itself was removed in 1.25)",
+        rename: false,
+    },
+    Removed {
+        api_version: "extensions/v1beta1",
+        kinds: &["Ingress"],
+        removed_in: "1.22",
+        replacement: "networking.k8s.io/v1",
+        rename: false,
+    },
     Removed { api_version: "apps/v1beta1", kinds: &[], removed_in: "1.16", replacement: "apps/v1", rename: false },
     Removed { api_version: "apps/v1beta2", kinds: &[], removed_in: "1.16", replacement: "apps/v1", rename: false },
-    Removed { api_version: "networking.k8s.io/v1beta1", kinds: &["Ingress"], removed_in: "1.22", replacement: "networking.k8s.io/v1", rename: false },
-    Removed { api_version: "networking.k8s.io/v1beta1", kinds: &["IngressClass"], removed_in: "1.22", replacement: "networking.k8s.io/v1", rename: true },
-    Removed { api_version: "rbac.authorization.k8s.io/v1beta1", kinds: &[], removed_in: "1.22", replacement: "rbac.authorization.k8s.io/v1", rename: true },
-    Removed { api_version: "admissionregistration.k8s.io/v1beta1", kinds: &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"], removed_in: "1.22", replacement: "admissionregistration.k8s.io/v1", rename: false },
-    Removed { api_version: "apiextensions.k8s.io/v1beta1", kinds: &["CustomResourceDefinition"], removed_in: "1.22", replacement: "apiextensions.k8s.io/v1", rename: false },
-    Removed { api_version: "apiregistration.k8s.io/v1beta1", kinds: &["APIService"], removed_in: "1.22", replacement: "apiregistration.k8s.io/v1", rename: true },
-    Removed { api_version: "certificates.k8s.io/v1beta1", kinds: &["CertificateSigningRequest"], removed_in: "1.22", replacement: "certificates.k8s.io/v1", rename: false },
-    Removed { api_version: "coordination.k8s.io/v1beta1", kinds: &["Lease"], removed_in: "1.22", replacement: "coordination.k8s.io/v1", rename: true },
-    Removed { api_version: "scheduling.k8s.io/v1beta1", kinds: &["PriorityClass"], removed_in: "1.22", replacement: "scheduling.k8s.io/v1", rename: true },
-    Removed { api_version: "storage.k8s.io/v1beta1", kinds: &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"], removed_in: "1.22", replacement: "storage.k8s.io/v1", rename: true },
-    Removed { api_version: "storage.k8s.io/v1beta1", kinds: &["CSIStorageCapacity"], removed_in: "1.27", replacement: "storage.k8s.io/v1", rename: true },
-    Removed { api_version: "batch/v1beta1", kinds: &["CronJob"], removed_in: "1.25", replacement: "batch/v1", rename: true },
-    Removed { api_version: "policy/v1beta1", kinds: &["PodDisruptionBudget"], removed_in: "1.25", replacement: "policy/v1 (an empty selector now selects every pod)", rename: false },
-    Removed { api_version: "policy/v1beta1", kinds: &["PodSecurityPolicy"], removed_in: "1.25", replacement: "Pod Security Admission namespace labels", rename: false },
-    Removed { api_version: "autoscaling/v2beta1", kinds: &["HorizontalPodAutoscaler"], removed_in: "1.25", replacement: "autoscaling/v2", rename: false },
-    Removed { api_version: "autoscaling/v2beta2", kinds: &["HorizontalPodAutoscaler"], removed_in: "1.26", replacement: "autoscaling/v2", rename: false },
-    Removed { api_version: "discovery.k8s.io/v1beta1", kinds: &["EndpointSlice"], removed_in: "1.25", replacement: "discovery.k8s.io/v1", rename: false },
-    Removed { api_version: "events.k8s.io/v1beta1", kinds: &["Event"], removed_in: "1.25", replacement: "events.k8s.io/v1", rename: false },
-    Removed { api_version: "node.k8s.io/v1beta1", kinds: &["RuntimeClass"], removed_in: "1.25", replacement: "node.k8s.io/v1", rename: true },
-    Removed { api_version: "flowcontrol.apiserver.k8s.io/v1beta1", kinds: &[], removed_in: "1.26", replacement: "flowcontrol.apiserver.k8s.io/v1", rename: false },
-    Removed { api_version: "flowcontrol.apiserver.k8s.io/v1beta2", kinds: &[], removed_in: "1.29", replacement: "flowcontrol.apiserver.k8s.io/v1", rename: false },
-    Removed { api_version: "flowcontrol.apiserver.k8s.io/v1beta3", kinds: &[], removed_in: "1.32", replacement: "flowcontrol.apiserver.k8s.io/v1", rename: false },
+    Removed {
+        api_version: "networking.k8s.io/v1beta1",
+        kinds: &["Ingress"],
+        removed_in: "1.22",
+        replacement: "networking.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "networking.k8s.io/v1beta1",
+        kinds: &["IngressClass"],
+        removed_in: "1.22",
+        replacement: "networking.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "rbac.authorization.k8s.io/v1beta1",
+        kinds: &[],
+        removed_in: "1.22",
+        replacement: "rbac.authorization.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "admissionregistration.k8s.io/v1beta1",
+        kinds: &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"],
+        removed_in: "1.22",
+        replacement: "admissionregistration.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "apiextensions.k8s.io/v1beta1",
+        kinds: &["CustomResourceDefinition"],
+        removed_in: "1.22",
+        replacement: "apiextensions.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "apiregistration.k8s.io/v1beta1",
+        kinds: &["APIService"],
+        removed_in: "1.22",
+        replacement: "apiregistration.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "certificates.k8s.io/v1beta1",
+        kinds: &["CertificateSigningRequest"],
+        removed_in: "1.22",
+        replacement: "certificates.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "coordination.k8s.io/v1beta1",
+        kinds: &["Lease"],
+        removed_in: "1.22",
+        replacement: "coordination.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "scheduling.k8s.io/v1beta1",
+        kinds: &["PriorityClass"],
+        removed_in: "1.22",
+        replacement: "scheduling.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "storage.k8s.io/v1beta1",
+        kinds: &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+        removed_in: "1.22",
+        replacement: "storage.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "storage.k8s.io/v1beta1",
+        kinds: &["CSIStorageCapacity"],
+        removed_in: "1.27",
+        replacement: "storage.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "batch/v1beta1",
+        kinds: &["CronJob"],
+        removed_in: "1.25",
+        replacement: "batch/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "policy/v1beta1",
+        kinds: &["PodDisruptionBudget"],
+        removed_in: "1.25",
+        replacement: "policy/v1 (an empty selector now selects every pod)",
+        rename: false,
+    },
+    Removed {
+        api_version: "policy/v1beta1",
+        kinds: &["PodSecurityPolicy"],
+        removed_in: "1.25",
+        replacement: "Pod Security Admission namespace labels",
+        rename: false,
+    },
+    Removed {
+        api_version: "autoscaling/v2beta1",
+        kinds: &["HorizontalPodAutoscaler"],
+        removed_in: "1.25",
+        replacement: "autoscaling/v2",
+        rename: false,
+    },
+    Removed {
+        api_version: "autoscaling/v2beta2",
+        kinds: &["HorizontalPodAutoscaler"],
+        removed_in: "1.26",
+        replacement: "autoscaling/v2",
+        rename: false,
+    },
+    Removed {
+        api_version: "discovery.k8s.io/v1beta1",
+        kinds: &["EndpointSlice"],
+        removed_in: "1.25",
+        replacement: "discovery.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "events.k8s.io/v1beta1",
+        kinds: &["Event"],
+        removed_in: "1.25",
+        replacement: "events.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "node.k8s.io/v1beta1",
+        kinds: &["RuntimeClass"],
+        removed_in: "1.25",
+        replacement: "node.k8s.io/v1",
+        rename: true,
+    },
+    Removed {
+        api_version: "flowcontrol.apiserver.k8s.io/v1beta1",
+        kinds: &[],
+        removed_in: "1.26",
+        replacement: "flowcontrol.apiserver.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "flowcontrol.apiserver.k8s.io/v1beta2",
+        kinds: &[],
+        removed_in: "1.29",
+        replacement: "flowcontrol.apiserver.k8s.io/v1",
+        rename: false,
+    },
+    Removed {
+        api_version: "flowcontrol.apiserver.k8s.io/v1beta3",
+        kinds: &[],
+        removed_in: "1.32",
+        replacement: "flowcontrol.apiserver.k8s.io/v1",
+        rename: false,
+    },
 ];
 
 /// Node labels and taints that Kubernetes renamed, with their replacement.
@@ -80,13 +236,22 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let api_version = str_at(attrs, "/apiVersion").unwrap_or(&i.resource.api_version);
             let kind = str_at(attrs, "/kind").unwrap_or_else(|| base_kind(&i.resource.kind));
-            let Some(entry) = REMOVED.iter().find(|e| e.api_version == api_version && (e.kinds.is_empty() || e.kinds.contains(&kind))) else {
+            let Some(entry) = REMOVED
+                .iter()
+                .find(|e| e.api_version == api_version && (e.kinds.is_empty() || e.kinds.contains(&kind)))
+            else {
                 return Vec::new();
             };
-            let mut hit = Hit::new(format!("{kind} `{}` uses {api_version}, removed in Kubernetes {}; use {}", i.resource.name, entry.removed_in, entry.replacement))
-                .evidence("/apiVersion", json!(api_version), entry.rename.then(|| json!(entry.replacement)));
+            let mut hit = Hit::new(format!(
+                "{kind} `{}` uses {api_version}, removed in Kubernetes {}; use {}",
+                i.resource.name, entry.removed_in, entry.replacement
+            ))
+            .evidence("/apiVersion", json!(api_version), entry.rename.then(|| json!(entry.replacement)));
             if entry.rename {
-                hit = hit.fix(format!("Set apiVersion to {}", entry.replacement), patch(json!({"op": "replace", "path": "/apiVersion", "value": entry.replacement})));
+                hit = hit.fix(
+                    format!("Set apiVersion to {}", entry.replacement),
+                    patch(json!({"op": "replace", "path": "/apiVersion", "value": entry.replacement})),
+                );
             }
             vec![hit]
         },
@@ -101,8 +266,15 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Label namespaces with `pod-security.kubernetes.io/enforce` (baseline or restricted) or move the rules to Kyverno/Gatekeeper, then delete the PodSecurityPolicy and its RBAC.",
         controls: &[(CisK8s, "5.2.1"), (Nsa, "pod-security"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
         references: &["https://kubernetes.io/docs/tasks/configure-pod-container/migrate-from-psp/"],
-        eval: |i| vec![Hit::new(format!("PodSecurityPolicy `{}` relies on an API removed in Kubernetes 1.25", i.resource.name))
-            .evidence("/kind", json!("PodSecurityPolicy"), None)],
+        eval: |i| {
+            vec![
+                Hit::new(format!(
+                    "PodSecurityPolicy `{}` relies on an API removed in Kubernetes 1.25",
+                    i.resource.name
+                ))
+                .evidence("/kind", json!("PodSecurityPolicy"), None),
+            ]
+        },
     },
     Check {
         id: "K8S-API-003",
@@ -119,14 +291,19 @@ pub(super) static CHECKS: &[Check] = &[
             let Some(class) = i.resource.annotation(KEY) else { return Vec::new() };
             let attrs = &i.resource.attrs;
             let annotation = format!("/metadata/annotations/{}", escape(KEY));
-            let mut hit = Hit::new(format!("Ingress `{}` selects its controller with the deprecated {KEY} annotation", i.resource.name))
-                .evidence(annotation.clone(), json!(class), None);
+            let mut hit = Hit::new(format!(
+                "Ingress `{}` selects its controller with the deprecated {KEY} annotation",
+                i.resource.name
+            ))
+            .evidence(annotation.clone(), json!(class), None);
             let remove = json!({"op": "remove", "path": annotation});
             match str_at(attrs, "/spec/ingressClassName") {
                 Some(c) if c == class => hit = hit.fix("Remove the redundant annotation", patch(remove)),
                 None if find_named(i, "", "IngressClass", class).is_some() => {
-                    hit = hit.fix(format!("Move the class to spec.ingressClassName: {class}"),
-                        json!([remove, {"op": "add", "path": "/spec/ingressClassName", "value": class}]));
+                    hit = hit.fix(
+                        format!("Move the class to spec.ingressClassName: {class}"),
+                        json!([remove, {"op": "add", "path": "/spec/ingressClassName", "value": class}]),
+                    );
                 }
                 _ => {}
             }
@@ -142,17 +319,31 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "The seccomp annotations were deprecated in 1.19 and their support is being removed since 1.25; the AppArmor annotations are deprecated since 1.30. A workload that relies on them can silently lose its sandbox after an upgrade.",
         remediation: "Use `securityContext.seccompProfile` and `securityContext.appArmorProfile` on the pod or container instead of the annotations.",
         controls: &[(Nsa, "pod-security/seccomp"), (Nsa, "upgrading"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
-        references: &["https://kubernetes.io/docs/tutorials/security/seccomp/", "https://kubernetes.io/docs/tutorials/security/apparmor/"],
+        references: &[
+            "https://kubernetes.io/docs/tutorials/security/seccomp/",
+            "https://kubernetes.io/docs/tutorials/security/apparmor/",
+        ],
         eval: |i| {
             let Some(ptr) = template_annotations_pointer(&i.resource.kind) else { return Vec::new() };
-            let Some(annotations) = i.resource.attrs.pointer(&ptr).and_then(Value::as_object) else { return Vec::new() };
-            annotations.iter()
-                .filter(|(k, _)| k.as_str() == "seccomp.security.alpha.kubernetes.io/pod"
-                    || k.starts_with("container.seccomp.security.alpha.kubernetes.io/")
-                    || k.starts_with("container.apparmor.security.beta.kubernetes.io/"))
-                .map(|(k, v)| Hit::new(format!("{} `{}` sets the deprecated annotation {k}", base_kind(&i.resource.kind), i.resource.name))
+            let Some(annotations) = i.resource.attrs.pointer(&ptr).and_then(Value::as_object) else {
+                return Vec::new();
+            };
+            annotations
+                .iter()
+                .filter(|(k, _)| {
+                    k.as_str() == "seccomp.security.alpha.kubernetes.io/pod"
+                        || k.starts_with("container.seccomp.security.alpha.kubernetes.io/")
+                        || k.starts_with("container.apparmor.security.beta.kubernetes.io/")
+                })
+                .map(|(k, v)| {
+                    Hit::new(format!(
+                        "{} `{}` sets the deprecated annotation {k}",
+                        base_kind(&i.resource.kind),
+                        i.resource.name
+                    ))
                     .subject(format!("annotation {k}"))
-                    .evidence(format!("{ptr}/{}", escape(k)), v.clone(), None))
+                    .evidence(format!("{ptr}/{}", escape(k)), v.clone(), None)
+                })
                 .collect()
         },
     },
@@ -167,8 +358,16 @@ pub(super) static CHECKS: &[Check] = &[
         controls: UPGRADE_CONTROLS,
         references: &["https://kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/"],
         eval: |i| {
-            let Some(ip) = i.resource.attrs.pointer("/spec/loadBalancerIP").filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) else { return Vec::new() };
-            vec![Hit::new(format!("Service `{}` sets the deprecated spec.loadBalancerIP", i.resource.name)).evidence("/spec/loadBalancerIP", ip.clone(), None)]
+            let Some(ip) =
+                i.resource.attrs.pointer("/spec/loadBalancerIP").filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            else {
+                return Vec::new();
+            };
+            vec![Hit::new(format!("Service `{}` sets the deprecated spec.loadBalancerIP", i.resource.name)).evidence(
+                "/spec/loadBalancerIP",
+                ip.clone(),
+                None,
+            )]
         },
     },
     Check {
@@ -190,11 +389,25 @@ pub(super) static CHECKS: &[Check] = &[
                 }
             }
             let mut seen = Vec::new();
-            found.into_iter()
-                .filter(|(_, old, _)| if seen.contains(old) { false } else { seen.push(*old); true })
-                .map(|(path, old, new)| Hit::new(format!("{} `{}` uses the deprecated node label {old}; use {new}", base_kind(&i.resource.kind), i.resource.name))
+            found
+                .into_iter()
+                .filter(|(_, old, _)| {
+                    if seen.contains(old) {
+                        false
+                    } else {
+                        seen.push(*old);
+                        true
+                    }
+                })
+                .map(|(path, old, new)| {
+                    Hit::new(format!(
+                        "{} `{}` uses the deprecated node label {old}; use {new}",
+                        base_kind(&i.resource.kind),
+                        i.resource.name
+                    ))
                     .subject(format!("label {old}"))
-                    .evidence(path, json!(old), Some(json!(new))))
+                    .evidence(path, json!(old), Some(json!(new)))
+                })
                 .collect()
         },
     },
@@ -211,8 +424,12 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let Some(old) = spec.get("serviceAccount").and_then(Value::as_str) else { return Vec::new() };
-            let mut hit = Hit::new(format!("{} `{}` sets the deprecated serviceAccount field", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("{ptr}/serviceAccount"), json!(old), None);
+            let mut hit = Hit::new(format!(
+                "{} `{}` sets the deprecated serviceAccount field",
+                base_kind(&i.resource.kind),
+                i.resource.name
+            ))
+            .evidence(format!("{ptr}/serviceAccount"), json!(old), None);
             let remove = json!({"op": "remove", "path": format!("{ptr}/serviceAccount")});
             match spec.get("serviceAccountName").and_then(Value::as_str) {
                 Some(current) if current == old => hit = hit.fix("Remove the redundant serviceAccount field", patch(remove)),

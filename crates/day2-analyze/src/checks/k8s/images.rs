@@ -5,8 +5,10 @@ use super::{patch, per_container};
 use crate::checks::prelude::*;
 
 /// Tags that name a branch or a channel rather than a release: they move like `latest`.
-const MOVING_TAGS: &[&str] =
-    &["main", "master", "develop", "dev", "nightly", "edge", "stable", "snapshot", "canary", "head", "trunk", "current", "lts"];
+const MOVING_TAGS: &[&str] = &[
+    "main", "master", "develop", "dev", "nightly", "edge", "stable", "snapshot", "canary", "head", "trunk", "current",
+    "lts",
+];
 
 const SUPPLY_CHAIN: &[(day2_model::Framework, &str)] =
     &[(CisK8s, "5.5.1"), (Nsa, "image-security"), (Soc2, "CC8.1"), (Nis2, "21(2)(d)"), (Dora, "Art.9(4)(c)")];
@@ -22,16 +24,21 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Reference an immutable release tag (`shop/cart:2.3.1`), ideally with its digest (`@sha256:…`).",
         controls: &[(Nsa, "image-security"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-names"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let r = ImageRef::parse(image);
-            if r.digest.is_some() || r.tag.is_some_and(|t| t != "latest") {
-                return None;
-            }
-            let what = if r.tag.is_some() { "the `latest` tag" } else { "no tag (implicitly `latest`)" };
-            Some(Hit::new(format!("container `{}` runs image `{image}` with {what}", c.name()))
-                .evidence(format!("{}/image", c.pointer()), json!(image), None))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let r = ImageRef::parse(image);
+                if r.digest.is_some() || r.tag.is_some_and(|t| t != "latest") {
+                    return None;
+                }
+                let what = if r.tag.is_some() { "the `latest` tag" } else { "no tag (implicitly `latest`)" };
+                Some(Hit::new(format!("container `{}` runs image `{image}` with {what}", c.name())).evidence(
+                    format!("{}/image", c.pointer()),
+                    json!(image),
+                    None,
+                ))
+            })
+        },
     },
     Check {
         id: "K8S-IMG-002",
@@ -43,16 +50,21 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Append the digest to the reference (`registry.example.com/shop/cart:2.3.1@sha256:…`), e.g. with your CI or an admission controller that resolves tags.",
         controls: SUPPLY_CHAIN,
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-names"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let r = ImageRef::parse(image);
-            // Untagged and `latest` images are K8S-IMG-001's.
-            if r.digest.is_some() || r.tag.is_none_or(|t| t == "latest") {
-                return None;
-            }
-            Some(Hit::new(format!("container `{}` runs image `{image}` without a digest", c.name()))
-                .evidence(format!("{}/image", c.pointer()), json!(image), None))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let r = ImageRef::parse(image);
+                // Untagged and `latest` images are K8S-IMG-001's.
+                if r.digest.is_some() || r.tag.is_none_or(|t| t == "latest") {
+                    return None;
+                }
+                Some(Hit::new(format!("container `{}` runs image `{image}` without a digest", c.name())).evidence(
+                    format!("{}/image", c.pointer()),
+                    json!(image),
+                    None,
+                ))
+            })
+        },
     },
     Check {
         id: "K8S-IMG-003",
@@ -64,18 +76,27 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Pin an immutable tag or digest; until then, set `imagePullPolicy: Always` so every start resolves the tag.",
         controls: &[(Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let policy = c.value.get("imagePullPolicy")?.as_str()?;
-            let r = ImageRef::parse(image);
-            if policy != "IfNotPresent" || r.digest.is_some() || r.tag.is_some_and(|t| t != "latest") {
-                return None;
-            }
-            let ptr = c.pointer();
-            Some(Hit::new(format!("container `{}` pulls mutable image `{image}` only if not present", c.name()))
-                .evidence(format!("{ptr}/imagePullPolicy"), json!(policy), Some(json!("Always")))
-                .fix("Set imagePullPolicy to Always", patch(json!({"op": "replace", "path": format!("{ptr}/imagePullPolicy"), "value": "Always"}))))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let policy = c.value.get("imagePullPolicy")?.as_str()?;
+                let r = ImageRef::parse(image);
+                if policy != "IfNotPresent" || r.digest.is_some() || r.tag.is_some_and(|t| t != "latest") {
+                    return None;
+                }
+                let ptr = c.pointer();
+                Some(
+                    Hit::new(format!("container `{}` pulls mutable image `{image}` only if not present", c.name()))
+                        .evidence(format!("{ptr}/imagePullPolicy"), json!(policy), Some(json!("Always")))
+                        .fix(
+                            "Set imagePullPolicy to Always",
+                            patch(
+                                json!({"op": "replace", "path": format!("{ptr}/imagePullPolicy"), "value": "Always"}),
+                            ),
+                        ),
+                )
+            })
+        },
     },
     Check {
         id: "K8S-IMG-004",
@@ -87,21 +108,34 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Pull from an approved registry (mirror public images into it) and write the registry host explicitly (`docker.io/library/nginx:1.27` at the very least).",
         controls: SUPPLY_CHAIN,
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-names"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let r = ImageRef::parse(image);
-            let allowed = &i.params.allowed_registries;
-            let message = if allowed.is_empty() {
-                r.registry.is_none().then(|| format!("container `{}` runs image `{image}`, which names no registry (implicitly docker.io)", c.name()))?
-            } else {
-                let ok = allowed.iter().any(|a| {
-                    let a = a.trim_end_matches('/');
-                    r.registry_or_default().eq_ignore_ascii_case(a) || r.qualified().starts_with(&format!("{a}/"))
-                });
-                (!ok).then(|| format!("container `{}` runs image `{image}` from registry {}, which is not in allowed_registries", c.name(), r.registry_or_default()))?
-            };
-            Some(Hit::new(message).evidence(format!("{}/image", c.pointer()), json!(image), None))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let r = ImageRef::parse(image);
+                let allowed = &i.params.allowed_registries;
+                let message = if allowed.is_empty() {
+                    r.registry.is_none().then(|| {
+                        format!(
+                            "container `{}` runs image `{image}`, which names no registry (implicitly docker.io)",
+                            c.name()
+                        )
+                    })?
+                } else {
+                    let ok = allowed.iter().any(|a| {
+                        let a = a.trim_end_matches('/');
+                        r.registry_or_default().eq_ignore_ascii_case(a) || r.qualified().starts_with(&format!("{a}/"))
+                    });
+                    (!ok).then(|| {
+                        format!(
+                            "container `{}` runs image `{image}` from registry {}, which is not in allowed_registries",
+                            c.name(),
+                            r.registry_or_default()
+                        )
+                    })?
+                };
+                Some(Hit::new(message).evidence(format!("{}/image", c.pointer()), json!(image), None))
+            })
+        },
     },
     Check {
         id: "K8S-IMG-005",
@@ -113,15 +147,20 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove `imagePullPolicy: Never` (the default pulls when needed) and publish the image to a registry the nodes can reach.",
         controls: &[(Soc2, "A1.2"), (Nis2, "21(2)(c)")],
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy"],
-        eval: |i| per_container(i, |c, _| {
-            let policy = c.value.get("imagePullPolicy")?;
-            (policy.as_str() == Some("Never")).then(|| {
-                let ptr = c.pointer();
-                Hit::new(format!("container `{}` never pulls its image", c.name()))
-                    .evidence(format!("{ptr}/imagePullPolicy"), policy.clone(), None)
-                    .fix("Remove imagePullPolicy (pull when needed)", patch(json!({"op": "remove", "path": format!("{ptr}/imagePullPolicy")})))
+        eval: |i| {
+            per_container(i, |c, _| {
+                let policy = c.value.get("imagePullPolicy")?;
+                (policy.as_str() == Some("Never")).then(|| {
+                    let ptr = c.pointer();
+                    Hit::new(format!("container `{}` never pulls its image", c.name()))
+                        .evidence(format!("{ptr}/imagePullPolicy"), policy.clone(), None)
+                        .fix(
+                            "Remove imagePullPolicy (pull when needed)",
+                            patch(json!({"op": "remove", "path": format!("{ptr}/imagePullPolicy")})),
+                        )
+                })
             })
-        }),
+        },
     },
     Check {
         id: "K8S-IMG-006",
@@ -133,14 +172,22 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Serve the registry under a DNS name with a trusted TLS certificate and reference images by that name.",
         controls: SUPPLY_CHAIN,
         references: &["https://kubernetes.io/docs/concepts/containers/images/"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let host = ImageRef::parse(image).registry?;
-            let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-            let by_ip = name.parse::<std::net::IpAddr>().is_ok() || name.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok();
-            (by_ip || name.eq_ignore_ascii_case("localhost")).then(|| Hit::new(format!("container `{}` pulls `{image}` from registry {host}", c.name()))
-                .evidence(format!("{}/image", c.pointer()), json!(image), None))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let host = ImageRef::parse(image).registry?;
+                let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                let by_ip = name.parse::<std::net::IpAddr>().is_ok()
+                    || name.trim_matches(['[', ']']).parse::<std::net::Ipv6Addr>().is_ok();
+                (by_ip || name.eq_ignore_ascii_case("localhost")).then(|| {
+                    Hit::new(format!("container `{}` pulls `{image}` from registry {host}", c.name())).evidence(
+                        format!("{}/image", c.pointer()),
+                        json!(image),
+                        None,
+                    )
+                })
+            })
+        },
     },
     Check {
         id: "K8S-IMG-007",
@@ -152,14 +199,16 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Replace the `k8s.gcr.io/` prefix with `registry.k8s.io/` (same image paths and tags).",
         controls: &[(Nsa, "upgrading"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
         references: &["https://kubernetes.io/blog/2023/02/06/k8s-gcr-io-freeze-announcement/"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let rest = image.strip_prefix("k8s.gcr.io/")?;
-            let ptr = c.pointer();
-            Some(Hit::new(format!("container `{}` pulls `{image}` from k8s.gcr.io", c.name()))
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let rest = image.strip_prefix("k8s.gcr.io/")?;
+                let ptr = c.pointer();
+                Some(Hit::new(format!("container `{}` pulls `{image}` from k8s.gcr.io", c.name()))
                 .evidence(format!("{ptr}/image"), json!(image), Some(json!(format!("registry.k8s.io/{rest}"))))
                 .fix("Pull from registry.k8s.io instead", patch(json!({"op": "replace", "path": format!("{ptr}/image"), "value": format!("registry.k8s.io/{rest}")}))))
-        }),
+            })
+        },
     },
     Check {
         id: "K8S-IMG-008",
@@ -171,15 +220,24 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Reference a release tag or a commit-specific tag (`shop/cart:2.3.1`, `shop/cart:git-4f2a9c1`), ideally with its digest.",
         controls: &[(Nsa, "image-security"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)")],
         references: &["https://kubernetes.io/docs/concepts/containers/images/#image-names"],
-        eval: |i| per_container(i, |c, _| {
-            let image = c.value.get("image")?.as_str()?;
-            let r = ImageRef::parse(image);
-            let tag = r.tag?;
-            let lower = tag.to_ascii_lowercase();
-            let moving = MOVING_TAGS.contains(&lower.as_str()) || lower.ends_with("-snapshot") || lower.ends_with("-nightly");
-            (r.digest.is_none() && moving).then(|| Hit::new(format!("container `{}` runs image `{image}` with moving tag `{tag}`", c.name()))
-                .evidence(format!("{}/image", c.pointer()), json!(image), None))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let image = c.value.get("image")?.as_str()?;
+                let r = ImageRef::parse(image);
+                let tag = r.tag?;
+                let lower = tag.to_ascii_lowercase();
+                let moving = MOVING_TAGS.contains(&lower.as_str())
+                    || lower.ends_with("-snapshot")
+                    || lower.ends_with("-nightly");
+                (r.digest.is_none() && moving).then(|| {
+                    Hit::new(format!("container `{}` runs image `{image}` with moving tag `{tag}`", c.name())).evidence(
+                        format!("{}/image", c.pointer()),
+                        json!(image),
+                        None,
+                    )
+                })
+            })
+        },
     },
 ];
 
@@ -205,7 +263,9 @@ impl<'a> ImageRef<'a> {
             None => (image, None),
         };
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (Some(first), rest),
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+                (Some(first), rest)
+            }
             _ => (None, name),
         };
         let last_slash = path.rfind('/').map_or(0, |p| p + 1);
@@ -242,7 +302,10 @@ mod tests {
         assert_eq!((r.registry, r.repository, r.tag, r.digest), (None, "nginx", None, None));
         assert_eq!(r.qualified(), "docker.io/library/nginx");
         let r = ImageRef::parse("localhost:5000/shop/cart:2.3.1@sha256:abc");
-        assert_eq!((r.registry, r.repository, r.tag, r.digest), (Some("localhost:5000"), "shop/cart", Some("2.3.1"), Some("sha256:abc")));
+        assert_eq!(
+            (r.registry, r.repository, r.tag, r.digest),
+            (Some("localhost:5000"), "shop/cart", Some("2.3.1"), Some("sha256:abc"))
+        );
         let r = ImageRef::parse("registry.example.com:443/cart");
         assert_eq!((r.registry, r.repository, r.tag), (Some("registry.example.com:443"), "cart", None));
         let r = ImageRef::parse("bitnami/kafka:3.7.0");
@@ -259,9 +322,18 @@ mod tests {
             {"name": "hub", "image": "docker.io/library/nginx:1.27"},
             {"name": "bad", "image": "quay.io/other/tool:1.0"}]}});
         let resource = Resource {
-            id: ResourceId::new(Provider::K8s, "c", "Pod", "shop", "p"), provider: Provider::K8s, scope: "c".into(), kind: "Pod".into(),
-            api_version: "v1".into(), namespace: "shop".into(), name: "p".into(), labels: Default::default(), owner: Default::default(),
-            attrs, origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None }, source: "s".into(),
+            id: ResourceId::new(Provider::K8s, "c", "Pod", "shop", "p"),
+            provider: Provider::K8s,
+            scope: "c".into(),
+            kind: "Pod".into(),
+            api_version: "v1".into(),
+            namespace: "shop".into(),
+            name: "p".into(),
+            labels: Default::default(),
+            owner: Default::default(),
+            attrs,
+            origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
+            source: "s".into(),
         };
         let inventory = Inventory::default();
         let params = crate::checks::Params {
@@ -269,7 +341,9 @@ mod tests {
             ..Default::default()
         };
         let check = crate::checks::find("K8S-IMG-004").map(|c| c.eval);
-        let hits = check.map(|eval| eval(&Input { resource: &resource, inventory: &inventory, params: &params })).unwrap_or_default();
+        let hits = check
+            .map(|eval| eval(&Input { resource: &resource, inventory: &inventory, params: &params }))
+            .unwrap_or_default();
         let subjects: Vec<&str> = hits.iter().map(|h| h.subject.as_str()).collect();
         assert_eq!(subjects, ["container bad"]);
     }

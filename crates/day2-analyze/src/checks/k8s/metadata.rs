@@ -9,7 +9,10 @@ use crate::checks::prelude::*;
 
 /// Objects every namespace gets from Kubernetes itself, found in live inventories of `default`.
 const SYSTEM_OBJECTS: &[(&str, &str)] = &[
-    ("Service", "kubernetes"), ("Endpoints", "kubernetes"), ("EndpointSlice", "kubernetes"), ("ServiceAccount", "default"),
+    ("Service", "kubernetes"),
+    ("Endpoints", "kubernetes"),
+    ("EndpointSlice", "kubernetes"),
+    ("ServiceAccount", "default"),
     ("ConfigMap", "kube-root-ca.crt"),
 ];
 
@@ -25,7 +28,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "The default namespace is where everything lands when nobody decided: it mixes unrelated workloads under one set of RBAC, quotas and network policies, and is often left without any of them.",
         remediation: "Create a namespace per application or team, set `metadata.namespace` explicitly, and keep `default` empty.",
         controls: &[(CisK8s, "5.7.4"), (Nsa, "namespaces"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)")],
-        references: &["https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces",
+        ],
         eval: |i| {
             let r = i.resource;
             let kind = base_kind(&r.kind);
@@ -35,8 +40,11 @@ pub(super) static CHECKS: &[Check] = &[
             if !explicit || kind == "Event" || SYSTEM_OBJECTS.contains(&(kind, r.name.as_str())) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{kind} `{}` is in the default namespace", r.name))
-                .evidence("/metadata/namespace", r.attrs.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null), None)]
+            vec![Hit::new(format!("{kind} `{}` is in the default namespace", r.name)).evidence(
+                "/metadata/namespace",
+                r.attrs.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
+                None,
+            )]
         },
     },
     Check {
@@ -50,15 +58,29 @@ pub(super) static CHECKS: &[Check] = &[
         controls: OWNERSHIP,
         references: &["https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/"],
         eval: |i| {
-            let missing: Vec<&str> = i.params.required_labels.iter()
+            let missing: Vec<&str> = i
+                .params
+                .required_labels
+                .iter()
                 .filter(|k| i.resource.labels.get(k.as_str()).is_none_or(|v| v.is_empty()))
                 .map(String::as_str)
                 .collect();
             if missing.is_empty() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` lacks required label(s) {}", base_kind(&i.resource.kind), i.resource.name, missing.join(", ")))
-                .evidence("/metadata/labels", i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` lacks required label(s) {}",
+                    base_kind(&i.resource.kind),
+                    i.resource.name,
+                    missing.join(", ")
+                ))
+                .evidence(
+                    "/metadata/labels",
+                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -76,8 +98,18 @@ pub(super) static CHECKS: &[Check] = &[
             if o.team.is_some() || o.owner.is_some() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` has no team or owner label, nor does its namespace", base_kind(&i.resource.kind), i.resource.name))
-                .evidence("/metadata/labels", i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` has no team or owner label, nor does its namespace",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence(
+                    "/metadata/labels",
+                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -95,8 +127,11 @@ pub(super) static CHECKS: &[Check] = &[
             if SYSTEM_NAMESPACES.contains(&ns) || i.resource.labels.contains_key("pod-security.kubernetes.io/enforce") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("namespace `{ns}` has no pod-security.kubernetes.io/enforce label"))
-                .evidence("/metadata/labels", i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null), None)]
+            vec![Hit::new(format!("namespace `{ns}` has no pod-security.kubernetes.io/enforce label")).evidence(
+                "/metadata/labels",
+                i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                None,
+            )]
         },
     },
     Check {
@@ -113,11 +148,22 @@ pub(super) static CHECKS: &[Check] = &[
             let r = i.resource;
             let kind = base_kind(&r.kind);
             match r.attrs.pointer("/spec/selector") {
-                None if str_at_api(r) == "apps/v1" => vec![Hit::new(format!("{kind} `{}` has no spec.selector, which apps/v1 requires", r.name))
-                    .evidence("/spec/selector", Value::Null, None)],
-                Some(sel) if !selector_matches(sel, pod_labels(r)) => vec![Hit::new(format!("{kind} `{}` selector does not match its pod template labels", r.name))
-                    .evidence("/spec/selector", sel.clone(), None)
-                    .evidence("/spec/template/metadata/labels", r.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null), None)],
+                None if str_at_api(r) == "apps/v1" => vec![
+                    Hit::new(format!("{kind} `{}` has no spec.selector, which apps/v1 requires", r.name)).evidence(
+                        "/spec/selector",
+                        Value::Null,
+                        None,
+                    ),
+                ],
+                Some(sel) if !selector_matches(sel, pod_labels(r)) => vec![
+                    Hit::new(format!("{kind} `{}` selector does not match its pod template labels", r.name))
+                        .evidence("/spec/selector", sel.clone(), None)
+                        .evidence(
+                            "/spec/template/metadata/labels",
+                            r.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null),
+                            None,
+                        ),
+                ],
                 _ => Vec::new(),
             }
         },
@@ -138,8 +184,13 @@ pub(super) static CHECKS: &[Check] = &[
             if i.resource.labels.contains_key(KEY) || on_pods {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` has no {KEY} label", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("/metadata/labels/{}", escape(KEY)), Value::Null, None)]
+            vec![
+                Hit::new(format!("{} `{}` has no {KEY} label", base_kind(&i.resource.kind), i.resource.name)).evidence(
+                    format!("/metadata/labels/{}", escape(KEY)),
+                    Value::Null,
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -159,8 +210,11 @@ pub(super) static CHECKS: &[Check] = &[
             if SYSTEM_NAMESPACES.contains(&ns) || level != Some("privileged") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("namespace `{ns}` enforces the privileged Pod Security level"))
-                .evidence(format!("/metadata/labels/{}", escape(KEY)), json!("privileged"), Some(json!("restricted")))]
+            vec![Hit::new(format!("namespace `{ns}` enforces the privileged Pod Security level")).evidence(
+                format!("/metadata/labels/{}", escape(KEY)),
+                json!("privileged"),
+                Some(json!("restricted")),
+            )]
         },
     },
     Check {
@@ -172,7 +226,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Label values are limited to 63 characters of letters, digits, `-`, `_` and `.` (starting and ending alphanumeric), and keys to an optional DNS prefix plus such a name; the API server rejects anything else, so the object cannot be applied.",
         remediation: "Shorten or rewrite the label (e.g. replace spaces and `/` in values with `-`); put free text in annotations instead.",
         controls: &[(Soc2, "CC8.1")],
-        references: &["https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set",
+        ],
         eval: |i| {
             let mut hits = Vec::new();
             let mut places = vec![("/metadata/labels".to_owned(), "label")];
@@ -193,9 +249,11 @@ pub(super) static CHECKS: &[Check] = &[
                     } else {
                         continue;
                     };
-                    hits.push(Hit::new(format!("{} `{}`: {problem}", base_kind(&i.resource.kind), i.resource.name))
-                        .subject(format!("{what} {k}"))
-                        .evidence(format!("{place}/{}", escape(k)), v.clone(), None));
+                    hits.push(
+                        Hit::new(format!("{} `{}`: {problem}", base_kind(&i.resource.kind), i.resource.name))
+                            .subject(format!("{what} {k}"))
+                            .evidence(format!("{place}/{}", escape(k)), v.clone(), None),
+                    );
                 }
             }
             hits

@@ -65,7 +65,9 @@ pub(crate) fn per_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Value
     let Some((_, spec)) = pod_spec(input.resource) else { return Vec::new() };
     containers(input.resource)
         .iter()
-        .filter_map(|c| f(c, spec).map(|h| if h.subject.is_empty() { h.subject(format!("container {}", c.name())) } else { h }))
+        .filter_map(|c| {
+            f(c, spec).map(|h| if h.subject.is_empty() { h.subject(format!("container {}", c.name())) } else { h })
+        })
         .collect()
 }
 

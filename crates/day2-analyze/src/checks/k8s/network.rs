@@ -12,10 +12,28 @@ pub(super) const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "k
 
 /// Ports of databases, caches, brokers and administrative endpoints that must not face the outside.
 const SENSITIVE_PORTS: &[(i64, &str)] = &[
-    (22, "SSH"), (23, "Telnet"), (1433, "SQL Server"), (1521, "Oracle"), (2375, "Docker API"), (2376, "Docker API"),
-    (2379, "etcd"), (2380, "etcd"), (3306, "MySQL"), (5432, "PostgreSQL"), (5601, "Kibana"), (5672, "AMQP"),
-    (5984, "CouchDB"), (6379, "Redis"), (8500, "Consul"), (9092, "Kafka"), (9200, "Elasticsearch"), (9300, "Elasticsearch"),
-    (10250, "kubelet"), (11211, "Memcached"), (15672, "RabbitMQ management"), (27017, "MongoDB"),
+    (22, "SSH"),
+    (23, "Telnet"),
+    (1433, "SQL Server"),
+    (1521, "Oracle"),
+    (2375, "Docker API"),
+    (2376, "Docker API"),
+    (2379, "etcd"),
+    (2380, "etcd"),
+    (3306, "MySQL"),
+    (5432, "PostgreSQL"),
+    (5601, "Kibana"),
+    (5672, "AMQP"),
+    (5984, "CouchDB"),
+    (6379, "Redis"),
+    (8500, "Consul"),
+    (9092, "Kafka"),
+    (9200, "Elasticsearch"),
+    (9300, "Elasticsearch"),
+    (10250, "kubelet"),
+    (11211, "Memcached"),
+    (15672, "RabbitMQ management"),
+    (27017, "MongoDB"),
 ];
 
 /// Annotations that make a cloud load balancer internal-only.
@@ -47,10 +65,22 @@ pub(super) static CHECKS: &[Check] = &[
             if str_at(&i.resource.attrs, "/spec/type") != Some("NodePort") {
                 return Vec::new();
             }
-            let node_ports: Vec<String> = items(i.resource.attrs.pointer("/spec/ports")).filter_map(|p| p.get("nodePort")).map(super::show).collect();
-            let which = if node_ports.is_empty() { "auto-assigned node ports".to_owned() } else { format!("node port(s) {}", node_ports.join(", ")) };
-            vec![Hit::new(format!("Service `{}` is of type NodePort and listens on {which} of every node", i.resource.name))
-                .evidence("/spec/type", json!("NodePort"), Some(json!("ClusterIP")))]
+            let node_ports: Vec<String> = items(i.resource.attrs.pointer("/spec/ports"))
+                .filter_map(|p| p.get("nodePort"))
+                .map(super::show)
+                .collect();
+            let which = if node_ports.is_empty() {
+                "auto-assigned node ports".to_owned()
+            } else {
+                format!("node port(s) {}", node_ports.join(", "))
+            };
+            vec![
+                Hit::new(format!(
+                    "Service `{}` is of type NodePort and listens on {which} of every node",
+                    i.resource.name
+                ))
+                .evidence("/spec/type", json!("NodePort"), Some(json!("ClusterIP"))),
+            ]
         },
     },
     Check {
@@ -65,17 +95,27 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/tasks/access-application-cluster/configure-cloud-provider-firewall/"],
         eval: |i| {
             let r = i.resource;
-            if str_at(&r.attrs, "/spec/type") != Some("LoadBalancer") || INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v))) {
+            if str_at(&r.attrs, "/spec/type") != Some("LoadBalancer")
+                || INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)))
+            {
                 return Vec::new();
             }
-            let ranges: Vec<&str> = items(r.attrs.pointer("/spec/loadBalancerSourceRanges")).filter_map(Value::as_str).collect();
+            let ranges: Vec<&str> =
+                items(r.attrs.pointer("/spec/loadBalancerSourceRanges")).filter_map(Value::as_str).collect();
             let annotated = r.annotation("service.beta.kubernetes.io/load-balancer-source-ranges").unwrap_or_default();
-            let open = ranges.iter().copied().chain(annotated.split(',').map(str::trim).filter(|s| !s.is_empty())).collect::<Vec<_>>();
+            let open = ranges
+                .iter()
+                .copied()
+                .chain(annotated.split(',').map(str::trim).filter(|s| !s.is_empty()))
+                .collect::<Vec<_>>();
             if !open.is_empty() && !open.iter().any(|c| *c == "0.0.0.0/0" || *c == "::/0") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("LoadBalancer Service `{}` accepts traffic from any address", r.name))
-                .evidence("/spec/loadBalancerSourceRanges", r.attrs.pointer("/spec/loadBalancerSourceRanges").cloned().unwrap_or(Value::Null), None)]
+            vec![Hit::new(format!("LoadBalancer Service `{}` accepts traffic from any address", r.name)).evidence(
+                "/spec/loadBalancerSourceRanges",
+                r.attrs.pointer("/spec/loadBalancerSourceRanges").cloned().unwrap_or(Value::Null),
+                None,
+            )]
         },
     },
     Check {
@@ -87,14 +127,23 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Any user who can create a Service with externalIPs can intercept traffic to those addresses from inside the cluster (CVE-2020-8554); legitimate uses are rare and better served by a LoadBalancer.",
         remediation: "Remove `spec.externalIPs`; use a LoadBalancer Service or an Ingress, and block the field cluster-wide with the DenyServiceExternalIPs admission plugin.",
         controls: &[(Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)")],
-        references: &["https://kubernetes.io/docs/concepts/services-networking/service/#external-ips", "https://github.com/kubernetes/kubernetes/issues/97076"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/services-networking/service/#external-ips",
+            "https://github.com/kubernetes/kubernetes/issues/97076",
+        ],
         eval: |i| {
             let ips: Vec<&Value> = items(i.resource.attrs.pointer("/spec/externalIPs")).collect();
             if ips.is_empty() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("Service `{}` claims externalIPs {}", i.resource.name, ips.iter().map(|v| super::show(v)).collect::<Vec<_>>().join(", ")))
-                .evidence("/spec/externalIPs", json!(ips), None)]
+            vec![
+                Hit::new(format!(
+                    "Service `{}` claims externalIPs {}",
+                    i.resource.name,
+                    ips.iter().map(|v| super::show(v)).collect::<Vec<_>>().join(", ")
+                ))
+                .evidence("/spec/externalIPs", json!(ips), None),
+            ]
         },
     },
     Check {
@@ -105,7 +154,13 @@ pub(super) static CHECKS: &[Check] = &[
         target: Target::K8sKinds(&["Namespace"]),
         rationale: "Without any NetworkPolicy every pod in the namespace accepts connections from every pod in the cluster; one compromised workload anywhere can reach all of them.",
         remediation: "Add a default-deny NetworkPolicy (`podSelector: {}` with policyTypes Ingress and Egress) and explicit allow policies for the flows the namespace needs.",
-        controls: &[(CisK8s, "5.3.2"), (Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)"), (Dora, "Art.9(4)(c)")],
+        controls: &[
+            (CisK8s, "5.3.2"),
+            (Nsa, "network-separation"),
+            (Soc2, "CC6.6"),
+            (Nis2, "21(2)(e)"),
+            (Dora, "Art.9(4)(c)"),
+        ],
         references: &["https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-policies"],
         eval: |i| {
             let ns = i.resource.name.as_str();
@@ -124,18 +179,27 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Pods that no NetworkPolicy selects are non-isolated: they accept traffic from anywhere in the cluster even when their namespace has policies for other pods.",
         remediation: "Cover the pods with a NetworkPolicy, ideally a namespace-wide default deny (`podSelector: {}`) plus specific allow rules.",
         controls: &[(CisK8s, "5.3.2"), (Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)")],
-        references: &["https://kubernetes.io/docs/concepts/services-networking/network-policies/#isolated-and-non-isolated-pods"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/services-networking/network-policies/#isolated-and-non-isolated-pods",
+        ],
         eval: |i| {
             let inventory = i.inventory;
-            let covered = inventory.incoming(&i.resource.id)
+            let covered = inventory
+                .incoming(&i.resource.id)
                 .filter(|r| r.kind == RelationKind::Selects)
                 .filter_map(|r| inventory.get(&r.from))
                 .any(|p| base_kind(&p.kind) == "NetworkPolicy");
             if covered || SYSTEM_NAMESPACES.contains(&i.resource.namespace.as_str()) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` is not selected by any NetworkPolicy", base_kind(&i.resource.kind), i.resource.name))
-                .evidence("/metadata/namespace", json!(i.resource.namespace), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` is not selected by any NetworkPolicy",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence("/metadata/namespace", json!(i.resource.namespace), None),
+            ]
         },
     },
     Check {
@@ -152,18 +216,28 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let tls: Vec<&Value> = items(attrs.pointer("/spec/tls")).collect();
             if tls.is_empty() {
-                return vec![Hit::new(format!("Ingress `{}` has no TLS configuration", i.resource.name)).evidence("/spec/tls", Value::Null, None)];
+                return vec![Hit::new(format!("Ingress `{}` has no TLS configuration", i.resource.name)).evidence(
+                    "/spec/tls",
+                    Value::Null,
+                    None,
+                )];
             }
             if tls.iter().any(|t| items(t.get("hosts")).next().is_none()) {
                 return Vec::new();
             }
-            let tls_hosts: Vec<&str> = tls.iter().flat_map(|t| items(t.get("hosts"))).filter_map(Value::as_str).collect();
+            let tls_hosts: Vec<&str> =
+                tls.iter().flat_map(|t| items(t.get("hosts"))).filter_map(Value::as_str).collect();
             let uncovered: Vec<&str> = items(attrs.pointer("/spec/rules"))
                 .filter_map(|r| r.get("host").and_then(Value::as_str))
                 .filter(|h| !tls_hosts.iter().any(|t| host_matches(t, h)))
                 .collect();
-            (!uncovered.is_empty()).then(|| Hit::new(format!("Ingress `{}` serves {} without TLS", i.resource.name, uncovered.join(", ")))
-                .evidence("/spec/tls", json!(tls_hosts), None)).into_iter().collect()
+            (!uncovered.is_empty())
+                .then(|| {
+                    Hit::new(format!("Ingress `{}` serves {} without TLS", i.resource.name, uncovered.join(", ")))
+                        .evidence("/spec/tls", json!(tls_hosts), None)
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -178,11 +252,17 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/services-networking/ingress/#the-ingress-resource"],
         eval: |i| {
             let ns = i.resource.namespace.as_str();
-            backends(&i.resource.attrs).into_iter()
+            backends(&i.resource.attrs)
+                .into_iter()
                 .filter(|(name, _)| find_named(i, ns, "Service", name).is_none())
-                .map(|(name, ptr)| Hit::new(format!("Ingress `{}` routes to Service `{name}`, which does not exist in namespace `{ns}`", i.resource.name))
+                .map(|(name, ptr)| {
+                    Hit::new(format!(
+                        "Ingress `{}` routes to Service `{name}`, which does not exist in namespace `{ns}`",
+                        i.resource.name
+                    ))
                     .subject(format!("service {name}"))
-                    .evidence(ptr, json!(name), None))
+                    .evidence(ptr, json!(name), None)
+                })
                 .collect()
         },
     },
@@ -205,8 +285,13 @@ pub(super) static CHECKS: &[Check] = &[
             if i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Selects) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("Service `{}` selects no workload in namespace `{}`", i.resource.name, i.resource.namespace))
-                .evidence("/spec/selector", json!(selector), None)]
+            vec![
+                Hit::new(format!(
+                    "Service `{}` selects no workload in namespace `{}`",
+                    i.resource.name, i.resource.namespace
+                ))
+                .evidence("/spec/selector", json!(selector), None),
+            ]
         },
     },
     Check {
@@ -219,22 +304,30 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove `hostPort` and expose the container through a Service (or a DaemonSet with hostNetwork only for genuine node agents).",
         controls: &[(CisK8s, "5.2.13"), (Nsa, "network-separation"), (PssBaseline, "host-ports"), (Soc2, "CC6.6")],
         references: &["https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline"],
-        eval: |i| per_container(i, |c, _| {
-            let ptr = c.pointer();
-            let bound: Vec<(usize, &Value)> = items(c.value.get("ports")).enumerate()
-                .filter_map(|(n, p)| p.get("hostPort").filter(|h| h.as_i64().is_some_and(|v| v > 0)).map(|h| (n, h)))
-                .collect();
-            if bound.is_empty() {
-                return None;
-            }
-            let list: Vec<String> = bound.iter().map(|(_, h)| super::show(h)).collect();
-            let ops: Vec<Value> = bound.iter().map(|(n, _)| json!({"op": "remove", "path": format!("{ptr}/ports/{n}/hostPort")})).collect();
-            let mut hit = Hit::new(format!("container `{}` binds host port(s) {}", c.name(), list.join(", ")));
-            for (n, h) in &bound {
-                hit = hit.evidence(format!("{ptr}/ports/{n}/hostPort"), (*h).clone(), None);
-            }
-            Some(hit.fix("Remove hostPort", Value::Array(ops)))
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let ptr = c.pointer();
+                let bound: Vec<(usize, &Value)> = items(c.value.get("ports"))
+                    .enumerate()
+                    .filter_map(|(n, p)| {
+                        p.get("hostPort").filter(|h| h.as_i64().is_some_and(|v| v > 0)).map(|h| (n, h))
+                    })
+                    .collect();
+                if bound.is_empty() {
+                    return None;
+                }
+                let list: Vec<String> = bound.iter().map(|(_, h)| super::show(h)).collect();
+                let ops: Vec<Value> = bound
+                    .iter()
+                    .map(|(n, _)| json!({"op": "remove", "path": format!("{ptr}/ports/{n}/hostPort")}))
+                    .collect();
+                let mut hit = Hit::new(format!("container `{}` binds host port(s) {}", c.name(), list.join(", ")));
+                for (n, h) in &bound {
+                    hit = hit.evidence(format!("{ptr}/ports/{n}/hostPort"), (*h).clone(), None);
+                }
+                Some(hit.fix("Remove hostPort", Value::Array(ops)))
+            })
+        },
     },
     Check {
         id: "K8S-NET-010",
@@ -245,7 +338,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "An ingress rule without `from`, with an empty peer `{}` or with ipBlock 0.0.0.0/0 admits every source, inside and outside the cluster, which defeats the isolation the policy appears to provide.",
         remediation: "List the allowed sources explicitly: podSelector / namespaceSelector for in-cluster clients, ipBlock with narrow CIDRs for external ones.",
         controls: &[(CisK8s, "5.3.2"), (Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)")],
-        references: &["https://kubernetes.io/docs/concepts/services-networking/network-policies/#behavior-of-to-and-from-selectors"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/services-networking/network-policies/#behavior-of-to-and-from-selectors",
+        ],
         eval: |i| open_rules(i, "ingress", "from"),
     },
     Check {
@@ -257,14 +352,24 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "An egress rule with no destination and no ports lets the selected pods open connections to anything, which is what data exfiltration and command-and-control traffic need.",
         remediation: "Restrict egress rules to the destinations (podSelector, namespaceSelector, ipBlock) and ports the workload uses, plus DNS.",
         controls: &[(Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)")],
-        references: &["https://kubernetes.io/docs/concepts/services-networking/network-policies/#allow-all-egress-traffic"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/services-networking/network-policies/#allow-all-egress-traffic",
+        ],
         eval: |i| {
-            items(i.resource.attrs.pointer("/spec/egress")).enumerate().filter_map(|(n, rule)| {
-                let any_port = items(rule.get("ports")).next().is_none();
-                (any_port && peers_everything(rule.get("to"))).then(|| Hit::new(format!("NetworkPolicy `{}` egress rule {n} allows every destination on every port", i.resource.name))
-                    .subject(format!("egress rule {n}"))
-                    .evidence(format!("/spec/egress/{n}"), rule.clone(), None))
-            }).collect()
+            items(i.resource.attrs.pointer("/spec/egress"))
+                .enumerate()
+                .filter_map(|(n, rule)| {
+                    let any_port = items(rule.get("ports")).next().is_none();
+                    (any_port && peers_everything(rule.get("to"))).then(|| {
+                        Hit::new(format!(
+                            "NetworkPolicy `{}` egress rule {n} allows every destination on every port",
+                            i.resource.name
+                        ))
+                        .subject(format!("egress rule {n}"))
+                        .evidence(format!("/spec/egress/{n}"), rule.clone(), None)
+                    })
+                })
+                .collect()
         },
     },
     Check {
@@ -276,7 +381,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Databases, caches, brokers, SSH and the kubelet API are routinely brute-forced and exploited when reachable from outside the cluster; they should only be reachable from the workloads that use them.",
         remediation: "Make the Service ClusterIP and reach the port through the application or a bastion; if external access is unavoidable, use an internal load balancer with `loadBalancerSourceRanges`.",
         controls: EXPOSURE,
-        references: &["https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             if !matches!(str_at(attrs, "/spec/type"), Some("LoadBalancer" | "NodePort")) {
@@ -291,14 +398,23 @@ pub(super) static CHECKS: &[Check] = &[
             if str_at(attrs, "/spec/type") == Some("LoadBalancer") && (internal || restricted) {
                 return Vec::new();
             }
-            items(attrs.pointer("/spec/ports")).enumerate().filter_map(|(n, p)| {
-                let port = p.get("port").and_then(Value::as_i64);
-                let target = p.get("targetPort").and_then(Value::as_i64);
-                let (num, what) = SENSITIVE_PORTS.iter().find(|(s, _)| port == Some(*s) || target == Some(*s))?;
-                Some(Hit::new(format!("{} Service `{}` exposes port {num} ({what})", str_at(attrs, "/spec/type").unwrap_or_default(), i.resource.name))
-                    .subject(format!("port {}", port.unwrap_or(*num)))
-                    .evidence(format!("/spec/ports/{n}"), p.clone(), None))
-            }).collect()
+            items(attrs.pointer("/spec/ports"))
+                .enumerate()
+                .filter_map(|(n, p)| {
+                    let port = p.get("port").and_then(Value::as_i64);
+                    let target = p.get("targetPort").and_then(Value::as_i64);
+                    let (num, what) = SENSITIVE_PORTS.iter().find(|(s, _)| port == Some(*s) || target == Some(*s))?;
+                    Some(
+                        Hit::new(format!(
+                            "{} Service `{}` exposes port {num} ({what})",
+                            str_at(attrs, "/spec/type").unwrap_or_default(),
+                            i.resource.name
+                        ))
+                        .subject(format!("port {}", port.unwrap_or(*num)))
+                        .evidence(format!("/spec/ports/{n}"), p.clone(), None),
+                    )
+                })
+                .collect()
         },
     },
     Check {
@@ -312,11 +428,14 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(Nsa, "network-separation"), (Soc2, "CC6.6")],
         references: &["https://kubernetes.io/docs/concepts/services-networking/ingress/#ingress-rules"],
         eval: |i| {
-            items(i.resource.attrs.pointer("/spec/rules")).enumerate()
+            items(i.resource.attrs.pointer("/spec/rules"))
+                .enumerate()
                 .filter(|(_, r)| r.get("host").and_then(Value::as_str).is_none_or(str::is_empty))
-                .map(|(n, _)| Hit::new(format!("Ingress `{}` rule {n} has no host and matches every hostname", i.resource.name))
-                    .subject(format!("rule {n}"))
-                    .evidence(format!("/spec/rules/{n}/host"), Value::Null, None))
+                .map(|(n, _)| {
+                    Hit::new(format!("Ingress `{}` rule {n} has no host and matches every hostname", i.resource.name))
+                        .subject(format!("rule {n}"))
+                        .evidence(format!("/spec/rules/{n}/host"), Value::Null, None)
+                })
                 .collect()
         },
     },
@@ -339,11 +458,12 @@ fn backends(attrs: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut push = |backend: Option<&Value>, ptr: String| {
         let Some(b) = backend else { return };
-        let (name, field) = match (b.pointer("/service/name").and_then(Value::as_str), b.get("serviceName").and_then(Value::as_str)) {
-            (Some(n), _) => (n, "/service/name"),
-            (None, Some(n)) => (n, "/serviceName"),
-            _ => return,
-        };
+        let (name, field) =
+            match (b.pointer("/service/name").and_then(Value::as_str), b.get("serviceName").and_then(Value::as_str)) {
+                (Some(n), _) => (n, "/service/name"),
+                (None, Some(n)) => (n, "/serviceName"),
+                _ => return,
+            };
         if !out.iter().any(|(o, _)| o == name) {
             out.push((name.to_owned(), format!("{ptr}{field}")));
         }
@@ -365,16 +485,20 @@ fn peers_everything(peers: Option<&Value>) -> bool {
     list.is_empty()
         || list.iter().any(|p| {
             p.as_object().is_some_and(|m| m.is_empty())
-                || (matches!(str_at(p, "/ipBlock/cidr"), Some("0.0.0.0/0" | "::/0")) && items(p.pointer("/ipBlock/except")).next().is_none())
+                || (matches!(str_at(p, "/ipBlock/cidr"), Some("0.0.0.0/0" | "::/0"))
+                    && items(p.pointer("/ipBlock/except")).next().is_none())
         })
 }
 
 /// NET-010: rules in `direction` whose `peers` admit everyone.
 fn open_rules(i: &Input<'_>, direction: &str, peers: &str) -> Vec<Hit> {
-    items(i.resource.attrs.pointer(&format!("/spec/{direction}"))).enumerate()
+    items(i.resource.attrs.pointer(&format!("/spec/{direction}")))
+        .enumerate()
         .filter(|(_, rule)| peers_everything(rule.get(peers)))
-        .map(|(n, rule)| Hit::new(format!("NetworkPolicy `{}` {direction} rule {n} admits traffic from any source", i.resource.name))
-            .subject(format!("{direction} rule {n}"))
-            .evidence(format!("/spec/{direction}/{n}"), rule.clone(), None))
+        .map(|(n, rule)| {
+            Hit::new(format!("NetworkPolicy `{}` {direction} rule {n} admits traffic from any source", i.resource.name))
+                .subject(format!("{direction} rule {n}"))
+                .evidence(format!("/spec/{direction}/{n}"), rule.clone(), None)
+        })
         .collect()
 }

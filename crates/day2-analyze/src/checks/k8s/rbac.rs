@@ -27,10 +27,13 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Replace `*` with the explicit API groups, resources and verbs the subject needs.",
         controls: &[(CisK8s, "5.1.3"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#least-privilege"],
-        eval: |i| per_rule(i, |rule| {
-            let fields: Vec<&str> = ["apiGroups", "resources", "verbs"].into_iter().filter(|f| strs(rule, f).contains(&"*")).collect();
-            (!fields.is_empty()).then(|| format!("uses `*` in {}", fields.join(", ")))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                let fields: Vec<&str> =
+                    ["apiGroups", "resources", "verbs"].into_iter().filter(|f| strs(rule, f).contains(&"*")).collect();
+                (!fields.is_empty()).then(|| format!("uses `*` in {}", fields.join(", ")))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-002",
@@ -44,13 +47,21 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles"],
         eval: |i| {
             let r = i.resource;
-            let is_admin = str_at(&r.attrs, "/roleRef/kind") == Some("ClusterRole") && str_at(&r.attrs, "/roleRef/name") == Some("cluster-admin");
+            let is_admin = str_at(&r.attrs, "/roleRef/kind") == Some("ClusterRole")
+                && str_at(&r.attrs, "/roleRef/name") == Some("cluster-admin");
             if !is_admin || r.name.starts_with("system:") {
                 return Vec::new();
             }
             let who: Vec<String> = items(r.attrs.get("subjects")).map(subject_name).collect();
-            vec![Hit::new(format!("{} `{}` grants cluster-admin to {}", base_kind(&r.kind), r.name, if who.is_empty() { "no subject".to_owned() } else { who.join(", ") }))
-                .evidence("/roleRef/name", json!("cluster-admin"), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` grants cluster-admin to {}",
+                    base_kind(&r.kind),
+                    r.name,
+                    if who.is_empty() { "no subject".to_owned() } else { who.join(", ") }
+                ))
+                .evidence("/roleRef/name", json!("cluster-admin"), None),
+            ]
         },
     },
     Check {
@@ -63,12 +74,14 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove secrets from the rule, or restrict it to `get` with `resourceNames` naming the specific Secrets the subject needs.",
         controls: &[(CisK8s, "5.1.2"), (Nsa, "rbac"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets"],
-        eval: |i| per_rule(i, |rule| {
-            if items(rule.get("resourceNames")).next().is_some() && !verbs_match(rule, &["list", "watch"]) {
-                return None;
-            }
-            grants(rule, "", &["secrets"], READ).then(|| format!("can {} secrets", matched_verbs(rule, READ)))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                if items(rule.get("resourceNames")).next().is_some() && !verbs_match(rule, &["list", "watch"]) {
+                    return None;
+                }
+                grants(rule, "", &["secrets"], READ).then(|| format!("can {} secrets", matched_verbs(rule, READ)))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-004",
@@ -80,10 +93,15 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove pods/exec and pods/attach from automation roles; grant them to humans only through just-in-time access.",
         controls: &[(Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#exec-and-attach"],
-        eval: |i| per_rule(i, |rule| {
-            let hits: Vec<&str> = ["pods/exec", "pods/attach"].into_iter().filter(|r| grants(rule, "", &[r], &["create", "get"])).collect();
-            (!hits.is_empty()).then(|| format!("allows {}", hits.join(" and ")))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                let hits: Vec<&str> = ["pods/exec", "pods/attach"]
+                    .into_iter()
+                    .filter(|r| grants(rule, "", &[r], &["create", "get"]))
+                    .collect();
+                (!hits.is_empty()).then(|| format!("allows {}", hits.join(" and ")))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-005",
@@ -95,15 +113,18 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove the escalate, bind and impersonate verbs; if a controller needs bind, restrict it with `resourceNames` to the roles it may bind.",
         controls: &[(CisK8s, "5.1.8"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#escalate-verb"],
-        eval: |i| per_rule(i, |rule| {
-            // A rule restricted with resourceNames is the remediation this check recommends.
-            if !strs(rule, "resourceNames").is_empty() {
-                return None;
-            }
-            let verbs = strs(rule, "verbs");
-            let bad: Vec<&str> = ["escalate", "bind", "impersonate"].into_iter().filter(|v| verbs.contains(v)).collect();
-            (!bad.is_empty()).then(|| format!("grants the {} verb(s)", bad.join(", ")))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                // A rule restricted with resourceNames is the remediation this check recommends.
+                if !strs(rule, "resourceNames").is_empty() {
+                    return None;
+                }
+                let verbs = strs(rule, "verbs");
+                let bad: Vec<&str> =
+                    ["escalate", "bind", "impersonate"].into_iter().filter(|v| verbs.contains(v)).collect();
+                (!bad.is_empty()).then(|| format!("grants the {} verb(s)", bad.join(", ")))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-006",
@@ -121,12 +142,17 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let role = str_at(&r.attrs, "/roleRef/name").unwrap_or("?");
-            items(r.attrs.get("subjects")).enumerate().filter_map(|(n, s)| {
-                let name = s.get("name").and_then(Value::as_str)?;
-                BROAD_GROUPS.contains(&name).then(|| Hit::new(format!("{} `{}` grants `{role}` to {name}", base_kind(&r.kind), r.name))
-                    .subject(format!("subject {name}"))
-                    .evidence(format!("/subjects/{n}/name"), json!(name), None))
-            }).collect()
+            items(r.attrs.get("subjects"))
+                .enumerate()
+                .filter_map(|(n, s)| {
+                    let name = s.get("name").and_then(Value::as_str)?;
+                    BROAD_GROUPS.contains(&name).then(|| {
+                        Hit::new(format!("{} `{}` grants `{role}` to {name}", base_kind(&r.kind), r.name))
+                            .subject(format!("subject {name}"))
+                            .evidence(format!("/subjects/{n}/name"), json!(name), None)
+                    })
+                })
+                .collect()
         },
     },
     Check {
@@ -144,8 +170,18 @@ pub(super) static CHECKS: &[Check] = &[
             if service_account(spec) != "default" {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` runs as the default ServiceAccount", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("{ptr}/serviceAccountName"), spec.get("serviceAccountName").cloned().unwrap_or(Value::Null), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` runs as the default ServiceAccount",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence(
+                    format!("{ptr}/serviceAccountName"),
+                    spec.get("serviceAccountName").cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -157,7 +193,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Unless automounting is disabled, every container gets an API token at /var/run/secrets/kubernetes.io/serviceaccount; most applications never call the API, and an attacker with code execution inherits the token's permissions.",
         remediation: "Set `automountServiceAccountToken: false` on the pod spec (or on its ServiceAccount); mount a projected token explicitly where API access is needed.",
         controls: &[(CisK8s, "5.1.6"), (Nsa, "rbac"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)")],
-        references: &["https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting"],
+        references: &[
+            "https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting",
+        ],
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let pod = spec.get("automountServiceAccountToken");
@@ -173,13 +211,32 @@ pub(super) static CHECKS: &[Check] = &[
             }
             // A ServiceAccount that some (Cluster)RoleBinding grants permissions to is there to call the API:
             // operators and controllers need the token, and disabling it would break them.
-            let sa_id = day2_model::ResourceId::new(day2_model::Provider::K8s, &i.resource.scope, "ServiceAccount", &i.resource.namespace, sa);
+            let sa_id = day2_model::ResourceId::new(
+                day2_model::Provider::K8s,
+                &i.resource.scope,
+                "ServiceAccount",
+                &i.resource.namespace,
+                sa,
+            );
             if i.inventory.incoming(&sa_id).any(|rel| rel.kind == day2_model::RelationKind::BindsSubject) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` mounts the API token of ServiceAccount `{sa}`", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("{ptr}/automountServiceAccountToken"), pod.cloned().unwrap_or(Value::Null), Some(json!(false)))
-                .fix("Set automountServiceAccountToken to false on the pod", patch(set_op(&i.resource.attrs, ptr, &["automountServiceAccountToken"], json!(false))))]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` mounts the API token of ServiceAccount `{sa}`",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence(
+                    format!("{ptr}/automountServiceAccountToken"),
+                    pod.cloned().unwrap_or(Value::Null),
+                    Some(json!(false)),
+                )
+                .fix(
+                    "Set automountServiceAccountToken to false on the pod",
+                    patch(set_op(&i.resource.attrs, ptr, &["automountServiceAccountToken"], json!(false))),
+                ),
+            ]
         },
     },
     Check {
@@ -191,20 +248,35 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A binding to a missing role grants nothing today, but whoever later creates a role with that name (by mistake or on purpose) instantly hands its permissions to the binding's subjects.",
         remediation: "Delete the stale binding or fix `roleRef` to name the intended Role or ClusterRole.",
         controls: &[(Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
-        references: &["https://kubernetes.io/docs/reference/access-authn-authz/rbac/#rolebinding-and-clusterrolebinding"],
+        references: &[
+            "https://kubernetes.io/docs/reference/access-authn-authz/rbac/#rolebinding-and-clusterrolebinding",
+        ],
         eval: |i| {
             let r = i.resource;
-            let (Some(kind), Some(name)) = (str_at(&r.attrs, "/roleRef/kind"), str_at(&r.attrs, "/roleRef/name")) else { return Vec::new() };
+            let (Some(kind), Some(name)) = (str_at(&r.attrs, "/roleRef/kind"), str_at(&r.attrs, "/roleRef/name"))
+            else {
+                return Vec::new();
+            };
             let found = match kind {
                 "Role" => find_named(i, &r.namespace, "Role", name).is_some(),
-                "ClusterRole" => BUILTIN_CLUSTER_ROLES.contains(&name) || name.starts_with("system:") || find_named(i, "", "ClusterRole", name).is_some(),
+                "ClusterRole" => {
+                    BUILTIN_CLUSTER_ROLES.contains(&name)
+                        || name.starts_with("system:")
+                        || find_named(i, "", "ClusterRole", name).is_some()
+                }
                 _ => true,
             };
             if found || r.name.starts_with("system:") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` references {kind} `{name}`, which does not exist", base_kind(&r.kind), r.name))
-                .evidence("/roleRef/name", json!(name), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` references {kind} `{name}`, which does not exist",
+                    base_kind(&r.kind),
+                    r.name
+                ))
+                .evidence("/roleRef/name", json!(name), None),
+            ]
         },
     },
     Check {
@@ -217,12 +289,25 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Limit create on pods and workload kinds to deployment tooling (CI, GitOps controllers) and keep it out of application and human roles.",
         controls: &[(CisK8s, "5.1.4"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#workload-creation"],
-        eval: |i| per_rule(i, |rule| {
-            let kinds: Vec<&str> = [("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"),
-                    ("apps", "replicasets"), ("batch", "jobs"), ("batch", "cronjobs")]
-                .into_iter().filter(|(g, r)| grants(rule, g, &[r], &["create"])).map(|(_, r)| r).collect();
-            (!kinds.is_empty()).then(|| format!("can create {}", kinds.join(", ")))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                let kinds: Vec<&str> = [
+                    ("", "pods"),
+                    ("", "replicationcontrollers"),
+                    ("apps", "deployments"),
+                    ("apps", "statefulsets"),
+                    ("apps", "daemonsets"),
+                    ("apps", "replicasets"),
+                    ("batch", "jobs"),
+                    ("batch", "cronjobs"),
+                ]
+                .into_iter()
+                .filter(|(g, r)| grants(rule, g, &[r], &["create"]))
+                .map(|(_, r)| r)
+                .collect();
+                (!kinds.is_empty()).then(|| format!("can create {}", kinds.join(", ")))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-011",
@@ -239,13 +324,19 @@ pub(super) static CHECKS: &[Check] = &[
             if r.name.starts_with("system:") {
                 return Vec::new();
             }
-            items(r.attrs.get("subjects")).enumerate()
+            items(r.attrs.get("subjects"))
+                .enumerate()
                 .filter(|(_, s)| str_at(s, "/kind") == Some("ServiceAccount") && str_at(s, "/name") == Some("default"))
                 .map(|(n, s)| {
                     let ns = str_at(s, "/namespace").unwrap_or(&r.namespace);
-                    Hit::new(format!("{} `{}` grants `{}` to the default ServiceAccount of namespace `{ns}`", base_kind(&r.kind), r.name, str_at(&r.attrs, "/roleRef/name").unwrap_or("?")))
-                        .subject(format!("subject {ns}/default"))
-                        .evidence(format!("/subjects/{n}"), s.clone(), None)
+                    Hit::new(format!(
+                        "{} `{}` grants `{}` to the default ServiceAccount of namespace `{ns}`",
+                        base_kind(&r.kind),
+                        r.name,
+                        str_at(&r.attrs, "/roleRef/name").unwrap_or("?")
+                    ))
+                    .subject(format!("subject {ns}/default"))
+                    .evidence(format!("/subjects/{n}"), s.clone(), None)
                 })
                 .collect()
         },
@@ -259,16 +350,23 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Every pod that does not name a ServiceAccount gets the `default` one's token mounted; disabling automount on it means pods only get a token when they ask for one.",
         remediation: "Set `automountServiceAccountToken: false` on the namespace's `default` ServiceAccount.",
         controls: &[(CisK8s, "5.1.5"), (Nsa, "rbac"), (Soc2, "CC6.1")],
-        references: &["https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting"],
+        references: &[
+            "https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting",
+        ],
         eval: |i| {
             let r = i.resource;
             let v = r.attrs.get("automountServiceAccountToken");
             if r.name != "default" || v == Some(&json!(false)) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("default ServiceAccount of namespace `{}` automounts its token", r.namespace))
-                .evidence("/automountServiceAccountToken", v.cloned().unwrap_or(Value::Null), Some(json!(false)))
-                .fix("Set automountServiceAccountToken to false", patch(set_op(&r.attrs, "", &["automountServiceAccountToken"], json!(false))))]
+            vec![
+                Hit::new(format!("default ServiceAccount of namespace `{}` automounts its token", r.namespace))
+                    .evidence("/automountServiceAccountToken", v.cloned().unwrap_or(Value::Null), Some(json!(false)))
+                    .fix(
+                        "Set automountServiceAccountToken to false",
+                        patch(set_op(&r.attrs, "", &["automountServiceAccountToken"], json!(false))),
+                    ),
+            ]
         },
     },
     Check {
@@ -280,8 +378,15 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "nodes/proxy reaches the kubelet API through the API server: the holder can run commands in any container on any node, bypassing audit logging and admission control.",
         remediation: "Remove nodes/proxy; monitoring agents can read metrics from `nodes/metrics` and `nodes/stats` instead.",
         controls: &[(CisK8s, "5.1.10"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
-        references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#access-to-proxy-subresource-of-nodes"],
-        eval: |i| per_rule(i, |rule| grants(rule, "", &["nodes/proxy"], &["get", "create", "update", "patch"]).then(|| "grants nodes/proxy".to_owned())),
+        references: &[
+            "https://kubernetes.io/docs/concepts/security/rbac-good-practices/#access-to-proxy-subresource-of-nodes",
+        ],
+        eval: |i| {
+            per_rule(i, |rule| {
+                grants(rule, "", &["nodes/proxy"], &["get", "create", "update", "patch"])
+                    .then(|| "grants nodes/proxy".to_owned())
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-014",
@@ -293,10 +398,13 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Remove create on serviceaccounts/token, or restrict it with `resourceNames` to the ServiceAccounts the subject must impersonate.",
         controls: &[(CisK8s, "5.1.13"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#token-request"],
-        eval: |i| per_rule(i, |rule| {
-            (items(rule.get("resourceNames")).next().is_none() && grants(rule, "", &["serviceaccounts/token"], &["create"]))
+        eval: |i| {
+            per_rule(i, |rule| {
+                (items(rule.get("resourceNames")).next().is_none()
+                    && grants(rule, "", &["serviceaccounts/token"], &["create"]))
                 .then(|| "can create tokens for any ServiceAccount".to_owned())
-        }),
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-015",
@@ -308,14 +416,18 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Restrict write verbs on mutatingwebhookconfigurations and validatingwebhookconfigurations to the controllers that own them, with `resourceNames`.",
         controls: &[(CisK8s, "5.1.12"), (Nsa, "rbac"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#control-admission-webhooks"],
-        eval: |i| per_rule(i, |rule| {
-            if items(rule.get("resourceNames")).next().is_some() {
-                return None;
-            }
-            let kinds: Vec<&str> = ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"].into_iter()
-                .filter(|r| grants(rule, "admissionregistration.k8s.io", &[r], WRITE)).collect();
-            (!kinds.is_empty()).then(|| format!("can modify {}", kinds.join(" and ")))
-        }),
+        eval: |i| {
+            per_rule(i, |rule| {
+                if items(rule.get("resourceNames")).next().is_some() {
+                    return None;
+                }
+                let kinds: Vec<&str> = ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
+                    .into_iter()
+                    .filter(|r| grants(rule, "admissionregistration.k8s.io", &[r], WRITE))
+                    .collect();
+                (!kinds.is_empty()).then(|| format!("can modify {}", kinds.join(" and ")))
+            })
+        },
     },
     Check {
         id: "K8S-RBAC-016",
@@ -327,7 +439,11 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Leave PersistentVolume creation to storage provisioners; users should create PersistentVolumeClaims against a StorageClass.",
         controls: &[(CisK8s, "5.1.9"), (Nsa, "rbac"), (Soc2, "CC6.3")],
         references: &["https://kubernetes.io/docs/concepts/security/rbac-good-practices/#persistent-volume-creation"],
-        eval: |i| per_rule(i, |rule| grants(rule, "", &["persistentvolumes"], &["create"]).then(|| "can create persistentvolumes".to_owned())),
+        eval: |i| {
+            per_rule(i, |rule| {
+                grants(rule, "", &["persistentvolumes"], &["create"]).then(|| "can create persistentvolumes".to_owned())
+            })
+        },
     },
 ];
 
@@ -344,10 +460,17 @@ fn per_rule(i: &Input<'_>, f: impl Fn(&Value) -> Option<String>) -> Vec<Hit> {
     if is_builtin_role(r) {
         return Vec::new();
     }
-    items(r.attrs.get("rules")).enumerate().filter_map(|(n, rule)| {
-        let what = f(rule)?;
-        Some(Hit::new(format!("{} `{}` rule {n} {what}", base_kind(&r.kind), r.name)).subject(format!("rule {n}")).evidence(format!("/rules/{n}"), rule.clone(), None))
-    }).collect()
+    items(r.attrs.get("rules"))
+        .enumerate()
+        .filter_map(|(n, rule)| {
+            let what = f(rule)?;
+            Some(
+                Hit::new(format!("{} `{}` rule {n} {what}", base_kind(&r.kind), r.name))
+                    .subject(format!("rule {n}"))
+                    .evidence(format!("/rules/{n}"), rule.clone(), None),
+            )
+        })
+        .collect()
 }
 
 /// The strings of a rule's list field (`verbs`, `resources`, `apiGroups`).
@@ -361,7 +484,11 @@ fn grants(rule: &Value, group: &str, resources: &[&str], verbs: &[&str]) -> bool
     let groups = strs(rule, "apiGroups");
     let granted = strs(rule, "resources");
     (groups.contains(&group) || groups.contains(&"*"))
-        && resources.iter().any(|want| granted.iter().any(|g| g == want || g.strip_suffix('*').is_some_and(|p| p.ends_with('/') && want.starts_with(p))))
+        && resources.iter().any(|want| {
+            granted
+                .iter()
+                .any(|g| g == want || g.strip_suffix('*').is_some_and(|p| p.ends_with('/') && want.starts_with(p)))
+        })
         && verbs_match(rule, verbs)
 }
 
@@ -392,5 +519,9 @@ fn subject_name(s: &Value) -> String {
 
 /// The ServiceAccount a pod spec runs as (`serviceAccountName`, the deprecated `serviceAccount`, else `default`).
 fn service_account(spec: &Value) -> &str {
-    spec.get("serviceAccountName").or_else(|| spec.get("serviceAccount")).and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("default")
+    spec.get("serviceAccountName")
+        .or_else(|| spec.get("serviceAccount"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
 }

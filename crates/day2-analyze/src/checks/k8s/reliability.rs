@@ -1,8 +1,8 @@
 //! Reliability: health probes, replica counts, disruption budgets, autoscalers, rollout strategy, spreading across
 //! failure domains, graceful termination and batch-job guard rails.
 
-use day2_model::k8s::base_kind;
 use day2_model::RelationKind;
+use day2_model::k8s::base_kind;
 
 use super::resources::namespace_default;
 use super::{is_production, items, patch, per_app_container, set_op, show, spec_of, str_at};
@@ -24,7 +24,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Without a liveness probe the kubelet only restarts a container when its process exits; a deadlocked or wedged process keeps its pod Running and keeps failing requests until someone notices.",
         remediation: "Add a `livenessProbe` (HTTP, TCP, gRPC or exec) that fails only when the process cannot recover by itself, with a generous `failureThreshold`.",
         controls: AVAILABILITY,
-        references: &["https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"],
+        references: &[
+            "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/",
+        ],
         eval: |i| missing_probe(i, "livenessProbe", "liveness"),
     },
     Check {
@@ -36,7 +38,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Without a readiness probe a pod receives Service traffic as soon as its containers start, before it can serve, and keeps receiving it when it is overloaded; rollouts then drop requests.",
         remediation: "Add a `readinessProbe` that checks the container can serve requests (e.g. an HTTP `/ready` endpoint).",
         controls: AVAILABILITY,
-        references: &["https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/"],
+        references: &[
+            "https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/",
+        ],
         eval: |i| missing_probe(i, "readinessProbe", "readiness"),
     },
     Check {
@@ -49,12 +53,16 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Make the liveness probe check only that the process is alive (a cheap endpoint, higher failureThreshold) and keep dependency checks in the readiness probe.",
         controls: AVAILABILITY,
         references: &["https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/"],
-        eval: |i| per_app_container(i, |c, _| {
-            let live = c.value.get("livenessProbe")?;
-            let ready = c.value.get("readinessProbe")?;
-            (live == ready && !live.is_null()).then(|| Hit::new(format!("container `{}` uses the same probe for liveness and readiness", c.name()))
-                .evidence(format!("{}/livenessProbe", c.pointer()), live.clone(), None))
-        }),
+        eval: |i| {
+            per_app_container(i, |c, _| {
+                let live = c.value.get("livenessProbe")?;
+                let ready = c.value.get("readinessProbe")?;
+                (live == ready && !live.is_null()).then(|| {
+                    Hit::new(format!("container `{}` uses the same probe for liveness and readiness", c.name()))
+                        .evidence(format!("{}/livenessProbe", c.pointer()), live.clone(), None)
+                })
+            })
+        },
     },
     Check {
         id: "K8S-REL-004",
@@ -75,10 +83,16 @@ pub(super) static CHECKS: &[Check] = &[
             if n >= 2 || n == 0 {
                 return Vec::new();
             }
-            let mut hit = Hit::new(format!("production {} `{}` runs {n} replica", base_kind(&i.resource.kind), i.resource.name))
-                .evidence("/spec/replicas", i.resource.attrs.pointer("/spec/replicas").cloned().unwrap_or(Value::Null), Some(json!(2)));
+            let mut hit =
+                Hit::new(format!("production {} `{}` runs {n} replica", base_kind(&i.resource.kind), i.resource.name))
+                    .evidence(
+                        "/spec/replicas",
+                        i.resource.attrs.pointer("/spec/replicas").cloned().unwrap_or(Value::Null),
+                        Some(json!(2)),
+                    );
             if base_kind(&i.resource.kind) == "Deployment" {
-                hit = hit.fix("Set spec.replicas to 2", patch(set_op(&i.resource.attrs, "/spec", &["replicas"], json!(2))));
+                hit = hit
+                    .fix("Set spec.replicas to 2", patch(set_op(&i.resource.attrs, "/spec", &["replicas"], json!(2))));
             }
             vec![hit]
         },
@@ -99,8 +113,18 @@ pub(super) static CHECKS: &[Check] = &[
             if n < 2 || protected {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` runs {n} replicas but no PodDisruptionBudget selects its pods", base_kind(&i.resource.kind), i.resource.name))
-                .evidence("/spec/template/metadata/labels", i.resource.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null), None)]
+            vec![
+                Hit::new(format!(
+                    "{} `{}` runs {n} replicas but no PodDisruptionBudget selects its pods",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence(
+                    "/spec/template/metadata/labels",
+                    i.resource.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -118,21 +142,32 @@ pub(super) static CHECKS: &[Check] = &[
             if let Some(v) = attrs.pointer("/spec/maxUnavailable")
                 && (v.as_i64() == Some(0) || v.as_str().is_some_and(|s| s.trim() == "0%" || s.trim() == "0"))
             {
-                return vec![Hit::new(format!("PodDisruptionBudget `{}` sets maxUnavailable to {}", i.resource.name, show(v)))
-                    .evidence("/spec/maxUnavailable", v.clone(), Some(json!(1)))];
+                return vec![
+                    Hit::new(format!("PodDisruptionBudget `{}` sets maxUnavailable to {}", i.resource.name, show(v)))
+                        .evidence("/spec/maxUnavailable", v.clone(), Some(json!(1))),
+                ];
             }
             let Some(v) = attrs.pointer("/spec/minAvailable") else { return Vec::new() };
             if v.as_str().is_some_and(|s| s.trim() == "100%") {
-                return vec![Hit::new(format!("PodDisruptionBudget `{}` requires 100% of pods to stay available", i.resource.name))
-                    .evidence("/spec/minAvailable", v.clone(), None)];
+                return vec![
+                    Hit::new(format!(
+                        "PodDisruptionBudget `{}` requires 100% of pods to stay available",
+                        i.resource.name
+                    ))
+                    .evidence("/spec/minAvailable", v.clone(), None),
+                ];
             }
             let Some(min) = v.as_i64() else { return Vec::new() };
-            let replicas: Vec<i64> = i.inventory.outgoing(&i.resource.id)
+            let replicas: Vec<i64> = i
+                .inventory
+                .outgoing(&i.resource.id)
                 .filter(|r| r.kind == RelationKind::Protects)
                 .filter_map(|r| i.inventory.get(&r.to))
                 .filter_map(|w| {
                     // An autoscaled workload runs at least its autoscaler's minReplicas, whatever spec.replicas says.
-                    let hpa_min = i.inventory.incoming(&w.id)
+                    let hpa_min = i
+                        .inventory
+                        .incoming(&w.id)
                         .filter(|rel| rel.kind == RelationKind::Scales)
                         .filter_map(|rel| i.inventory.get(&rel.from))
                         .map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1))
@@ -159,8 +194,17 @@ pub(super) static CHECKS: &[Check] = &[
             if i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Protects) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("PodDisruptionBudget `{}` selects no workload in namespace `{}`", i.resource.name, i.resource.namespace))
-                .evidence("/spec/selector", i.resource.attrs.pointer("/spec/selector").cloned().unwrap_or(Value::Null), None)]
+            vec![
+                Hit::new(format!(
+                    "PodDisruptionBudget `{}` selects no workload in namespace `{}`",
+                    i.resource.name, i.resource.namespace
+                ))
+                .evidence(
+                    "/spec/selector",
+                    i.resource.attrs.pointer("/spec/selector").cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -175,12 +219,22 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let (Some(kind), Some(name)) = (str_at(attrs, "/spec/scaleTargetRef/kind"), str_at(attrs, "/spec/scaleTargetRef/name")) else { return Vec::new() };
-            if !SCALABLE.contains(&kind) || i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Scales) {
+            let (Some(kind), Some(name)) =
+                (str_at(attrs, "/spec/scaleTargetRef/kind"), str_at(attrs, "/spec/scaleTargetRef/name"))
+            else {
+                return Vec::new();
+            };
+            if !SCALABLE.contains(&kind) || i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Scales)
+            {
                 return Vec::new();
             }
-            vec![Hit::new(format!("HorizontalPodAutoscaler `{}` scales {kind} `{name}`, which does not exist in namespace `{}`", i.resource.name, i.resource.namespace))
-                .evidence("/spec/scaleTargetRef/name", json!(name), None)]
+            vec![
+                Hit::new(format!(
+                    "HorizontalPodAutoscaler `{}` scales {kind} `{name}`, which does not exist in namespace `{}`",
+                    i.resource.name, i.resource.namespace
+                ))
+                .evidence("/spec/scaleTargetRef/name", json!(name), None),
+            ]
         },
     },
     Check {
@@ -192,14 +246,24 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "The API server rejects an autoscaler whose minReplicas is greater than maxReplicas, so the object (and often the whole release that carries it) fails to apply.",
         remediation: "Set `minReplicas` lower than or equal to `maxReplicas`.",
         controls: CAPACITY,
-        references: &["https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/"],
+        references: &[
+            "https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             let min = attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1);
             let Some(max) = attrs.pointer("/spec/maxReplicas").and_then(Value::as_i64) else { return Vec::new() };
-            (min > max).then(|| Hit::new(format!("HorizontalPodAutoscaler `{}` has minReplicas {min} above maxReplicas {max}", i.resource.name))
-                .evidence("/spec/minReplicas", json!(min), None)
-                .evidence("/spec/maxReplicas", json!(max), None)).into_iter().collect()
+            (min > max)
+                .then(|| {
+                    Hit::new(format!(
+                        "HorizontalPodAutoscaler `{}` has minReplicas {min} above maxReplicas {max}",
+                        i.resource.name
+                    ))
+                    .evidence("/spec/minReplicas", json!(min), None)
+                    .evidence("/spec/maxReplicas", json!(max), None)
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -221,8 +285,15 @@ pub(super) static CHECKS: &[Check] = &[
             if min >= 2 {
                 return Vec::new();
             }
-            let mut hit = Hit::new(format!("production HorizontalPodAutoscaler `{}` allows scaling down to {min} replica", i.resource.name))
-                .evidence("/spec/minReplicas", attrs.pointer("/spec/minReplicas").cloned().unwrap_or(Value::Null), Some(json!(2)));
+            let mut hit = Hit::new(format!(
+                "production HorizontalPodAutoscaler `{}` allows scaling down to {min} replica",
+                i.resource.name
+            ))
+            .evidence(
+                "/spec/minReplicas",
+                attrs.pointer("/spec/minReplicas").cloned().unwrap_or(Value::Null),
+                Some(json!(2)),
+            );
             if attrs.pointer("/spec/maxReplicas").and_then(Value::as_i64).is_some_and(|max| max >= 2) {
                 hit = hit.fix("Set spec.minReplicas to 2", patch(set_op(attrs, "/spec", &["minReplicas"], json!(2))));
             }
@@ -238,18 +309,29 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Utilization is usage divided by request. If any container of the target lacks a request for the metric's resource, the autoscaler cannot compute it and stops scaling (FailedGetResourceMetric).",
         remediation: "Set `resources.requests` for the metric's resource (cpu or memory) on every container of the scaled workload, or scale on an AverageValue target.",
         controls: CAPACITY,
-        references: &["https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#how-does-a-horizontalpodautoscaler-work"],
+        references: &[
+            "https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#how-does-a-horizontalpodautoscaler-work",
+        ],
         eval: |i| {
             let mut hits = Vec::new();
             for res in utilization_resources(&i.resource.attrs) {
-                let targets = i.inventory.outgoing(&i.resource.id).filter(|r| r.kind == RelationKind::Scales).filter_map(|r| i.inventory.get(&r.to));
+                let targets = i
+                    .inventory
+                    .outgoing(&i.resource.id)
+                    .filter(|r| r.kind == RelationKind::Scales)
+                    .filter_map(|r| i.inventory.get(&r.to));
                 for w in targets {
                     if namespace_default(i, &["defaultRequest", "default"], res) {
                         continue;
                     }
-                    let missing: Vec<String> = day2_model::k8s::containers(w).into_iter()
+                    let missing: Vec<String> = day2_model::k8s::containers(w)
+                        .into_iter()
                         .filter(|c| !c.is_init())
-                        .filter(|c| ["requests", "limits"].iter().all(|k| c.value.pointer(&format!("/resources/{k}/{res}")).is_none()))
+                        .filter(|c| {
+                            ["requests", "limits"]
+                                .iter()
+                                .all(|k| c.value.pointer(&format!("/resources/{k}/{res}")).is_none())
+                        })
                         .map(|c| format!("`{}`", c.name()))
                         .collect();
                     if !missing.is_empty() {
@@ -277,8 +359,13 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy"],
         eval: |i| {
             let t = str_at(&i.resource.attrs, "/spec/strategy/type");
-            (is_production(i) && t == Some("Recreate")).then(|| Hit::new(format!("production Deployment `{}` uses the Recreate strategy", i.resource.name))
-                .evidence("/spec/strategy/type", json!("Recreate"), Some(json!("RollingUpdate")))).into_iter().collect()
+            (is_production(i) && t == Some("Recreate"))
+                .then(|| {
+                    Hit::new(format!("production Deployment `{}` uses the Recreate strategy", i.resource.name))
+                        .evidence("/spec/strategy/type", json!("Recreate"), Some(json!("RollingUpdate")))
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -294,12 +381,19 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let Some(n) = minimum_replicas(i) else { return Vec::new() };
-            let spread = items(spec.get("topologySpreadConstraints")).next().is_some() || spec.pointer("/affinity/podAntiAffinity").is_some();
+            let spread = items(spec.get("topologySpreadConstraints")).next().is_some()
+                || spec.pointer("/affinity/podAntiAffinity").is_some();
             if !is_production(i) || n < 2 || spread {
                 return Vec::new();
             }
-            vec![Hit::new(format!("production {} `{}` runs {n} replicas without anti-affinity or topology spread constraints", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("{ptr}/topologySpreadConstraints"), Value::Null, None)]
+            vec![
+                Hit::new(format!(
+                    "production {} `{}` runs {n} replicas without anti-affinity or topology spread constraints",
+                    base_kind(&i.resource.kind),
+                    i.resource.name
+                ))
+                .evidence(format!("{ptr}/topologySpreadConstraints"), Value::Null, None),
+            ]
         },
     },
     Check {
@@ -315,9 +409,17 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let Some(v) = spec.get("terminationGracePeriodSeconds") else { return Vec::new() };
-            (v.as_i64() == Some(0)).then(|| Hit::new("pod sets terminationGracePeriodSeconds: 0")
-                .evidence(format!("{ptr}/terminationGracePeriodSeconds"), v.clone(), Some(json!(30)))
-                .fix("Remove terminationGracePeriodSeconds (default 30s)", patch(json!({"op": "remove", "path": format!("{ptr}/terminationGracePeriodSeconds")})))).into_iter().collect()
+            (v.as_i64() == Some(0))
+                .then(|| {
+                    Hit::new("pod sets terminationGracePeriodSeconds: 0")
+                        .evidence(format!("{ptr}/terminationGracePeriodSeconds"), v.clone(), Some(json!(30)))
+                        .fix(
+                            "Remove terminationGracePeriodSeconds (default 30s)",
+                            patch(json!({"op": "remove", "path": format!("{ptr}/terminationGracePeriodSeconds")})),
+                        )
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -333,8 +435,21 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let v = i.resource.attrs.pointer("/spec/concurrencyPolicy");
             let allow = v.and_then(Value::as_str).is_none_or(|p| p == "Allow");
-            allow.then(|| Hit::new(format!("CronJob `{}` allows concurrent runs (concurrencyPolicy {})", i.resource.name, v.and_then(Value::as_str).unwrap_or("unset, Allow")))
-                .evidence("/spec/concurrencyPolicy", v.cloned().unwrap_or(Value::Null), Some(json!("Forbid")))).into_iter().collect()
+            allow
+                .then(|| {
+                    Hit::new(format!(
+                        "CronJob `{}` allows concurrent runs (concurrencyPolicy {})",
+                        i.resource.name,
+                        v.and_then(Value::as_str).unwrap_or("unset, Allow")
+                    ))
+                    .evidence(
+                        "/spec/concurrencyPolicy",
+                        v.cloned().unwrap_or(Value::Null),
+                        Some(json!("Forbid")),
+                    )
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -349,8 +464,16 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-delays"],
         eval: |i| {
             let v = i.resource.attrs.pointer("/spec/startingDeadlineSeconds");
-            v.is_none_or(Value::is_null).then(|| Hit::new(format!("CronJob `{}` has no startingDeadlineSeconds", i.resource.name))
-                .evidence("/spec/startingDeadlineSeconds", Value::Null, None)).into_iter().collect()
+            v.is_none_or(Value::is_null)
+                .then(|| {
+                    Hit::new(format!("CronJob `{}` has no startingDeadlineSeconds", i.resource.name)).evidence(
+                        "/spec/startingDeadlineSeconds",
+                        Value::Null,
+                        None,
+                    )
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -366,8 +489,17 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let ptr = if base_kind(&i.resource.kind) == "CronJob" { "/spec/jobTemplate/spec" } else { "/spec" };
             let v = i.resource.attrs.pointer(&format!("{ptr}/activeDeadlineSeconds"));
-            v.is_none_or(Value::is_null).then(|| Hit::new(format!("{} `{}` has no activeDeadlineSeconds", base_kind(&i.resource.kind), i.resource.name))
-                .evidence(format!("{ptr}/activeDeadlineSeconds"), Value::Null, None)).into_iter().collect()
+            v.is_none_or(Value::is_null)
+                .then(|| {
+                    Hit::new(format!(
+                        "{} `{}` has no activeDeadlineSeconds",
+                        base_kind(&i.resource.kind),
+                        i.resource.name
+                    ))
+                    .evidence(format!("{ptr}/activeDeadlineSeconds"), Value::Null, None)
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -384,10 +516,16 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let owned = items(attrs.pointer("/metadata/ownerReferences")).next().is_some();
             (!owned && attrs.pointer("/spec/ttlSecondsAfterFinished").is_none_or(Value::is_null))
-                .then(|| Hit::new(format!("Job `{}` has no ttlSecondsAfterFinished", i.resource.name))
-                    .evidence("/spec/ttlSecondsAfterFinished", Value::Null, None)
-                    .fix("Delete the Job one day after it finishes", patch(set_op(attrs, "/spec", &["ttlSecondsAfterFinished"], json!(86400)))))
-                .into_iter().collect()
+                .then(|| {
+                    Hit::new(format!("Job `{}` has no ttlSecondsAfterFinished", i.resource.name))
+                        .evidence("/spec/ttlSecondsAfterFinished", Value::Null, None)
+                        .fix(
+                            "Delete the Job one day after it finishes",
+                            patch(set_op(attrs, "/spec", &["ttlSecondsAfterFinished"], json!(86400))),
+                        )
+                })
+                .into_iter()
+                .collect()
         },
     },
     Check {
@@ -399,12 +537,22 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A Pod created directly is not recreated when its node fails, is drained or the pod is evicted; the workload silently disappears until someone re-applies it.",
         remediation: "Run the pod through a controller: a Deployment (or StatefulSet) for services, a Job for one-off tasks, a DaemonSet for per-node agents.",
         controls: AVAILABILITY,
-        references: &["https://kubernetes.io/docs/concepts/configuration/overview/#naked-pods-vs-replicasets-deployments-and-jobs"],
+        references: &[
+            "https://kubernetes.io/docs/concepts/configuration/overview/#naked-pods-vs-replicasets-deployments-and-jobs",
+        ],
         eval: |i| {
             let owned = items(i.resource.attrs.pointer("/metadata/ownerReferences")).next().is_some();
             let mirror = i.resource.annotation("kubernetes.io/config.mirror").is_some();
-            (!owned && !mirror).then(|| Hit::new(format!("Pod `{}` is not managed by any controller", i.resource.name))
-                .evidence("/metadata/ownerReferences", Value::Null, None)).into_iter().collect()
+            (!owned && !mirror)
+                .then(|| {
+                    Hit::new(format!("Pod `{}` is not managed by any controller", i.resource.name)).evidence(
+                        "/metadata/ownerReferences",
+                        Value::Null,
+                        None,
+                    )
+                })
+                .into_iter()
+                .collect()
         },
     },
 ];
@@ -416,7 +564,11 @@ fn missing_probe(i: &Input<'_>, field: &str, label: &str) -> Vec<Hit> {
     }
     per_app_container(i, |c, _| {
         c.value.get(field).is_none_or(Value::is_null).then(|| {
-            Hit::new(format!("container `{}` has no {label} probe", c.name())).evidence(format!("{}/{field}", c.pointer()), Value::Null, None)
+            Hit::new(format!("container `{}` has no {label} probe", c.name())).evidence(
+                format!("{}/{field}", c.pointer()),
+                Value::Null,
+                None,
+            )
         })
     })
 }
@@ -432,13 +584,18 @@ fn declared_replicas(r: &Resource) -> Option<i64> {
 /// Autoscalers that scale the input's workload.
 fn autoscalers<'a>(i: &Input<'a>) -> Vec<&'a Resource> {
     let inventory = i.inventory;
-    inventory.incoming(&i.resource.id).filter(|r| r.kind == RelationKind::Scales).filter_map(|r| inventory.get(&r.from)).collect()
+    inventory
+        .incoming(&i.resource.id)
+        .filter(|r| r.kind == RelationKind::Scales)
+        .filter_map(|r| inventory.get(&r.from))
+        .collect()
 }
 
 /// The fewest pods the workload may run: the autoscalers' lowest minReplicas when one scales it, else `spec.replicas`.
 fn minimum_replicas(i: &Input<'_>) -> Option<i64> {
     let declared = declared_replicas(i.resource)?;
-    let hpa_min = autoscalers(i).iter().map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1)).min();
+    let hpa_min =
+        autoscalers(i).iter().map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1)).min();
     Some(hpa_min.unwrap_or(declared))
 }
 
@@ -453,7 +610,8 @@ fn utilization_resources(hpa: &Value) -> Vec<&str> {
     for m in metrics {
         // ContainerResource metrics need a request on one named container only; they are not judged here.
         let Some(b) = m.get("resource").filter(|_| str_at(m, "/type") == Some("Resource")) else { continue };
-        let by_utilization = str_at(b, "/target/type") == Some("Utilization") || b.get("targetAverageUtilization").is_some();
+        let by_utilization =
+            str_at(b, "/target/type") == Some("Utilization") || b.get("targetAverageUtilization").is_some();
         if let Some(name) = b.get("name").and_then(Value::as_str).filter(|_| by_utilization)
             && !out.contains(&name)
         {

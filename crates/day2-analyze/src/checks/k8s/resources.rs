@@ -69,16 +69,28 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Raise the memory request towards real usage or lower the limit so that the limit is at most four times the request (equal values give the Guaranteed QoS class).",
         controls: RESOURCE_CONTROLS,
         references: &["https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/"],
-        eval: |i| per_app_container(i, |c, _| {
-            let request = c.value.pointer("/resources/requests/memory")?;
-            let limit = c.value.pointer("/resources/limits/memory")?;
-            let (r, l) = (quantity(request)?, quantity(limit)?);
-            (r > 0.0 && l > r * MAX_MEMORY_OVERCOMMIT).then(|| {
-                Hit::new(format!("container `{}` has a memory limit {:.1}x its request ({} vs {})", c.name(), l / r, show(limit), show(request)))
+        eval: |i| {
+            per_app_container(i, |c, _| {
+                let request = c.value.pointer("/resources/requests/memory")?;
+                let limit = c.value.pointer("/resources/limits/memory")?;
+                let (r, l) = (quantity(request)?, quantity(limit)?);
+                (r > 0.0 && l > r * MAX_MEMORY_OVERCOMMIT).then(|| {
+                    Hit::new(format!(
+                        "container `{}` has a memory limit {:.1}x its request ({} vs {})",
+                        c.name(),
+                        l / r,
+                        show(limit),
+                        show(request)
+                    ))
                     .evidence(format!("{}/resources/limits/memory", c.pointer()), limit.clone(), None)
-                    .evidence(format!("{}/resources/requests/memory", c.pointer()), request.clone(), None)
+                    .evidence(
+                        format!("{}/resources/requests/memory", c.pointer()),
+                        request.clone(),
+                        None,
+                    )
+                })
             })
-        }),
+        },
     },
     Check {
         id: "K8S-RES-006",
@@ -104,15 +116,21 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/storage/volumes/#emptydir"],
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
-            items(spec.get("volumes")).enumerate().filter_map(|(n, v)| {
-                let dir = v.get("emptyDir")?;
-                if dir.get("sizeLimit").is_some() {
-                    return None;
-                }
-                let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
-                Some(Hit::new(format!("emptyDir volume `{name}` has no sizeLimit")).subject(format!("volume {name}"))
-                    .evidence(format!("{ptr}/volumes/{n}/emptyDir/sizeLimit"), Value::Null, None))
-            }).collect()
+            items(spec.get("volumes"))
+                .enumerate()
+                .filter_map(|(n, v)| {
+                    let dir = v.get("emptyDir")?;
+                    if dir.get("sizeLimit").is_some() {
+                        return None;
+                    }
+                    let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                    Some(
+                        Hit::new(format!("emptyDir volume `{name}` has no sizeLimit"))
+                            .subject(format!("volume {name}"))
+                            .evidence(format!("{ptr}/volumes/{n}/emptyDir/sizeLimit"), Value::Null, None),
+                    )
+                })
+                .collect()
         },
     },
     Check {
@@ -149,45 +167,68 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Add the unit: memory in `Mi`/`Gi` (e.g. `512Mi`), CPU in cores or millicores (e.g. `500m`).",
         controls: &[(Nsa, "resource-policies"), (Soc2, "CC8.1")],
         references: &["https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/"],
-        eval: |i| per_app_container(i, |c, _| {
-            let mut problems = Vec::new();
-            for (kind, label) in [("requests", "request"), ("limits", "limit")] {
-                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/memory"))
-                    && quantity(v).is_some_and(|b| b < 1024.0 * 1024.0)
-                {
-                    problems.push((format!("memory {label} `{}` is under 1Mi", show(v)), format!("{kind}/memory"), v));
+        eval: |i| {
+            per_app_container(i, |c, _| {
+                let mut problems = Vec::new();
+                for (kind, label) in [("requests", "request"), ("limits", "limit")] {
+                    if let Some(v) = c.value.pointer(&format!("/resources/{kind}/memory"))
+                        && quantity(v).is_some_and(|b| b < 1024.0 * 1024.0)
+                    {
+                        problems.push((
+                            format!("memory {label} `{}` is under 1Mi", show(v)),
+                            format!("{kind}/memory"),
+                            v,
+                        ));
+                    }
+                    if let Some(v) = c.value.pointer(&format!("/resources/{kind}/cpu"))
+                        && quantity(v).is_some_and(|cores| cores >= 100.0)
+                    {
+                        problems.push((
+                            format!("CPU {label} `{}` is 100 cores or more", show(v)),
+                            format!("{kind}/cpu"),
+                            v,
+                        ));
+                    }
                 }
-                if let Some(v) = c.value.pointer(&format!("/resources/{kind}/cpu"))
-                    && quantity(v).is_some_and(|cores| cores >= 100.0)
-                {
-                    problems.push((format!("CPU {label} `{}` is 100 cores or more", show(v)), format!("{kind}/cpu"), v));
+                if problems.is_empty() {
+                    return None;
                 }
-            }
-            if problems.is_empty() {
-                return None;
-            }
-            let text: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
-            let mut hit = Hit::new(format!("container `{}`: {}", c.name(), text.join("; ")));
-            for (_, path, v) in &problems {
-                hit = hit.evidence(format!("{}/resources/{path}", c.pointer()), (*v).clone(), None);
-            }
-            Some(hit)
-        }),
+                let text: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+                let mut hit = Hit::new(format!("container `{}`: {}", c.name(), text.join("; ")));
+                for (_, path, v) in &problems {
+                    hit = hit.evidence(format!("{}/resources/{path}", c.pointer()), (*v).clone(), None);
+                }
+                Some(hit)
+            })
+        },
     },
 ];
 
 /// Parses a Kubernetes quantity (`500m`, `1.5`, `128Mi`, `1G`, `2e3`, or a plain number) to cores or bytes.
 pub(crate) fn quantity(v: &Value) -> Option<f64> {
     const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0), ("Mi", 1_048_576.0), ("Gi", 1_073_741_824.0), ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0), ("Ei", 1_152_921_504_606_846_976.0), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3),
-        ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18),
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
     ];
     let n = match v {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) => {
             let s = s.trim();
-            let (num, mul) = SUFFIXES.iter().find_map(|(suf, mul)| s.strip_suffix(suf).map(|n| (n, *mul))).unwrap_or((s, 1.0));
+            let (num, mul) =
+                SUFFIXES.iter().find_map(|(suf, mul)| s.strip_suffix(suf).map(|n| (n, *mul))).unwrap_or((s, 1.0));
             num.parse::<f64>().ok()? * mul
         }
         _ => return None,
@@ -199,7 +240,8 @@ pub(crate) fn quantity(v: &Value) -> Option<f64> {
 pub(super) fn namespace_default(i: &Input<'_>, fields: &[&str], resource: &str) -> bool {
     in_namespace(i, &i.resource.namespace, "LimitRange").any(|lr| {
         items(lr.attrs.pointer("/spec/limits")).any(|l| {
-            str_at(l, "/type") == Some("Container") && fields.iter().any(|f| l.get(*f).and_then(|d| d.get(resource)).is_some())
+            str_at(l, "/type") == Some("Container")
+                && fields.iter().any(|f| l.get(*f).and_then(|d| d.get(resource)).is_some())
         })
     })
 }
@@ -216,8 +258,11 @@ fn missing_resource(i: &Input<'_>, kind: &str, resource: &str, label: &str) -> V
         if set(kind) || (kind == "requests" && set("limits")) {
             return None;
         }
-        Some(Hit::new(format!("container `{}` has no {label}", c.name()))
-            .evidence(format!("{}/resources/{kind}/{resource}", c.pointer()), Value::Null, None))
+        Some(Hit::new(format!("container `{}` has no {label}", c.name())).evidence(
+            format!("{}/resources/{kind}/{resource}", c.pointer()),
+            Value::Null,
+            None,
+        ))
     })
 }
 
@@ -233,23 +278,38 @@ fn requests_over_limits(i: &Input<'_>) -> Vec<Hit> {
             .collect();
         let first = over.first()?;
         let ptr = c.pointer();
-        Some(Hit::new(format!("container `{}` requests more {} than its limit", c.name(), over.join(" and ")))
-            .evidence(format!("{ptr}/resources/requests/{first}"), c.value.pointer(&format!("/resources/requests/{first}")).cloned().unwrap_or(Value::Null), None)
-            .evidence(format!("{ptr}/resources/limits/{first}"), c.value.pointer(&format!("/resources/limits/{first}")).cloned().unwrap_or(Value::Null), None))
+        Some(
+            Hit::new(format!("container `{}` requests more {} than its limit", c.name(), over.join(" and ")))
+                .evidence(
+                    format!("{ptr}/resources/requests/{first}"),
+                    c.value.pointer(&format!("/resources/requests/{first}")).cloned().unwrap_or(Value::Null),
+                    None,
+                )
+                .evidence(
+                    format!("{ptr}/resources/limits/{first}"),
+                    c.value.pointer(&format!("/resources/limits/{first}")).cloned().unwrap_or(Value::Null),
+                    None,
+                ),
+        )
     })
 }
 
 /// RES-008/009: a Namespace that holds workloads but no object of `kind`.
 fn namespace_without(i: &Input<'_>, kind: &str) -> Vec<Hit> {
     let ns = i.resource.name.as_str();
-    let workloads = i.inventory.in_namespace(ns)
+    let workloads = i
+        .inventory
+        .in_namespace(ns)
         .filter(|r| r.scope == i.resource.scope && day2_model::k8s::pod_spec(r).is_some())
         .count();
     if workloads == 0 || in_namespace(i, ns, kind).next().is_some() {
         return Vec::new();
     }
-    vec![Hit::new(format!("namespace `{ns}` holds {workloads} workload(s) but no {kind}"))
-        .evidence("/metadata/name", json!(ns), None)]
+    vec![Hit::new(format!("namespace `{ns}` holds {workloads} workload(s) but no {kind}")).evidence(
+        "/metadata/name",
+        json!(ns),
+        None,
+    )]
 }
 
 #[cfg(test)]

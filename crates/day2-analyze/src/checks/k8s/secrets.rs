@@ -12,16 +12,63 @@ const MASK: &str = "***";
 
 /// Fragments of variable and key names that hold credentials (compared upper-case, with `-` and `.` read as `_`).
 const SECRET_WORDS: &[&str] = &[
-    "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "APIKEY", "API_KEY", "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL",
-    "AUTH_KEY", "_PWD", "CLIENT_KEY", "SIGNING_KEY", "ENCRYPTION_KEY",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "TOKEN",
+    "APIKEY",
+    "API_KEY",
+    "ACCESS_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+    "AUTH_KEY",
+    "_PWD",
+    "CLIENT_KEY",
+    "SIGNING_KEY",
+    "ENCRYPTION_KEY",
 ];
 
 /// Name suffixes that say the value is not the credential itself but a reference, a path or a setting about it.
 const NOT_SECRET_SUFFIXES: &[&str] = &[
-    "_FILE", "_PATH", "_DIR", "_NAME", "_REF", "_KEY_ID", "_ID", "_TTL", "_EXPIRY", "_EXPIRES", "_TIMEOUT", "_LENGTH",
-    "_HEADER", "_ENABLED", "_VERSION", "_TYPE", "_MOUNT", "_ENDPOINT", "_URL", "_URI", "_HOST", "_PORT", "_ISSUER",
-    "_AUDIENCE", "_SCOPE", "_SCOPES", "_ALGORITHM", "_POLICY", "_SIZE", "_COUNT", "_MAX", "_MIN", "_PREFIX", "_ARN",
-    "_REGION", "_INTERVAL", "_DAYS", "_ROLE",
+    "_FILE",
+    "_PATH",
+    "_DIR",
+    "_NAME",
+    "_REF",
+    "_KEY_ID",
+    "_ID",
+    "_TTL",
+    "_EXPIRY",
+    "_EXPIRES",
+    "_TIMEOUT",
+    "_LENGTH",
+    "_HEADER",
+    "_ENABLED",
+    "_VERSION",
+    "_TYPE",
+    "_MOUNT",
+    "_ENDPOINT",
+    "_URL",
+    "_URI",
+    "_HOST",
+    "_PORT",
+    "_ISSUER",
+    "_AUDIENCE",
+    "_SCOPE",
+    "_SCOPES",
+    "_ALGORITHM",
+    "_POLICY",
+    "_SIZE",
+    "_COUNT",
+    "_MAX",
+    "_MIN",
+    "_PREFIX",
+    "_ARN",
+    "_REGION",
+    "_INTERVAL",
+    "_DAYS",
+    "_ROLE",
 ];
 
 const SECRET_CONTROLS: &[(day2_model::Framework, &str)] =
@@ -37,24 +84,32 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A password or token in `env[].value` is stored in plain text in Git, in the Deployment object (readable by anyone who can get workloads) and in every ReplicaSet revision; rotating it means editing and redeploying manifests.",
         remediation: "Move the value into a Secret (or an external secret store) and reference it with `valueFrom.secretKeyRef`, preferably mounted as a file; then rotate the exposed credential.",
         controls: SECRET_CONTROLS,
-        references: &["https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables"],
-        eval: |i| per_container(i, |c, _| {
-            let ptr = c.pointer();
-            let found: Vec<(usize, &str)> = items(c.value.get("env")).enumerate().filter_map(|(n, e)| {
-                let name = e.get("name")?.as_str()?;
-                let value = e.get("value")?.as_str()?;
-                (is_literal(value) && (secret_name(name) || credential_value(value))).then_some((n, name))
-            }).collect();
-            if found.is_empty() {
-                return None;
-            }
-            let names: Vec<String> = found.iter().map(|(_, n)| format!("`{n}`")).collect();
-            let mut hit = Hit::new(format!("container `{}` sets {} to a literal credential", c.name(), names.join(", ")));
-            for (n, _) in &found {
-                hit = hit.evidence(format!("{ptr}/env/{n}/value"), json!(MASK), None);
-            }
-            Some(hit)
-        }),
+        references: &[
+            "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables",
+        ],
+        eval: |i| {
+            per_container(i, |c, _| {
+                let ptr = c.pointer();
+                let found: Vec<(usize, &str)> = items(c.value.get("env"))
+                    .enumerate()
+                    .filter_map(|(n, e)| {
+                        let name = e.get("name")?.as_str()?;
+                        let value = e.get("value")?.as_str()?;
+                        (is_literal(value) && (secret_name(name) || credential_value(value))).then_some((n, name))
+                    })
+                    .collect();
+                if found.is_empty() {
+                    return None;
+                }
+                let names: Vec<String> = found.iter().map(|(_, n)| format!("`{n}`")).collect();
+                let mut hit =
+                    Hit::new(format!("container `{}` sets {} to a literal credential", c.name(), names.join(", ")));
+                for (n, _) in &found {
+                    hit = hit.evidence(format!("{ptr}/env/{n}/value"), json!(MASK), None);
+                }
+                Some(hit)
+            })
+        },
     },
     Check {
         id: "K8S-SEC-002",
@@ -66,28 +121,38 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Mount the Secret as a volume (read-only) and read the credential from the file; drop the `envFrom.secretRef` / `valueFrom.secretKeyRef` entries.",
         controls: SECRET_CONTROLS,
         references: &["https://kubernetes.io/docs/concepts/security/secrets-good-practices/"],
-        eval: |i| per_container(i, |c, _| {
-            let ptr = c.pointer();
-            let mut hit = Hit::default();
-            let mut names = Vec::new();
-            for (n, e) in items(c.value.get("envFrom")).enumerate() {
-                if let Some(s) = str_at(e, "/secretRef/name") {
-                    names.push(format!("all of Secret `{s}`"));
-                    hit = hit.evidence(format!("{ptr}/envFrom/{n}/secretRef"), e.get("secretRef").cloned().unwrap_or(Value::Null), None);
+        eval: |i| {
+            per_container(i, |c, _| {
+                let ptr = c.pointer();
+                let mut hit = Hit::default();
+                let mut names = Vec::new();
+                for (n, e) in items(c.value.get("envFrom")).enumerate() {
+                    if let Some(s) = str_at(e, "/secretRef/name") {
+                        names.push(format!("all of Secret `{s}`"));
+                        hit = hit.evidence(
+                            format!("{ptr}/envFrom/{n}/secretRef"),
+                            e.get("secretRef").cloned().unwrap_or(Value::Null),
+                            None,
+                        );
+                    }
                 }
-            }
-            for (n, e) in items(c.value.get("env")).enumerate() {
-                if let Some(s) = str_at(e, "/valueFrom/secretKeyRef/name") {
-                    names.push(format!("`{}` from Secret `{s}`", str_at(e, "/name").unwrap_or("?")));
-                    hit = hit.evidence(format!("{ptr}/env/{n}/valueFrom/secretKeyRef"), e.pointer("/valueFrom/secretKeyRef").cloned().unwrap_or(Value::Null), None);
+                for (n, e) in items(c.value.get("env")).enumerate() {
+                    if let Some(s) = str_at(e, "/valueFrom/secretKeyRef/name") {
+                        names.push(format!("`{}` from Secret `{s}`", str_at(e, "/name").unwrap_or("?")));
+                        hit = hit.evidence(
+                            format!("{ptr}/env/{n}/valueFrom/secretKeyRef"),
+                            e.pointer("/valueFrom/secretKeyRef").cloned().unwrap_or(Value::Null),
+                            None,
+                        );
+                    }
                 }
-            }
-            if names.is_empty() {
-                return None;
-            }
-            hit.message = format!("container `{}` reads {} as environment variables", c.name(), names.join(", "));
-            Some(hit)
-        }),
+                if names.is_empty() {
+                    return None;
+                }
+                hit.message = format!("container `{}` reads {} as environment variables", c.name(), names.join(", "));
+                Some(hit)
+            })
+        },
     },
     Check {
         id: "K8S-SEC-003",
@@ -101,21 +166,25 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/configuration/configmap/"],
         eval: |i| {
             let Some(data) = i.resource.attrs.get("data").and_then(Value::as_object) else { return Vec::new() };
-            data.iter().filter_map(|(key, value)| {
-                let v = value.as_str()?;
-                let why = if secret_name(key) && is_literal(v) && !v.contains('\n') {
-                    "looks like a credential"
-                } else if credential_value(v) {
-                    "contains an embedded credential (private key, access key or URL with a password)"
-                } else if embedded_secret_assignment(v) {
-                    "assigns a credential in its content"
-                } else {
-                    return None;
-                };
-                Some(Hit::new(format!("ConfigMap `{}` key `{key}` {why}", i.resource.name))
-                    .subject(format!("key {key}"))
-                    .evidence(format!("/data/{}", escape(key)), json!(MASK), None))
-            }).collect()
+            data.iter()
+                .filter_map(|(key, value)| {
+                    let v = value.as_str()?;
+                    let why = if secret_name(key) && is_literal(v) && !v.contains('\n') {
+                        "looks like a credential"
+                    } else if credential_value(v) {
+                        "contains an embedded credential (private key, access key or URL with a password)"
+                    } else if embedded_secret_assignment(v) {
+                        "assigns a credential in its content"
+                    } else {
+                        return None;
+                    };
+                    Some(
+                        Hit::new(format!("ConfigMap `{}` key `{key}` {why}", i.resource.name))
+                            .subject(format!("key {key}"))
+                            .evidence(format!("/data/{}", escape(key)), json!(MASK), None),
+                    )
+                })
+                .collect()
         },
     },
     Check {
@@ -134,7 +203,8 @@ pub(super) static CHECKS: &[Check] = &[
             if t != "Opaque" {
                 return Vec::new();
             }
-            let keys: Vec<&str> = ["data", "stringData"].iter()
+            let keys: Vec<&str> = ["data", "stringData"]
+                .iter()
                 .filter_map(|f| attrs.get(*f).and_then(Value::as_object))
                 .flat_map(|m| m.keys().map(String::as_str))
                 .filter(|k| *k == "tls.key" || *k == "tls.crt")
@@ -142,8 +212,14 @@ pub(super) static CHECKS: &[Check] = &[
             if keys.is_empty() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("Secret `{}` holds {} but has type {t}", i.resource.name, keys.join(" and ")))
-                .evidence("/type", attrs.get("type").cloned().unwrap_or(Value::Null), Some(json!("kubernetes.io/tls")))]
+            vec![
+                Hit::new(format!("Secret `{}` holds {} but has type {t}", i.resource.name, keys.join(" and ")))
+                    .evidence(
+                        "/type",
+                        attrs.get("type").cloned().unwrap_or(Value::Null),
+                        Some(json!("kubernetes.io/tls")),
+                    ),
+            ]
         },
     },
     Check {
@@ -161,13 +237,20 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let attrs = &i.resource.attrs;
-            let keys: Vec<(String, String)> = ["data", "stringData"].iter()
+            let keys: Vec<(String, String)> = ["data", "stringData"]
+                .iter()
                 .filter_map(|f| attrs.get(*f).and_then(Value::as_object).map(|m| (f, m)))
                 .flat_map(|(f, m)| m.keys().map(move |k| ((*f).to_owned(), k.clone())))
                 .collect();
             let Some((field, first)) = keys.first() else { return Vec::new() };
-            vec![Hit::new(format!("Secret `{}` is declared with {} value(s) in its manifest", i.resource.name, keys.len()))
-                .evidence(format!("/{field}/{}", escape(first)), json!(MASK), None)]
+            vec![
+                Hit::new(format!(
+                    "Secret `{}` is declared with {} value(s) in its manifest",
+                    i.resource.name,
+                    keys.len()
+                ))
+                .evidence(format!("/{field}/{}", escape(first)), json!(MASK), None),
+            ]
         },
     },
     Check {
@@ -186,8 +269,10 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let sa = i.resource.annotation("kubernetes.io/service-account.name").unwrap_or("?");
-            vec![Hit::new(format!("Secret `{}` is a long-lived token for ServiceAccount `{sa}`", i.resource.name))
-                .evidence("/type", json!("kubernetes.io/service-account-token"), None)]
+            vec![
+                Hit::new(format!("Secret `{}` is a long-lived token for ServiceAccount `{sa}`", i.resource.name))
+                    .evidence("/type", json!("kubernetes.io/service-account-token"), None),
+            ]
         },
     },
     Check {
@@ -200,32 +285,35 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Pass the credential through a mounted Secret file (e.g. `--password-file=/run/secrets/db`) or an environment variable from a Secret, and rotate it.",
         controls: SECRET_CONTROLS,
         references: &["https://kubernetes.io/docs/concepts/security/secrets-good-practices/"],
-        eval: |i| per_container(i, |c, _| {
-            let ptr = c.pointer();
-            let mut found = Vec::new();
-            for list in ["command", "args"] {
-                let args: Vec<&str> = items(c.value.get(list)).filter_map(Value::as_str).collect();
-                for (n, arg) in args.iter().enumerate() {
-                    let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else { continue };
-                    let (name, value) = match flag.split_once('=') {
-                        Some((k, v)) => (k, Some(v).filter(|v| !v.is_empty())),
-                        None => (flag, args.get(n + 1).copied().filter(|v| !v.starts_with('-'))),
-                    };
-                    if secret_name(name) && value.is_some_and(is_literal) {
-                        found.push((list, n, name));
+        eval: |i| {
+            per_container(i, |c, _| {
+                let ptr = c.pointer();
+                let mut found = Vec::new();
+                for list in ["command", "args"] {
+                    let args: Vec<&str> = items(c.value.get(list)).filter_map(Value::as_str).collect();
+                    for (n, arg) in args.iter().enumerate() {
+                        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else { continue };
+                        let (name, value) = match flag.split_once('=') {
+                            Some((k, v)) => (k, Some(v).filter(|v| !v.is_empty())),
+                            None => (flag, args.get(n + 1).copied().filter(|v| !v.starts_with('-'))),
+                        };
+                        if secret_name(name) && value.is_some_and(is_literal) {
+                            found.push((list, n, name));
+                        }
                     }
                 }
-            }
-            if found.is_empty() {
-                return None;
-            }
-            let flags: Vec<String> = found.iter().map(|(_, _, f)| format!("`{f}`")).collect();
-            let mut hit = Hit::new(format!("container `{}` passes {} on its command line", c.name(), flags.join(", ")));
-            for (list, n, _) in &found {
-                hit = hit.evidence(format!("{ptr}/{list}/{n}"), json!(MASK), None);
-            }
-            Some(hit)
-        }),
+                if found.is_empty() {
+                    return None;
+                }
+                let flags: Vec<String> = found.iter().map(|(_, _, f)| format!("`{f}`")).collect();
+                let mut hit =
+                    Hit::new(format!("container `{}` passes {} on its command line", c.name(), flags.join(", ")));
+                for (list, n, _) in &found {
+                    hit = hit.evidence(format!("{ptr}/{list}/{n}"), json!(MASK), None);
+                }
+                Some(hit)
+            })
+        },
     },
     Check {
         id: "K8S-SEC-008",
@@ -237,23 +325,32 @@ pub(super) static CHECKS: &[Check] = &[
         remediation: "Store the value in a Secret and switch the reference to `valueFrom.secretKeyRef` (or a mounted Secret file).",
         controls: SECRET_CONTROLS,
         references: &["https://kubernetes.io/docs/concepts/configuration/secret/"],
-        eval: |i| per_container(i, |c, _| {
-            let ptr = c.pointer();
-            let found: Vec<(usize, &str, &str)> = items(c.value.get("env")).enumerate().filter_map(|(n, e)| {
-                let name = e.get("name")?.as_str()?;
-                let cm = str_at(e, "/valueFrom/configMapKeyRef/name")?;
-                secret_name(name).then_some((n, name, cm))
-            }).collect();
-            if found.is_empty() {
-                return None;
-            }
-            let list: Vec<String> = found.iter().map(|(_, n, cm)| format!("`{n}` from ConfigMap `{cm}`")).collect();
-            let mut hit = Hit::new(format!("container `{}` reads credential {}", c.name(), list.join(", ")));
-            for (n, _, _) in &found {
-                hit = hit.evidence(format!("{ptr}/env/{n}/valueFrom/configMapKeyRef"), c.value.pointer(&format!("/env/{n}/valueFrom/configMapKeyRef")).cloned().unwrap_or(Value::Null), None);
-            }
-            Some(hit)
-        }),
+        eval: |i| {
+            per_container(i, |c, _| {
+                let ptr = c.pointer();
+                let found: Vec<(usize, &str, &str)> = items(c.value.get("env"))
+                    .enumerate()
+                    .filter_map(|(n, e)| {
+                        let name = e.get("name")?.as_str()?;
+                        let cm = str_at(e, "/valueFrom/configMapKeyRef/name")?;
+                        secret_name(name).then_some((n, name, cm))
+                    })
+                    .collect();
+                if found.is_empty() {
+                    return None;
+                }
+                let list: Vec<String> = found.iter().map(|(_, n, cm)| format!("`{n}` from ConfigMap `{cm}`")).collect();
+                let mut hit = Hit::new(format!("container `{}` reads credential {}", c.name(), list.join(", ")));
+                for (n, _, _) in &found {
+                    hit = hit.evidence(
+                        format!("{ptr}/env/{n}/valueFrom/configMapKeyRef"),
+                        c.value.pointer(&format!("/env/{n}/valueFrom/configMapKeyRef")).cloned().unwrap_or(Value::Null),
+                        None,
+                    );
+                }
+                Some(hit)
+            })
+        },
     },
 ];
 
@@ -274,7 +371,8 @@ pub(crate) fn secret_name(name: &str) -> bool {
 }
 
 /// Switch values such as `ALLOW_EMPTY_PASSWORD=no`: settings about a credential, not credentials.
-const FLAG_WORDS: &[&str] = &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
+const FLAG_WORDS: &[&str] =
+    &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
 
 /// A value that is written out (not empty, not a flag, not an env/template reference, not a file path).
 fn is_literal(value: &str) -> bool {
@@ -302,7 +400,11 @@ fn credential_value(v: &str) -> bool {
     let prefixed = |p: &str, len: usize| v.find(p).is_some_and(|at| v.get(at..).is_some_and(|rest| rest.len() >= len));
     (v.contains("-----BEGIN") && v.contains("PRIVATE KEY-----"))
         || url_with_password(v)
-        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() == 20 && (w.starts_with("AKIA") || w.starts_with("ASIA")) && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+            w.len() == 20
+                && (w.starts_with("AKIA") || w.starts_with("ASIA"))
+                && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
         || prefixed("ghp_", 36)
         || prefixed("github_pat_", 40)
         || prefixed("xoxb-", 20)
@@ -321,7 +423,12 @@ fn embedded_secret_assignment(content: &str) -> bool {
             let Some((key, value)) = line.split_once([':', '=']) else { return false };
             let key = key.trim().trim_matches(['"', '\'']);
             let value = value.trim().trim_matches(['"', '\'', ',']);
-            !key.contains(' ') && secret_name(key) && is_literal(value) && value != "null" && value != "~" && !value.starts_with("%(")
+            !key.contains(' ')
+                && secret_name(key)
+                && is_literal(value)
+                && value != "null"
+                && value != "~"
+                && !value.starts_with("%(")
         })
 }
 
@@ -332,10 +439,13 @@ mod tests {
 
     #[test]
     fn secret_names_and_values() {
-        for n in ["DB_PASSWORD", "stripe-api-key", "GITHUB_TOKEN", "client.secret", "ADMIN_PWD", "AWS_SECRET_ACCESS_KEY"] {
+        for n in
+            ["DB_PASSWORD", "stripe-api-key", "GITHUB_TOKEN", "client.secret", "ADMIN_PWD", "AWS_SECRET_ACCESS_KEY"]
+        {
             assert!(secret_name(n), "{n}");
         }
-        for n in ["PASSWORD_FILE", "TOKEN_TTL", "SECRET_NAME", "AWS_ACCESS_KEY_ID", "PWD", "LOG_LEVEL", "password-file"] {
+        for n in ["PASSWORD_FILE", "TOKEN_TTL", "SECRET_NAME", "AWS_ACCESS_KEY_ID", "PWD", "LOG_LEVEL", "password-file"]
+        {
             assert!(!secret_name(n), "{n}");
         }
         assert!(credential_value("-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----"));

@@ -40,9 +40,19 @@ pub(super) static CHECKS: &[Check] = &[
             } else {
                 super::add("/metadata_options", json!([{"http_tokens": "required"}]))
             };
-            vec![Hit::new(format!("`{}` does not require IMDSv2 (http_tokens is {})", addr(i), tokens.unwrap_or("not set")))
-                .evidence("/metadata_options/0/http_tokens", at(attrs, "/metadata_options/0/http_tokens"), Some(json!("required")))
-                .fix("Set metadata_options.http_tokens to required", fix)]
+            vec![
+                Hit::new(format!(
+                    "`{}` does not require IMDSv2 (http_tokens is {})",
+                    addr(i),
+                    tokens.unwrap_or("not set")
+                ))
+                .evidence(
+                    "/metadata_options/0/http_tokens",
+                    at(attrs, "/metadata_options/0/http_tokens"),
+                    Some(json!("required")),
+                )
+                .fix("Set metadata_options.http_tokens to required", fix),
+            ]
         },
     },
     Check {
@@ -59,16 +69,27 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             if i.resource.kind == "aws_instance" {
                 return if truthy(attrs.get("associate_public_ip_address")) {
-                    vec![Hit::new(format!("instance `{}` is given a public IP address", addr(i)))
-                        .evidence("/associate_public_ip_address", at(attrs, "/associate_public_ip_address"), Some(json!(false)))]
+                    vec![Hit::new(format!("instance `{}` is given a public IP address", addr(i))).evidence(
+                        "/associate_public_ip_address",
+                        at(attrs, "/associate_public_ip_address"),
+                        Some(json!(false)),
+                    )]
                 } else {
                     Vec::new()
                 };
             }
-            blocks(attrs, "network_interfaces").filter(|(_, n)| truthy(n.get("associate_public_ip_address"))).map(|(n, v)| {
-                Hit::new(format!("launch template `{}` gives network interface {n} a public IP address", addr(i))).subject(format!("network interface {n}"))
-                    .evidence(format!("/network_interfaces/{n}/associate_public_ip_address"), v.get("associate_public_ip_address").cloned().unwrap_or(Value::Null), Some(json!(false)))
-            }).collect()
+            blocks(attrs, "network_interfaces")
+                .filter(|(_, n)| truthy(n.get("associate_public_ip_address")))
+                .map(|(n, v)| {
+                    Hit::new(format!("launch template `{}` gives network interface {n} a public IP address", addr(i)))
+                        .subject(format!("network interface {n}"))
+                        .evidence(
+                            format!("/network_interfaces/{n}/associate_public_ip_address"),
+                            v.get("associate_public_ip_address").cloned().unwrap_or(Value::Null),
+                            Some(json!(false)),
+                        )
+                })
+                .collect()
         },
     },
     Check {
@@ -89,27 +110,48 @@ pub(super) static CHECKS: &[Check] = &[
             let mut devices: Vec<(String, String)> = Vec::new();
             if i.resource.kind == "aws_instance" {
                 match attrs.pointer("/root_block_device/0") {
-                    Some(root) if !truthy(root.get("encrypted")) => devices.push(("root_block_device".into(), "/root_block_device/0/encrypted".into())),
+                    Some(root) if !truthy(root.get("encrypted")) => {
+                        devices.push(("root_block_device".into(), "/root_block_device/0/encrypted".into()))
+                    }
                     None => devices.push(("root_block_device".into(), "/root_block_device".into())),
                     _ => {}
                 }
                 // In state, volumes attached through `aws_volume_attachment` show up here too; TF-EBS-001 covers those.
-                let separate = |d: &Value| text(d, "/volume_id").is_some_and(|v| i.inventory.of_kind("aws_ebs_volume").any(|e| text(&e.attrs, "/id") == Some(v)));
-                for (n, d) in blocks(attrs, "ebs_block_device").filter(|(_, d)| !truthy(d.get("encrypted")) && !separate(d)) {
-                    let name = d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                let separate = |d: &Value| {
+                    text(d, "/volume_id").is_some_and(|v| {
+                        i.inventory.of_kind("aws_ebs_volume").any(|e| text(&e.attrs, "/id") == Some(v))
+                    })
+                };
+                for (n, d) in
+                    blocks(attrs, "ebs_block_device").filter(|(_, d)| !truthy(d.get("encrypted")) && !separate(d))
+                {
+                    let name =
+                        d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
                     devices.push((format!("ebs_block_device {name}"), format!("/ebs_block_device/{n}/encrypted")));
                 }
             } else {
                 for (n, d) in blocks(attrs, "block_device_mappings") {
-                    if d.pointer("/ebs/0").is_some_and(|e| !truthy(e.get("encrypted")) && e.get("snapshot_id").and_then(Value::as_str).is_none_or(str::is_empty)) {
-                        let name = d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
-                        devices.push((format!("block_device_mappings {name}"), format!("/block_device_mappings/{n}/ebs/0/encrypted")));
+                    if d.pointer("/ebs/0").is_some_and(|e| {
+                        !truthy(e.get("encrypted"))
+                            && e.get("snapshot_id").and_then(Value::as_str).is_none_or(str::is_empty)
+                    }) {
+                        let name =
+                            d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                        devices.push((
+                            format!("block_device_mappings {name}"),
+                            format!("/block_device_mappings/{n}/ebs/0/encrypted"),
+                        ));
                     }
                 }
             }
-            devices.into_iter().map(|(subject, path)| {
-                Hit::new(format!("`{}` {subject} is not encrypted", addr(i))).evidence(path.clone(), at(attrs, &path), Some(json!(true))).subject(subject)
-            }).collect()
+            devices
+                .into_iter()
+                .map(|(subject, path)| {
+                    Hit::new(format!("`{}` {subject} is not encrypted", addr(i)))
+                        .evidence(path.clone(), at(attrs, &path), Some(json!(true)))
+                        .subject(subject)
+                })
+                .collect()
         },
     },
     Check {
@@ -127,7 +169,11 @@ pub(super) static CHECKS: &[Check] = &[
             if truthy(attrs.get("encrypted")) || ebs_default_encryption(i.inventory) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("EBS volume `{}` is not encrypted", addr(i))).evidence("/encrypted", at(attrs, "/encrypted"), Some(json!(true)))]
+            vec![Hit::new(format!("EBS volume `{}` is not encrypted", addr(i))).evidence(
+                "/encrypted",
+                at(attrs, "/encrypted"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -145,9 +191,11 @@ pub(super) static CHECKS: &[Check] = &[
             if !falsy(attrs.get("enabled")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("`{}` turns EBS encryption by default off", addr(i)))
-                .evidence("/enabled", at(attrs, "/enabled"), Some(json!(true)))
-                .fix("Set enabled to true", super::add("/enabled", json!(true)))]
+            vec![
+                Hit::new(format!("`{}` turns EBS encryption by default off", addr(i)))
+                    .evidence("/enabled", at(attrs, "/enabled"), Some(json!(true)))
+                    .fix("Set enabled to true", super::add("/enabled", json!(true))),
+            ]
         },
     },
     Check {
@@ -164,7 +212,11 @@ pub(super) static CHECKS: &[Check] = &[
             if !companions(i, &["aws_flow_log"], "vpc_id", &["id"]).is_empty() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("VPC `{}` has no aws_flow_log", addr(i))).evidence("/id", at(&i.resource.attrs, "/id"), None)]
+            vec![Hit::new(format!("VPC `{}` has no aws_flow_log", addr(i))).evidence(
+                "/id",
+                at(&i.resource.attrs, "/id"),
+                None,
+            )]
         },
     },
 ];

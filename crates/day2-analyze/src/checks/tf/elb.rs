@@ -17,7 +17,9 @@ fn outdated_policy(p: &str) -> bool {
 /// A default action that keeps traffic off plain HTTP: a redirect to HTTPS, or a fixed response.
 fn secure_action(a: &Value) -> bool {
     match a.get("type").and_then(Value::as_str) {
-        Some("redirect") => a.pointer("/redirect/0/protocol").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("HTTPS")),
+        Some("redirect") => {
+            a.pointer("/redirect/0/protocol").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("HTTPS"))
+        }
         Some("fixed-response") => true,
         _ => false,
     }
@@ -33,7 +35,9 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "An HTTP listener that forwards to targets carries sessions, credentials and personal data unencrypted, open to interception and tampering on the network path.",
         remediation: "Make the HTTP listener's default action a redirect to HTTPS (`type = \"redirect\"`, `redirect { protocol = \"HTTPS\", port = \"443\", status_code = \"HTTP_301\" }`) and serve traffic on an HTTPS listener.",
         controls: &[(Soc2, "CC6.7"), (Nis2, "21(2)(h)"), (Dora, "Art.9(2)")],
-        references: &["https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html#redirect-actions"],
+        references: &[
+            "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html#redirect-actions",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             if !text(attrs, "/protocol").is_some_and(|p| p.eq_ignore_ascii_case("HTTP")) {
@@ -43,10 +47,17 @@ pub(super) static CHECKS: &[Check] = &[
             if actions.is_empty() || actions.iter().all(|(_, a)| secure_action(a)) {
                 return Vec::new();
             }
-            let what = actions.iter().find(|(_, a)| !secure_action(a)).and_then(|(_, a)| a.get("type")).and_then(Value::as_str).unwrap_or("?");
-            vec![Hit::new(format!("listener `{}` serves plain HTTP ({what}) instead of redirecting to HTTPS", addr(i)))
-                .evidence("/protocol", at(attrs, "/protocol"), Some(json!("HTTPS")))
-                .evidence("/default_action", at(attrs, "/default_action"), None)]
+            let what = actions
+                .iter()
+                .find(|(_, a)| !secure_action(a))
+                .and_then(|(_, a)| a.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            vec![
+                Hit::new(format!("listener `{}` serves plain HTTP ({what}) instead of redirecting to HTTPS", addr(i)))
+                    .evidence("/protocol", at(attrs, "/protocol"), Some(json!("HTTPS")))
+                    .evidence("/default_action", at(attrs, "/default_action"), None),
+            ]
         },
     },
     Check {
@@ -62,9 +73,11 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let attrs = &i.resource.attrs;
             let Some(policy) = text(attrs, "/ssl_policy").filter(|p| outdated_policy(p)) else { return Vec::new() };
-            vec![Hit::new(format!("listener `{}` uses {policy}, which allows TLS versions below 1.2", addr(i)))
-                .evidence("/ssl_policy", json!(policy), Some(json!(MODERN_POLICY)))
-                .fix(format!("Set ssl_policy to {MODERN_POLICY}"), super::add("/ssl_policy", json!(MODERN_POLICY)))]
+            vec![
+                Hit::new(format!("listener `{}` uses {policy}, which allows TLS versions below 1.2", addr(i)))
+                    .evidence("/ssl_policy", json!(policy), Some(json!(MODERN_POLICY)))
+                    .fix(format!("Set ssl_policy to {MODERN_POLICY}"), super::add("/ssl_policy", json!(MODERN_POLICY))),
+            ]
         },
     },
     Check {
@@ -78,11 +91,15 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(Soc2, "CC6.7"), (Nis2, "21(2)(h)"), (Dora, "Art.9(2)")],
         references: &["https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-listener-config.html"],
         eval: |i| {
-            blocks(&i.resource.attrs, "listener").filter(|(_, l)| text(l, "/lb_protocol").is_some_and(|p| p.eq_ignore_ascii_case("http"))).map(|(n, l)| {
-                let port = l.get("lb_port").map_or_else(|| "?".to_owned(), Value::to_string);
-                Hit::new(format!("classic load balancer `{}` listens on plain HTTP port {port}", addr(i))).subject(format!("listener {port}"))
-                    .evidence(format!("/listener/{n}/lb_protocol"), at(l, "/lb_protocol"), Some(json!("https")))
-            }).collect()
+            blocks(&i.resource.attrs, "listener")
+                .filter(|(_, l)| text(l, "/lb_protocol").is_some_and(|p| p.eq_ignore_ascii_case("http")))
+                .map(|(n, l)| {
+                    let port = l.get("lb_port").map_or_else(|| "?".to_owned(), Value::to_string);
+                    Hit::new(format!("classic load balancer `{}` listens on plain HTTP port {port}", addr(i)))
+                        .subject(format!("listener {port}"))
+                        .evidence(format!("/listener/{n}/lb_protocol"), at(l, "/lb_protocol"), Some(json!("https")))
+                })
+                .collect()
         },
     },
     Check {
@@ -94,16 +111,27 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Header names that are not valid HTTP (e.g. with underscores or odd characters) are a request smuggling and header injection vector against back ends that parse them differently; ALBs pass them through unless told to drop them.",
         remediation: "Set `drop_invalid_header_fields = true` on the load balancer (check that no client relies on non-standard header names).",
         controls: &[(Soc2, "CC6.6"), (Nis2, "21(2)(e)")],
-        references: &["https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes"],
+        references: &[
+            "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#load-balancer-attributes",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             let application = text(attrs, "/load_balancer_type").is_none_or(|t| t == "application");
             if !application || truthy(attrs.get("internal")) || truthy(attrs.get("drop_invalid_header_fields")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("internet-facing load balancer `{}` forwards invalid HTTP header fields", addr(i)))
-                .evidence("/drop_invalid_header_fields", at(attrs, "/drop_invalid_header_fields"), Some(json!(true)))
-                .fix("Set drop_invalid_header_fields to true", super::add("/drop_invalid_header_fields", json!(true)))]
+            vec![
+                Hit::new(format!("internet-facing load balancer `{}` forwards invalid HTTP header fields", addr(i)))
+                    .evidence(
+                        "/drop_invalid_header_fields",
+                        at(attrs, "/drop_invalid_header_fields"),
+                        Some(json!(true)),
+                    )
+                    .fix(
+                        "Set drop_invalid_header_fields to true",
+                        super::add("/drop_invalid_header_fields", json!(true)),
+                    ),
+            ]
         },
     },
     Check {
@@ -130,7 +158,11 @@ pub(super) static CHECKS: &[Check] = &[
             if on {
                 return Vec::new();
             }
-            vec![Hit::new(format!("load balancer `{}` does not write access logs", addr(i))).evidence("/access_logs/0/enabled", at(attrs, "/access_logs/0/enabled"), Some(json!(true)))]
+            vec![Hit::new(format!("load balancer `{}` does not write access logs", addr(i))).evidence(
+                "/access_logs/0/enabled",
+                at(attrs, "/access_logs/0/enabled"),
+                Some(json!(true)),
+            )]
         },
     },
 ];

@@ -7,7 +7,8 @@ use day2_model::Inventory;
 use super::{addr, allows, allows_anyone, at, blocks, policy_doc, statements, strings, text};
 use crate::checks::prelude::*;
 
-const POLICY_TYPES: &[&str] = &["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role"];
+const POLICY_TYPES: &[&str] =
+    &["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy", "aws_iam_role"];
 const ADMIN_POLICY: &str = ":iam::aws:policy/AdministratorAccess";
 
 /// Identity policy documents of a resource: `(evidence path, subject prefix, document)`. Roles contribute their
@@ -19,11 +20,14 @@ fn documents(inv: &Inventory, r: &Resource) -> Vec<(String, String, Value)> {
             .filter_map(|(n, b)| {
                 let name = b.get("name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
                 // In state, `inline_policy` also lists the role's `aws_iam_role_policy` resources: report those there.
-                let managed_apart = inv.of_kind("aws_iam_role_policy").any(|p| text(&p.attrs, "/role") == role && text(&p.attrs, "/name") == Some(name.as_str()));
+                let managed_apart = inv
+                    .of_kind("aws_iam_role_policy")
+                    .any(|p| text(&p.attrs, "/role") == role && text(&p.attrs, "/name") == Some(name.as_str()));
                 if managed_apart {
                     return None;
                 }
-                policy_doc(b.get("policy")).map(|d| (format!("/inline_policy/{n}/policy"), format!("inline_policy {name} "), d))
+                policy_doc(b.get("policy"))
+                    .map(|d| (format!("/inline_policy/{n}/policy"), format!("inline_policy {name} "), d))
             })
             .collect();
     }
@@ -63,9 +67,15 @@ pub(super) static CHECKS: &[Check] = &[
             if used_as_permissions_boundary(i) {
                 return Vec::new();
             }
-            star_resource_statements(i.inventory, i.resource).into_iter().filter(|(.., a)| full_admin(a)).map(|(path, subject, s, _)| {
-                Hit::new(format!("`{}` {subject} allows every action on every resource", addr(i))).subject(subject).evidence(path, s, None)
-            }).collect()
+            star_resource_statements(i.inventory, i.resource)
+                .into_iter()
+                .filter(|(.., a)| full_admin(a))
+                .map(|(path, subject, s, _)| {
+                    Hit::new(format!("`{}` {subject} allows every action on every resource", addr(i)))
+                        .subject(subject)
+                        .evidence(path, s, None)
+                })
+                .collect()
         },
     },
     Check {
@@ -79,10 +89,18 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(Soc2, "CC6.3"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
         eval: |i| {
-            star_resource_statements(i.inventory, i.resource).into_iter().filter(|(.., a)| !full_admin(a)).filter_map(|(path, subject, s, actions)| {
-                let wild: Vec<&str> = actions.iter().map(String::as_str).filter(|a| a.ends_with(":*")).collect();
-                (!wild.is_empty()).then(|| Hit::new(format!("`{}` {subject} allows {} on every resource", addr(i), wild.join(", "))).subject(subject).evidence(path, s, None))
-            }).collect()
+            star_resource_statements(i.inventory, i.resource)
+                .into_iter()
+                .filter(|(.., a)| !full_admin(a))
+                .filter_map(|(path, subject, s, actions)| {
+                    let wild: Vec<&str> = actions.iter().map(String::as_str).filter(|a| a.ends_with(":*")).collect();
+                    (!wild.is_empty()).then(|| {
+                        Hit::new(format!("`{}` {subject} allows {} on every resource", addr(i), wild.join(", ")))
+                            .subject(subject)
+                            .evidence(path, s, None)
+                    })
+                })
+                .collect()
         },
     },
     Check {
@@ -90,7 +108,11 @@ pub(super) static CHECKS: &[Check] = &[
         title: "IAM user is granted permissions directly",
         domain: Domain::Security,
         severity: Severity::Low,
-        target: Target::TfTypes(&["aws_iam_user_policy", "aws_iam_user_policy_attachment", "aws_iam_policy_attachment"]),
+        target: Target::TfTypes(&[
+            "aws_iam_user_policy",
+            "aws_iam_user_policy_attachment",
+            "aws_iam_policy_attachment",
+        ]),
         rationale: "Permissions attached to individual users are hard to review and tend to outlive the person's role; granting them through groups or roles keeps access consistent and easy to revoke.",
         remediation: "Attach the policy to an IAM group (`aws_iam_group_policy_attachment`) and add the user to it, or better, use IAM Identity Center and roles instead of IAM users.",
         controls: &[(CisAws, "1.15"), (Soc2, "CC6.3"), (Nis2, "21(2)(i)")],
@@ -103,12 +125,19 @@ pub(super) static CHECKS: &[Check] = &[
                     if users.is_empty() {
                         return Vec::new();
                     }
-                    vec![Hit::new(format!("`{}` attaches a policy directly to user(s) {}", addr(i), users.join(", "))).evidence("/users", at(attrs, "/users"), Some(json!([])))]
+                    vec![
+                        Hit::new(format!("`{}` attaches a policy directly to user(s) {}", addr(i), users.join(", ")))
+                            .evidence("/users", at(attrs, "/users"), Some(json!([]))),
+                    ]
                 }
                 kind => {
                     let user = text(attrs, "/user").unwrap_or("?");
                     let how = if kind == "aws_iam_user_policy" { "an inline policy" } else { "a managed policy" };
-                    vec![Hit::new(format!("`{}` gives user {user} {how} directly", addr(i))).evidence("/user", at(attrs, "/user"), None)]
+                    vec![Hit::new(format!("`{}` gives user {user} {how} directly", addr(i))).evidence(
+                        "/user",
+                        at(attrs, "/user"),
+                        None,
+                    )]
                 }
             }
         },
@@ -119,8 +148,12 @@ pub(super) static CHECKS: &[Check] = &[
         domain: Domain::Security,
         severity: Severity::High,
         target: Target::TfTypes(&[
-            "aws_iam_user_policy_attachment", "aws_iam_role_policy_attachment", "aws_iam_group_policy_attachment", "aws_iam_policy_attachment",
-            "aws_iam_role", "aws_iam_role_policy_attachments_exclusive",
+            "aws_iam_user_policy_attachment",
+            "aws_iam_role_policy_attachment",
+            "aws_iam_group_policy_attachment",
+            "aws_iam_policy_attachment",
+            "aws_iam_role",
+            "aws_iam_role_policy_attachments_exclusive",
         ]),
         rationale: "The AWS managed AdministratorAccess policy is Action \"*\" on Resource \"*\": every principal it is attached to can do anything in the account. It should be limited to a few break-glass roles, not workloads or users.",
         remediation: "Attach a least-privilege policy instead; reserve AdministratorAccess for an MFA-protected break-glass role assumed through IAM Identity Center.",
@@ -136,15 +169,28 @@ pub(super) static CHECKS: &[Check] = &[
             let list = attrs.get(field).is_some_and(Value::is_array);
             // In state, a role's `managed_policy_arns` also lists attachments made by separate resources: report those there.
             let role = (i.resource.kind == "aws_iam_role").then(|| text(attrs, "/name")).flatten();
-            let attached_apart = |arn: &str| role.is_some_and(|role| {
-                i.inventory.of_kind("aws_iam_role_policy_attachment").any(|p| text(&p.attrs, "/role") == Some(role) && text(&p.attrs, "/policy_arn") == Some(arn))
-                    || i.inventory.of_kind("aws_iam_policy_attachment").any(|p| strings(p.attrs.get("roles")).contains(&role) && text(&p.attrs, "/policy_arn") == Some(arn))
-            });
-            arns.iter().enumerate().filter(|(_, a)| a.ends_with(ADMIN_POLICY) && !attached_apart(a)).map(|(n, a)| {
-                let path = if list { format!("/{field}/{n}") } else { format!("/{field}") };
-                let to = ["user", "role", "group"].iter().find_map(|k| text(attrs, &format!("/{k}")).map(|v| format!(" to {k} {v}"))).unwrap_or_default();
-                Hit::new(format!("`{}` attaches AdministratorAccess{to}", addr(i))).evidence(path, json!(a), None)
-            }).collect()
+            let attached_apart = |arn: &str| {
+                role.is_some_and(|role| {
+                    i.inventory
+                        .of_kind("aws_iam_role_policy_attachment")
+                        .any(|p| text(&p.attrs, "/role") == Some(role) && text(&p.attrs, "/policy_arn") == Some(arn))
+                        || i.inventory.of_kind("aws_iam_policy_attachment").any(|p| {
+                            strings(p.attrs.get("roles")).contains(&role) && text(&p.attrs, "/policy_arn") == Some(arn)
+                        })
+                })
+            };
+            arns.iter()
+                .enumerate()
+                .filter(|(_, a)| a.ends_with(ADMIN_POLICY) && !attached_apart(a))
+                .map(|(n, a)| {
+                    let path = if list { format!("/{field}/{n}") } else { format!("/{field}") };
+                    let to = ["user", "role", "group"]
+                        .iter()
+                        .find_map(|k| text(attrs, &format!("/{k}")).map(|v| format!(" to {k} {v}")))
+                        .unwrap_or_default();
+                    Hit::new(format!("`{}` attaches AdministratorAccess{to}", addr(i))).evidence(path, json!(a), None)
+                })
+                .collect()
         },
     },
     Check {
@@ -156,12 +202,20 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A trust policy that allows Principal \"*\" (or {\"AWS\": \"*\"}) without a Condition lets any AWS account in the world call sts:AssumeRole and obtain the role's permissions.",
         remediation: "Name the trusted accounts, roles or services explicitly, and add conditions (`sts:ExternalId`, `aws:PrincipalOrgID`) for cross-account trust.",
         controls: &[(Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
-        references: &["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#term_trust-policy"],
+        references: &[
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#term_trust-policy",
+        ],
         eval: |i| {
             let Some(doc) = policy_doc(i.resource.attrs.get("assume_role_policy")) else { return Vec::new() };
-            statements(&doc).into_iter().filter(|(_, s)| allows_anyone(s)).map(|(label, s)| {
-                Hit::new(format!("role `{}` trust policy {label} lets any AWS principal assume it", addr(i))).subject(label).evidence("/assume_role_policy", s.clone(), None)
-            }).collect()
+            statements(&doc)
+                .into_iter()
+                .filter(|(_, s)| allows_anyone(s))
+                .map(|(label, s)| {
+                    Hit::new(format!("role `{}` trust policy {label} lets any AWS principal assume it", addr(i)))
+                        .subject(label)
+                        .evidence("/assume_role_policy", s.clone(), None)
+                })
+                .collect()
         },
     },
     Check {
@@ -184,9 +238,12 @@ pub(super) static CHECKS: &[Check] = &[
                         Some(h) => format!("`{}` sets {field} to {h}, below the recommended {want}", addr(i)),
                         None => format!("`{}` does not set {field} (recommended: {want})", addr(i)),
                     };
-                    (have.unwrap_or(0) < want).then(|| Hit::new(message).subject(field)
-                        .evidence(format!("/{field}"), at(attrs, &format!("/{field}")), Some(json!(want)))
-                        .fix(format!("Set {field} to {want}"), super::add(&format!("/{field}"), json!(want))))
+                    (have.unwrap_or(0) < want).then(|| {
+                        Hit::new(message)
+                            .subject(field)
+                            .evidence(format!("/{field}"), at(attrs, &format!("/{field}")), Some(json!(want)))
+                            .fix(format!("Set {field} to {want}"), super::add(&format!("/{field}"), json!(want)))
+                    })
                 })
                 .collect()
         },
@@ -198,10 +255,14 @@ pub(super) static CHECKS: &[Check] = &[
 fn used_as_permissions_boundary(i: &Input<'_>) -> bool {
     let arn = i.resource.attrs.get("arn").and_then(Value::as_str);
     let referenced = |holder: &day2_model::Resource| {
-        i.inventory.outgoing(&holder.id).any(|rel| rel.kind == day2_model::RelationKind::References && rel.to == i.resource.id)
+        i.inventory
+            .outgoing(&holder.id)
+            .any(|rel| rel.kind == day2_model::RelationKind::References && rel.to == i.resource.id)
     };
-    ["aws_iam_role", "aws_iam_user"].iter().flat_map(|k| i.inventory.of_kind(k)).any(|holder| match holder.attrs.get("permissions_boundary").and_then(Value::as_str) {
-        Some(b) => arn == Some(b),
-        None => holder.attrs.get("permissions_boundary").is_none() && referenced(holder),
+    ["aws_iam_role", "aws_iam_user"].iter().flat_map(|k| i.inventory.of_kind(k)).any(|holder| {
+        match holder.attrs.get("permissions_boundary").and_then(Value::as_str) {
+            Some(b) => arn == Some(b),
+            None => holder.attrs.get("permissions_boundary").is_none() && referenced(holder),
+        }
     })
 }

@@ -16,14 +16,18 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let spec = text(attrs, "/customer_master_key_spec").or_else(|| text(attrs, "/key_spec")).unwrap_or("SYMMETRIC_DEFAULT");
+            let spec = text(attrs, "/customer_master_key_spec")
+                .or_else(|| text(attrs, "/key_spec"))
+                .unwrap_or("SYMMETRIC_DEFAULT");
             let usage = text(attrs, "/key_usage").unwrap_or("ENCRYPT_DECRYPT");
             if spec != "SYMMETRIC_DEFAULT" || usage != "ENCRYPT_DECRYPT" || truthy(attrs.get("enable_key_rotation")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("KMS key `{}` does not rotate its key material", addr(i)))
-                .evidence("/enable_key_rotation", at(attrs, "/enable_key_rotation"), Some(json!(true)))
-                .fix("Set enable_key_rotation to true", super::add("/enable_key_rotation", json!(true)))]
+            vec![
+                Hit::new(format!("KMS key `{}` does not rotate its key material", addr(i)))
+                    .evidence("/enable_key_rotation", at(attrs, "/enable_key_rotation"), Some(json!(true)))
+                    .fix("Set enable_key_rotation to true", super::add("/enable_key_rotation", json!(true))),
+            ]
         },
     },
     Check {
@@ -38,10 +42,14 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let Some(days) = attrs.get("deletion_window_in_days").and_then(Value::as_i64).filter(|d| *d < 30) else { return Vec::new() };
-            vec![Hit::new(format!("KMS key `{}` can be deleted after only {days} days", addr(i)))
-                .evidence("/deletion_window_in_days", json!(days), Some(json!(30)))
-                .fix("Set deletion_window_in_days to 30", super::add("/deletion_window_in_days", json!(30)))]
+            let Some(days) = attrs.get("deletion_window_in_days").and_then(Value::as_i64).filter(|d| *d < 30) else {
+                return Vec::new();
+            };
+            vec![
+                Hit::new(format!("KMS key `{}` can be deleted after only {days} days", addr(i)))
+                    .evidence("/deletion_window_in_days", json!(days), Some(json!(30)))
+                    .fix("Set deletion_window_in_days to 30", super::add("/deletion_window_in_days", json!(30))),
+            ]
         },
     },
     Check {
@@ -56,9 +64,15 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html"],
         eval: |i| {
             let Some(doc) = policy_doc(i.resource.attrs.get("policy")) else { return Vec::new() };
-            statements(&doc).into_iter().filter(|(_, s)| allows_anyone(s)).map(|(label, s)| {
-                Hit::new(format!("`{}` key policy {label} allows any AWS principal with no condition", addr(i))).subject(label).evidence("/policy", s.clone(), None)
-            }).collect()
+            statements(&doc)
+                .into_iter()
+                .filter(|(_, s)| allows_anyone(s))
+                .map(|(label, s)| {
+                    Hit::new(format!("`{}` key policy {label} allows any AWS principal with no condition", addr(i)))
+                        .subject(label)
+                        .evidence("/policy", s.clone(), None)
+                })
+                .collect()
         },
     },
 ];

@@ -23,9 +23,15 @@ pub(super) static CHECKS: &[Check] = &[
             if falsy(vpc.get("endpoint_public_access")) || !(cidrs.is_empty() || cidrs.contains(&"0.0.0.0/0")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("EKS cluster `{}` exposes its API endpoint to 0.0.0.0/0", addr(i)))
-                .evidence("/vpc_config/0/endpoint_public_access", at(vpc, "/endpoint_public_access"), Some(json!(false)))
-                .evidence("/vpc_config/0/public_access_cidrs", at(vpc, "/public_access_cidrs"), None)]
+            vec![
+                Hit::new(format!("EKS cluster `{}` exposes its API endpoint to 0.0.0.0/0", addr(i)))
+                    .evidence(
+                        "/vpc_config/0/endpoint_public_access",
+                        at(vpc, "/endpoint_public_access"),
+                        Some(json!(false)),
+                    )
+                    .evidence("/vpc_config/0/public_access_cidrs", at(vpc, "/public_access_cidrs"), None),
+            ]
         },
     },
     Check {
@@ -43,8 +49,10 @@ pub(super) static CHECKS: &[Check] = &[
             if blocks(attrs, "encryption_config").any(|(_, e)| strings(e.get("resources")).contains(&"secrets")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("EKS cluster `{}` does not encrypt Kubernetes secrets with a KMS key", addr(i)))
-                .evidence("/encryption_config", at(attrs, "/encryption_config"), None)]
+            vec![
+                Hit::new(format!("EKS cluster `{}` does not encrypt Kubernetes secrets with a KMS key", addr(i)))
+                    .evidence("/encryption_config", at(attrs, "/encryption_config"), None),
+            ]
         },
     },
     Check {
@@ -63,8 +71,11 @@ pub(super) static CHECKS: &[Check] = &[
             if types.contains(&"audit") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("EKS cluster `{}` does not send audit logs to CloudWatch", addr(i)))
-                .evidence("/enabled_cluster_log_types", at(attrs, "/enabled_cluster_log_types"), None)]
+            vec![Hit::new(format!("EKS cluster `{}` does not send audit logs to CloudWatch", addr(i))).evidence(
+                "/enabled_cluster_log_types",
+                at(attrs, "/enabled_cluster_log_types"),
+                None,
+            )]
         },
     },
     Check {
@@ -79,7 +90,10 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let registry = i.inventory.of_kind("aws_ecr_registry_scanning_configuration").any(|r| blocks(&r.attrs, "rule").next().is_some());
+            let registry = i
+                .inventory
+                .of_kind("aws_ecr_registry_scanning_configuration")
+                .any(|r| blocks(&r.attrs, "rule").next().is_some());
             if registry || truthy(attrs.pointer("/image_scanning_configuration/0/scan_on_push")) {
                 return Vec::new();
             }
@@ -88,9 +102,15 @@ pub(super) static CHECKS: &[Check] = &[
             } else {
                 super::add("/image_scanning_configuration", json!([{"scan_on_push": true}]))
             };
-            vec![Hit::new(format!("ECR repository `{}` does not scan images on push", addr(i)))
-                .evidence("/image_scanning_configuration/0/scan_on_push", at(attrs, "/image_scanning_configuration/0/scan_on_push"), Some(json!(true)))
-                .fix("Turn scan_on_push on", fix)]
+            vec![
+                Hit::new(format!("ECR repository `{}` does not scan images on push", addr(i)))
+                    .evidence(
+                        "/image_scanning_configuration/0/scan_on_push",
+                        at(attrs, "/image_scanning_configuration/0/scan_on_push"),
+                        Some(json!(true)),
+                    )
+                    .fix("Turn scan_on_push on", fix),
+            ]
         },
     },
     Check {
@@ -108,8 +128,11 @@ pub(super) static CHECKS: &[Check] = &[
             if text(attrs, "/image_tag_mutability").is_some_and(|m| m.starts_with("IMMUTABLE")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("ECR repository `{}` has mutable image tags", addr(i)))
-                .evidence("/image_tag_mutability", at(attrs, "/image_tag_mutability"), Some(json!("IMMUTABLE")))]
+            vec![Hit::new(format!("ECR repository `{}` has mutable image tags", addr(i))).evidence(
+                "/image_tag_mutability",
+                at(attrs, "/image_tag_mutability"),
+                Some(json!("IMMUTABLE")),
+            )]
         },
     },
     Check {
@@ -132,9 +155,15 @@ pub(super) static CHECKS: &[Check] = &[
             } else {
                 super::add("/point_in_time_recovery", json!([{"enabled": true}]))
             };
-            vec![Hit::new(format!("DynamoDB table `{}` has point-in-time recovery off", addr(i)))
-                .evidence("/point_in_time_recovery/0/enabled", at(attrs, "/point_in_time_recovery/0/enabled"), Some(json!(true)))
-                .fix("Enable point-in-time recovery", fix)]
+            vec![
+                Hit::new(format!("DynamoDB table `{}` has point-in-time recovery off", addr(i)))
+                    .evidence(
+                        "/point_in_time_recovery/0/enabled",
+                        at(attrs, "/point_in_time_recovery/0/enabled"),
+                        Some(json!(true)),
+                    )
+                    .fix("Enable point-in-time recovery", fix),
+            ]
         },
     },
     Check {
@@ -146,15 +175,19 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Messages often carry personal data or tokens. New queues get SSE-SQS by default, but `sqs_managed_sse_enabled = false` without a `kms_master_key_id` stores them unencrypted at rest.",
         remediation: "Remove `sqs_managed_sse_enabled = false` (or set it to true), or set `kms_master_key_id` for SSE-KMS with a customer managed key.",
         controls: &[(Soc2, "CC6.1"), (Nis2, "21(2)(h)"), (Dora, "Art.9(2)")],
-        references: &["https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html"],
+        references: &[
+            "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             if !falsy(attrs.get("sqs_managed_sse_enabled")) || text(attrs, "/kms_master_key_id").is_some() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("SQS queue `{}` is not encrypted at rest", addr(i)))
-                .evidence("/sqs_managed_sse_enabled", at(attrs, "/sqs_managed_sse_enabled"), Some(json!(true)))
-                .fix("Set sqs_managed_sse_enabled to true", super::add("/sqs_managed_sse_enabled", json!(true)))]
+            vec![
+                Hit::new(format!("SQS queue `{}` is not encrypted at rest", addr(i)))
+                    .evidence("/sqs_managed_sse_enabled", at(attrs, "/sqs_managed_sse_enabled"), Some(json!(true)))
+                    .fix("Set sqs_managed_sse_enabled to true", super::add("/sqs_managed_sse_enabled", json!(true))),
+            ]
         },
     },
     Check {
@@ -172,7 +205,11 @@ pub(super) static CHECKS: &[Check] = &[
             if text(attrs, "/kms_master_key_id").is_some() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("SNS topic `{}` has no KMS key", addr(i))).evidence("/kms_master_key_id", at(attrs, "/kms_master_key_id"), None)]
+            vec![Hit::new(format!("SNS topic `{}` has no KMS key", addr(i))).evidence(
+                "/kms_master_key_id",
+                at(attrs, "/kms_master_key_id"),
+                None,
+            )]
         },
     },
     Check {
@@ -187,10 +224,16 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            if truthy(attrs.get("rotation_enabled")) || !companions(i, &["aws_secretsmanager_secret_rotation"], "secret_id", &["id", "arn"]).is_empty() {
+            if truthy(attrs.get("rotation_enabled"))
+                || !companions(i, &["aws_secretsmanager_secret_rotation"], "secret_id", &["id", "arn"]).is_empty()
+            {
                 return Vec::new();
             }
-            vec![Hit::new(format!("secret `{}` has no rotation configured", addr(i))).evidence("/rotation_enabled", at(attrs, "/rotation_enabled"), None)]
+            vec![Hit::new(format!("secret `{}` has no rotation configured", addr(i))).evidence(
+                "/rotation_enabled",
+                at(attrs, "/rotation_enabled"),
+                None,
+            )]
         },
     },
     Check {
@@ -208,8 +251,11 @@ pub(super) static CHECKS: &[Check] = &[
             if truthy(attrs.get("at_rest_encryption_enabled")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("replication group `{}` does not encrypt data at rest", addr(i)))
-                .evidence("/at_rest_encryption_enabled", at(attrs, "/at_rest_encryption_enabled"), Some(json!(true)))]
+            vec![Hit::new(format!("replication group `{}` does not encrypt data at rest", addr(i))).evidence(
+                "/at_rest_encryption_enabled",
+                at(attrs, "/at_rest_encryption_enabled"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -227,8 +273,11 @@ pub(super) static CHECKS: &[Check] = &[
             if truthy(attrs.get("transit_encryption_enabled")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("replication group `{}` does not encrypt traffic in transit", addr(i)))
-                .evidence("/transit_encryption_enabled", at(attrs, "/transit_encryption_enabled"), Some(json!(true)))]
+            vec![Hit::new(format!("replication group `{}` does not encrypt traffic in transit", addr(i))).evidence(
+                "/transit_encryption_enabled",
+                at(attrs, "/transit_encryption_enabled"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -246,7 +295,11 @@ pub(super) static CHECKS: &[Check] = &[
             if truthy(attrs.get("encrypted")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("EFS file system `{}` is not encrypted at rest", addr(i))).evidence("/encrypted", at(attrs, "/encrypted"), Some(json!(true)))]
+            vec![Hit::new(format!("EFS file system `{}` is not encrypted at rest", addr(i))).evidence(
+                "/encrypted",
+                at(attrs, "/encrypted"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -264,8 +317,11 @@ pub(super) static CHECKS: &[Check] = &[
             if text(attrs, "/authorization_type") != Some("NONE") {
                 return Vec::new();
             }
-            vec![Hit::new(format!("function URL `{}` can be invoked without authentication", addr(i)))
-                .evidence("/authorization_type", json!("NONE"), Some(json!("AWS_IAM")))]
+            vec![Hit::new(format!("function URL `{}` can be invoked without authentication", addr(i))).evidence(
+                "/authorization_type",
+                json!("NONE"),
+                Some(json!("AWS_IAM")),
+            )]
         },
     },
 ];

@@ -115,7 +115,10 @@ pub(crate) fn companions<'a>(i: &Input<'a>, kinds: &[&str], field: &str, keys: &
     }
     for rel in i.inventory.incoming(&r.id).filter(|rel| rel.kind == RelationKind::References) {
         let Some(c) = i.inventory.get(&rel.from) else { continue };
-        if kinds.contains(&c.kind.as_str()) && text(&c.attrs, &format!("/{field}")).is_none_or(|v| own.is_empty() || own.contains(v)) && !out.iter().any(|o| o.id == c.id) {
+        if kinds.contains(&c.kind.as_str())
+            && text(&c.attrs, &format!("/{field}")).is_none_or(|v| own.is_empty() || own.contains(v))
+            && !out.iter().any(|o| o.id == c.id)
+        {
             out.push(c);
         }
     }
@@ -128,7 +131,9 @@ pub(crate) fn parent<'a>(i: &Input<'a>, kinds: &[&str], field: &str, keys: &[&st
     let r = i.resource;
     let wanted = text(&r.attrs, &format!("/{field}"));
     if let Some(w) = wanted {
-        return kinds.iter().find_map(|kind| i.inventory.of_kind(kind).find(|p| keys.iter().any(|k| text(&p.attrs, &format!("/{k}")) == Some(w))));
+        return kinds.iter().find_map(|kind| {
+            i.inventory.of_kind(kind).find(|p| keys.iter().any(|k| text(&p.attrs, &format!("/{k}")) == Some(w)))
+        });
     }
     i.inventory
         .outgoing(&r.id)
@@ -142,7 +147,8 @@ pub(crate) fn is_production(i: &Input<'_>) -> bool {
     let envs = &i.params.production_environments;
     let r = i.resource;
     let is_prod = |e: &str| envs.iter().any(|p| p.eq_ignore_ascii_case(e));
-    r.owner.environment.as_deref().is_some_and(is_prod) || ["environment", "env", "Environment", "Env"].iter().any(|k| r.labels.get(*k).is_some_and(|v| is_prod(v)))
+    r.owner.environment.as_deref().is_some_and(is_prod)
+        || ["environment", "env", "Environment", "Env"].iter().any(|k| r.labels.get(*k).is_some_and(|v| is_prod(v)))
 }
 
 /// An AWS resource type that supports tags: its values have a `tags` (or `tags_all`) attribute.
@@ -204,11 +210,13 @@ pub(crate) fn allows_anyone(stmt: &Value) -> bool {
 }
 
 /// The four S3 Block Public Access settings.
-pub(crate) const PAB_FLAGS: [&str; 4] = ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
+pub(crate) const PAB_FLAGS: [&str; 4] =
+    ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
 
 /// Is this S3 Block Public Access setting on for the bucket, at bucket or account level?
 pub(crate) fn pab_setting(inv: &Inventory, pabs: &[&Resource], flag: &str) -> bool {
-    pabs.iter().any(|p| truthy(p.attrs.get(flag))) || inv.of_kind("aws_s3_account_public_access_block").any(|p| truthy(p.attrs.get(flag)))
+    pabs.iter().any(|p| truthy(p.attrs.get(flag)))
+        || inv.of_kind("aws_s3_account_public_access_block").any(|p| truthy(p.attrs.get(flag)))
 }
 
 /// Bucket-level public access blocks of a bucket (`i.resource` is the `aws_s3_bucket`).
@@ -223,7 +231,8 @@ mod tests {
 
     #[test]
     fn statements_accept_objects_and_lists() {
-        let doc = policy_doc(Some(&json!(r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#))).unwrap();
+        let doc =
+            policy_doc(Some(&json!(r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#))).unwrap();
         assert_eq!(statements(&doc).len(), 1);
         assert_eq!(statements(&doc)[0].0, "statement 0");
         let doc = json!({"Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": ["*"]}}]});

@@ -34,12 +34,17 @@ pub(super) static CHECKS: &[Check] = &[
             let r = i.resource;
             let attrs = &r.attrs;
             let serverless_v1 = text(attrs, "/engine_mode") == Some("serverless");
-            let inherits = replica(r) || (attrs.get("storage_encrypted").is_none_or(Value::is_null) && text(attrs, "/snapshot_identifier").is_some());
+            let inherits = replica(r)
+                || (attrs.get("storage_encrypted").is_none_or(Value::is_null)
+                    && text(attrs, "/snapshot_identifier").is_some());
             if truthy(attrs.get("storage_encrypted")) || aurora_member(r) || serverless_v1 || inherits {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` does not encrypt its storage", kind_word(r), addr(i)))
-                .evidence("/storage_encrypted", at(attrs, "/storage_encrypted"), Some(json!(true)))]
+            vec![Hit::new(format!("{} `{}` does not encrypt its storage", kind_word(r), addr(i))).evidence(
+                "/storage_encrypted",
+                at(attrs, "/storage_encrypted"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -51,15 +56,19 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A publicly accessible database gets a public DNS name and IP; one permissive security group rule or leaked password away from the internet, it is a prime target for brute force and data theft.",
         remediation: "Set `publicly_accessible = false`, keep the database in private subnets and reach it through the application, a bastion via SSM, or a VPN.",
         controls: &[(CisAws, "2.3.3"), (Soc2, "CC6.6"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
-        references: &["https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html#USER_VPC.Hiding"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html#USER_VPC.Hiding",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             if !truthy(attrs.get("publicly_accessible")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("database `{}` is publicly accessible", addr(i)))
-                .evidence("/publicly_accessible", at(attrs, "/publicly_accessible"), Some(json!(false)))
-                .fix("Set publicly_accessible to false", super::add("/publicly_accessible", json!(false)))]
+            vec![
+                Hit::new(format!("database `{}` is publicly accessible", addr(i)))
+                    .evidence("/publicly_accessible", at(attrs, "/publicly_accessible"), Some(json!(false)))
+                    .fix("Set publicly_accessible to false", super::add("/publicly_accessible", json!(false))),
+            ]
         },
     },
     Check {
@@ -78,8 +87,13 @@ pub(super) static CHECKS: &[Check] = &[
             if v.and_then(Value::as_i64) != Some(0) || aurora_member(r) || replica(r) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("RDS instance `{}` has automated backups disabled (backup_retention_period = 0)", addr(i)))
-                .evidence("/backup_retention_period", json!(0), Some(json!(7)))]
+            vec![
+                Hit::new(format!(
+                    "RDS instance `{}` has automated backups disabled (backup_retention_period = 0)",
+                    addr(i)
+                ))
+                .evidence("/backup_retention_period", json!(0), Some(json!(7))),
+            ]
         },
     },
     Check {
@@ -91,15 +105,19 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Without deletion protection a `terraform destroy`, a renamed resource or a console click deletes the database; with it, deletion needs a deliberate change first.",
         remediation: "Set `deletion_protection = true` (and keep `skip_final_snapshot = false`).",
         controls: &[(Soc2, "A1.2"), (Nis2, "21(2)(c)"), (Dora, "Art.11")],
-        references: &["https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html#USER_DeleteInstance.DeletionProtection"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_DeleteInstance.html#USER_DeleteInstance.DeletionProtection",
+        ],
         eval: |i| {
             let r = i.resource;
             if truthy(r.attrs.get("deletion_protection")) || aurora_member(r) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` has deletion protection off", kind_word(r), addr(i)))
-                .evidence("/deletion_protection", at(&r.attrs, "/deletion_protection"), Some(json!(true)))
-                .fix("Set deletion_protection to true", super::add("/deletion_protection", json!(true)))]
+            vec![
+                Hit::new(format!("{} `{}` has deletion protection off", kind_word(r), addr(i)))
+                    .evidence("/deletion_protection", at(&r.attrs, "/deletion_protection"), Some(json!(true)))
+                    .fix("Set deletion_protection to true", super::add("/deletion_protection", json!(true))),
+            ]
         },
     },
     Check {
@@ -117,8 +135,13 @@ pub(super) static CHECKS: &[Check] = &[
             if truthy(r.attrs.get("multi_az")) || aurora_member(r) || replica(r) || !is_production(i) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("production RDS instance `{}` runs in a single availability zone", addr(i)))
-                .evidence("/multi_az", at(&r.attrs, "/multi_az"), Some(json!(true)))]
+            vec![
+                Hit::new(format!("production RDS instance `{}` runs in a single availability zone", addr(i))).evidence(
+                    "/multi_az",
+                    at(&r.attrs, "/multi_az"),
+                    Some(json!(true)),
+                ),
+            ]
         },
     },
     Check {
@@ -130,15 +153,26 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Minor engine versions carry security and bug fixes; with automatic minor upgrades off, instances drift behind until a forced upgrade at end of support.",
         remediation: "Set `auto_minor_version_upgrade = true`; upgrades then happen in the maintenance window.",
         controls: &[(CisAws, "2.3.2"), (Soc2, "CC7.1"), (Nis2, "21(2)(e)")],
-        references: &["https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades",
+        ],
         eval: |i| {
             let attrs = &i.resource.attrs;
             if !falsy(attrs.get("auto_minor_version_upgrade")) {
                 return Vec::new();
             }
-            vec![Hit::new(format!("database `{}` has automatic minor version upgrades disabled", addr(i)))
-                .evidence("/auto_minor_version_upgrade", at(attrs, "/auto_minor_version_upgrade"), Some(json!(true)))
-                .fix("Set auto_minor_version_upgrade to true", super::add("/auto_minor_version_upgrade", json!(true)))]
+            vec![
+                Hit::new(format!("database `{}` has automatic minor version upgrades disabled", addr(i)))
+                    .evidence(
+                        "/auto_minor_version_upgrade",
+                        at(attrs, "/auto_minor_version_upgrade"),
+                        Some(json!(true)),
+                    )
+                    .fix(
+                        "Set auto_minor_version_upgrade to true",
+                        super::add("/auto_minor_version_upgrade", json!(true)),
+                    ),
+            ]
         },
     },
     Check {
@@ -150,14 +184,19 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "Database error, audit and slow-query logs stay on the instance and rotate away unless exported; exporting them keeps evidence for incident investigation and enables alerting.",
         remediation: "Set `enabled_cloudwatch_logs_exports` to the engine's log types (e.g. `[\"postgresql\"]`, `[\"audit\", \"error\"]` for MySQL) and give the log groups a retention.",
         controls: &[(Soc2, "CC7.2"), (Nis2, "21(2)(b)"), (Dora, "Art.10")],
-        references: &["https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html",
+        ],
         eval: |i| {
             let r = i.resource;
             if aurora_member(r) || !strings(r.attrs.get("enabled_cloudwatch_logs_exports")).is_empty() {
                 return Vec::new();
             }
-            vec![Hit::new(format!("{} `{}` exports no logs to CloudWatch", kind_word(r), addr(i)))
-                .evidence("/enabled_cloudwatch_logs_exports", at(&r.attrs, "/enabled_cloudwatch_logs_exports"), None)]
+            vec![Hit::new(format!("{} `{}` exports no logs to CloudWatch", kind_word(r), addr(i))).evidence(
+                "/enabled_cloudwatch_logs_exports",
+                at(&r.attrs, "/enabled_cloudwatch_logs_exports"),
+                None,
+            )]
         },
     },
 ];

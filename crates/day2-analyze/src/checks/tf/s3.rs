@@ -2,11 +2,15 @@
 //! Since provider v4 most bucket settings live in companion resources (`aws_s3_bucket_versioning`, …) linked by the
 //! bucket name or, in plans, by a configuration reference; the legacy inline blocks are honoured too.
 
-use super::{PAB_FLAGS, addr, allows_anyone, at, blocks, bucket_pabs, companions, pab_setting, parent, policy_doc, statements, strings, text, truthy};
+use super::{
+    PAB_FLAGS, addr, allows_anyone, at, blocks, bucket_pabs, companions, pab_setting, parent, policy_doc, statements,
+    strings, text, truthy,
+};
 use crate::checks::prelude::*;
 
 const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
-const PUBLIC_GRANTEES: &[&str] = &["http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"];
+const PUBLIC_GRANTEES: &[&str] =
+    &["http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"];
 const BUCKET_KEYS: &[&str] = &["bucket", "id"];
 
 pub(super) static CHECKS: &[Check] = &[
@@ -19,11 +23,17 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A canned ACL of public-read, public-read-write or authenticated-read (or a grant to the AllUsers/AuthenticatedUsers groups) lets anyone on the internet, or any AWS account, list and read — or write — the bucket. Public buckets are a leading cause of data breaches.",
         remediation: "Use `acl = \"private\"` (or drop ACLs and set object ownership to BucketOwnerEnforced), serve public content through CloudFront with origin access control, and turn on Block Public Access (`ignore_public_acls`).",
         controls: &[(CisAws, "2.1.4"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
-        references: &["https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl", "https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/s3_bucket_acl"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl",
+            "https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/s3_bucket_acl",
+        ],
         eval: |i| {
             let r = i.resource;
-            let bucket = if r.kind == "aws_s3_bucket" { Some(r) } else { parent(i, &["aws_s3_bucket"], "bucket", BUCKET_KEYS) };
-            let pabs = bucket.map(|b| bucket_pabs(&Input { resource: b, inventory: i.inventory, params: i.params })).unwrap_or_default();
+            let bucket =
+                if r.kind == "aws_s3_bucket" { Some(r) } else { parent(i, &["aws_s3_bucket"], "bucket", BUCKET_KEYS) };
+            let pabs = bucket
+                .map(|b| bucket_pabs(&Input { resource: b, inventory: i.inventory, params: i.params }))
+                .unwrap_or_default();
             if pab_setting(i.inventory, &pabs, "ignore_public_acls") {
                 return Vec::new();
             }
@@ -33,21 +43,39 @@ pub(super) static CHECKS: &[Check] = &[
             }
             let mut hits = Vec::new();
             if let Some(acl) = text(&r.attrs, "/acl").filter(|a| PUBLIC_ACLS.contains(a)) {
-                hits.push(Hit::new(format!("`{}` sets the canned ACL {acl}", addr(i))).subject("acl")
-                    .evidence("/acl", json!(acl), Some(json!("private"))));
+                hits.push(Hit::new(format!("`{}` sets the canned ACL {acl}", addr(i))).subject("acl").evidence(
+                    "/acl",
+                    json!(acl),
+                    Some(json!("private")),
+                ));
             }
             let grants: Vec<(String, &Value)> = if r.kind == "aws_s3_bucket" {
-                blocks(&r.attrs, "grant").map(|(n, g)| (format!("/grant/{n}/uri"), g.get("uri").unwrap_or(&Value::Null))).collect()
+                blocks(&r.attrs, "grant")
+                    .map(|(n, g)| (format!("/grant/{n}/uri"), g.get("uri").unwrap_or(&Value::Null)))
+                    .collect()
             } else {
-                r.attrs.pointer("/access_control_policy/0/grant").and_then(Value::as_array).into_iter().flatten().enumerate()
-                    .map(|(n, g)| (format!("/access_control_policy/0/grant/{n}/grantee/0/uri"), g.pointer("/grantee/0/uri").unwrap_or(&Value::Null)))
+                r.attrs
+                    .pointer("/access_control_policy/0/grant")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(n, g)| {
+                        (
+                            format!("/access_control_policy/0/grant/{n}/grantee/0/uri"),
+                            g.pointer("/grantee/0/uri").unwrap_or(&Value::Null),
+                        )
+                    })
                     .collect()
             };
             for (path, uri) in grants {
                 if let Some(u) = uri.as_str().filter(|u| PUBLIC_GRANTEES.contains(u)) {
                     let group = u.rsplit('/').next().unwrap_or(u);
-                    hits.push(Hit::new(format!("`{}` grants access to the {group} group", addr(i))).subject(format!("grant {group}"))
-                        .evidence(path, json!(u), None));
+                    hits.push(
+                        Hit::new(format!("`{}` grants access to the {group} group", addr(i)))
+                            .subject(format!("grant {group}"))
+                            .evidence(path, json!(u), None),
+                    );
                 }
             }
             hits
@@ -62,24 +90,35 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "A bucket policy statement that allows Principal \"*\" without a Condition (source VPC endpoint, organization, CloudFront distribution) opens the bucket to every anonymous caller on the internet.",
         remediation: "Grant access to specific principals, or add a Condition such as `aws:SourceVpce`, `aws:PrincipalOrgID` or `AWS:SourceArn` of a CloudFront distribution; keep `restrict_public_buckets` on.",
         controls: &[(CisAws, "2.1.4"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
-        references: &["https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status"],
+        references: &[
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status",
+        ],
         eval: |i| {
             let r = i.resource;
-            let bucket = if r.kind == "aws_s3_bucket" { Some(r) } else { parent(i, &["aws_s3_bucket"], "bucket", BUCKET_KEYS) };
-            let pabs = bucket.map(|b| bucket_pabs(&Input { resource: b, inventory: i.inventory, params: i.params })).unwrap_or_default();
+            let bucket =
+                if r.kind == "aws_s3_bucket" { Some(r) } else { parent(i, &["aws_s3_bucket"], "bucket", BUCKET_KEYS) };
+            let pabs = bucket
+                .map(|b| bucket_pabs(&Input { resource: b, inventory: i.inventory, params: i.params }))
+                .unwrap_or_default();
             if pab_setting(i.inventory, &pabs, "restrict_public_buckets") {
                 return Vec::new();
             }
             // In state, a bucket's `policy` mirrors an `aws_s3_bucket_policy`: report it there only.
-            if r.kind == "aws_s3_bucket" && !companions(i, &["aws_s3_bucket_policy"], "bucket", BUCKET_KEYS).is_empty() {
+            if r.kind == "aws_s3_bucket" && !companions(i, &["aws_s3_bucket_policy"], "bucket", BUCKET_KEYS).is_empty()
+            {
                 return Vec::new();
             }
             let Some(doc) = policy_doc(r.attrs.get("policy")) else { return Vec::new() };
-            statements(&doc).into_iter().filter(|(_, s)| allows_anyone(s)).map(|(label, s)| {
-                let actions = strings(s.get("Action")).join(", ");
-                Hit::new(format!("`{}` policy {label} allows anyone ({actions}) with no condition", addr(i))).subject(label)
-                    .evidence("/policy", s.clone(), None)
-            }).collect()
+            statements(&doc)
+                .into_iter()
+                .filter(|(_, s)| allows_anyone(s))
+                .map(|(label, s)| {
+                    let actions = strings(s.get("Action")).join(", ");
+                    Hit::new(format!("`{}` policy {label} allows anyone ({actions}) with no condition", addr(i)))
+                        .subject(label)
+                        .evidence("/policy", s.clone(), None)
+                })
+                .collect()
         },
     },
     Check {
@@ -93,10 +132,15 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisAws, "2.1.4"), (Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"],
         eval: |i| {
-            if !bucket_pabs(i).is_empty() || i.inventory.of_kind("aws_s3_account_public_access_block").next().is_some() {
+            if !bucket_pabs(i).is_empty() || i.inventory.of_kind("aws_s3_account_public_access_block").next().is_some()
+            {
                 return Vec::new();
             }
-            vec![Hit::new(format!("bucket `{}` has no public access block", addr(i))).evidence("/bucket", at(&i.resource.attrs, "/bucket"), None)]
+            vec![Hit::new(format!("bucket `{}` has no public access block", addr(i))).evidence(
+                "/bucket",
+                at(&i.resource.attrs, "/bucket"),
+                None,
+            )]
         },
     },
     Check {
@@ -119,7 +163,8 @@ pub(super) static CHECKS: &[Check] = &[
             for f in &off {
                 hit = hit.evidence(format!("/{f}"), at(attrs, &format!("/{f}")), Some(json!(true)));
             }
-            let ops: Vec<Value> = off.iter().map(|f| json!({"op": "add", "path": format!("/{f}"), "value": true})).collect();
+            let ops: Vec<Value> =
+                off.iter().map(|f| json!({"op": "add", "path": format!("/{f}"), "value": true})).collect();
             vec![hit.fix("Turn every Block Public Access setting on", Value::Array(ops))]
         },
     },
@@ -135,11 +180,23 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html"],
         eval: |i| {
             let own = blocks(&i.resource.attrs, "server_side_encryption_configuration").next().is_some();
-            if own || !companions(i, &["aws_s3_bucket_server_side_encryption_configuration"], "bucket", BUCKET_KEYS).is_empty() {
+            if own
+                || !companions(i, &["aws_s3_bucket_server_side_encryption_configuration"], "bucket", BUCKET_KEYS)
+                    .is_empty()
+            {
                 return Vec::new();
             }
-            vec![Hit::new(format!("bucket `{}` declares no server-side encryption (only the SSE-S3 account default applies)", addr(i)))
-                .evidence("/server_side_encryption_configuration", at(&i.resource.attrs, "/server_side_encryption_configuration"), None)]
+            vec![
+                Hit::new(format!(
+                    "bucket `{}` declares no server-side encryption (only the SSE-S3 account default applies)",
+                    addr(i)
+                ))
+                .evidence(
+                    "/server_side_encryption_configuration",
+                    at(&i.resource.attrs, "/server_side_encryption_configuration"),
+                    None,
+                ),
+            ]
         },
     },
     Check {
@@ -155,22 +212,42 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let r = i.resource;
             let (base, rules) = if r.kind == "aws_s3_bucket" {
-                if !companions(i, &["aws_s3_bucket_server_side_encryption_configuration"], "bucket", BUCKET_KEYS).is_empty() {
+                if !companions(i, &["aws_s3_bucket_server_side_encryption_configuration"], "bucket", BUCKET_KEYS)
+                    .is_empty()
+                {
                     return Vec::new();
                 }
-                ("/server_side_encryption_configuration/0/rule", r.attrs.pointer("/server_side_encryption_configuration/0/rule"))
+                (
+                    "/server_side_encryption_configuration/0/rule",
+                    r.attrs.pointer("/server_side_encryption_configuration/0/rule"),
+                )
             } else {
                 ("/rule", r.attrs.get("rule"))
             };
-            let rules: Vec<(usize, &Value)> = rules.and_then(Value::as_array).into_iter().flatten().enumerate().collect();
-            let algo = |rule: &Value| rule.pointer("/apply_server_side_encryption_by_default/0/sse_algorithm").and_then(Value::as_str).map(str::to_owned);
+            let rules: Vec<(usize, &Value)> =
+                rules.and_then(Value::as_array).into_iter().flatten().enumerate().collect();
+            let algo = |rule: &Value| {
+                rule.pointer("/apply_server_side_encryption_by_default/0/sse_algorithm")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
             if rules.is_empty() || rules.iter().any(|(_, rule)| algo(rule).is_some_and(|a| a.starts_with("aws:kms"))) {
                 return Vec::new();
             }
             let (n, rule) = rules.first().copied().unwrap_or((0, &Value::Null));
             let actual = algo(rule).map_or(Value::Null, Value::String);
-            vec![Hit::new(format!("`{}` encrypts with {} rather than a KMS key", addr(i), actual.as_str().unwrap_or("an unspecified algorithm")))
-                .evidence(format!("{base}/{n}/apply_server_side_encryption_by_default/0/sse_algorithm"), actual, Some(json!("aws:kms")))]
+            vec![
+                Hit::new(format!(
+                    "`{}` encrypts with {} rather than a KMS key",
+                    addr(i),
+                    actual.as_str().unwrap_or("an unspecified algorithm")
+                ))
+                .evidence(
+                    format!("{base}/{n}/apply_server_side_encryption_by_default/0/sse_algorithm"),
+                    actual,
+                    Some(json!("aws:kms")),
+                ),
+            ]
         },
     },
     Check {
@@ -186,16 +263,24 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let r = i.resource;
             let versionings = companions(i, &["aws_s3_bucket_versioning"], "bucket", BUCKET_KEYS);
-            let status = |v: &Resource| v.attrs.pointer("/versioning_configuration/0/status").and_then(Value::as_str).map(str::to_owned);
+            let status = |v: &Resource| {
+                v.attrs.pointer("/versioning_configuration/0/status").and_then(Value::as_str).map(str::to_owned)
+            };
             if versionings.iter().any(|v| status(v).as_deref() == Some("Enabled") || status(v).is_none()) {
                 return Vec::new();
             }
             if truthy(r.attrs.pointer("/versioning/0/enabled")) {
                 return Vec::new();
             }
-            let detail = versionings.iter().find_map(|v| status(v).map(|s| format!(" (`{}` sets {s})", v.name))).unwrap_or_default();
-            vec![Hit::new(format!("bucket `{}` does not have versioning enabled{detail}", addr(i)))
-                .evidence("/versioning/0/enabled", at(&r.attrs, "/versioning/0/enabled"), Some(json!(true)))]
+            let detail = versionings
+                .iter()
+                .find_map(|v| status(v).map(|s| format!(" (`{}` sets {s})", v.name)))
+                .unwrap_or_default();
+            vec![Hit::new(format!("bucket `{}` does not have versioning enabled{detail}", addr(i))).evidence(
+                "/versioning/0/enabled",
+                at(&r.attrs, "/versioning/0/enabled"),
+                Some(json!(true)),
+            )]
         },
     },
     Check {
@@ -218,11 +303,17 @@ pub(super) static CHECKS: &[Check] = &[
             let is_target = |t: Option<&str>| t.is_some_and(|t| names.contains(&t));
             let log_bucket = text(&r.attrs, "/acl") == Some("log-delivery-write")
                 || i.inventory.of_kind("aws_s3_bucket_logging").any(|l| is_target(text(&l.attrs, "/target_bucket")))
-                || i.inventory.of_kind("aws_s3_bucket").any(|b| blocks(&b.attrs, "logging").any(|(_, l)| is_target(text(l, "/target_bucket"))));
+                || i.inventory
+                    .of_kind("aws_s3_bucket")
+                    .any(|b| blocks(&b.attrs, "logging").any(|(_, l)| is_target(text(l, "/target_bucket"))));
             if log_bucket {
                 return Vec::new();
             }
-            vec![Hit::new(format!("bucket `{}` has no server access logging", addr(i))).evidence("/logging", at(&r.attrs, "/logging"), None)]
+            vec![Hit::new(format!("bucket `{}` has no server access logging", addr(i))).evidence(
+                "/logging",
+                at(&r.attrs, "/logging"),
+                None,
+            )]
         },
     },
     Check {
@@ -250,8 +341,13 @@ pub(super) static CHECKS: &[Check] = &[
             if denies_http {
                 return Vec::new();
             }
-            vec![Hit::new(format!("bucket `{}` has no policy denying requests without TLS (aws:SecureTransport)", addr(i)))
-                .evidence("/policy", at(&r.attrs, "/policy"), None)]
+            vec![
+                Hit::new(format!(
+                    "bucket `{}` has no policy denying requests without TLS (aws:SecureTransport)",
+                    addr(i)
+                ))
+                .evidence("/policy", at(&r.attrs, "/policy"), None),
+            ]
         },
     },
 ];
@@ -261,8 +357,14 @@ fn denies_insecure(s: &Value) -> bool {
     let deny = s.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Deny"));
     let Some(cond) = s.get("Condition").and_then(Value::as_object) else { return false };
     let secure_false = cond.iter().filter(|(op, _)| op.starts_with("Bool")).any(|(_, m)| {
-        m.as_object().into_iter().flatten().any(|(k, v)| k.eq_ignore_ascii_case("aws:SecureTransport") && (v == &json!(false) || strings(Some(v)).iter().any(|x| x.eq_ignore_ascii_case("false"))))
+        m.as_object().into_iter().flatten().any(|(k, v)| {
+            k.eq_ignore_ascii_case("aws:SecureTransport")
+                && (v == &json!(false) || strings(Some(v)).iter().any(|x| x.eq_ignore_ascii_case("false")))
+        })
     });
-    let tls = cond.iter().filter(|(op, _)| op.starts_with("NumericLessThan")).any(|(_, m)| m.as_object().is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case("s3:TlsVersion"))));
+    let tls = cond
+        .iter()
+        .filter(|(op, _)| op.starts_with("NumericLessThan"))
+        .any(|(_, m)| m.as_object().is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case("s3:TlsVersion"))));
     deny && (secure_false || tls)
 }

@@ -6,10 +6,21 @@
 use super::{addr, blocks, strings, text};
 use crate::checks::prelude::*;
 
-const SG_TYPES: &[&str] = &["aws_security_group", "aws_default_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"];
+const SG_TYPES: &[&str] = &[
+    "aws_security_group",
+    "aws_default_security_group",
+    "aws_security_group_rule",
+    "aws_vpc_security_group_ingress_rule",
+];
 const ADMIN_PORTS: &[(i64, &str)] = &[(22, "SSH"), (3389, "RDP")];
 const DB_PORTS: &[(i64, &str)] = &[
-    (3306, "MySQL"), (5432, "PostgreSQL"), (1433, "SQL Server"), (1521, "Oracle"), (27017, "MongoDB"), (6379, "Redis"), (9200, "Elasticsearch"),
+    (3306, "MySQL"),
+    (5432, "PostgreSQL"),
+    (1433, "SQL Server"),
+    (1521, "Oracle"),
+    (27017, "MongoDB"),
+    (6379, "Redis"),
+    (9200, "Elasticsearch"),
 ];
 const WORLD_V4: &str = "0.0.0.0/0";
 const WORLD_V6: &str = "::/0";
@@ -49,7 +60,13 @@ fn protocol(v: Option<&Value>) -> String {
     }
 }
 
-fn rule(label: String, base: &str, v: &Value, proto_field: &str, cidrs: &[(&str, bool, &'static str)]) -> Option<Ingress> {
+fn rule(
+    label: String,
+    base: &str,
+    v: &Value,
+    proto_field: &str,
+    cidrs: &[(&str, bool, &'static str)],
+) -> Option<Ingress> {
     let proto = protocol(v.get(proto_field));
     let all_protocols = matches!(proto.as_str(), "-1" | "all");
     let tcp = matches!(proto.as_str(), "tcp" | "6");
@@ -76,7 +93,8 @@ fn rule(label: String, base: &str, v: &Value, proto_field: &str, cidrs: &[(&str,
 
 /// Same ports and protocol (to recognise one rule seen twice).
 fn same_rule(a: &Ingress, b: &Ingress) -> bool {
-    a.all_protocols == b.all_protocols && (a.all_protocols || (a.tcp == b.tcp && a.udp == b.udp && a.from == b.from && a.to == b.to))
+    a.all_protocols == b.all_protocols
+        && (a.all_protocols || (a.tcp == b.tcp && a.udp == b.udp && a.from == b.from && a.to == b.to))
 }
 
 /// The world-open ingress rules of a security group or rule resource. In state, a group's `ingress` also lists the
@@ -92,7 +110,8 @@ fn world_ingress(i: &Input<'_>) -> Vec<Ingress> {
             .flat_map(ingress_rules)
             .collect();
         for g in &mut rules {
-            let mirrored: Vec<&'static str> = standalone.iter().filter(|s| same_rule(g, s)).flat_map(|s| s.open.iter().map(|(_, w)| *w)).collect();
+            let mirrored: Vec<&'static str> =
+                standalone.iter().filter(|s| same_rule(g, s)).flat_map(|s| s.open.iter().map(|(_, w)| *w)).collect();
             g.open.retain(|(_, w)| !mirrored.contains(w));
         }
     }
@@ -100,15 +119,24 @@ fn world_ingress(i: &Input<'_>) -> Vec<Ingress> {
 }
 
 fn ingress_rules(r: &Resource) -> Vec<Ingress> {
-    let list_cidrs: &[(&str, bool, &'static str)] = &[("cidr_blocks", true, WORLD_V4), ("ipv6_cidr_blocks", true, WORLD_V6)];
+    let list_cidrs: &[(&str, bool, &'static str)] =
+        &[("cidr_blocks", true, WORLD_V4), ("ipv6_cidr_blocks", true, WORLD_V6)];
     match r.kind.as_str() {
         "aws_security_group" | "aws_default_security_group" => blocks(&r.attrs, "ingress")
             .filter_map(|(n, b)| rule(format!("ingress {n}"), &format!("/ingress/{n}"), b, "protocol", list_cidrs))
             .collect(),
-        "aws_security_group_rule" if text(&r.attrs, "/type") == Some("ingress") => rule(String::new(), "", &r.attrs, "protocol", list_cidrs).into_iter().collect(),
-        "aws_vpc_security_group_ingress_rule" => {
-            rule(String::new(), "", &r.attrs, "ip_protocol", &[("cidr_ipv4", false, WORLD_V4), ("cidr_ipv6", false, WORLD_V6)]).into_iter().collect()
+        "aws_security_group_rule" if text(&r.attrs, "/type") == Some("ingress") => {
+            rule(String::new(), "", &r.attrs, "protocol", list_cidrs).into_iter().collect()
         }
+        "aws_vpc_security_group_ingress_rule" => rule(
+            String::new(),
+            "",
+            &r.attrs,
+            "ip_protocol",
+            &[("cidr_ipv4", false, WORLD_V4), ("cidr_ipv6", false, WORLD_V6)],
+        )
+        .into_iter()
+        .collect(),
         _ => Vec::new(),
     }
 }
@@ -124,7 +152,8 @@ fn exposed(i: &Input<'_>, ports: &[(i64, &str)], worlds: &[&str]) -> Vec<Hit> {
         let mut cidrs: Vec<&str> = open.iter().map(|(_, w)| *w).collect();
         cidrs.dedup();
         for (port, service) in ports.iter().filter(|(p, _)| g.covers_tcp(*p)) {
-            let mut hit = Hit::new(format!("`{}` allows {} to port {port} ({service})", addr(i), cidrs.join(" and "))).subject(g.subject(&format!("port {port}")));
+            let mut hit = Hit::new(format!("`{}` allows {} to port {port} ({service})", addr(i), cidrs.join(" and ")))
+                .subject(g.subject(&format!("port {port}")));
             for (path, w) in &open {
                 hit = hit.evidence(path.clone(), json!(w), None);
             }
@@ -144,7 +173,10 @@ pub(super) static CHECKS: &[Check] = &[
         rationale: "SSH (22) and RDP (3389) open to the whole IPv4 internet are scanned and brute-forced within minutes of exposure; a weak credential or an unpatched daemon becomes a direct foothold in the VPC.",
         remediation: "Restrict the rule to known CIDRs (VPN, office) or remove it and use SSM Session Manager or EC2 Instance Connect Endpoint for administration.",
         controls: &[(CisAws, "5.2"), (Soc2, "CC6.6"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
-        references: &["https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-13", "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager.html"],
+        references: &[
+            "https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-13",
+            "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager.html",
+        ],
         eval: |i| exposed(i, ADMIN_PORTS, &[WORLD_V4]),
     },
     Check {
@@ -182,16 +214,25 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisAws, "5.2"), (CisAws, "5.3"), (Soc2, "CC6.6"), (Nis2, "21(2)(i)"), (Dora, "Art.9(4)(c)")],
         references: &["https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html"],
         eval: |i| {
-            world_ingress(i).into_iter().filter(Ingress::all_ports).map(|g| {
-                let mut cidrs: Vec<&str> = g.open.iter().map(|(_, w)| *w).collect();
-                cidrs.dedup();
-                let what = if g.all_protocols { "all protocols and ports".to_owned() } else { format!("ports {}-{}", g.from, g.to) };
-                let mut hit = Hit::new(format!("`{}` allows {} on {what}", addr(i), cidrs.join(" and "))).subject(g.subject("all ports"));
-                for (path, w) in &g.open {
-                    hit = hit.evidence(path.clone(), json!(w), None);
-                }
-                hit
-            }).collect()
+            world_ingress(i)
+                .into_iter()
+                .filter(Ingress::all_ports)
+                .map(|g| {
+                    let mut cidrs: Vec<&str> = g.open.iter().map(|(_, w)| *w).collect();
+                    cidrs.dedup();
+                    let what = if g.all_protocols {
+                        "all protocols and ports".to_owned()
+                    } else {
+                        format!("ports {}-{}", g.from, g.to)
+                    };
+                    let mut hit = Hit::new(format!("`{}` allows {} on {what}", addr(i), cidrs.join(" and ")))
+                        .subject(g.subject("all ports"));
+                    for (path, w) in &g.open {
+                        hit = hit.evidence(path.clone(), json!(w), None);
+                    }
+                    hit
+                })
+                .collect()
         },
     },
     Check {
@@ -206,11 +247,21 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            ["ingress", "egress"].iter().filter_map(|dir| {
-                let n = blocks(attrs, dir).count();
-                (n > 0).then(|| Hit::new(format!("default security group `{}` has {n} {dir} rule(s)", addr(i))).subject(*dir)
-                    .evidence(format!("/{dir}"), attrs.get(*dir).cloned().unwrap_or(Value::Null), Some(json!([]))))
-            }).collect()
+            ["ingress", "egress"]
+                .iter()
+                .filter_map(|dir| {
+                    let n = blocks(attrs, dir).count();
+                    (n > 0).then(|| {
+                        Hit::new(format!("default security group `{}` has {n} {dir} rule(s)", addr(i)))
+                            .subject(*dir)
+                            .evidence(
+                                format!("/{dir}"),
+                                attrs.get(*dir).cloned().unwrap_or(Value::Null),
+                                Some(json!([])),
+                            )
+                    })
+                })
+                .collect()
         },
     },
 ];
