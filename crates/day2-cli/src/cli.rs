@@ -72,6 +72,12 @@ pub enum Command {
     /// List or explain the built-in checks.
     #[command(subcommand)]
     Checks(ChecksCommand),
+    /// Test Rego policies: Gatekeeper suites (gator verify) and Rego unit tests (opa test).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Control-level compliance reports (CIS, NSA, PSS, SOC 2, NIS2, DORA, or your own framework file).
+    #[command(subcommand)]
+    Compliance(ComplianceCommand),
     /// List findings recorded by `day2 check --store`.
     Findings(FindingsArgs),
     /// Write a commented example day2.yaml.
@@ -90,6 +96,7 @@ const CHECK_HELP: &str = "Examples:
   day2 check k8s/ -o sarif --out day2.sarif      write SARIF for code scanning
   day2 check --fail-on critical                 only critical findings fail the run
   day2 check --store day2.db                    remember findings; report new and resolved ones
+  day2 check --policy policies/gatekeeper k8s/  run Rego policies (Gatekeeper, conftest) next to the built-in checks
 
 Exit codes:
   0  nothing active at or above --fail-on, no input errors
@@ -122,6 +129,106 @@ pub struct CheckArgs {
     /// Skip these checks (repeatable; adds to checks.disable in day2.yaml).
     #[arg(long = "skip", value_name = "ID")]
     pub skip: Vec<String>,
+    /// Rego policies to run too: a directory or file of ConstraintTemplates + Constraints (Gatekeeper) and/or .rego
+    /// modules (conftest: deny/violation/warn in package main). Repeatable; adds to policies.paths in day2.yaml.
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run Gatekeeper gator suites (kind: Suite): each case's violations must match its assertions.
+    #[command(after_long_help = "Examples:
+  day2 policy verify policies/gatekeeper                 every suite.yaml below the directory
+  day2 policy verify policies/gatekeeper/requiredlabels/suite.yaml --run 'disallowed'
+  day2 policy verify -v policies/gatekeeper             print every case, not only failures
+
+Exit codes: 0 all cases pass, 1 a case fails, 2 a suite cannot be read or a template does not compile.")]
+    Verify {
+        /// Suite files or directories to search for them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Only tests and cases whose `test/case` name matches this regex.
+        #[arg(long, value_name = "REGEX")]
+        run: Option<String>,
+    },
+    /// Run Rego unit tests (test_* rules) with the policies and data documents beside them, like `opa test`.
+    #[command(after_long_help = "Examples:
+  day2 policy test policies/conftest
+  day2 policy test policies/conftest --run latest
+  day2 policy test -v policies/conftest                 print every test, not only failures
+
+Exit codes: 0 all tests pass, 1 a test fails or errors, 2 a file cannot be read or compiled.")]
+    Test {
+        /// Directories or files with .rego modules, *_test.rego tests and data documents (YAML/JSON).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Only tests whose name (data.<package>.<rule>) contains this text.
+        #[arg(long, value_name = "TEXT")]
+        run: Option<String>,
+        /// Rego syntax of the files (auto detects per file).
+        #[arg(long, value_enum, default_value_t = RegoVersionArg::Auto)]
+        rego_version: RegoVersionArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegoVersionArg {
+    Auto,
+    V0,
+    V1,
+}
+
+impl From<RegoVersionArg> for day2_policy::RegoVersion {
+    fn from(v: RegoVersionArg) -> Self {
+        match v {
+            RegoVersionArg::Auto => Self::Auto,
+            RegoVersionArg::V0 => Self::V0,
+            RegoVersionArg::V1 => Self::V1,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// Scan, then report per control of a framework: pass, fail (with the findings as evidence) or not applicable.
+    #[command(after_long_help = "Examples:
+  day2 compliance report --framework nis2 examples/fleet
+  day2 compliance report --framework cis-k8s --policy policies/gatekeeper k8s/ -o html --out cis.html
+  day2 compliance report --framework policies/compliance/examples/acme-baseline.yaml k8s/
+
+Exit codes: 0 no control fails, 1 a control fails, 2 configuration or input errors.")]
+    Report(ComplianceArgs),
+    /// List the bundled frameworks.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Bundled framework id (cis-k8s, cis-aws, nsa, pss-baseline, pss-restricted, soc2, nis2, dora) or a framework
+    /// file.
+    #[arg(long, short = 'f', value_name = "ID|FILE")]
+    pub framework: String,
+    /// Files or directories to scan. Default: the sources in day2.yaml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Rego policies to run too (repeatable).
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ComplianceFormat::Table)]
+    pub output: ComplianceFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComplianceFormat {
+    Table,
+    Json,
+    Markdown,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]

@@ -146,10 +146,7 @@ pub fn parse(text: &str, file: &str, source: &str, config: &ManifestsConfig) -> 
     if trimmed.is_empty() {
         return out;
     }
-    let is_json =
-        file.ends_with(".json") || (trimmed.starts_with('{') && !file.ends_with(".yaml") && !file.ends_with(".yml"));
-    let docs =
-        if is_json { parse_json(text, file, config, &mut out) } else { parse_yaml(text, file, config, &mut out) };
+    let docs = documents(text, file, &config.limits, &mut out.diagnostics);
     let templates = HelmSources::scan(text);
     let ctx = DocContext { file, source, config, templates: &templates, text };
     for (value, line) in docs {
@@ -158,15 +155,27 @@ pub fn parse(text: &str, file: &str, source: &str, config: &ManifestsConfig) -> 
     out
 }
 
-fn parse_json(text: &str, file: &str, config: &ManifestsConfig, out: &mut Parsed) -> Vec<(Value, u32)> {
+/// The documents of a YAML stream or JSON file, each with the line it starts on. Syntax errors and exceeded limits
+/// become diagnostics naming the file and line; the documents around a bad one are still returned.
+pub fn documents(text: &str, file: &str, limits: &Limits, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Value, u32)> {
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    let is_json =
+        file.ends_with(".json") || (trimmed.starts_with('{') && !file.ends_with(".yaml") && !file.ends_with(".yml"));
+    if is_json { parse_json(text, file, limits, diagnostics) } else { parse_yaml(text, file, limits, diagnostics) }
+}
+
+fn parse_json(text: &str, file: &str, limits: &Limits, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Value, u32)> {
     match serde_json::from_str::<Value>(text) {
-        Ok(v) if crate::depth_exceeds(&v, config.limits.max_depth) => {
-            out.diagnostics.push(depth_diagnostic(file, 1, config.limits.max_depth));
+        Ok(v) if crate::depth_exceeds(&v, limits.max_depth) => {
+            diagnostics.push(depth_diagnostic(file, 1, limits.max_depth));
             Vec::new()
         }
         Ok(v) => vec![(v, first_content_line(text))],
         Err(e) => {
-            out.diagnostics.push(Diagnostic::new(
+            diagnostics.push(Diagnostic::new(
                 DiagnosticKind::Syntax,
                 file,
                 u32::try_from(e.line()).ok(),
@@ -206,20 +215,20 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
 
 /// Parses a YAML stream. On error, re-parses document by document (split at `---` lines) so that one bad document
 /// does not hide the others, and reports the error with its absolute line.
-fn parse_yaml(text: &str, file: &str, config: &ManifestsConfig, out: &mut Parsed) -> Vec<(Value, u32)> {
-    match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(text, yaml_options(&config.limits)) {
+fn parse_yaml(text: &str, file: &str, limits: &Limits, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Value, u32)> {
+    match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(text, yaml_options(limits)) {
         Ok(docs) => docs.into_iter().map(|d| (d.value, line_of(&d.referenced))).collect(),
         // A limit applies to the whole file: re-reading it in pieces would give each piece a fresh budget.
         Err(e) if e.without_snippet().to_string().contains("budget") => {
-            out.diagnostics.push(yaml_diagnostic(&e, file, 0, text));
+            diagnostics.push(yaml_diagnostic(&e, file, 0, text));
             Vec::new()
         }
         Err(_) => {
             let mut docs = Vec::new();
             for (offset, chunk) in split_documents(text) {
-                match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(chunk, yaml_options(&config.limits)) {
+                match serde_saphyr::from_multiple_with_options::<Spanned<Value>>(chunk, yaml_options(limits)) {
                     Ok(parsed) => docs.extend(parsed.into_iter().map(|d| (d.value, line_of(&d.referenced) + offset))),
-                    Err(e) => out.diagnostics.push(yaml_diagnostic(&e, file, offset, chunk)),
+                    Err(e) => diagnostics.push(yaml_diagnostic(&e, file, offset, chunk)),
                 }
             }
             docs

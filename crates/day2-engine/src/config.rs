@@ -8,6 +8,7 @@ use day2_analyze::suppress::SuppressionRule;
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
 use day2_model::{OwnerKeys, Severity};
+use day2_policy::PolicyConfig;
 use serde::{Deserialize, Serialize};
 
 /// Declared sources to scan.
@@ -28,6 +29,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// Which checks run, severity overrides, tunables.
     pub checks: ChecksConfig,
+    /// Rego policies (Gatekeeper templates and constraints, conftest modules) run next to the checks.
+    pub policies: PolicyConfig,
     /// Label/tag keys that name team, service, environment and owner.
     pub owners: OwnerKeys,
     /// Accepted exceptions.
@@ -43,6 +46,7 @@ impl Default for Config {
         Config {
             sources: SourcesConfig::default(),
             checks: ChecksConfig::default(),
+            policies: PolicyConfig::default(),
             owners: OwnerKeys::default(),
             suppressions: Vec::new(),
             suppression_files: Vec::new(),
@@ -102,6 +106,7 @@ impl Config {
         for t in &mut config.sources.terraform {
             t.paths = t.paths.iter().map(|p| resolve(base, p)).collect();
         }
+        config.policies.paths = config.policies.paths.iter().map(|p| resolve(base, p)).collect();
         config.validate(path)?;
         Ok(config)
     }

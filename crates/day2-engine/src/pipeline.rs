@@ -1,6 +1,7 @@
 //! One pipeline run: collect every source, build and link the inventory, run the checks, apply suppressions, and
 //! assemble the [`Report`]. Bad inputs become diagnostics; everything else is still scanned.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,7 @@ use day2_model::{
 };
 
 use crate::config::Config;
+use day2_policy::{Policies, PolicyConfig};
 
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct Settings {
     pub terraform: Vec<TerraformConfig>,
     /// Checks to run.
     pub checks: ChecksConfig,
+    /// Rego policies to run.
+    pub policies: PolicyConfig,
     /// Ownership keys.
     pub owners: OwnerKeys,
     /// Configured suppressions.
@@ -68,6 +72,7 @@ impl Settings {
             manifests,
             terraform,
             checks: config.checks.clone(),
+            policies: config.policies.clone(),
             owners: config.owners.clone(),
             suppressions: config.suppressions.clone(),
             suppressions_from: config_name.to_owned(),
@@ -129,6 +134,8 @@ pub struct Run {
     pub inventory: Inventory,
     /// Ids of the rules that ran, sorted (stores resolve only findings of these).
     pub rules_run: Vec<String>,
+    /// Ids of the rules that applied to at least one resource (compliance: the rest are "not applicable").
+    pub applicable: BTreeSet<String>,
 }
 
 /// Runs the pipeline once.
@@ -171,11 +178,12 @@ pub fn run(settings: &Settings) -> Run {
 
     let context = Context { now: settings.now };
     let mut rules_run = Vec::new();
+    let mut applicable = BTreeSet::new();
     let mut findings =
         match Checks::new(&settings.checks) {
             Ok(checks) => {
                 rules_run = checks.enabled().iter().map(|c| c.id.to_owned()).collect();
-                rules_run.sort();
+                applicable.extend(checks.applicable(&inventory).into_iter().map(str::to_owned));
                 checks.analyze(&inventory, &context)
             }
             Err(errors) => {
@@ -185,6 +193,23 @@ pub fn run(settings: &Settings) -> Run {
                 Vec::new()
             }
         };
+    let policies = (!settings.policies.paths.is_empty()).then(|| {
+        let (policies, problems) = Policies::load(&settings.policies);
+        diagnostics.extend(problems);
+        let policy_run = policies.run(&inventory, &context);
+        tracing::info!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            evaluations = policy_run.evaluations,
+            findings = policy_run.findings.len(),
+            "Ran Rego policies."
+        );
+        diagnostics.extend(policy_run.diagnostics);
+        findings.extend(policy_run.findings);
+        rules_run.extend(policies.rule_ids());
+        applicable.extend(policy_run.applicable);
+        policies
+    });
+    rules_run.sort();
     diagnostics.extend(suppress(settings, &inventory, &mut findings));
     tracing::info!(
         elapsed_ms = clock.elapsed().as_millis() as u64,
@@ -200,13 +225,13 @@ pub fn run(settings: &Settings) -> Run {
         fail_on: settings.fail_on,
         summary: Summary { files, resources: inventory.len(), ..Summary::default() },
         sources,
-        rules: rules_of(&findings),
+        rules: rules_of(&findings, policies.as_ref()),
         findings,
         resolved: Vec::new(),
         diagnostics,
     };
     report.recount();
-    Run { report, inventory, rules_run }
+    Run { report, inventory, rules_run, applicable }
 }
 
 /// Applies annotations and configured suppressions; returns the problems found in them. An annotation problem is
@@ -247,10 +272,12 @@ pub fn sort(findings: &mut [Finding]) {
     });
 }
 
-/// Rule metadata for the rules that appear in `findings`, in id order.
-pub fn rules_of(findings: &[Finding]) -> Vec<RuleMeta> {
-    let ids: std::collections::BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
-    ids.into_iter().filter_map(checks::find).map(rule_meta).collect()
+/// Rule metadata for the rules that appear in `findings`, in id order: built-in checks, then loaded policies.
+pub fn rules_of(findings: &[Finding], policies: Option<&Policies>) -> Vec<RuleMeta> {
+    let ids: BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+    ids.into_iter()
+        .filter_map(|id| checks::find(id).map(rule_meta).or_else(|| policies.and_then(|p| p.rule_meta(id))))
+        .collect()
 }
 
 /// Metadata of a built-in check.

@@ -19,6 +19,8 @@ pub enum DiagnosticKind {
     Duplicate,
     /// A configuration problem (unknown check id in config, …).
     Config,
+    /// A policy failed to compile or to evaluate, or uses what day2 cannot run.
+    Policy,
     /// Not an error: a document that is not a Kubernetes object was skipped.
     Skipped,
 }

@@ -262,6 +262,20 @@ impl Checks {
         &self.enabled
     }
 
+    /// Ids of the enabled checks that apply to at least one resource of the inventory (compliance reports call a
+    /// control whose checks apply to nothing "not applicable").
+    pub fn applicable(&self, inventory: &Inventory) -> BTreeSet<&'static str> {
+        let mut out = BTreeSet::new();
+        for resource in inventory.resources() {
+            let facts = Facts::of(resource);
+            out.extend(self.enabled.iter().filter(|c| c.target.covers(&facts)).map(|c| c.id));
+            if out.len() == self.enabled.len() {
+                break;
+            }
+        }
+        out
+    }
+
     /// Runs the given checks on one resource.
     pub fn check_resource(&self, resource: &Resource, inventory: &Inventory, context: &Context) -> Vec<Finding> {
         let input = Input { resource, inventory, params: &self.params };

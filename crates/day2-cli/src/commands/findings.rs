@@ -26,7 +26,7 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         fail_on: config.fail_on,
         summary: Summary::default(),
         sources: Vec::new(),
-        rules: day2_engine::pipeline::rules_of(&findings),
+        rules: day2_engine::pipeline::rules_of(&findings, None),
         findings,
         resolved: Vec::new(),
         diagnostics: Vec::new(),

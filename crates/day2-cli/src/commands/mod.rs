@@ -2,8 +2,10 @@
 
 mod check;
 mod checks;
+mod compliance;
 mod findings;
 mod init;
+mod policy;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Checks(cmd) => checks::run(&cli.global, cmd),
+        Command::Policy(cmd) => policy::run(&cli.global, cmd),
+        Command::Compliance(cmd) => compliance::run(&cli.global, cmd),
         Command::Findings(args) => findings::run(&cli.global, args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {

@@ -1,0 +1,312 @@
+//! Rego policies as an analyzer: Gatekeeper constraints and conftest rules over the inventory's Kubernetes objects,
+//! producing findings like the built-in checks (same suppressions, reporters and store).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use day2_analyze::{Analyzer, Context};
+use day2_model::{
+    Diagnostic, DiagnosticKind, Domain, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, ResourceId,
+    RuleMeta, Severity,
+};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::conftest::{Conftest, ConftestConfig, RuleKind};
+use crate::gatekeeper::{self, Library, Object, constraint};
+use crate::load;
+use crate::rego::{self, RegoVersion};
+
+/// The `policies:` section of day2.yaml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Files and directories of policies: `.rego` modules, ConstraintTemplates and Constraints (YAML), and data
+    /// documents (YAML/JSON without `kind`), relative to the configuration file.
+    pub paths: Vec<PathBuf>,
+    /// Rego syntax: `auto` (per file), `v0` or `v1`.
+    pub rego_version: RegoVersion,
+    /// conftest rules: namespaces and combine mode.
+    pub conftest: ConftestConfig,
+    /// Present each workload's pod template to Pod constraints as an implied Pod, as Gatekeeper's expansion does.
+    pub expand_workloads: bool,
+    /// Severity per rule id (`K8sRequiredLabels/must-have-owner`, `main.deny`), overriding annotations.
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            paths: Vec::new(),
+            rego_version: RegoVersion::Auto,
+            conftest: ConftestConfig::default(),
+            expand_workloads: true,
+            severity: BTreeMap::new(),
+        }
+    }
+}
+
+/// Loaded policies, ready to run.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    /// Gatekeeper templates and constraints.
+    pub gatekeeper: Library,
+    /// conftest rules, if any module declares one in the selected namespaces.
+    pub conftest: Option<Conftest>,
+    config: PolicyConfig,
+}
+
+/// What one run of the policies produced.
+#[derive(Debug, Default)]
+pub struct PolicyRun {
+    /// Findings.
+    pub findings: Vec<Finding>,
+    /// Evaluation errors, one per (rule, error).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Policy evaluations performed ((object, constraint) pairs plus conftest inputs × rules).
+    pub evaluations: usize,
+    /// Rules that applied to at least one object.
+    pub applicable: BTreeSet<String>,
+}
+
+const ANALYZER: &str = "rego";
+
+impl Policies {
+    /// Loads every policy under `config.paths`. Problems (unreadable files, Rego that does not compile, constraints
+    /// without a template) are returned as diagnostics naming file and line; everything else loads.
+    pub fn load(config: &PolicyConfig) -> (Policies, Vec<Diagnostic>) {
+        let mut diagnostics = Vec::new();
+        let files = load::read(&config.paths, &mut diagnostics);
+        let gatekeeper = Library::from_docs(&files.templates, &files.constraints, &mut diagnostics);
+        let conftest =
+            Conftest::build(&files.modules, &files.data, &config.conftest, config.rego_version, &mut diagnostics);
+        (Policies { gatekeeper, conftest, config: config.clone() }, diagnostics)
+    }
+
+    /// Ids of every rule these policies can report, sorted.
+    pub fn rule_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.gatekeeper.constraints.iter().map(|c| c.rule_id()).collect();
+        ids.extend(self.conftest.iter().flat_map(|c| c.rules.iter().map(|r| r.rule_id())));
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Metadata of a rule, for reports.
+    pub fn rule_meta(&self, id: &str) -> Option<RuleMeta> {
+        if let Some(c) = self.gatekeeper.constraints.iter().find(|c| c.rule_id() == id) {
+            let t = self.gatekeeper.template(&c.kind)?;
+            return Some(RuleMeta {
+                id: id.to_owned(),
+                title: t.title.clone().unwrap_or_else(|| t.kind.clone()),
+                domain: Domain::Security,
+                severity: self.severity(id, c.severity),
+                rationale: t.description.clone().unwrap_or_default(),
+                remediation: format!(
+                    "Change the object so that constraint {id} ({}, enforcementAction {}) allows it.",
+                    c.file,
+                    c.action.as_str()
+                ),
+                references: Vec::new(),
+                controls: Vec::new(),
+            });
+        }
+        let rule = self.conftest.as_ref()?.rules.iter().find(|r| r.rule_id() == id)?;
+        Some(RuleMeta {
+            id: id.to_owned(),
+            title: rule.annotation.title.clone().unwrap_or_else(|| format!("{}.{}", rule.package, rule.name)),
+            domain: Domain::Security,
+            severity: self.severity(id, rule.severity()),
+            rationale: rule.annotation.description.clone().unwrap_or_default(),
+            remediation: format!("Change the object so that rule {} ({}:{}) passes.", id, rule.file, rule.line),
+            references: Vec::new(),
+            controls: Vec::new(),
+        })
+    }
+
+    fn severity(&self, rule_id: &str, default: Severity) -> Severity {
+        self.config.severity.get(rule_id).copied().unwrap_or(default)
+    }
+
+    /// Runs every policy over the inventory's Kubernetes objects.
+    pub fn run(&self, inventory: &Inventory, context: &Context) -> PolicyRun {
+        let resources: Vec<&Resource> =
+            inventory.resources().iter().filter(|r| r.provider == Provider::K8s && r.attrs.is_object()).collect();
+        let mut run = PolicyRun::default();
+        if !self.gatekeeper.is_empty() {
+            self.run_gatekeeper(&resources, context, &mut run);
+        }
+        if let Some(conftest) = &self.conftest {
+            self.run_conftest(conftest, &resources, context, &mut run);
+        }
+        // A constraint matching both a workload and its implied Pod can report the same message twice.
+        run.findings.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        run.findings.dedup_by(|a, b| a.id == b.id);
+        run
+    }
+
+    fn run_gatekeeper(&self, resources: &[&Resource], context: &Context, run: &mut PolicyRun) {
+        let objects: Vec<Object> = resources
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, r)| Object::new(r.attrs.clone(), Some(&r.namespace), i))
+            .collect();
+        let inventory = gatekeeper::inventory_data(objects.iter());
+        let namespaces = constraint::namespace_labels(objects.iter().map(|o| &o.json));
+        let implied: Vec<Object> = if self.config.expand_workloads {
+            objects.iter().filter_map(Object::implied_pod).collect()
+        } else {
+            Vec::new()
+        };
+        let mut all = objects;
+        all.extend(implied);
+        let evaluation = self.gatekeeper.evaluate(&all, &inventory, &namespaces);
+        run.evaluations += evaluation.evaluations;
+        for (c, matched) in self.gatekeeper.constraints.iter().zip(&evaluation.matched) {
+            if *matched > 0 {
+                run.applicable.insert(c.rule_id());
+            }
+        }
+        run.diagnostics.extend(self.gatekeeper.error_diagnostics(&evaluation.errors));
+        for v in evaluation.violations {
+            let (Some(c), Some(r)) = (self.gatekeeper.constraints.get(v.constraint), resources.get(v.object)) else {
+                continue;
+            };
+            let title =
+                self.gatekeeper.template(&c.kind).and_then(|t| t.title.clone()).unwrap_or_else(|| c.kind.clone());
+            let rule_id = c.rule_id();
+            let severity = self.severity(&rule_id, c.severity);
+            let remediation = format!("Change the object so that constraint {rule_id} allows it.");
+            run.findings.push(finding(r, rule_id, severity, title, v.message, remediation, context));
+        }
+    }
+
+    fn run_conftest(&self, conftest: &Conftest, resources: &[&Resource], context: &Context, run: &mut PolicyRun) {
+        let inputs: Vec<(Option<&Resource>, regorus::Value)> = if self.config.conftest.combine {
+            let combined: Vec<serde_json::Value> = resources
+                .iter()
+                .map(|r| serde_json::json!({"path": r.location().map(|(f, _)| f).unwrap_or_default(), "contents": r.attrs}))
+                .collect();
+            vec![(None, rego::to_value(&serde_json::Value::Array(combined)))]
+        } else {
+            resources.par_iter().map(|r| (Some(*r), rego::to_value(&r.attrs))).collect()
+        };
+        run.evaluations += inputs.len() * conftest.rules.len();
+        if !inputs.is_empty() {
+            run.applicable.extend(conftest.rules.iter().map(|r| r.rule_id()));
+        }
+        let results: Vec<_> = inputs
+            .into_par_iter()
+            .map_init(
+                || conftest.engine.clone(),
+                |engine, (resource, input)| {
+                    let (outcomes, errors) = conftest.evaluate(engine, input);
+                    (resource, outcomes, errors)
+                },
+            )
+            .collect();
+        let mut errors: BTreeMap<(usize, String), usize> = BTreeMap::new();
+        for (resource, outcomes, failed) in results {
+            for (rule, message) in failed {
+                *errors.entry((rule, message)).or_default() += 1;
+            }
+            for o in outcomes {
+                let Some(rule) = conftest.rules.get(o.rule) else { continue };
+                let rule_id = rule.rule_id();
+                let severity = self.severity(&rule_id, rule.severity());
+                let title = rule.annotation.title.clone().unwrap_or_else(|| rule_id.clone());
+                let remediation =
+                    format!("Change the object so that rule {rule_id} ({}:{}) passes.", rule.file, rule.line);
+                let message = match rule.kind {
+                    RuleKind::Deny => o.message,
+                    RuleKind::Warn => format!("warning: {}", o.message),
+                };
+                let combined = Resource {
+                    id: ResourceId::from_raw(format!("k8s/combined/{}", rule.package)),
+                    provider: Provider::K8s,
+                    scope: "combined".to_owned(),
+                    kind: "Combined".to_owned(),
+                    api_version: String::new(),
+                    namespace: String::new(),
+                    name: rule.package.clone(),
+                    labels: BTreeMap::new(),
+                    owner: Default::default(),
+                    attrs: serde_json::Value::Null,
+                    origin: day2_model::Origin::Declared {
+                        file: rule.file.clone(),
+                        line: rule.line,
+                        template: None,
+                        module: None,
+                    },
+                    source: "policies".to_owned(),
+                };
+                let r = resource.unwrap_or(&combined);
+                run.findings.push(finding(r, rule_id, severity, title, message, remediation, context));
+            }
+        }
+        for ((rule, message), count) in errors {
+            let Some(rule) = conftest.rules.get(rule) else { continue };
+            let more = if count > 1 { format!(" (on {count} objects)") } else { String::new() };
+            run.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Policy,
+                &rule.file,
+                Some(rule.line),
+                format!("rule {} failed{more}: {message}", rule.rule_id()),
+            ));
+        }
+    }
+}
+
+fn finding(
+    r: &Resource,
+    rule_id: String,
+    severity: Severity,
+    title: String,
+    message: String,
+    remediation: String,
+    context: &Context,
+) -> Finding {
+    let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
+    Finding {
+        id: FindingId::compute(ANALYZER, &rule_id, &r.id, &message),
+        rule_id,
+        analyzer: ANALYZER.to_owned(),
+        domain: Domain::Security,
+        severity,
+        title,
+        subject: String::new(),
+        message,
+        resource: r.id.clone(),
+        kind: r.kind.clone(),
+        file,
+        line,
+        template: match &r.origin {
+            day2_model::Origin::Declared { template, .. } => template.clone(),
+            day2_model::Origin::Live { .. } => None,
+        },
+        owner: r.owner.clone(),
+        evidence: Vec::new(),
+        remediation,
+        fix: None,
+        controls: Vec::new(),
+        impact: None,
+        status: FindingStatus::OPEN,
+        first_seen: context.now,
+        last_seen: context.now,
+        resolved_at: None,
+    }
+}
+
+impl Analyzer for Policies {
+    fn name(&self) -> &'static str {
+        ANALYZER
+    }
+
+    fn analyze(&self, inventory: &Inventory, context: &Context) -> Vec<Finding> {
+        let run = self.run(inventory, context);
+        for d in &run.diagnostics {
+            tracing::warn!(file = %d.file, line = ?d.line, "{}", d.message);
+        }
+        run.findings
+    }
+}

@@ -1,0 +1,329 @@
+//! Gatekeeper-style policies: ConstraintTemplates (Rego with `violation[{"msg", "details"}]`) and Constraints.
+//!
+//! Each object is presented as Gatekeeper presents it: `input.review` (kind {group, version, kind}, name, namespace,
+//! operation, object, oldObject, userInfo) and `input.parameters`; referential policies read
+//! `data.inventory.cluster[groupVersion][kind][name]` and `data.inventory.namespace[ns][groupVersion][kind][name]`.
+//! Each template has its own engine, so two templates may use the same package name, as in Gatekeeper.
+
+pub mod constraint;
+pub mod template;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use day2_model::{Diagnostic, DiagnosticKind};
+use rayon::prelude::*;
+use regorus::{Engine, Value};
+
+pub use constraint::{Constraint, EnforcementAction};
+pub use template::Template;
+
+use crate::load::Doc;
+use crate::rego::{self, object, to_value};
+
+/// Compiled templates and the constraints that instantiate them.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    /// Templates that compiled, by constraint kind.
+    pub templates: Vec<Template>,
+    /// Constraints whose template compiled.
+    pub constraints: Vec<Constraint>,
+}
+
+impl Library {
+    /// Compiles templates and parses constraints; every problem is a diagnostic and the rest still loads.
+    pub(crate) fn from_docs(templates: &[Doc], constraints: &[Doc], diagnostics: &mut Vec<Diagnostic>) -> Library {
+        let mut library = Library::default();
+        for parsed in templates.par_iter().map(template::parse).collect::<Vec<_>>() {
+            diagnostics.extend(parsed.notes);
+            match parsed.template {
+                Ok(t) if library.template(&t.kind).is_some() => diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Duplicate,
+                    &t.file,
+                    Some(t.line),
+                    format!("a ConstraintTemplate for kind {} is already loaded; this one is ignored", t.kind),
+                )),
+                Ok(t) => library.templates.push(t),
+                Err(d) => diagnostics.push(d),
+            }
+        }
+        library.templates.sort_by(|a, b| a.kind.cmp(&b.kind));
+        let mut seen = BTreeSet::new();
+        for doc in constraints {
+            match constraint::parse(doc) {
+                Ok(c) if library.template(&c.kind).is_none() => diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Policy,
+                    &c.file,
+                    Some(c.line),
+                    format!(
+                        "Constraint {}: no ConstraintTemplate for kind {} was loaded; it is skipped",
+                        c.rule_id(),
+                        c.kind
+                    ),
+                )),
+                Ok(c) if !seen.insert(c.rule_id()) => diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Duplicate,
+                    &c.file,
+                    Some(c.line),
+                    format!("Constraint {} is declared twice; this one is ignored", c.rule_id()),
+                )),
+                Ok(c) => library.constraints.push(c),
+                Err(d) => diagnostics.push(d),
+            }
+        }
+        library
+    }
+
+    /// The template for a constraint kind.
+    pub fn template(&self, kind: &str) -> Option<&Template> {
+        self.templates.iter().find(|t| t.kind == kind)
+    }
+
+    /// True when there is nothing to evaluate.
+    pub fn is_empty(&self) -> bool {
+        self.constraints.is_empty()
+    }
+
+    /// Evaluates every constraint on every object it matches, in parallel. `inventory` is what referential policies
+    /// see as `data.inventory` (see [`inventory_data`]); `namespace_labels` serves `namespaceSelector`.
+    pub fn evaluate(
+        &self,
+        objects: &[Object],
+        inventory: &Value,
+        namespace_labels: &BTreeMap<String, serde_json::Value>,
+    ) -> Evaluation {
+        // Per constraint: its template's position, and the parameters as a Rego value, converted once.
+        let bound: Vec<(usize, Value)> = self
+            .constraints
+            .iter()
+            .filter_map(|c| {
+                let t = self.templates.iter().position(|t| t.kind == c.kind)?;
+                Some((t, to_value(&c.parameters)))
+            })
+            .collect();
+        let engines: Vec<Engine> = self
+            .templates
+            .iter()
+            .map(|t| {
+                let mut engine = t.engine.clone();
+                if t.uses_inventory {
+                    // The data root is `{"inventory": …}`; add_data merges it next to nothing else.
+                    let _ = engine.add_data(object([("inventory", inventory.clone())]));
+                }
+                engine
+            })
+            .collect();
+        let lookup = |ns: &str| namespace_labels.get(ns).cloned();
+        let chunk = (objects.len() / (rayon::current_num_threads() * 8)).clamp(16, 1024);
+        let parts: Vec<Evaluation> = objects
+            .par_chunks(chunk)
+            .map(|objects| {
+                let mut engines = engines.clone();
+                let mut out = Evaluation { matched: vec![0; self.constraints.len()], ..Evaluation::default() };
+                for (object_index, o) in objects.iter().enumerate() {
+                    for (ci, c) in self.constraints.iter().enumerate() {
+                        let Some((ti, parameters)) = bound.get(ci) else { continue };
+                        if !c.matcher.matches(&o.subject(), &lookup) {
+                            continue;
+                        }
+                        let (Some(engine), Some(t)) = (engines.get_mut(*ti), self.templates.get(*ti)) else { continue };
+                        out.evaluations += 1;
+                        if let Some(m) = out.matched.get_mut(ci) {
+                            *m += 1;
+                        }
+                        engine.set_input(object([("review", o.review.clone()), ("parameters", parameters.clone())]));
+                        match engine.eval_rule(t.rule.clone()) {
+                            Ok(result) => {
+                                out.violations.extend(rego::messages(&result).into_iter().map(|(message, details)| {
+                                    Violation { constraint: ci, object: o.origin, message, details }
+                                }));
+                            }
+                            Err(e) => out.errors.push(EvalError {
+                                constraint: ci,
+                                object: objects.get(object_index).map(|o| o.label()).unwrap_or_default(),
+                                message: rego::eval_error_message(&e.to_string()),
+                            }),
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut all = Evaluation { matched: vec![0; self.constraints.len()], ..Evaluation::default() };
+        for part in parts {
+            all.evaluations += part.evaluations;
+            for (total, m) in all.matched.iter_mut().zip(part.matched) {
+                *total += m;
+            }
+            all.violations.extend(part.violations);
+            all.errors.extend(part.errors);
+        }
+        all
+    }
+
+    /// One diagnostic per (constraint, message) among `errors`, naming the template's file and line.
+    pub fn error_diagnostics(&self, errors: &[EvalError]) -> Vec<Diagnostic> {
+        let mut seen = BTreeMap::new();
+        for e in errors {
+            seen.entry((e.constraint, e.message.clone())).or_insert_with(|| (e.object.clone(), 0usize)).1 += 1;
+        }
+        seen.into_iter()
+            .filter_map(|((ci, message), (object, count))| {
+                let c = self.constraints.get(ci)?;
+                let t = self.template(&c.kind)?;
+                let more = if count > 1 { format!(" (and {} more objects)", count - 1) } else { String::new() };
+                Some(Diagnostic::new(
+                    DiagnosticKind::Policy,
+                    &t.file,
+                    Some(t.line),
+                    format!(
+                        "ConstraintTemplate {} failed on {object} for constraint {}{more}: {message}",
+                        t.kind,
+                        c.rule_id()
+                    ),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// What [`Library::evaluate`] found.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Violations, in no particular order.
+    pub violations: Vec<Violation>,
+    /// Evaluations that failed.
+    pub errors: Vec<EvalError>,
+    /// (object, constraint) pairs evaluated.
+    pub evaluations: usize,
+    /// Objects each constraint matched, by constraint index.
+    pub matched: Vec<usize>,
+}
+
+/// One `violation` result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// Index into [`Library::constraints`].
+    pub constraint: usize,
+    /// The caller's index of the object ([`Object::origin`]).
+    pub object: usize,
+    /// `msg`.
+    pub message: String,
+    /// `details`, null when absent.
+    pub details: serde_json::Value,
+}
+
+/// An evaluation that raised an error.
+#[derive(Debug, Clone)]
+pub struct EvalError {
+    /// Index into [`Library::constraints`].
+    pub constraint: usize,
+    /// The object, as `Kind namespace/name`.
+    pub object: String,
+    /// The error, on one line.
+    pub message: String,
+}
+
+/// An object prepared for review: its identity and `input.review`, built once and shared by every constraint.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// API group (`""` for core).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace (empty when cluster-scoped).
+    pub namespace: String,
+    /// The raw object (for match selectors).
+    pub json: serde_json::Value,
+    /// `input.review`.
+    pub review: Value,
+    /// The caller's index (e.g. of the inventory resource), carried into violations.
+    pub origin: usize,
+    /// For a Pod implied by a workload's template: the workload's kind (`Deployment`).
+    pub implied_by: Option<String>,
+}
+
+impl Object {
+    /// Prepares an object; `namespace` overrides `metadata.namespace` (manifests without one get the source's default
+    /// namespace). None when the object has no `apiVersion`, `kind` or name.
+    pub fn new(json: serde_json::Value, namespace: Option<&str>, origin: usize) -> Option<Object> {
+        let api_version = json.get("apiVersion")?.as_str()?.to_owned();
+        let kind = json.get("kind")?.as_str()?.to_owned();
+        let name = json.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let namespace = namespace
+            .map(str::to_owned)
+            .or_else(|| json.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let review = object([
+            ("kind", object([("group", group.into()), ("version", version.into()), ("kind", kind.as_str().into())])),
+            ("name", name.as_str().into()),
+            ("namespace", namespace.as_str().into()),
+            ("operation", "CREATE".into()),
+            ("object", to_value(&json)),
+            ("oldObject", Value::Null),
+            ("userInfo", object([("username", "day2".into()), ("groups", Value::new_array())])),
+            ("dryRun", false.into()),
+        ]);
+        Some(Object { group: group.to_owned(), kind, name, namespace, json, review, origin, implied_by: None })
+    }
+
+    /// The Pod a workload's template describes, as Gatekeeper's expansion presents it to Pod constraints: named after
+    /// the workload, in its namespace, with the template's metadata and spec.
+    pub fn implied_pod(&self) -> Option<Object> {
+        let pointer = day2_model::k8s::pod_spec_pointer(&self.kind).filter(|_| self.kind != "Pod")?;
+        let template = pointer.strip_suffix("/spec").and_then(|p| self.json.pointer(p))?;
+        let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({}));
+        if let Some(m) = metadata.as_object_mut() {
+            m.insert("name".to_owned(), self.name.clone().into());
+            m.insert("namespace".to_owned(), self.namespace.clone().into());
+        }
+        let pod = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": metadata,
+            "spec": template.get("spec").cloned().unwrap_or_else(|| serde_json::json!({})),
+        });
+        let mut implied = Object::new(pod, Some(&self.namespace), self.origin)?;
+        implied.implied_by = Some(self.kind.clone());
+        Some(implied)
+    }
+
+    fn subject(&self) -> constraint::Subject<'_> {
+        constraint::Subject {
+            group: &self.group,
+            kind: &self.kind,
+            name: &self.name,
+            namespace: &self.namespace,
+            object: &self.json,
+        }
+    }
+
+    /// `Kind namespace/name`, for messages.
+    pub fn label(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{} {}", self.kind, self.name)
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// `data.inventory` as Gatekeeper syncs it: `cluster[groupVersion][kind][name]` for cluster-scoped objects,
+/// `namespace[ns][groupVersion][kind][name]` for namespaced ones.
+pub fn inventory_data<'a>(objects: impl Iterator<Item = &'a Object>) -> Value {
+    let mut cluster: BTreeMap<String, BTreeMap<String, BTreeMap<String, serde_json::Value>>> = BTreeMap::new();
+    let mut namespaced: BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<String, serde_json::Value>>>> =
+        BTreeMap::new();
+    for o in objects.filter(|o| o.implied_by.is_none()) {
+        let group_version = o.json.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let slot = if o.namespace.is_empty() {
+            cluster.entry(group_version).or_default()
+        } else {
+            namespaced.entry(o.namespace.clone()).or_default().entry(group_version).or_default()
+        };
+        slot.entry(o.kind.clone()).or_default().insert(o.name.clone(), o.json.clone());
+    }
+    to_value(&serde_json::json!({"cluster": cluster, "namespace": namespaced}))
+}
