@@ -100,7 +100,16 @@ fn unit_failing_test_fails_the_command() {
 
 #[test]
 fn check_mixes_rego_and_builtin_findings() {
-    let out = day2(&["check", "examples/fleet", "--policy", "policies/gatekeeper", "--policy", "policies/conftest", "-o", "json"]);
+    let out = day2(&[
+        "check",
+        "examples/fleet",
+        "--policy",
+        "policies/gatekeeper",
+        "--policy",
+        "policies/conftest",
+        "-o",
+        "json",
+    ]);
     assert_eq!(code(&out), 1);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = report["findings"].as_array().unwrap();
@@ -124,7 +133,8 @@ fn check_mixes_rego_and_builtin_findings() {
 fn check_reports_broken_policies_and_runs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&root().join("policies/gatekeeper/privileged"), &dir.path().join("privileged"));
-    std::fs::write(dir.path().join("broken.rego"), "package main\n\ndeny contains msg if {\n  input.kind ==\n}\n").unwrap();
+    std::fs::write(dir.path().join("broken.rego"), "package main\n\ndeny contains msg if {\n  input.kind ==\n}\n")
+        .unwrap();
     std::fs::write(
         dir.path().join("broken-template.yaml"),
         "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sbroken\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sBroken\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sbroken\n\n        violation[{\"msg\": msg}] {\n          msg := \n        }\n",
@@ -162,7 +172,17 @@ fn check_reports_broken_policies_and_runs_the_rest() {
 
 #[test]
 fn compliance_report_gives_control_level_results_in_every_format() {
-    let out = day2(&["compliance", "report", "-f", "nis2", "examples/fleet", "--policy", "policies/gatekeeper", "-o", "json"]);
+    let out = day2(&[
+        "compliance",
+        "report",
+        "-f",
+        "nis2",
+        "examples/fleet",
+        "--policy",
+        "policies/gatekeeper",
+        "-o",
+        "json",
+    ]);
     assert_eq!(code(&out), 1, "a failing control fails the command");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["framework"], "nis2");
@@ -171,16 +191,18 @@ fn compliance_report_gives_control_level_results_in_every_format() {
     let supply_chain = controls.iter().find(|c| c["id"] == "21(2)(d)").unwrap();
     assert_eq!(supply_chain["status"], "fail");
     assert!(
-        supply_chain["evidence"].as_array().unwrap().iter().any(|e| e["rule_id"]
-            .as_str()
+        supply_chain["evidence"]
+            .as_array()
             .unwrap()
-            .starts_with("K8sAllowedRepos/")),
+            .iter()
+            .any(|e| e["rule_id"].as_str().unwrap().starts_with("K8sAllowedRepos/")),
         "Rego findings are evidence through the framework's checks globs"
     );
     let training = controls.iter().find(|c| c["id"] == "21(2)(g)").unwrap();
     assert_eq!(training["status"], "not-applicable");
     let summary = &report["summary"];
-    let total = summary["pass"].as_u64().unwrap() + summary["fail"].as_u64().unwrap()
+    let total = summary["pass"].as_u64().unwrap()
+        + summary["fail"].as_u64().unwrap()
         + summary["not_applicable"].as_u64().unwrap();
     assert_eq!(total, 10);
 

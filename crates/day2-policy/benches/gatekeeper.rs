@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use day2_analyze::Context;
 use day2_collect::manifests::{self, ManifestsConfig};
 use day2_model::{Inventory, Snapshot};
-use day2_policy::{PolicyConfig, Policies};
+use day2_policy::{Policies, PolicyConfig};
 
 /// `n` objects: Deployments from the corpus generator, every fifth with a Service and a ConfigMap.
 fn inventory(n: usize) -> Inventory {

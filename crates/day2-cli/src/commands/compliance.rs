@@ -162,9 +162,9 @@ fn html(r: &ComplianceReport) -> String {
                 )
             })
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}<ul>{evidence}</ul></td></tr>\n",
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}<ul>{evidence}</ul></td></tr>",
             escape(&c.id),
             c.status.as_str(),
             escape(&c.title),

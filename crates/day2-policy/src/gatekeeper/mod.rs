@@ -310,12 +310,14 @@ impl Object {
     }
 }
 
+/// Objects by kind, then name.
+type ByKind = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
+
 /// `data.inventory` as Gatekeeper syncs it: `cluster[groupVersion][kind][name]` for cluster-scoped objects,
 /// `namespace[ns][groupVersion][kind][name]` for namespaced ones.
 pub fn inventory_data<'a>(objects: impl Iterator<Item = &'a Object>) -> Value {
-    let mut cluster: BTreeMap<String, BTreeMap<String, BTreeMap<String, serde_json::Value>>> = BTreeMap::new();
-    let mut namespaced: BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<String, serde_json::Value>>>> =
-        BTreeMap::new();
+    let mut cluster: BTreeMap<String, ByKind> = BTreeMap::new();
+    let mut namespaced: BTreeMap<String, BTreeMap<String, ByKind>> = BTreeMap::new();
     for o in objects.filter(|o| o.implied_by.is_none()) {
         let group_version = o.json.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         let slot = if o.namespace.is_empty() {
