@@ -14,6 +14,10 @@ use day2_collect::manifests::{self, ManifestsConfig};
 use day2_model::{Inventory, Snapshot};
 use day2_policy::{Policies, PolicyConfig};
 
+/// The allocator the `day2` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `n` objects: Deployments from the corpus generator, every fifth with a Service and a ConfigMap.
 fn inventory(n: usize) -> Inventory {
     let config = ManifestsConfig::default();

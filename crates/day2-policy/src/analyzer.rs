@@ -1,6 +1,7 @@
 //! Rego policies as an analyzer: Gatekeeper constraints and conftest rules over the inventory's Kubernetes objects,
 //! producing findings like the built-in checks (same suppressions, reporters and store).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -149,10 +150,14 @@ impl Policies {
         let objects: Vec<Object> = resources
             .par_iter()
             .enumerate()
-            .filter_map(|(i, r)| Object::new(r.attrs.clone(), Some(&r.namespace), i))
+            .filter_map(|(i, r)| Object::new(Cow::Borrowed(&r.attrs), Some(&r.namespace), i))
             .collect();
-        let inventory = gatekeeper::inventory_data(objects.iter());
-        let namespaces = constraint::namespace_labels(objects.iter().map(|o| &o.json));
+        let inventory = if self.gatekeeper.templates.iter().any(|t| t.uses_inventory) {
+            gatekeeper::inventory_data(objects.iter())
+        } else {
+            regorus::Value::new_object()
+        };
+        let namespaces = constraint::namespace_labels(objects.iter().map(|o| o.json.as_ref()));
         let implied: Vec<Object> = if self.config.expand_workloads {
             objects.iter().filter_map(Object::implied_pod).collect()
         } else {

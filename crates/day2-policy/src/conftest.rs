@@ -145,6 +145,10 @@ impl Conftest {
             }
         }
         rules.sort_by(|a, b| (&a.package, &a.name).cmp(&(&b.package, &b.name)));
+        // Analyse the modules once here rather than on every worker's clone (the result does not matter).
+        if let Some(rule) = rules.first() {
+            let _ = engine.eval_rule(rule.path());
+        }
         (!rules.is_empty()).then_some(Conftest { engine, rules })
     }
 

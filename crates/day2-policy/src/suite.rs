@@ -2,6 +2,7 @@
 //! expects them to be invalid); each case reviews one object, optionally with an inventory, and asserts the number of
 //! violations (`yes`, `no` or a count), optionally of those whose message matches a regex.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -219,7 +220,7 @@ fn run_case(base: &Path, library: &Library, spec: &CaseSpec) -> CaseResult {
 
 fn check_case(base: &Path, library: &Library, spec: &CaseSpec) -> Status {
     let object = match read_doc(base, &spec.object, |v| v.is_object()) {
-        Ok(doc) => Object::new(doc.value, None, 0),
+        Ok(doc) => Object::new(Cow::Owned(doc.value), None, 0),
         Err(e) => return Status::Fail(vec![e]),
     };
     let Some(object) = object else {
@@ -232,10 +233,10 @@ fn check_case(base: &Path, library: &Library, spec: &CaseSpec) -> Status {
         if let Some(d) = diagnostics.first() {
             return Status::Fail(vec![format!("{file}: {}", d.message)]);
         }
-        inventory.extend(docs.into_iter().filter_map(|d| Object::new(d.value, None, 0)));
+        inventory.extend(docs.into_iter().filter_map(|d| Object::new(Cow::Owned(d.value), None, 0)));
     }
     let data = gatekeeper::inventory_data(inventory.iter());
-    let namespaces = constraint::namespace_labels(inventory.iter().map(|o| &o.json));
+    let namespaces = constraint::namespace_labels(inventory.iter().map(|o| o.json.as_ref()));
     let evaluation = library.evaluate(std::slice::from_ref(&object), &data, &namespaces);
     if !evaluation.errors.is_empty() {
         return Status::Fail(evaluation.errors.iter().map(|e| format!("evaluation failed: {}", e.message)).collect());

@@ -8,6 +8,7 @@
 pub mod constraint;
 pub mod template;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::{Diagnostic, DiagnosticKind};
@@ -87,7 +88,7 @@ impl Library {
     /// see as `data.inventory` (see [`inventory_data`]); `namespace_labels` serves `namespaceSelector`.
     pub fn evaluate(
         &self,
-        objects: &[Object],
+        objects: &[Object<'_>],
         inventory: &Value,
         namespace_labels: &BTreeMap<String, serde_json::Value>,
     ) -> Evaluation {
@@ -109,6 +110,9 @@ impl Library {
                     // The data root is `{"inventory": …}`; add_data merges it next to nothing else.
                     let _ = engine.add_data(object([("inventory", inventory.clone())]));
                 }
+                // regorus analyses the modules on the first evaluation; doing it here, once, spares every worker's
+                // clone that work. The result of this empty review does not matter.
+                let _ = engine.eval_rule(t.rule.clone());
                 engine
             })
             .collect();
@@ -225,7 +229,7 @@ pub struct EvalError {
 
 /// An object prepared for review: its identity and `input.review`, built once and shared by every constraint.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub struct Object<'a> {
     /// API group (`""` for core).
     pub group: String,
     /// Kind.
@@ -234,8 +238,8 @@ pub struct Object {
     pub name: String,
     /// Namespace (empty when cluster-scoped).
     pub namespace: String,
-    /// The raw object (for match selectors).
-    pub json: serde_json::Value,
+    /// The raw object (for match selectors), borrowed from the inventory when it can be.
+    pub json: Cow<'a, serde_json::Value>,
     /// `input.review`.
     pub review: Value,
     /// The caller's index (e.g. of the inventory resource), carried into violations.
@@ -244,48 +248,64 @@ pub struct Object {
     pub implied_by: Option<String>,
 }
 
-impl Object {
+impl<'a> Object<'a> {
     /// Prepares an object; `namespace` overrides `metadata.namespace` (manifests without one get the source's default
-    /// namespace). None when the object has no `apiVersion`, `kind` or name.
-    pub fn new(json: serde_json::Value, namespace: Option<&str>, origin: usize) -> Option<Object> {
-        let api_version = json.get("apiVersion")?.as_str()?.to_owned();
+    /// namespace). None when the object has no `apiVersion` or `kind`.
+    pub fn new(json: Cow<'a, serde_json::Value>, namespace: Option<&str>, origin: usize) -> Option<Self> {
+        let value = to_value(json.as_ref());
+        Object::with_value(json, value, namespace, origin)
+    }
+
+    /// As [`Object::new`], with the object already converted to a Rego value.
+    fn with_value(json: Cow<'a, serde_json::Value>, value: Value, namespace: Option<&str>, origin: usize) -> Option<Self> {
+        let api_version = json.get("apiVersion")?.as_str()?;
         let kind = json.get("kind")?.as_str()?.to_owned();
         let name = json.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         let namespace = namespace
             .map(str::to_owned)
             .or_else(|| json.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).map(str::to_owned))
             .unwrap_or_default();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let review = object([
             ("kind", object([("group", group.into()), ("version", version.into()), ("kind", kind.as_str().into())])),
             ("name", name.as_str().into()),
             ("namespace", namespace.as_str().into()),
             ("operation", "CREATE".into()),
-            ("object", to_value(&json)),
+            ("object", value),
             ("oldObject", Value::Null),
             ("userInfo", object([("username", "day2".into()), ("groups", Value::new_array())])),
             ("dryRun", false.into()),
         ]);
-        Some(Object { group: group.to_owned(), kind, name, namespace, json, review, origin, implied_by: None })
+        let group = group.to_owned();
+        Some(Object { group, kind, name, namespace, json, review, origin, implied_by: None })
     }
 
     /// The Pod a workload's template describes, as Gatekeeper's expansion presents it to Pod constraints: named after
-    /// the workload, in its namespace, with the template's metadata and spec.
-    pub fn implied_pod(&self) -> Option<Object> {
+    /// the workload, in its namespace, with the template's metadata and spec. The spec is shared with the workload's
+    /// review value, not copied.
+    pub fn implied_pod(&self) -> Option<Object<'static>> {
         let pointer = day2_model::k8s::pod_spec_pointer(&self.kind).filter(|_| self.kind != "Pod")?;
-        let template = pointer.strip_suffix("/spec").and_then(|p| self.json.pointer(p))?;
+        let template_pointer = pointer.strip_suffix("/spec")?;
+        let template = self.json.pointer(template_pointer)?;
         let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({}));
         if let Some(m) = metadata.as_object_mut() {
             m.insert("name".to_owned(), self.name.clone().into());
             m.insert("namespace".to_owned(), self.namespace.clone().into());
         }
-        let pod = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": metadata,
-            "spec": template.get("spec").cloned().unwrap_or_else(|| serde_json::json!({})),
-        });
-        let mut implied = Object::new(pod, Some(&self.namespace), self.origin)?;
+        let spec = template_pointer.split('/').skip(1).fold(&self.review["object"], |v, segment| &v[segment]);
+        let spec = match &spec["spec"] {
+            Value::Undefined => Value::new_object(),
+            spec => spec.clone(),
+        };
+        let value = object([
+            ("apiVersion", "v1".into()),
+            ("kind", "Pod".into()),
+            ("metadata", to_value(&metadata)),
+            ("spec", spec),
+        ]);
+        // Matching reads only the identity and labels, so the JSON side carries no spec.
+        let json = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata});
+        let mut implied = Object::with_value(Cow::Owned(json), value, Some(&self.namespace), self.origin)?;
         implied.implied_by = Some(self.kind.clone());
         Some(implied)
     }
@@ -310,22 +330,25 @@ impl Object {
     }
 }
 
-/// Objects by kind, then name.
-type ByKind = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
+/// Objects by group-version, kind and name.
+type ByGroupVersion = BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>;
 
 /// `data.inventory` as Gatekeeper syncs it: `cluster[groupVersion][kind][name]` for cluster-scoped objects,
-/// `namespace[ns][groupVersion][kind][name]` for namespaced ones.
-pub fn inventory_data<'a>(objects: impl Iterator<Item = &'a Object>) -> Value {
-    let mut cluster: BTreeMap<String, ByKind> = BTreeMap::new();
-    let mut namespaced: BTreeMap<String, BTreeMap<String, ByKind>> = BTreeMap::new();
+/// `namespace[ns][groupVersion][kind][name]` for namespaced ones. Built from the objects' review values, which share
+/// their storage, so the inventory costs no copy of the objects.
+pub fn inventory_data<'o, 'a: 'o>(objects: impl Iterator<Item = &'o Object<'a>>) -> Value {
+    let mut cluster = ByGroupVersion::new();
+    let mut namespaced: BTreeMap<String, ByGroupVersion> = BTreeMap::new();
     for o in objects.filter(|o| o.implied_by.is_none()) {
-        let group_version = o.json.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-        let slot = if o.namespace.is_empty() {
-            cluster.entry(group_version).or_default()
-        } else {
-            namespaced.entry(o.namespace.clone()).or_default().entry(group_version).or_default()
-        };
-        slot.entry(o.kind.clone()).or_default().insert(o.name.clone(), o.json.clone());
+        let object = &o.review["object"];
+        let group_version = object["apiVersion"].as_string().map(|s| s.to_string()).unwrap_or_default();
+        let root = if o.namespace.is_empty() { &mut cluster } else { namespaced.entry(o.namespace.clone()).or_default() };
+        root.entry(group_version).or_default().entry(o.kind.clone()).or_default().insert(o.name.clone(), object.clone());
     }
-    to_value(&serde_json::json!({"cluster": cluster, "namespace": namespaced}))
+    let by_group_version = |m: ByGroupVersion| map(m, |kinds| map(kinds, |names| map(names, |object| object)));
+    object([("cluster", by_group_version(cluster)), ("namespace", map(namespaced, by_group_version))])
+}
+
+fn map<V>(m: BTreeMap<String, V>, value: impl Fn(V) -> Value) -> Value {
+    Value::from(m.into_iter().map(|(k, v)| (Value::from(k), value(v))).collect::<BTreeMap<_, _>>())
 }
