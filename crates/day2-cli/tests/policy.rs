@@ -145,6 +145,18 @@ fn check_reports_broken_policies_and_runs_the_rest() {
         "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sNothing\nmetadata:\n  name: orphan\n",
     )
     .unwrap();
+    std::fs::copy(root().join("policies/gatekeeper/requiredlabels/template.yaml"), dir.path().join("labels.yaml"))
+        .unwrap();
+    std::fs::write(
+        dir.path().join("labels-constraint.yaml"),
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: mistyped\nspec:\n  parameters:\n    labels: owner\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("runtime.yaml"),
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sruntime\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sRuntime\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sruntime\n\n        violation[{\"msg\": msg}] {\n          x := yaml.unmarshal(\"a: 1\")\n          msg := sprintf(\"%v\", [x])\n        }\n---\napiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRuntime\nmetadata:\n  name: fails\nspec:\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [\"Namespace\"]}]\n",
+    )
+    .unwrap();
     let out = day2(&["check", "examples/fleet", "--policy", dir.path().to_str().unwrap(), "-o", "json"]);
     assert_eq!(code(&out), 2, "policy errors are input errors");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -162,6 +174,24 @@ fn check_reports_broken_policies_and_runs_the_rest() {
     let template = find("broken-template.yaml");
     assert!((15..=17).contains(&template["line"].as_u64().unwrap()), "the line inside the YAML file: {template}");
     assert!(find("orphan.yaml")["message"].as_str().unwrap().contains("no ConstraintTemplate for kind K8sNothing"));
+    let runtime = find("runtime.yaml");
+    assert_eq!(runtime["line"], 16, "the failing Rego line, counted in the YAML file: {runtime}");
+    let message = runtime["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not find function yaml.unmarshal") && message.contains("K8sRuntime/fails"),
+        "{message}"
+    );
+    assert_eq!(
+        diagnostics.iter().filter(|d| d["file"].as_str().unwrap().ends_with("runtime.yaml")).count(),
+        1,
+        "reported once, not per object"
+    );
+    let mistyped = find("labels-constraint.yaml")["message"].as_str().unwrap().to_owned();
+    assert!(
+        mistyped.contains("does not match its template's parameters schema")
+            && mistyped.contains("spec.parameters.labels"),
+        "{mistyped}"
+    );
     let findings = report["findings"].as_array().unwrap();
     assert!(
         findings.iter().any(|f| f["rule_id"].as_str().unwrap().starts_with("K8sPSPPrivilegedContainer/")),

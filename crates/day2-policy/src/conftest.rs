@@ -163,7 +163,7 @@ impl Conftest {
                     rule: i,
                     message: if message.is_empty() { rule.rule_id() } else { message },
                 })),
-                Err(e) => errors.push((i, rego::eval_error_message(&e.to_string()))),
+                Err(e) => errors.push((i, rego::RegoError::parse(&e.to_string()).describe())),
             }
         }
         (outcomes, errors)
@@ -178,7 +178,7 @@ pub(crate) fn add_data(engine: &mut Engine, data: &[Doc], diagnostics: &mut Vec<
                 DiagnosticKind::Policy,
                 &doc.file,
                 Some(doc.line),
-                format!("data document not merged: {}", rego::eval_error_message(&e.to_string())),
+                format!("data document not merged: {}", rego::RegoError::parse(&e.to_string()).describe()),
             ));
         }
     }

@@ -46,9 +46,11 @@ pub fn add_module(
     at: Placement<'_>,
     version: RegoVersion,
 ) -> Result<String, Diagnostic> {
+    // The module's name carries its placement, so run-time errors can be traced to the enclosing file's line too.
+    let name = format!("{}{MARK}{}", at.file, at.first_line);
     let mut attempt = |v0: bool| {
         engine.set_rego_v0(v0);
-        engine.add_policy(at.file.to_owned(), text.to_owned())
+        engine.add_policy(name.clone(), text.to_owned())
     };
     let result = match version {
         RegoVersion::V0 => attempt(true),
@@ -57,44 +59,61 @@ pub fn add_module(
             Ok(package) => Ok(package),
             Err(v1_error) => attempt(true).map_err(|v0_error| {
                 // Report the attempt that got further into the file: that is the syntax the author wrote in.
-                if error_line(&v0_error.to_string()) > error_line(&v1_error.to_string()) { v0_error } else { v1_error }
+                let line = |e: &dyn std::fmt::Display| RegoError::parse(&e.to_string()).line;
+                if line(&v0_error) > line(&v1_error) { v0_error } else { v1_error }
             }),
         },
     };
-    result.map_err(|e| syntax_diagnostic(&e.to_string(), at))
+    result.map_err(|e| {
+        let error = RegoError::parse(&e.to_string());
+        Diagnostic::new(
+            DiagnosticKind::Policy,
+            at.file,
+            error.line,
+            format!("Rego does not compile: {}", error.message),
+        )
+    })
 }
 
-static LOCATION: LazyLock<Option<regex::Regex>> = LazyLock::new(|| regex::Regex::new(r"--> .*?:(\d+):(\d+)").ok());
+/// Separates a file name from the line its Rego starts on, in the module names given to regorus.
+const MARK: &str = "@@";
 
-fn error_line(message: &str) -> u32 {
-    LOCATION
-        .as_ref()
-        .and_then(|re| re.captures(message))
-        .and_then(|c| c.get(1))
-        .and_then(|m| m.as_str().parse().ok())
-        .unwrap_or(0)
+static LOCATION: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"--> (.*?)@@(\d+):(\d+):\d+").ok());
+
+/// A regorus error (`--> module:line:col`, a code excerpt, `error: message`) as one line and a place in the
+/// enclosing file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RegoError {
+    /// The file the failing module was read from.
+    pub file: Option<String>,
+    /// The line in that file.
+    pub line: Option<u32>,
+    /// The message, on one line.
+    pub message: String,
 }
 
-/// Turns a regorus error (`--> file:line:col`, a code excerpt, `error: message`) into a one-line diagnostic at the
-/// line of the enclosing file.
-fn syntax_diagnostic(raw: &str, at: Placement<'_>) -> Diagnostic {
-    let line = error_line(raw);
-    let message = raw.lines().rev().find(|l| l.starts_with("error: ")).map_or_else(
-        || raw.lines().find(|l| !l.trim().is_empty()).unwrap_or(raw).trim().to_owned(),
-        |l| l.trim_start_matches("error: ").to_owned(),
-    );
-    let file_line = (line > 0).then(|| at.first_line + line - 1);
-    Diagnostic::new(DiagnosticKind::Policy, at.file, file_line, format!("Rego does not compile: {message}"))
-}
+impl RegoError {
+    /// Parses regorus' error text.
+    pub fn parse(raw: &str) -> RegoError {
+        let message = raw.lines().rev().find(|l| l.starts_with("error: ")).map_or_else(
+            || raw.lines().find(|l| !l.trim().is_empty()).unwrap_or(raw).trim().to_owned(),
+            |l| l.trim_start_matches("error: ").to_owned(),
+        );
+        let captures = LOCATION.as_ref().and_then(|re| re.captures(raw));
+        let number = |i: usize| captures.as_ref().and_then(|c| c.get(i)).and_then(|m| m.as_str().parse::<u32>().ok());
+        let file = captures.as_ref().and_then(|c| c.get(1)).map(|m| m.as_str().to_owned());
+        let line = number(2).zip(number(3)).map(|(first, line)| first + line.saturating_sub(1));
+        RegoError { file, line, message }
+    }
 
-/// A one-line summary of an evaluation error (regorus errors carry a code excerpt over several lines).
-pub fn eval_error_message(raw: &str) -> String {
-    let line = error_line(raw);
-    let message = raw.lines().rev().find(|l| l.starts_with("error: ")).map_or_else(
-        || raw.lines().find(|l| !l.trim().is_empty()).unwrap_or(raw).trim().to_owned(),
-        |l| l.trim_start_matches("error: ").to_owned(),
-    );
-    if line > 0 { format!("{message} (Rego line {line})") } else { message }
+    /// `message (at file:line)`.
+    pub fn describe(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!("{} (at {file}:{line})", self.message),
+            _ => self.message.clone(),
+        }
+    }
 }
 
 /// Finds the line of `file_text` (1-based, searching from `from_line`) where the embedded `block` starts: YAML block

@@ -209,6 +209,7 @@ fn load_pair(base: &Path, spec: &TestSpec) -> Result<Library, String> {
             constraint.kind, template.kind
         ));
     }
+    constraint::check_parameters(&constraint, template.parameters_schema.as_ref()).map_err(|d| located(&d))?;
     Ok(Library { templates: vec![template], constraints: vec![constraint] })
 }
 
@@ -239,7 +240,9 @@ fn check_case(base: &Path, library: &Library, spec: &CaseSpec) -> Status {
     let namespaces = constraint::namespace_labels(inventory.iter().map(|o| o.json.as_ref()));
     let evaluation = library.evaluate(std::slice::from_ref(&object), &data, &namespaces);
     if !evaluation.errors.is_empty() {
-        return Status::Fail(evaluation.errors.iter().map(|e| format!("evaluation failed: {}", e.message)).collect());
+        return Status::Fail(
+            evaluation.errors.iter().map(|e| format!("evaluation failed: {}", e.error.describe())).collect(),
+        );
     }
     let messages: Vec<&str> = evaluation.violations.iter().map(|v| v.message.as_str()).collect();
     let failures: Vec<String> = spec.assertions.iter().filter_map(|a| assertion_failure(a, &messages)).collect();

@@ -88,7 +88,7 @@ pub fn run(paths: &[PathBuf], version: RegoVersion, filter: Option<&str>) -> Tes
             match engine.eval_rule(name.clone()) {
                 Ok(regorus::Value::Undefined | regorus::Value::Bool(false)) => Verdict::Fail,
                 Ok(_) => Verdict::Pass,
-                Err(e) => Verdict::Error(rego::eval_error_message(&e.to_string())),
+                Err(e) => Verdict::Error(rego::RegoError::parse(&e.to_string()).describe()),
             }
         };
         run.results.push(TestResult { name, file, line, verdict });

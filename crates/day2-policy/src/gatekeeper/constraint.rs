@@ -152,6 +152,30 @@ fn glob_match(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// Checks a constraint's parameters against its template's `openAPIV3Schema`, as Gatekeeper does when the
+/// constraint is created: a mistyped or misspelled parameter would otherwise silently change what the policy checks.
+pub(crate) fn check_parameters(c: &Constraint, schema: Option<&Value>) -> Result<(), Diagnostic> {
+    let Some(schema) = schema else { return Ok(()) };
+    let problem = |message: String| Diagnostic::new(DiagnosticKind::Policy, &c.file, Some(c.line), message);
+    let validator = jsonschema::validator_for(schema).map_err(|e| {
+        problem(format!("Constraint {}: the template's parameters schema is not valid: {e}", c.rule_id()))
+    })?;
+    let errors: Vec<String> = validator
+        .iter_errors(&c.parameters)
+        .take(5)
+        .map(|e| format!("spec.parameters{}: {e}", e.instance_path().as_str().replace('/', ".")))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(problem(format!(
+            "Constraint {} does not match its template's parameters schema: {}",
+            c.rule_id(),
+            errors.join("; ")
+        )))
+    }
+}
+
 /// Parses a Constraint document.
 pub(crate) fn parse(doc: &Doc) -> Result<Constraint, Diagnostic> {
     let v = &doc.value;

@@ -61,6 +61,14 @@ impl Library {
                         c.kind
                     ),
                 )),
+                Ok(c)
+                    if let Err(d) = constraint::check_parameters(
+                        &c,
+                        library.template(&c.kind).and_then(|t| t.parameters_schema.as_ref()),
+                    ) =>
+                {
+                    diagnostics.push(d)
+                }
                 Ok(c) if !seen.insert(c.rule_id()) => diagnostics.push(Diagnostic::new(
                     DiagnosticKind::Duplicate,
                     &c.file,
@@ -144,7 +152,7 @@ impl Library {
                             Err(e) => out.errors.push(EvalError {
                                 constraint: ci,
                                 object: objects.get(object_index).map(|o| o.label()).unwrap_or_default(),
-                                message: rego::eval_error_message(&e.to_string()),
+                                error: rego::RegoError::parse(&e.to_string()),
                             }),
                         }
                     }
@@ -164,25 +172,27 @@ impl Library {
         all
     }
 
-    /// One diagnostic per (constraint, message) among `errors`, naming the template's file and line.
+    /// One diagnostic per (constraint, error) among `errors`, at the failing line of the template file (or the
+    /// template's first line when regorus does not say).
     pub fn error_diagnostics(&self, errors: &[EvalError]) -> Vec<Diagnostic> {
-        let mut seen = BTreeMap::new();
+        let mut seen: BTreeMap<(usize, &rego::RegoError), (&str, usize)> = BTreeMap::new();
         for e in errors {
-            seen.entry((e.constraint, e.message.clone())).or_insert_with(|| (e.object.clone(), 0usize)).1 += 1;
+            seen.entry((e.constraint, &e.error)).or_insert((&e.object, 0)).1 += 1;
         }
         seen.into_iter()
-            .filter_map(|((ci, message), (object, count))| {
+            .filter_map(|((ci, error), (object, count))| {
                 let c = self.constraints.get(ci)?;
                 let t = self.template(&c.kind)?;
                 let more = if count > 1 { format!(" (and {} more objects)", count - 1) } else { String::new() };
                 Some(Diagnostic::new(
                     DiagnosticKind::Policy,
-                    &t.file,
-                    Some(t.line),
+                    error.file.as_deref().unwrap_or(&t.file),
+                    error.line.or(Some(t.line)),
                     format!(
-                        "ConstraintTemplate {} failed on {object} for constraint {}{more}: {message}",
+                        "ConstraintTemplate {} failed on {object} for constraint {}{more}: {}",
                         t.kind,
-                        c.rule_id()
+                        c.rule_id(),
+                        error.message
                     ),
                 ))
             })
@@ -223,8 +233,8 @@ pub struct EvalError {
     pub constraint: usize,
     /// The object, as `Kind namespace/name`.
     pub object: String,
-    /// The error, on one line.
-    pub message: String,
+    /// The error, with its place in the policy file when regorus gives one.
+    pub error: rego::RegoError,
 }
 
 /// An object prepared for review: its identity and `input.review`, built once and shared by every constraint.
@@ -257,7 +267,12 @@ impl<'a> Object<'a> {
     }
 
     /// As [`Object::new`], with the object already converted to a Rego value.
-    fn with_value(json: Cow<'a, serde_json::Value>, value: Value, namespace: Option<&str>, origin: usize) -> Option<Self> {
+    fn with_value(
+        json: Cow<'a, serde_json::Value>,
+        value: Value,
+        namespace: Option<&str>,
+        origin: usize,
+    ) -> Option<Self> {
         let api_version = json.get("apiVersion")?.as_str()?;
         let kind = json.get("kind")?.as_str()?.to_owned();
         let name = json.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
@@ -342,8 +357,13 @@ pub fn inventory_data<'o, 'a: 'o>(objects: impl Iterator<Item = &'o Object<'a>>)
     for o in objects.filter(|o| o.implied_by.is_none()) {
         let object = &o.review["object"];
         let group_version = object["apiVersion"].as_string().map(|s| s.to_string()).unwrap_or_default();
-        let root = if o.namespace.is_empty() { &mut cluster } else { namespaced.entry(o.namespace.clone()).or_default() };
-        root.entry(group_version).or_default().entry(o.kind.clone()).or_default().insert(o.name.clone(), object.clone());
+        let root =
+            if o.namespace.is_empty() { &mut cluster } else { namespaced.entry(o.namespace.clone()).or_default() };
+        root.entry(group_version)
+            .or_default()
+            .entry(o.kind.clone())
+            .or_default()
+            .insert(o.name.clone(), object.clone());
     }
     let by_group_version = |m: ByGroupVersion| map(m, |kinds| map(kinds, |names| map(names, |object| object)));
     object([("cluster", by_group_version(cluster)), ("namespace", map(namespaced, by_group_version))])
