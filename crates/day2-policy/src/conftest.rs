@@ -113,14 +113,14 @@ impl Conftest {
         add_data(&mut engine, data, diagnostics);
         let mut rules: Vec<Rule> = Vec::new();
         for m in modules {
-            let package =
-                match rego::add_module(&mut engine, &m.text, Placement { file: &m.file, first_line: 1 }, version) {
-                    Ok(p) => p.trim_start_matches("data.").to_owned(),
-                    Err(d) => {
-                        diagnostics.push(d);
-                        continue;
-                    }
-                };
+            let at = Placement { file: &m.file, first_line: 1 };
+            let package = match rego::add_module(&mut engine, &m.text, at, m.version.unwrap_or(version)) {
+                Ok(p) => p.trim_start_matches("data.").to_owned(),
+                Err(d) => {
+                    diagnostics.push(d);
+                    continue;
+                }
+            };
             if !config.all_namespaces && !config.namespaces.contains(&package) {
                 continue;
             }
@@ -190,7 +190,7 @@ mod tests {
     use super::*;
 
     fn module(file: &str, text: &str) -> RegoFile {
-        RegoFile { file: file.to_owned(), text: text.to_owned() }
+        RegoFile { file: file.to_owned(), text: text.to_owned(), version: None }
     }
 
     #[test]

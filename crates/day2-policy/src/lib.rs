@@ -9,7 +9,7 @@
 //! - [`analyzer`]: both kinds of policy as one [`day2_analyze::Analyzer`] over the inventory, producing findings.
 //! - [`compliance`]: framework specs (controls mapped to rule ids) and control-level reports.
 //!
-//! Policies are compiled once; evaluation clones the compiled engines per worker thread and runs objects in parallel.
+//! Policies come from directories, OPA bundle directories and `.tar.gz` bundles. They are compiled once; evaluation clones the compiled engines per worker thread and runs objects in parallel.
 
 pub mod analyzer;
 pub mod compliance;
@@ -19,6 +19,7 @@ pub mod rego;
 pub mod suite;
 pub mod unit;
 
+mod bundle;
 mod load;
 
 pub use analyzer::{Policies, PolicyConfig};

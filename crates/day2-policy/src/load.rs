@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use day2_collect::Limits;
 use day2_model::{Diagnostic, DiagnosticKind};
+
+use crate::rego::RegoVersion;
 use serde_json::Value;
 
 /// One YAML/JSON document with where it came from.
@@ -23,6 +25,8 @@ pub(crate) struct Doc {
 pub(crate) struct RegoFile {
     pub file: String,
     pub text: String,
+    /// The syntax its bundle's manifest declares, if any.
+    pub version: Option<RegoVersion>,
 }
 
 /// Everything found under the policy paths.
@@ -96,7 +100,10 @@ pub(crate) fn read_text(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Optio
 /// The documents of one YAML/JSON file.
 pub(crate) fn documents(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<Doc> {
     let Some(text) = read_text(path, diagnostics) else { return Vec::new() };
-    let file = display(path);
+    parse_documents(display(path), text, diagnostics)
+}
+
+fn parse_documents(file: String, text: String, diagnostics: &mut Vec<Diagnostic>) -> Vec<Doc> {
     let text: Arc<str> = Arc::from(text);
     day2_collect::manifests::documents(&text, &file, &Limits::default(), diagnostics)
         .into_iter()
@@ -105,34 +112,92 @@ pub(crate) fn documents(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<D
         .collect()
 }
 
-fn is_yaml_or_json(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+pub(crate) fn is_yaml_or_json(name: &str) -> bool {
+    [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext))
 }
 
-/// Reads and sorts every policy file under `paths`.
+/// Where a data document goes in `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataPlacement<'a> {
+    /// Any YAML/JSON document without `kind` is merged at the root of `data` (conftest's `--data`).
+    Root,
+    /// OPA bundle: only `data.json` / `data.yaml` files, placed under the path of their directory in the bundle.
+    Bundle(&'a [&'a str]),
+}
+
+/// Reads and sorts every policy file under `paths`: plain directories and files, OPA bundle directories (with a
+/// `.manifest`) and bundle archives (`.tar.gz`).
 pub(crate) fn read(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> PolicyFiles {
     let mut out = PolicyFiles::default();
-    for path in files(paths, diagnostics) {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.ends_with(".rego") {
-            let Some(text) = read_text(&path, diagnostics) else { continue };
-            let file = RegoFile { file: display(&path), text };
-            if name.ends_with("_test.rego") { out.tests.push(file) } else { out.modules.push(file) }
-        } else if is_yaml_or_json(&path) {
-            for doc in documents(&path, diagnostics) {
-                if is_template(&doc.value) {
-                    out.templates.push(doc);
-                } else if is_constraint(&doc.value) {
-                    out.constraints.push(doc);
-                } else if doc.value.is_object()
-                    && doc.value.get("kind").is_none()
-                    && doc.value.get("apiVersion").is_none()
-                {
-                    out.data.push(doc);
+    for path in paths {
+        if crate::bundle::is_archive(path) {
+            crate::bundle::read_archive(path, &mut out, diagnostics);
+            continue;
+        }
+        let manifest = crate::bundle::directory_manifest(path, diagnostics);
+        for file in files(std::slice::from_ref(path), diagnostics) {
+            let name = display(&file);
+            if !(name.ends_with(".rego") || is_yaml_or_json(&name)) {
+                continue;
+            }
+            let Some(text) = read_text(&file, diagnostics) else { continue };
+            match &manifest {
+                Some(m) => {
+                    let relative = file.strip_prefix(path).unwrap_or(&file);
+                    let dirs: Vec<&str> =
+                        relative.parent().into_iter().flat_map(|p| p.iter()).filter_map(|c| c.to_str()).collect();
+                    out.add(name, text, DataPlacement::Bundle(&dirs), m.rego_version, diagnostics);
                 }
-                // Other Kubernetes objects (samples, suites) are not policy.
+                None => out.add(name, text, DataPlacement::Root, None, diagnostics),
             }
         }
     }
     out
+}
+
+impl PolicyFiles {
+    /// Sorts one file into modules, tests, templates, constraints and data.
+    pub(crate) fn add(
+        &mut self,
+        file: String,
+        text: String,
+        placement: DataPlacement<'_>,
+        version: Option<RegoVersion>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        if file.ends_with(".rego") {
+            let rego = RegoFile { file: file.clone(), text, version };
+            if file.ends_with("_test.rego") {
+                self.tests.push(rego)
+            } else {
+                self.modules.push(rego)
+            }
+            return;
+        }
+        let base = file.rsplit('/').next().unwrap_or(&file);
+        let is_bundle_data = matches!(base, "data.json" | "data.yaml" | "data.yml");
+        for mut doc in parse_documents(file.clone(), text, diagnostics) {
+            if is_template(&doc.value) {
+                self.templates.push(doc);
+            } else if is_constraint(&doc.value) {
+                self.constraints.push(doc);
+            } else {
+                match placement {
+                    DataPlacement::Root
+                        if doc.value.is_object()
+                            && doc.value.get("kind").is_none()
+                            && doc.value.get("apiVersion").is_none() =>
+                    {
+                        self.data.push(doc)
+                    }
+                    DataPlacement::Bundle(dirs) if is_bundle_data => {
+                        doc.value = dirs.iter().rev().fold(doc.value, |inner, dir| serde_json::json!({ *dir: inner }));
+                        self.data.push(doc)
+                    }
+                    // Other Kubernetes objects (samples, suites) are not policy.
+                    _ => {}
+                }
+            }
+        }
+    }
 }

@@ -61,13 +61,15 @@ pub fn run(paths: &[PathBuf], version: RegoVersion, filter: Option<&str>) -> Tes
     let mut engine = rego::new_engine();
     add_data(&mut engine, &files.data, &mut run.diagnostics);
     for m in &files.modules {
-        if let Err(d) = rego::add_module(&mut engine, &m.text, Placement { file: &m.file, first_line: 1 }, version) {
+        let at = Placement { file: &m.file, first_line: 1 };
+        if let Err(d) = rego::add_module(&mut engine, &m.text, at, m.version.unwrap_or(version)) {
             run.diagnostics.push(d);
         }
     }
     let mut tests: Vec<(String, String, u32)> = Vec::new();
     for t in &files.tests {
-        match rego::add_module(&mut engine, &t.text, Placement { file: &t.file, first_line: 1 }, version) {
+        let at = Placement { file: &t.file, first_line: 1 };
+        match rego::add_module(&mut engine, &t.text, at, t.version.unwrap_or(version)) {
             Ok(package) => {
                 for (i, line) in t.text.lines().enumerate().filter(|(_, l)| !l.starts_with(char::is_whitespace)) {
                     let name = rego::rule_name(line);
