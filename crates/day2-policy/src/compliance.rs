@@ -42,6 +42,9 @@ pub struct Framework {
     /// What it is and what day2 can evidence.
     #[serde(default)]
     pub description: Option<String>,
+    /// Frameworks whose controls this one includes first (PSS restricted includes baseline): bundled ids.
+    #[serde(default)]
+    pub extends: Vec<String>,
     /// Controls, in framework order.
     pub controls: Vec<Control>,
 }
@@ -60,6 +63,9 @@ pub struct Control {
     /// Rule ids or globs (`K8sPSPPrivilegedContainer/*`) mapped to it besides the built-in checks that name it.
     #[serde(default)]
     pub checks: Vec<String>,
+    /// The framework that defines it, when included through `extends` (built-in checks map to that one's ids).
+    #[serde(skip)]
+    pub defined_in: Option<String>,
 }
 
 /// A framework file that could not be read.
@@ -94,9 +100,28 @@ impl Framework {
         Framework::parse(&text, id_or_path)
     }
 
-    /// Parses a framework file's text.
+    /// Parses a framework file's text and includes the controls of the frameworks it extends.
     pub fn parse(text: &str, file: &str) -> Result<Framework, FrameworkError> {
-        serde_saphyr::from_str(text).map_err(|e| FrameworkError::Parse(file.to_owned(), e.to_string()))
+        let mut framework: Framework =
+            serde_saphyr::from_str(text).map_err(|e| FrameworkError::Parse(file.to_owned(), e.to_string()))?;
+        let mut inherited = Vec::new();
+        for base in &framework.extends {
+            let Some((id, text)) = BUNDLED.iter().find(|(id, _)| id == base) else {
+                return Err(FrameworkError::Parse(
+                    file.to_owned(),
+                    format!("extends: {}", FrameworkError::Unknown(base.clone())),
+                ));
+            };
+            // Bundled frameworks extend only frameworks without `extends`, so this recursion ends.
+            let base = Framework::parse(text, id)?;
+            inherited.extend(base.controls.into_iter().map(|mut c| {
+                c.defined_in.get_or_insert_with(|| base.id.clone());
+                c
+            }));
+        }
+        inherited.append(&mut framework.controls);
+        framework.controls = inherited;
+        Ok(framework)
     }
 }
 
@@ -144,6 +169,9 @@ pub struct EvidenceItem {
 pub struct ControlResult {
     /// Control id.
     pub id: String,
+    /// The framework that defines the control, when included from another (`extends`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defined_in: Option<String>,
     /// Title.
     pub title: String,
     /// Status.
@@ -208,7 +236,7 @@ pub fn report(framework: &Framework, run: &RunFacts<'_>) -> ComplianceReport {
         .controls
         .iter()
         .map(|control| {
-            let result = control_result(&framework.id, control, run);
+            let result = control_result(control.defined_in.as_deref().unwrap_or(&framework.id), control, run);
             match result.status {
                 ControlStatus::Pass => summary.pass += 1,
                 ControlStatus::Fail => summary.fail += 1,
@@ -267,6 +295,7 @@ fn control_result(framework: &str, control: &Control, run: &RunFacts<'_>) -> Con
     };
     ControlResult {
         id: control.id.clone(),
+        defined_in: control.defined_in.clone(),
         title: control.title.clone(),
         status,
         reason,
@@ -302,6 +331,20 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "controls used by checks but missing from the framework files: {missing:#?}");
+    }
+
+    #[test]
+    fn restricted_includes_the_baseline_controls_first() {
+        let restricted = Framework::load("pss-restricted").unwrap();
+        let baseline = Framework::load("pss-baseline").unwrap();
+        let inherited: Vec<&str> =
+            restricted.controls.iter().take(baseline.controls.len()).map(|c| c.id.as_str()).collect();
+        let expected: Vec<&str> = baseline.controls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(inherited, expected);
+        assert!(
+            restricted.controls.iter().take(expected.len()).all(|c| c.defined_in.as_deref() == Some("pss-baseline"))
+        );
+        assert!(restricted.controls.len() > baseline.controls.len());
     }
 
     #[test]

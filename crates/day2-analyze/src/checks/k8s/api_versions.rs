@@ -219,7 +219,7 @@ const DEPRECATED_NODE_LABELS: &[(&str, &str)] = &[
 ];
 
 const UPGRADE_CONTROLS: &[(day2_model::Framework, &str)] =
-    &[(Nsa, "upgrading"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)"), (Dora, "Art.8")];
+    &[(Nsa, "upgrading"), (Soc2, "CC8.1"), (Nis2, "21(2)(e)"), (Dora, "Art.9(4)(f)")];
 
 pub(super) static CHECKS: &[Check] = &[
     Check {

@@ -16,7 +16,7 @@ const SYSTEM_OBJECTS: &[(&str, &str)] = &[
     ("ConfigMap", "kube-root-ca.crt"),
 ];
 
-const OWNERSHIP: &[(day2_model::Framework, &str)] = &[(Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.8")];
+const OWNERSHIP: &[(day2_model::Framework, &str)] = &[(Soc2, "CC6.1"), (Nis2, "21(2)(i)"), (Dora, "Art.8(1)")];
 
 pub(super) static CHECKS: &[Check] = &[
     Check {
@@ -176,7 +176,7 @@ pub(super) static CHECKS: &[Check] = &[
         target: Target::Workloads,
         rationale: "The `app.kubernetes.io/version` label tells dashboards, incident responders and inventory reports which release is running without decoding image tags; change tracking and rollback decisions rely on it.",
         remediation: "Set `app.kubernetes.io/version` on the workload (and its pod template) from your release pipeline.",
-        controls: &[(Soc2, "CC8.1"), (Dora, "Art.8")],
+        controls: &[(Soc2, "CC8.1"), (Dora, "Art.9(4)(e)")],
         references: &["https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/#labels"],
         eval: |i| {
             const KEY: &str = "app.kubernetes.io/version";
