@@ -123,6 +123,7 @@ fn check_mixes_rego_and_builtin_findings() {
     assert!(tag["message"].as_str().unwrap().contains("cart:latest"));
     // Deployments reach Pod constraints through their pod template, as with Gatekeeper's expansion.
     assert_eq!(tag["kind"], "apps.Deployment");
+    assert!(!tag["controls"].as_array().unwrap().is_empty(), "controls come from the bundled frameworks' checks globs");
     assert!(findings.iter().any(|f| f["rule_id"] == "main.deny"), "conftest rules in package main ran");
     let rules = report["rules"].as_array().unwrap();
     assert!(rules.iter().any(|r| r["id"] == "K8sDisallowedTags/container-image-must-not-have-latest-tag"));

@@ -109,7 +109,7 @@ impl Policies {
                     c.action.as_str()
                 ),
                 references: Vec::new(),
-                controls: Vec::new(),
+                controls: crate::compliance::controls_for(id),
             });
         }
         let rule = self.conftest.as_ref()?.rules.iter().find(|r| r.rule_id() == id)?;
@@ -121,7 +121,7 @@ impl Policies {
             rationale: rule.annotation.description.clone().unwrap_or_default(),
             remediation: format!("Change the object so that rule {} ({}:{}) passes.", id, rule.file, rule.line),
             references: Vec::new(),
-            controls: Vec::new(),
+            controls: crate::compliance::controls_for(id),
         })
     }
 
@@ -272,6 +272,7 @@ fn finding(
     context: &Context,
 ) -> Finding {
     let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
+    let controls = crate::compliance::controls_for(&rule_id);
     Finding {
         id: FindingId::compute(ANALYZER, &rule_id, &r.id, &message),
         rule_id,
@@ -293,7 +294,7 @@ fn finding(
         evidence: Vec::new(),
         remediation,
         fix: None,
-        controls: Vec::new(),
+        controls,
         impact: None,
         status: FindingStatus::OPEN,
         first_seen: context.now,

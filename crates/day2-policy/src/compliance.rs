@@ -7,9 +7,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use day2_model::{Finding, Severity};
+use day2_model::{ControlRef, Finding, Severity};
 use globset::Glob;
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +124,39 @@ impl Framework {
         framework.controls = inherited;
         Ok(framework)
     }
+}
+
+/// The bundled frameworks' `checks:` globs, compiled once: (framework, control id, glob).
+static BUNDLED_GLOBS: LazyLock<Vec<(day2_model::Framework, String, globset::GlobMatcher)>> = LazyLock::new(|| {
+    let mut out = Vec::new();
+    for (id, text) in BUNDLED {
+        let (Ok(framework), Ok(spec)) =
+            (serde_json::from_value(serde_json::Value::String((*id).to_owned())), Framework::parse(text, id))
+        else {
+            continue;
+        };
+        for control in spec.controls.iter().filter(|c| c.defined_in.is_none()) {
+            for pattern in &control.checks {
+                if let Ok(glob) = Glob::new(pattern) {
+                    out.push((framework, control.id.clone(), glob.compile_matcher()));
+                }
+            }
+        }
+    }
+    out
+});
+
+/// The bundled frameworks' controls that map a policy rule (`K8sAllowedRepos/prod` matches `K8sAllowedRepos/*`),
+/// so Rego findings carry compliance controls like built-in checks do.
+pub fn controls_for(rule_id: &str) -> Vec<ControlRef> {
+    let mut controls: Vec<ControlRef> = BUNDLED_GLOBS
+        .iter()
+        .filter(|(_, _, glob)| glob.is_match(rule_id))
+        .map(|(framework, control, _)| ControlRef { framework: *framework, control: control.clone() })
+        .collect();
+    controls.sort();
+    controls.dedup();
+    controls
 }
 
 /// Control status.
@@ -345,6 +379,17 @@ mod tests {
             restricted.controls.iter().take(expected.len()).all(|c| c.defined_in.as_deref() == Some("pss-baseline"))
         );
         assert!(restricted.controls.len() > baseline.controls.len());
+    }
+
+    #[test]
+    fn policy_rules_get_the_controls_of_the_bundled_globs() {
+        let controls = controls_for("K8sPSPPrivilegedContainer/psp-privileged-container");
+        let ids: Vec<String> = controls.iter().map(ToString::to_string).collect();
+        assert!(
+            ids.contains(&"cis-k8s 5.2.2".to_owned()) && ids.contains(&"pss-baseline privileged-containers".to_owned()),
+            "{ids:?}"
+        );
+        assert!(controls_for("main.deny").is_empty());
     }
 
     #[test]
