@@ -6,7 +6,7 @@ use regorus::{Engine, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::load::{Doc, RegoFile};
-use crate::rego::{self, Annotation, Placement, RegoVersion};
+use crate::rego::{self, Annotation, RegoVersion};
 
 /// How conftest policies are selected and fed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +78,8 @@ pub struct Conftest {
     pub engine: Engine,
     /// Rules to evaluate, in package and name order.
     pub rules: Vec<Rule>,
+    /// Packages with an `exception` rule.
+    exceptions: Vec<String>,
 }
 
 /// One result of one rule.
@@ -100,6 +102,61 @@ fn rule_kind(name: &str) -> Option<RuleKind> {
     }
 }
 
+impl Rule {
+    /// The name conftest's `exception` rules refer to: `deny_run_as_root` → `run_as_root`, `deny` → `""`.
+    fn exception_name(&self) -> &str {
+        ["deny", "violation", "warn"]
+            .iter()
+            .find_map(|p| self.name.strip_prefix(p))
+            .map_or("", |rest| rest.trim_start_matches('_'))
+    }
+}
+
+/// Adds each module and keeps it only if the whole set still compiles, so one policy with a semantic error (an
+/// unsafe variable, conflicting rules) is reported and left out instead of failing every rule.
+fn compile(
+    modules: &[RegoFile],
+    data: &[Doc],
+    version: RegoVersion,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Engine, Vec<(usize, String)>) {
+    let fresh = |diagnostics: &mut Vec<Diagnostic>| {
+        let mut engine = rego::new_engine();
+        rego::add_data(&mut engine, data, diagnostics);
+        engine
+    };
+    let mut engine = fresh(diagnostics);
+    let mut kept: Vec<(usize, String)> = Vec::new();
+    for (index, m) in modules.iter().enumerate() {
+        let package = match rego::add_module(&mut engine, &m.text, m.placement(), m.version.unwrap_or(version)) {
+            Ok(p) => p.trim_start_matches("data.").to_owned(),
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        if let Err(e) = rego::prepare(&mut engine) {
+            diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Policy,
+                e.file.as_deref().unwrap_or(&m.file),
+                e.line,
+                format!("Rego does not compile: {}; the module is left out", e.message),
+            ));
+            // regorus cannot unload a module: rebuild from the ones that compiled.
+            engine = fresh(&mut Vec::new());
+            for (k, _) in &kept {
+                if let Some(good) = modules.get(*k) {
+                    let _ =
+                        rego::add_module(&mut engine, &good.text, good.placement(), good.version.unwrap_or(version));
+                }
+            }
+            continue;
+        }
+        kept.push((index, package));
+    }
+    (engine, kept)
+}
+
 impl Conftest {
     /// Compiles `modules` with `data`; None when no module declares a rule in the selected namespaces.
     pub(crate) fn build(
@@ -109,27 +166,19 @@ impl Conftest {
         version: RegoVersion,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<Conftest> {
-        let mut engine = rego::new_engine();
-        add_data(&mut engine, data, diagnostics);
+        let (mut engine, kept) = compile(modules, data, version, diagnostics);
         let mut rules: Vec<Rule> = Vec::new();
-        for m in modules {
-            let at = Placement { file: &m.file, first_line: 1 };
-            let package = match rego::add_module(&mut engine, &m.text, at, m.version.unwrap_or(version)) {
-                Ok(p) => p.trim_start_matches("data.").to_owned(),
-                Err(d) => {
-                    diagnostics.push(d);
-                    continue;
-                }
-            };
+        let mut exceptions = Vec::new();
+        for (index, package) in kept {
+            let Some(m) = modules.get(index) else { continue };
             if !config.all_namespaces && !config.namespaces.contains(&package) {
                 continue;
             }
             let annotations = rego::annotations(&m.text);
-            for (i, line) in m.text.lines().enumerate() {
-                if line.starts_with(char::is_whitespace) {
-                    continue;
+            for (name, line) in rego::rule_heads(&m.text) {
+                if name == "exception" && !exceptions.contains(&package) {
+                    exceptions.push(package.clone());
                 }
-                let name = rego::rule_name(line);
                 let Some(kind) = rule_kind(name) else { continue };
                 if rules.iter().any(|r| r.package == package && r.name == name) {
                     continue;
@@ -139,25 +188,51 @@ impl Conftest {
                     name: name.to_owned(),
                     kind,
                     file: m.file.clone(),
-                    line: i as u32 + 1,
+                    line,
                     annotation: annotations.get(name).cloned().unwrap_or_default(),
                 });
             }
         }
         rules.sort_by(|a, b| (&a.package, &a.name).cmp(&(&b.package, &b.name)));
-        // Analyse the modules once here rather than on every worker's clone (the result does not matter).
-        if let Some(rule) = rules.first() {
-            let _ = engine.eval_rule(rule.path());
-        }
-        (!rules.is_empty()).then_some(Conftest { engine, rules })
+        // The engine was prepared by the last successful module; preparing again is a no-op unless it was rebuilt.
+        let _ = rego::prepare(&mut engine);
+        (!rules.is_empty()).then_some(Conftest { engine, rules, exceptions })
     }
 
     /// Evaluates every rule on one input with `engine` (a clone of [`Conftest::engine`]). Failed rules are returned
-    /// as (rule index, error) next to the results of the others.
+    /// as (rule index, error) next to the results of the others. Results of `deny`/`violation` rules named by the
+    /// package's `exception` rule (conftest's exceptions) are dropped.
     pub fn evaluate(&self, engine: &mut Engine, input: Value) -> (Vec<Outcome>, Vec<(usize, String)>) {
         engine.set_input(input);
         let (mut outcomes, mut errors) = (Vec::new(), Vec::new());
+        let mut excepted: Vec<(String, String)> = Vec::new();
+        for package in &self.exceptions {
+            match engine.eval_rule(format!("data.{package}.exception")) {
+                Ok(result) => {
+                    for names in rego::values(&result) {
+                        for name in rego::values(names) {
+                            if let Ok(name) = name.as_string() {
+                                excepted.push((package.clone(), name.to_string()));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Without its exceptions a package's results would be false positives: report, skip its rules.
+                    let error = rego::RegoError::parse(&e.to_string()).describe();
+                    for (i, _) in self.rules.iter().enumerate().filter(|(_, r)| &r.package == package) {
+                        errors.push((i, format!("its package's exception rule failed: {error}")));
+                    }
+                }
+            }
+        }
         for (i, rule) in self.rules.iter().enumerate() {
+            if errors.iter().any(|(e, _)| *e == i)
+                || (rule.kind == RuleKind::Deny
+                    && excepted.iter().any(|(p, n)| *p == rule.package && n == rule.exception_name()))
+            {
+                continue;
+            }
             match engine.eval_rule(rule.path()) {
                 Ok(result) => outcomes.extend(rego::messages(&result).into_iter().map(|(message, _)| Outcome {
                     rule: i,
@@ -170,20 +245,6 @@ impl Conftest {
     }
 }
 
-/// Merges data documents into `engine`'s `data`; a document that conflicts with an earlier one is reported.
-pub(crate) fn add_data(engine: &mut Engine, data: &[Doc], diagnostics: &mut Vec<Diagnostic>) {
-    for doc in data {
-        if let Err(e) = engine.add_data(rego::to_value(&doc.value)) {
-            diagnostics.push(Diagnostic::new(
-                DiagnosticKind::Policy,
-                &doc.file,
-                Some(doc.line),
-                format!("data document not merged: {}", rego::RegoError::parse(&e.to_string()).describe()),
-            ));
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
@@ -191,6 +252,33 @@ mod tests {
 
     fn module(file: &str, text: &str) -> RegoFile {
         RegoFile { file: file.to_owned(), text: text.to_owned(), version: None }
+    }
+
+    #[test]
+    fn exceptions_drop_named_deny_rules_and_broken_modules_are_left_out() {
+        let main = module(
+            "main.rego",
+            "package main\nimport rego.v1\n\ndeny_run_as_root contains \"root\" if input.root\n\ndeny_latest contains \"latest\" if input.latest\n\nexception contains [\"run_as_root\"] if input.kind == \"Job\"\n",
+        );
+        let unsafe_var = module("bad.rego", "package main\nimport rego.v1\n\nwarn contains msg if {\n  x == 1\n}\n");
+        let mut diagnostics = Vec::new();
+        let c =
+            Conftest::build(&[main, unsafe_var], &[], &ConftestConfig::default(), RegoVersion::Auto, &mut diagnostics)
+                .unwrap();
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].file, "bad.rego");
+        assert!(diagnostics[0].message.contains("left out"), "{:?}", diagnostics[0]);
+        let mut engine = c.engine.clone();
+        let run = |engine: &mut Engine, input: serde_json::Value| {
+            let (outcomes, errors) = c.evaluate(engine, rego::to_value(&input));
+            assert!(errors.is_empty(), "{errors:?}");
+            outcomes.into_iter().map(|o| o.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            run(&mut engine, serde_json::json!({"kind": "Pod", "root": true, "latest": true})),
+            ["latest", "root"]
+        );
+        assert_eq!(run(&mut engine, serde_json::json!({"kind": "Job", "root": true, "latest": true})), ["latest"]);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub(crate) struct RegoFile {
     pub version: Option<RegoVersion>,
 }
 
+impl RegoFile {
+    /// A `.rego` file's text starts on its first line.
+    pub fn placement(&self) -> crate::rego::Placement<'_> {
+        crate::rego::Placement { file: &self.file, first_line: 1 }
+    }
+}
+
 /// Everything found under the policy paths.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyFiles {

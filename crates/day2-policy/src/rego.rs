@@ -20,12 +20,53 @@ pub enum RegoVersion {
     V1,
 }
 
+/// Longest one evaluation may run: a runaway policy must not hang a scan (typical evaluations take microseconds).
+const EVALUATION_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A fresh engine with the settings every day2 policy runs under: builtin errors make an expression undefined, as
-/// in OPA (a policy author's `to_number("x")` must not abort the whole evaluation).
+/// in OPA (a policy author's `to_number("x")` must not abort the whole evaluation), and evaluations are time-limited.
 pub fn new_engine() -> Engine {
     let mut engine = Engine::new();
     engine.set_strict_builtin_errors(false);
+    if let Some(check_interval) = std::num::NonZeroU32::new(1024) {
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: EVALUATION_LIMIT,
+            check_interval,
+        });
+    }
     engine
+}
+
+/// Analyses the loaded modules as the first evaluation would, so semantic errors (unsafe variables, recursion,
+/// conflicting rules) surface when policies load rather than on every object. It also spares every clone of the
+/// engine that work.
+pub fn prepare(engine: &mut Engine) -> Result<(), RegoError> {
+    engine.eval_query("true".to_owned(), false).map(|_| ()).map_err(|e| RegoError::parse(&e.to_string()))
+}
+
+/// Merges data documents into `engine`'s `data`; a document that conflicts with an earlier one is reported.
+pub(crate) fn add_data(engine: &mut Engine, data: &[crate::load::Doc], diagnostics: &mut Vec<Diagnostic>) {
+    for doc in data {
+        if let Err(e) = engine.add_data(to_value(&doc.value)) {
+            diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Policy,
+                &doc.file,
+                Some(doc.line),
+                format!("data document not merged: {}", RegoError::parse(&e.to_string()).describe()),
+            ));
+        }
+    }
+}
+
+/// The top-level rule heads of a module, with their 1-based lines: `deny contains msg if {` → `deny`,
+/// `default allow := false` → `allow`. Rules are at column 0 in every style guide and formatter (`opa fmt`).
+pub fn rule_heads(text: &str) -> Vec<(&str, u32)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.starts_with(char::is_whitespace))
+        .map(|(i, line)| (rule_name(line.strip_prefix("default ").unwrap_or(line)), i as u32 + 1))
+        .filter(|(name, _)| !name.is_empty() && !matches!(*name, "package" | "import" | "default"))
+        .collect()
 }
 
 /// Where Rego text sits in the file it was read from, so errors name the file's own lines (a template's Rego is a
@@ -165,12 +206,20 @@ pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
     Value::from(entries.into_iter().map(|(k, v)| (Value::from(k), v)).collect::<BTreeMap<_, _>>())
 }
 
+/// The members of a set or array (nothing for other values).
+pub fn values(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Set(set) => set.iter().collect(),
+        Value::Array(items) => items.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The messages of a rule result: a set or array of strings, or of objects with `msg` (conftest and Gatekeeper
 /// accept both), each with its `details` when given.
 pub fn messages(result: &Value) -> Vec<(String, serde_json::Value)> {
     let items: Vec<&Value> = match result {
-        Value::Set(set) => set.iter().collect(),
-        Value::Array(items) => items.iter().collect(),
+        Value::Set(_) | Value::Array(_) => values(result),
         Value::Undefined | Value::Null => Vec::new(),
         single => vec![single],
     };

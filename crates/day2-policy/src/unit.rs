@@ -1,20 +1,19 @@
-//! Rego unit tests, as `opa test` runs them: every `test_*` rule in the loaded modules must evaluate to a defined
-//! value other than `false`; `todo_test_*` rules are skipped.
+//! Rego unit tests, as `opa test` runs them: every `test_*` rule in the loaded modules must evaluate to `true`;
+//! `todo_test_*` rules are skipped.
 
 use std::path::PathBuf;
 
 use day2_model::Diagnostic;
 
-use crate::conftest::add_data;
 use crate::load;
-use crate::rego::{self, Placement, RegoVersion};
+use crate::rego::{self, RegoVersion};
 
 /// How one test ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Defined and not false.
+    /// `true`.
     Pass,
-    /// Undefined or false.
+    /// Undefined, or any value other than `true`.
     Fail,
     /// Evaluation raised an error.
     Error(String),
@@ -53,43 +52,56 @@ impl TestRun {
     }
 }
 
-/// Loads every `.rego` file (tests and policies) and data document under `paths` and runs the tests. A `filter`
-/// keeps tests whose name contains it (`opa test --run`).
+/// Loads every `.rego` file (tests and policies) and data document under `paths` and runs the tests: `test_*` rules
+/// in any module, as `opa test` finds them. A `filter` keeps tests whose name contains it (`opa test --run`).
 pub fn run(paths: &[PathBuf], version: RegoVersion, filter: Option<&str>) -> TestRun {
     let mut run = TestRun::default();
     let files = load::read(paths, &mut run.diagnostics);
     let mut engine = rego::new_engine();
-    add_data(&mut engine, &files.data, &mut run.diagnostics);
-    for m in &files.modules {
-        let at = Placement { file: &m.file, first_line: 1 };
-        if let Err(d) = rego::add_module(&mut engine, &m.text, at, m.version.unwrap_or(version)) {
-            run.diagnostics.push(d);
-        }
-    }
-    let mut tests: Vec<(String, String, u32)> = Vec::new();
-    for t in &files.tests {
-        let at = Placement { file: &t.file, first_line: 1 };
-        match rego::add_module(&mut engine, &t.text, at, t.version.unwrap_or(version)) {
-            Ok(package) => {
-                for (i, line) in t.text.lines().enumerate().filter(|(_, l)| !l.starts_with(char::is_whitespace)) {
-                    let name = rego::rule_name(line);
-                    let path = format!("{package}.{name}");
-                    let is_test = name.starts_with("test_") || name.starts_with("todo_test_");
-                    if is_test && filter.is_none_or(|f| path.contains(f)) && !tests.iter().any(|(p, ..)| *p == path) {
-                        tests.push((path, t.file.clone(), i as u32 + 1));
-                    }
-                }
+    rego::add_data(&mut engine, &files.data, &mut run.diagnostics);
+    // (name, file, line, definitions)
+    let mut tests: Vec<(String, String, u32, usize)> = Vec::new();
+    for m in files.modules.iter().chain(&files.tests) {
+        let package = match rego::add_module(&mut engine, &m.text, m.placement(), m.version.unwrap_or(version)) {
+            Ok(package) => package,
+            Err(d) => {
+                run.diagnostics.push(d);
+                continue;
             }
-            Err(d) => run.diagnostics.push(d),
+        };
+        for (name, line) in rego::rule_heads(&m.text) {
+            let path = format!("{package}.{name}");
+            let is_test = name.starts_with("test_") || name.starts_with("todo_test_");
+            if !is_test || filter.is_some_and(|f| !path.contains(f)) {
+                continue;
+            }
+            match tests.iter_mut().find(|(p, ..)| *p == path) {
+                Some(test) => test.3 += 1,
+                None => tests.push((path, m.file.clone(), line, 1)),
+            }
         }
     }
-    for (name, file, line) in tests {
+    if let Err(e) = rego::prepare(&mut engine) {
+        run.diagnostics.push(Diagnostic::new(
+            day2_model::DiagnosticKind::Policy,
+            e.file.unwrap_or_default(),
+            e.line,
+            format!("Rego does not compile: {}", e.message),
+        ));
+    }
+    for (name, file, line, definitions) in tests {
         let verdict = if name.rsplit('.').next().is_some_and(|n| n.starts_with("todo_")) {
             Verdict::Skip
+        } else if definitions > 1 {
+            // OPA runs each definition as its own test; regorus merges them into one rule, where a passing twin would
+            // hide a failing one.
+            Verdict::Error(format!(
+                "defined {definitions} times; give each test its own name (day2 cannot run them apart)"
+            ))
         } else {
             match engine.eval_rule(name.clone()) {
-                Ok(regorus::Value::Undefined | regorus::Value::Bool(false)) => Verdict::Fail,
-                Ok(_) => Verdict::Pass,
+                Ok(regorus::Value::Bool(true)) => Verdict::Pass,
+                Ok(_) => Verdict::Fail,
                 Err(e) => Verdict::Error(rego::RegoError::parse(&e.to_string()).describe()),
             }
         };
@@ -110,7 +122,7 @@ mod tests {
             .unwrap();
         std::fs::write(
             dir.path().join("p_test.rego"),
-            "package p_test\nimport rego.v1\nimport data.p\n\ntest_denies if { \"x\" in p.deny with input as {\"bad\": true} }\ntest_wrong if { count(p.deny) == 1 with input as {} }\ntodo_test_later if { false }\n",
+            "package p_test\nimport rego.v1\nimport data.p\n\ntest_denies if { \"x\" in p.deny with input as {\"bad\": true} }\ntest_wrong if { count(p.deny) == 1 with input as {} }\ntodo_test_later if { false }\ntest_object := {\"not\": \"a boolean\"}\ntest_twice if { true }\ntest_twice if { false }\n",
         )
         .unwrap();
         let run = run(&[dir.path().to_owned()], RegoVersion::Auto, None);
@@ -121,7 +133,12 @@ mod tests {
             [
                 ("data.p_test.test_denies", &Verdict::Pass),
                 ("data.p_test.test_wrong", &Verdict::Fail),
-                ("data.p_test.todo_test_later", &Verdict::Skip)
+                ("data.p_test.todo_test_later", &Verdict::Skip),
+                ("data.p_test.test_object", &Verdict::Fail),
+                (
+                    "data.p_test.test_twice",
+                    &Verdict::Error("defined 2 times; give each test its own name (day2 cannot run them apart)".into())
+                ),
             ]
         );
         assert!(!run.passed());
