@@ -143,7 +143,8 @@ pub enum PolicyCommand {
   day2 policy verify policies/gatekeeper/requiredlabels/suite.yaml --run 'disallowed'
   day2 policy verify -v policies/gatekeeper             print every case, not only failures
 
-Exit codes: 0 all cases pass, 1 a case fails, 2 a suite cannot be read or a template does not compile.")]
+Exit codes: 0 all cases pass, 1 a test or case fails (a template that does not compile fails its test), 2 a suite
+file cannot be read or none is found.")]
     Verify {
         /// Suite files or directories to search for them.
         #[arg(required = true, value_name = "PATH")]

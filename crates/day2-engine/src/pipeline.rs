@@ -205,8 +205,8 @@ pub fn run(settings: &Settings) -> Run {
         );
         diagnostics.extend(policy_run.diagnostics);
         findings.extend(policy_run.findings);
-        rules_run.extend(policies.rule_ids());
-        applicable.extend(policy_run.applicable);
+        rules_run.extend(policies.rule_ids().into_iter().filter(|id| !policy_run.errored.contains(id)));
+        applicable.extend(policy_run.applicable.into_iter().filter(|id| !policy_run.errored.contains(id)));
         policies
     });
     rules_run.sort();

@@ -68,6 +68,9 @@ pub struct PolicyRun {
     pub evaluations: usize,
     /// Rules that applied to at least one object.
     pub applicable: BTreeSet<String>,
+    /// Rules whose evaluation failed on at least one object: their results are incomplete, so a store must not
+    /// resolve their findings and a compliance control must not pass on them.
+    pub errored: BTreeSet<String>,
 }
 
 const ANALYZER: &str = "rego";
@@ -172,7 +175,10 @@ impl Policies {
                 run.applicable.insert(c.rule_id());
             }
         }
-        run.diagnostics.extend(self.gatekeeper.error_diagnostics(&evaluation.errors));
+        run.diagnostics.extend(self.gatekeeper.diagnostics(&evaluation));
+        run.errored.extend(
+            evaluation.errors.iter().filter_map(|e| self.gatekeeper.constraints.get(e.constraint)).map(|c| c.rule_id()),
+        );
         for v in evaluation.violations {
             let (Some(c), Some(r)) = (self.gatekeeper.constraints.get(v.constraint), resources.get(v.object)) else {
                 continue;
@@ -226,31 +232,20 @@ impl Policies {
                     RuleKind::Deny => o.message,
                     RuleKind::Warn => format!("warning: {}", o.message),
                 };
-                let combined = Resource {
-                    id: ResourceId::from_raw(format!("k8s/combined/{}", rule.package)),
-                    provider: Provider::K8s,
-                    scope: "combined".to_owned(),
-                    kind: "Combined".to_owned(),
-                    api_version: String::new(),
-                    namespace: String::new(),
-                    name: rule.package.clone(),
-                    labels: BTreeMap::new(),
-                    owner: Default::default(),
-                    attrs: serde_json::Value::Null,
-                    origin: day2_model::Origin::Declared {
-                        file: rule.file.clone(),
-                        line: rule.line,
-                        template: None,
-                        module: None,
-                    },
-                    source: "policies".to_owned(),
+                let combined;
+                let r = match resource {
+                    Some(r) => r,
+                    None => {
+                        combined = combined_resource(rule);
+                        &combined
+                    }
                 };
-                let r = resource.unwrap_or(&combined);
                 run.findings.push(finding(r, rule_id, severity, title, message, remediation, context));
             }
         }
         for ((rule, message), count) in errors {
             let Some(rule) = conftest.rules.get(rule) else { continue };
+            run.errored.insert(rule.rule_id());
             let more = if count > 1 { format!(" (on {count} objects)") } else { String::new() };
             run.diagnostics.push(Diagnostic::new(
                 DiagnosticKind::Policy,
@@ -259,6 +254,24 @@ impl Policies {
                 format!("rule {} failed{more}: {message}", rule.rule_id()),
             ));
         }
+    }
+}
+
+/// The resource a `combine: true` result is about: all objects at once, located at the rule.
+fn combined_resource(rule: &crate::conftest::Rule) -> Resource {
+    Resource {
+        id: ResourceId::from_raw(format!("k8s/combined/{}", rule.package)),
+        provider: Provider::K8s,
+        scope: "combined".to_owned(),
+        kind: "Combined".to_owned(),
+        api_version: String::new(),
+        namespace: String::new(),
+        name: rule.package.clone(),
+        labels: BTreeMap::new(),
+        owner: Default::default(),
+        attrs: serde_json::Value::Null,
+        origin: day2_model::Origin::Declared { file: rule.file.clone(), line: rule.line, template: None, module: None },
+        source: "policies".to_owned(),
     }
 }
 

@@ -120,6 +120,13 @@ impl Framework {
                 c
             }));
         }
+        for control in &framework.controls {
+            for pattern in &control.checks {
+                Glob::new(pattern).map_err(|e| {
+                    FrameworkError::Parse(file.to_owned(), format!("control {}: checks: {e}", control.id))
+                })?;
+            }
+        }
         inherited.append(&mut framework.controls);
         framework.controls = inherited;
         Ok(framework)

@@ -47,7 +47,7 @@ fn report(global: &Global, args: ComplianceArgs) -> Result<ExitCode> {
     };
     let report = compliance::report(&framework, &facts);
     for d in &run.report.diagnostics {
-        eprintln!("warning: {}{}: {}", d.file, d.line.map(|l| format!(":{l}")).unwrap_or_default(), d.message);
+        eprintln!("warning: {d}");
     }
     let text = match args.output {
         ComplianceFormat::Table => table(&report),

@@ -34,7 +34,7 @@ fn verify(paths: &[std::path::PathBuf], filter: Option<&str>, verbose: bool) -> 
     let filter = filter.map(regex::Regex::new).transpose().map_err(|e| anyhow::anyhow!("--run: {e}"))?;
     let (suites, diagnostics) = suite::verify(paths, filter.as_ref());
     for d in &diagnostics {
-        eprintln!("error: {}{}: {}", d.file, d.line.map(|l| format!(":{l}")).unwrap_or_default(), d.message);
+        eprintln!("error: {d}");
     }
     if suites.is_empty() {
         bail!("no gator suites (YAML documents with `kind: Suite`) found under the given paths");
@@ -107,7 +107,7 @@ fn test(
 ) -> Result<ExitCode> {
     let run = unit::run(paths, version, filter);
     for d in &run.diagnostics {
-        eprintln!("error: {}{}: {}", d.file, d.line.map(|l| format!(":{l}")).unwrap_or_default(), d.message);
+        eprintln!("error: {d}");
     }
     if run.results.is_empty() {
         bail!("no Rego tests (test_* rules in *_test.rego files) found under the given paths");

@@ -100,14 +100,12 @@ impl Library {
         inventory: &Value,
         namespace_labels: &BTreeMap<String, serde_json::Value>,
     ) -> Evaluation {
-        // Per constraint: its template's position, and the parameters as a Rego value, converted once.
-        let bound: Vec<(usize, Value)> = self
+        let mut setup = Vec::new();
+        // Per constraint (same index): its template's position and its parameters as a Rego value, converted once.
+        let bound: Vec<Option<(usize, Value)>> = self
             .constraints
             .iter()
-            .filter_map(|c| {
-                let t = self.templates.iter().position(|t| t.kind == c.kind)?;
-                Some((t, to_value(&c.parameters)))
-            })
+            .map(|c| Some((self.templates.iter().position(|t| t.kind == c.kind)?, to_value(&c.parameters))))
             .collect();
         let engines: Vec<Engine> = self
             .templates
@@ -116,28 +114,46 @@ impl Library {
                 let mut engine = t.engine.clone();
                 if t.uses_inventory {
                     // The data root is `{"inventory": …}`; add_data merges it next to nothing else.
-                    let _ = engine.add_data(object([("inventory", inventory.clone())]));
+                    if let Err(e) = engine.add_data(object([("inventory", inventory.clone())])) {
+                        setup.push(Diagnostic::new(
+                            DiagnosticKind::Policy,
+                            &t.file,
+                            Some(t.line),
+                            format!("ConstraintTemplate {}: data.inventory could not be loaded: {e}", t.kind),
+                        ));
+                    }
                 }
-                // regorus analyses the modules on the first evaluation; doing it here, once, spares every worker's
-                // clone that work. The result of this empty review does not matter.
-                let _ = engine.eval_rule(t.rule.clone());
+                // Preparing here, once, spares every worker's clone the analysis; the template compiled at load, so
+                // an error here would only repeat on every evaluation, where it is reported.
+                let _ = rego::prepare(&mut engine);
                 engine
             })
             .collect();
-        let lookup = |ns: &str| namespace_labels.get(ns).cloned();
+        let lookup = |ns: &str| namespace_labels.get(ns);
         let chunk = (objects.len() / (rayon::current_num_threads() * 8)).clamp(16, 1024);
         let parts: Vec<Evaluation> = objects
             .par_chunks(chunk)
             .map(|objects| {
-                let mut engines = engines.clone();
-                let mut out = Evaluation { matched: vec![0; self.constraints.len()], ..Evaluation::default() };
-                for (object_index, o) in objects.iter().enumerate() {
+                // Each worker clones a template's engine the first time one of its objects needs it.
+                let mut local: Vec<Option<Engine>> = vec![None; engines.len()];
+                let mut out = Evaluation::sized(self.constraints.len());
+                for o in objects {
                     for (ci, c) in self.constraints.iter().enumerate() {
-                        let Some((ti, parameters)) = bound.get(ci) else { continue };
-                        if !c.matcher.matches(&o.subject(), &lookup) {
-                            continue;
+                        let Some(Some((ti, parameters))) = bound.get(ci) else { continue };
+                        match c.matcher.matches(&o.subject(), &lookup) {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(undecided) => {
+                                out.undecided.insert((ci, undecided));
+                                continue;
+                            }
                         }
-                        let (Some(engine), Some(t)) = (engines.get_mut(*ti), self.templates.get(*ti)) else { continue };
+                        let (Some(slot), Some(template), Some(t)) =
+                            (local.get_mut(*ti), engines.get(*ti), self.templates.get(*ti))
+                        else {
+                            continue;
+                        };
+                        let engine = slot.get_or_insert_with(|| template.clone());
                         out.evaluations += 1;
                         if let Some(m) = out.matched.get_mut(ci) {
                             *m += 1;
@@ -151,7 +167,7 @@ impl Library {
                             }
                             Err(e) => out.errors.push(EvalError {
                                 constraint: ci,
-                                object: objects.get(object_index).map(|o| o.label()).unwrap_or_default(),
+                                object: o.label(),
                                 error: rego::RegoError::parse(&e.to_string()),
                             }),
                         }
@@ -160,7 +176,8 @@ impl Library {
                 out
             })
             .collect();
-        let mut all = Evaluation { matched: vec![0; self.constraints.len()], ..Evaluation::default() };
+        let mut all = Evaluation::sized(self.constraints.len());
+        all.setup = setup;
         for part in parts {
             all.evaluations += part.evaluations;
             for (total, m) in all.matched.iter_mut().zip(part.matched) {
@@ -168,35 +185,49 @@ impl Library {
             }
             all.violations.extend(part.violations);
             all.errors.extend(part.errors);
+            all.undecided.extend(part.undecided);
         }
         all
     }
 
-    /// One diagnostic per (constraint, error) among `errors`, at the failing line of the template file (or the
-    /// template's first line when regorus does not say).
-    pub fn error_diagnostics(&self, errors: &[EvalError]) -> Vec<Diagnostic> {
+    /// What went wrong in an evaluation, as diagnostics: one per (constraint, error) at the failing line of the
+    /// template file (or the template's first line when regorus does not say), and one note per constraint and
+    /// namespace that `namespaceSelector` could not decide.
+    pub fn diagnostics(&self, evaluation: &Evaluation) -> Vec<Diagnostic> {
         let mut seen: BTreeMap<(usize, &rego::RegoError), (&str, usize)> = BTreeMap::new();
-        for e in errors {
+        for e in &evaluation.errors {
             seen.entry((e.constraint, &e.error)).or_insert((&e.object, 0)).1 += 1;
         }
-        seen.into_iter()
-            .filter_map(|((ci, error), (object, count))| {
-                let c = self.constraints.get(ci)?;
-                let t = self.template(&c.kind)?;
-                let more = if count > 1 { format!(" (and {} more objects)", count - 1) } else { String::new() };
-                Some(Diagnostic::new(
-                    DiagnosticKind::Policy,
-                    error.file.as_deref().unwrap_or(&t.file),
-                    error.line.or(Some(t.line)),
-                    format!(
-                        "ConstraintTemplate {} failed on {object} for constraint {}{more}: {}",
-                        t.kind,
-                        c.rule_id(),
-                        error.message
-                    ),
-                ))
-            })
-            .collect()
+        let errors = seen.into_iter().filter_map(|((ci, error), (object, count))| {
+            let c = self.constraints.get(ci)?;
+            let t = self.template(&c.kind)?;
+            let more = if count > 1 { format!(" (and {} more objects)", count - 1) } else { String::new() };
+            Some(Diagnostic::new(
+                DiagnosticKind::Policy,
+                error.file.as_deref().unwrap_or(&t.file),
+                error.line.or(Some(t.line)),
+                format!(
+                    "ConstraintTemplate {} failed on {object} for constraint {}{more}: {}",
+                    t.kind,
+                    c.rule_id(),
+                    error.message
+                ),
+            ))
+        });
+        let undecided = evaluation.undecided.iter().filter_map(|(ci, why)| {
+            let c = self.constraints.get(*ci)?;
+            let constraint::Undecided::UnknownNamespace(ns) = why;
+            Some(Diagnostic::new(
+                DiagnosticKind::Skipped,
+                &c.file,
+                Some(c.line),
+                format!(
+                    "Constraint {}: objects in namespace `{ns}` are not checked: its namespaceSelector needs the labels of Namespace `{ns}`, which is not among the scanned objects",
+                    c.rule_id()
+                ),
+            ))
+        });
+        evaluation.setup.iter().cloned().chain(errors).chain(undecided).collect()
     }
 }
 
@@ -211,6 +242,16 @@ pub struct Evaluation {
     pub evaluations: usize,
     /// Objects each constraint matched, by constraint index.
     pub matched: Vec<usize>,
+    /// (constraint, reason) pairs whose match could not be decided.
+    pub undecided: BTreeSet<(usize, constraint::Undecided)>,
+    /// Problems preparing the evaluation.
+    pub setup: Vec<Diagnostic>,
+}
+
+impl Evaluation {
+    fn sized(constraints: usize) -> Evaluation {
+        Evaluation { matched: vec![0; constraints], ..Evaluation::default() }
+    }
 }
 
 /// One `violation` result.
@@ -332,6 +373,7 @@ impl<'a> Object<'a> {
             name: &self.name,
             namespace: &self.namespace,
             object: &self.json,
+            generated: self.implied_by.is_some(),
         }
     }
 
@@ -371,4 +413,78 @@ pub fn inventory_data<'o, 'a: 'o>(objects: impl Iterator<Item = &'o Object<'a>>)
 
 fn map<V>(m: BTreeMap<String, V>, value: impl Fn(V) -> Value) -> Value {
     Value::from(m.into_iter().map(|(k, v)| (Value::from(k), value(v))).collect::<BTreeMap<_, _>>())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(text: &str) -> Doc {
+        let value: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+        Doc { file: "t.yaml".to_owned(), line: 1, value, text: std::sync::Arc::from(text) }
+    }
+
+    const TEMPLATE: &str = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sdenyname\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sDenyName\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sdenyname\n        violation[{\"msg\": msg}] {\n          input.review.object.metadata.name == input.parameters.name\n          msg := sprintf(\"%v %v is denied\", [input.review.kind.kind, input.parameters.name])\n        }\n";
+
+    fn constraint(kind: &str, name: &str, denied: &str) -> Doc {
+        doc(&format!(
+            "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  parameters:\n    name: {denied}\n"
+        ))
+    }
+
+    #[test]
+    fn constraints_keep_their_own_template_and_parameters_when_one_is_skipped() {
+        let mut diagnostics = Vec::new();
+        let library = Library::from_docs(
+            &[doc(TEMPLATE)],
+            &[constraint("K8sMissing", "orphan", "x"), constraint("K8sDenyName", "deny-web", "web")],
+            &mut diagnostics,
+        );
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let web =
+            Object::new(Cow::Owned(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}})), None, 7)
+                .unwrap();
+        let evaluation = library.evaluate(&[web], &Value::new_object(), &BTreeMap::new());
+        assert_eq!(evaluation.violations.len(), 1);
+        assert_eq!(evaluation.violations[0].object, 7);
+        assert_eq!(evaluation.violations[0].message, "Pod web is denied");
+        assert_eq!(library.constraints[evaluation.violations[0].constraint].name, "deny-web");
+    }
+
+    #[test]
+    fn cronjobs_imply_a_pod_from_their_job_template() {
+        let cron = json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "ops"},
+            "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"labels": {"app": "n"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}}}}}
+        });
+        let object = Object::new(Cow::Owned(cron), None, 3).unwrap();
+        let pod = object.implied_pod().unwrap();
+        assert_eq!(
+            (pod.kind.as_str(), pod.name.as_str(), pod.namespace.as_str(), pod.origin),
+            ("Pod", "nightly", "ops", 3)
+        );
+        assert_eq!(pod.implied_by.as_deref(), Some("CronJob"));
+        let review = rego::to_json(&pod.review);
+        assert_eq!(review["object"]["spec"]["containers"][0]["image"], "i");
+        assert_eq!(review["object"]["metadata"]["labels"]["app"], "n");
+        assert_eq!(review["kind"], json!({"group": "", "version": "v1", "kind": "Pod"}));
+        assert!(object.implied_pod().unwrap().implied_pod().is_none(), "a Pod implies nothing");
+    }
+
+    #[test]
+    fn inventory_is_keyed_like_gatekeeper_sync() {
+        let objects: Vec<Object<'_>> = [
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "a", "namespace": "shop"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "admin"}}),
+        ]
+        .into_iter()
+        .map(|o| Object::new(Cow::Owned(o), None, 0).unwrap())
+        .collect();
+        let data = rego::to_json(&inventory_data(objects.iter()));
+        assert_eq!(data["namespace"]["shop"]["networking.k8s.io/v1"]["Ingress"]["a"]["metadata"]["name"], "a");
+        assert_eq!(data["cluster"]["rbac.authorization.k8s.io/v1"]["ClusterRole"]["admin"]["kind"], "ClusterRole");
+    }
 }

@@ -85,6 +85,14 @@ fn compile(doc: &Doc, notes: &mut Vec<Diagnostic>) -> Result<Template, Diagnosti
     }
     let at = Placement { file: &doc.file, first_line: rego::locate_block(&doc.text, doc.line, source.rego) };
     let package = rego::add_module(&mut engine, source.rego, at, source.version)?;
+    rego::prepare(&mut engine).map_err(|e| {
+        Diagnostic::new(
+            DiagnosticKind::Policy,
+            e.file.as_deref().unwrap_or(&doc.file),
+            e.line.or(Some(doc.line)),
+            format!("ConstraintTemplate `{name}`: Rego does not compile: {}", e.message),
+        )
+    })?;
     let rule = format!("{package}.violation");
     if !declares_violation(source.rego) {
         return Err(problem(format!("ConstraintTemplate `{name}`: its Rego declares no `violation` rule")));
