@@ -7,32 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{code, day2, root};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn day2(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_day2"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("DAY2_CONFIG")
-        .env_remove("DAY2_STORE")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

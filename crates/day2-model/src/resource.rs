@@ -165,6 +165,14 @@ impl Resource {
     pub fn location(&self) -> Option<(&str, u32)> {
         self.origin.location()
     }
+
+    /// The Helm template it was rendered from (`# Source:`), when declared by one.
+    pub fn template(&self) -> Option<&str> {
+        match &self.origin {
+            Origin::Declared { template, .. } => template.as_deref(),
+            Origin::Live { .. } => None,
+        }
+    }
 }
 
 /// Everything one source saw in one run.

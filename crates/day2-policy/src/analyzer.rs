@@ -299,10 +299,7 @@ fn finding(
         kind: r.kind.clone(),
         file,
         line,
-        template: match &r.origin {
-            day2_model::Origin::Declared { template, .. } => template.clone(),
-            day2_model::Origin::Live { .. } => None,
-        },
+        template: r.template().map(str::to_owned),
         owner: r.owner.clone(),
         evidence: Vec::new(),
         remediation,

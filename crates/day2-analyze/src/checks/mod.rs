@@ -304,10 +304,7 @@ impl Checks {
             subject: hit.subject,
             file,
             line,
-            template: match &r.origin {
-                day2_model::Origin::Declared { template, .. } => template.clone(),
-                day2_model::Origin::Live { .. } => None,
-            },
+            template: r.template().map(str::to_owned),
             owner: r.owner.clone(),
             evidence: hit.evidence,
             remediation: check.remediation.to_owned(),
