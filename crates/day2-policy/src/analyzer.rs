@@ -162,7 +162,7 @@ impl Policies {
         };
         let namespaces = constraint::namespace_labels(objects.iter().map(|o| o.json.as_ref()));
         let implied: Vec<Object> = if self.config.expand_workloads {
-            objects.iter().filter_map(Object::implied_pod).collect()
+            objects.par_iter().filter_map(Object::implied_pod).collect()
         } else {
             Vec::new()
         };
