@@ -97,6 +97,7 @@ const CHECK_HELP: &str = "Examples:
   day2 check --fail-on critical                 only critical findings fail the run
   day2 check --store day2.db                    remember findings; report new and resolved ones
   day2 check --policy policies/gatekeeper k8s/  run Rego policies (Gatekeeper, conftest) next to the built-in checks
+  day2 check --policy deny.rego --combine k8s/   conftest rules over all objects at once
 
 Exit codes:
   0  nothing active at or above --fail-on, no input errors
@@ -133,6 +134,9 @@ pub struct CheckArgs {
     /// modules (conftest: deny/violation/warn in package main). Repeatable; adds to policies.paths in day2.yaml.
     #[arg(long = "policy", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
+    /// Evaluate conftest policies once over all objects, as `[{path, contents}]` (conftest's --combine).
+    #[arg(long)]
+    pub combine: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -115,6 +115,38 @@ fn check_mixes_rego_and_builtin_findings() {
 }
 
 #[test]
+fn check_combine_evaluates_conftest_rules_over_all_objects_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("names.rego"),
+        "package main\n\n# METADATA\n# custom:\n#   severity: medium\ndeny contains msg if {\n  some i, j\n  i < j\n  input[i].contents.kind == \"Service\"\n  input[j].contents.kind == \"Service\"\n  input[i].contents.metadata.name == input[j].contents.metadata.name\n  msg := sprintf(\"two Services named %v (%v, %v)\", [input[i].contents.metadata.name, input[i].path, input[j].path])\n}\n",
+    )
+    .unwrap();
+    let manifests = dir.path().join("k8s");
+    std::fs::create_dir(&manifests).unwrap();
+    for ns in ["a", "b"] {
+        std::fs::write(
+            manifests.join(format!("{ns}.yaml")),
+            format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  ports: [{{port: 80}}]\n"),
+        )
+        .unwrap();
+    }
+    let (policy, k8s) = (dir.path().join("names.rego"), manifests.to_str().unwrap().to_owned());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", &k8s, "--policy", policy.to_str().unwrap(), "-o", "json"];
+        args.extend_from_slice(extra);
+        let report: Value = serde_json::from_slice(&day2(&args).stdout).unwrap();
+        report["findings"].as_array().unwrap().iter().filter(|f| f["analyzer"] == "rego").cloned().collect::<Vec<_>>()
+    };
+    assert!(run(&[]).is_empty(), "each object alone has no twin");
+    let combined = run(&["--combine"]);
+    assert_eq!(combined.len(), 1, "{combined:#?}");
+    assert_eq!(combined[0]["resource"], "k8s/combined/main");
+    assert_eq!(combined[0]["severity"], "medium");
+    assert!(combined[0]["message"].as_str().unwrap().starts_with("two Services named web"));
+}
+
+#[test]
 fn check_reports_broken_policies_and_runs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&root().join("policies/gatekeeper/privileged"), &dir.path().join("privileged"));

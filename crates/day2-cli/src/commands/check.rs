@@ -17,6 +17,7 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
     config.checks.enable.extend(args.only.iter().cloned());
     config.checks.disable.extend(args.skip.iter().cloned());
     config.policies.paths.extend(args.policies.iter().cloned());
+    config.policies.conftest.combine |= args.combine;
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
     if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
