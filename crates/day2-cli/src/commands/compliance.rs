@@ -47,7 +47,7 @@ fn report(global: &Global, args: ComplianceArgs) -> Result<ExitCode> {
     };
     let report = compliance::report(&framework, &facts);
     for d in &run.report.diagnostics {
-        eprintln!("warning: {d}");
+        eprintln!("{}: {d}", if d.kind.is_error() { "error" } else { "note" });
     }
     let text = match args.output {
         ComplianceFormat::Table => table(&report),
