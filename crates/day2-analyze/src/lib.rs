@@ -1,11 +1,13 @@
 //! day2 analyzers: read the [`Inventory`], produce [`Finding`]s.
 //!
 //! - [`checks`]: built-in posture checks for Kubernetes and Terraform/AWS, each a static [`checks::Check`] entry.
+//! - [`drift`]: declared against live state: missing, unmanaged and changed objects, field by field, and coverage.
 //! - [`suppress`]: inline annotations and configured exceptions, with owners and expiry.
 //!
 //! Analyzers are pure: no I/O, no clock except the `now` in [`Context`], so results are reproducible.
 
 pub mod checks;
+pub mod drift;
 pub mod suppress;
 
 use chrono::{DateTime, Utc};

@@ -226,6 +226,7 @@ pub fn run(settings: &Settings) -> Run {
         summary: Summary { files, resources: inventory.len(), ..Summary::default() },
         sources,
         rules: rules_of(&findings, policies.as_ref()),
+        coverage: Vec::new(),
         findings,
         resolved: Vec::new(),
         diagnostics,

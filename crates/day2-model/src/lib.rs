@@ -20,5 +20,5 @@ pub use finding::{
 };
 pub use inventory::{Inventory, Relation, RelationKind};
 pub use owner::{Owner, OwnerKeys};
-pub use report::{Report, RuleMeta, SourceSummary, Summary, report_schema};
+pub use report::{Coverage, Report, RuleMeta, SourceSummary, Summary, report_schema};
 pub use resource::{Change, Origin, Provider, Resource, ResourceId, Snapshot};

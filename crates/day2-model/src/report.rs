@@ -68,6 +68,21 @@ pub struct Summary {
     pub resolved: Option<usize>,
 }
 
+/// How much of what runs in one live scope is declared (IaC coverage), from a drift run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Coverage {
+    /// Provider and scope: `k8s/prod-eu`, `aws/123456789012:eu-west-1`.
+    pub scope: String,
+    /// Live objects considered (after ignore rules; objects owned by other objects are not counted).
+    pub live: usize,
+    /// Of those, how many are declared.
+    pub declared: usize,
+    /// `declared / live` in percent (100 when nothing runs).
+    pub percent: f64,
+    /// Whether the live collection was complete (when not, nothing was reported missing).
+    pub complete: bool,
+}
+
 /// Everything a run produced. This is the document `-o json` prints (see docs/report-schema.json).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Report {
@@ -92,6 +107,9 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// Metadata of every rule that appears in `findings`.
     pub rules: Vec<RuleMeta>,
+    /// IaC coverage per live scope (drift runs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<Coverage>,
 }
 
 impl Report {

@@ -82,6 +82,7 @@ pub(crate) fn report() -> Report {
                 }],
             })
             .collect(),
+        coverage: Vec::new(),
     };
     report.recount();
     report

@@ -27,6 +27,7 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         summary: Summary::default(),
         sources: Vec::new(),
         rules: day2_engine::pipeline::rules_of(&findings, None),
+        coverage: Vec::new(),
         findings,
         resolved: Vec::new(),
         diagnostics: Vec::new(),

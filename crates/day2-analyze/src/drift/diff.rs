@@ -1,0 +1,299 @@
+//! Field-level comparison of a declared Kubernetes object with its live counterpart, with the normalisation that keeps
+//! server behaviour from reading as drift:
+//!
+//! - **Declared fields must hold live; fields only the server sets are not drift.** The API server fills in defaults
+//!   (strategy, protocol, clusterIP, dnsPolicy, …) and status; comparing only what the declaration says makes all of
+//!   them equal without a table of defaults per kind.
+//! - **Except where an addition is someone's edit**: labels, annotations, ConfigMap data, and the entries of lists
+//!   keyed by name (containers, env, ports, volumes, …). An env var added by `kubectl set env` is drift.
+//! - Server-populated metadata (uid, resourceVersion, managedFields, timestamps, well-known annotations) is ignored.
+//! - Quantities compare by value (`1000m` = `1`, `1Gi` = `1024Mi`); numbers by value (`1` = `1.0`).
+
+use serde_json::Value;
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDiff {
+    /// JSON pointer: into the declared object for fields it declares, into the live object for additions.
+    pub pointer: String,
+    /// Declared value (null when only live has it).
+    pub declared: Value,
+    /// Live value (null when live lacks it).
+    pub live: Value,
+}
+
+/// Metadata the API server sets.
+const SERVER_METADATA: &[&str] = &[
+    "managedFields",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "ownerReferences",
+    "finalizers",
+    "namespace",
+];
+
+/// Annotations tools and controllers write on live objects.
+const TOOL_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubectl.kubernetes.io/restartedAt",
+    "deployment.kubernetes.io/revision",
+    "meta.helm.sh/release-name",
+    "meta.helm.sh/release-namespace",
+    "argocd.argoproj.io/tracking-id",
+    "kustomize.toolkit.fluxcd.io/name",
+    "kustomize.toolkit.fluxcd.io/namespace",
+];
+
+/// Differences between `declared` and `live`, in declared-field order.
+pub fn diff(declared: &Value, live: &Value) -> Vec<FieldDiff> {
+    let mut out = Vec::new();
+    compare(&mut String::new(), declared, live, &mut out);
+    out
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or_default()
+}
+
+fn ignored(path: &str, key: &str) -> bool {
+    match (path, last_segment(path)) {
+        ("", _) => key == "status",
+        ("/metadata", _) => SERVER_METADATA.contains(&key),
+        (_, "annotations") => TOOL_ANNOTATIONS.contains(&key),
+        _ => false,
+    }
+}
+
+/// Maps where a key only live has is an edit, not a default.
+fn exact_map(path: &str) -> bool {
+    matches!(last_segment(path), "labels" | "annotations") || path == "/data" || path == "/stringData"
+}
+
+/// The key that identifies an entry of a list at `path`, as Kubernetes' strategic merge patch keys them.
+fn list_key(path: &str) -> Option<&'static [&'static str]> {
+    Some(match last_segment(path) {
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => &["name"],
+        "volumeMounts" | "volumeDevices" => &["mountPath"],
+        "ports" => &["name", "containerPort", "port"],
+        _ => return None,
+    })
+}
+
+fn key_of<'v>(entry: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+    keys.iter().find_map(|k| entry.get(*k))
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn push(out: &mut Vec<FieldDiff>, pointer: &str, declared: &Value, live: &Value) {
+    out.push(FieldDiff { pointer: pointer.to_owned(), declared: declared.clone(), live: live.clone() });
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<FieldDiff>) {
+    let len = path.len();
+    match (declared, live) {
+        (Value::Null, _) => {}
+        (Value::Object(d), Value::Object(l)) => {
+            for (key, dv) in d {
+                if ignored(path, key) {
+                    continue;
+                }
+                path.push('/');
+                path.push_str(&escape(key));
+                match l.get(key) {
+                    Some(lv) => compare(path, dv, lv, out),
+                    // Declaring an empty value is declaring nothing.
+                    None if is_empty(dv) => {}
+                    None => push(out, path, dv, &Value::Null),
+                }
+                path.truncate(len);
+            }
+            if exact_map(path) {
+                for (key, lv) in l.iter().filter(|(k, _)| !d.contains_key(*k) && !ignored(path, k)) {
+                    push(out, &format!("{path}/{}", escape(key)), &Value::Null, lv);
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(l)) => match list_key(path) {
+            Some(keys) if d.iter().chain(l).all(|e| key_of(e, keys).is_some()) => compare_keyed(path, d, l, keys, out),
+            _ if d.len() == l.len() => {
+                for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
+                    path.push_str(&format!("/{i}"));
+                    compare(path, dv, lv, out);
+                    path.truncate(len);
+                }
+            }
+            _ => push(out, path, declared, live),
+        },
+        (Value::Number(d), Value::Number(l)) => {
+            if d.as_f64() != l.as_f64() {
+                push(out, path, declared, live);
+            }
+        }
+        (Value::String(d), Value::String(l)) => {
+            if d != l && !(path.contains("/resources/") && same_quantity(d, l)) {
+                push(out, path, declared, live);
+            }
+        }
+        // intOrString fields (targetPort, maxSurge): `8080` and `"8080"` are the same value.
+        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+            if n.to_string() != *s {
+                push(out, path, declared, live);
+            }
+        }
+        _ => {
+            if declared != live {
+                push(out, path, declared, live);
+            }
+        }
+    }
+}
+
+fn compare_keyed(path: &mut String, d: &[Value], l: &[Value], keys: &[&str], out: &mut Vec<FieldDiff>) {
+    let len = path.len();
+    for (i, dv) in d.iter().enumerate() {
+        path.push_str(&format!("/{i}"));
+        let key = key_of(dv, keys);
+        match l.iter().find(|lv| key_of(lv, keys) == key) {
+            Some(lv) => compare(path, dv, lv, out),
+            None => push(out, path, dv, &Value::Null),
+        }
+        path.truncate(len);
+    }
+    for (j, lv) in l.iter().enumerate() {
+        if !d.iter().any(|dv| key_of(dv, keys) == key_of(lv, keys)) {
+            push(out, &format!("{path}/{j}"), &Value::Null, lv);
+        }
+    }
+}
+
+/// Kubernetes resource quantities (`500m`, `1Gi`, `1e3`, `0.5`) that denote the same amount.
+fn same_quantity(a: &str, b: &str) -> bool {
+    match (quantity(a), quantity(b)) {
+        (Some(x), Some(y)) => (x - y).abs() <= f64::EPSILON * x.abs().max(y.abs()).max(1.0),
+        _ => false,
+    }
+}
+
+fn quantity(s: &str) -> Option<f64> {
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("n", 1e-9),
+        ("u", 1e-6),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let s = s.trim();
+    for (suffix, factor) in SUFFIXES {
+        if let Some(number) = s.strip_suffix(suffix) {
+            return number.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| n * factor);
+        }
+    }
+    s.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pointers(declared: Value, live: Value) -> Vec<String> {
+        diff(&declared, &live).into_iter().map(|d| d.pointer).collect()
+    }
+
+    #[test]
+    fn server_defaults_status_and_metadata_are_not_drift() {
+        let declared = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "cart", "labels": {"app": "cart"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "app", "image": "cart:1",
+                "ports": [{"containerPort": 8080}],
+                "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}}
+        });
+        let live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "cart", "namespace": "shop", "uid": "u", "resourceVersion": "7", "generation": 3,
+                "creationTimestamp": "2026-01-01T00:00:00Z", "labels": {"app": "cart"},
+                "annotations": {"deployment.kubernetes.io/revision": "4"}, "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"replicas": 2, "revisionHistoryLimit": 10, "strategy": {"type": "RollingUpdate"},
+                "template": {"spec": {"dnsPolicy": "ClusterFirst", "containers": [{"name": "app", "image": "cart:1",
+                    "imagePullPolicy": "IfNotPresent", "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                    "resources": {"limits": {"cpu": "1000m", "memory": "1024Mi"}}}]}}},
+            "status": {"replicas": 2}
+        });
+        assert_eq!(pointers(declared, live), Vec::<String>::new());
+    }
+
+    #[test]
+    fn edits_show_field_by_field() {
+        let declared = json!({
+            "metadata": {"labels": {"app": "cart"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                {"name": "app", "image": "cart:1", "env": [{"name": "LOG", "value": "info"}]},
+                {"name": "sidecar", "image": "proxy:1"}
+            ]}}}
+        });
+        let live = json!({
+            "metadata": {"labels": {"app": "cart", "hotfix": "true"}},
+            "spec": {"replicas": 5, "template": {"spec": {"containers": [
+                {"name": "app", "image": "cart:2", "env": [{"name": "LOG", "value": "info"}, {"name": "DEBUG", "value": "1"}]}
+            ]}}}
+        });
+        let diffs = diff(&declared, &live);
+        let got: Vec<(&str, &Value, &Value)> =
+            diffs.iter().map(|d| (d.pointer.as_str(), &d.declared, &d.live)).collect();
+        assert_eq!(
+            got,
+            [
+                ("/metadata/labels/hotfix", &Value::Null, &json!("true")),
+                ("/spec/replicas", &json!(2), &json!(5)),
+                ("/spec/template/spec/containers/0/image", &json!("cart:1"), &json!("cart:2")),
+                ("/spec/template/spec/containers/0/env/1", &Value::Null, &json!({"name": "DEBUG", "value": "1"})),
+                ("/spec/template/spec/containers/1", &json!({"name": "sidecar", "image": "proxy:1"}), &Value::Null),
+            ]
+        );
+    }
+
+    #[test]
+    fn keyed_lists_ignore_order_and_plain_lists_compare_by_position() {
+        let declared = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "args": ["x", "y"]}});
+        let live = json!({"spec": {"containers": [{"name": "b"}, {"name": "a"}], "args": ["y", "x"]}});
+        assert_eq!(pointers(declared, live), ["/spec/args/0", "/spec/args/1"]);
+    }
+
+    #[test]
+    fn quantities_numbers_and_int_or_string() {
+        assert!(same_quantity("1Gi", "1024Mi") && same_quantity("500m", "0.5") && same_quantity("1e3", "1k"));
+        assert!(!same_quantity("1G", "1Gi"));
+        let declared = json!({"spec": {"ports": [{"port": 80, "targetPort": "8080"}], "weight": 1}});
+        let live = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}], "weight": 1.0}});
+        assert!(pointers(declared, live).is_empty());
+    }
+}

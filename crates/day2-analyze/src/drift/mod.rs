@@ -1,0 +1,512 @@
+//! Drift: declared state against live state, paired by resource id, in three classes.
+//!
+//! - **missing** (`DRIFT-MISSING`): declared, not live. Only reported for scopes whose live collection was complete:
+//!   a partial collection is not a deletion.
+//! - **unmanaged** (`DRIFT-UNMANAGED`): live, declared nowhere. Objects owned by other objects (ReplicaSets, Pods,
+//!   EndpointSlices) and the cluster's own objects are not counted; ignore globs (like driftctl's `.driftignore`) add more.
+//! - **changed** (`DRIFT-CHANGED`): both, with field-level differences ([`diff`]) traced to the declaring file and line.
+//!
+//! Noise control: ignore rules by JSON pointer with a resource selector, and fields owned by named field managers
+//! (`metadata.managedFields`, e.g. the HPA owning `spec.replicas`).
+
+pub mod diff;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use day2_model::{
+    Coverage, Domain, Evidence, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, RuleMeta, Severity,
+};
+use globset::{Glob, GlobMatcher};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Context;
+
+/// Rule id of declared objects absent from the live scope.
+pub const MISSING: &str = "DRIFT-MISSING";
+/// Rule id of live objects declared nowhere.
+pub const UNMANAGED: &str = "DRIFT-UNMANAGED";
+/// Rule id of objects whose live fields differ from the declaration.
+pub const CHANGED: &str = "DRIFT-CHANGED";
+
+const ANALYZER: &str = "drift";
+
+/// The `drift:` section of day2.yaml.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Fields never reported as changed, for the resources a rule selects.
+    pub ignore: Vec<IgnoreRule>,
+    /// Field managers whose fields are not drift (`kube-controller-manager` for HPA-managed replicas, an operator).
+    pub ignore_managers: Vec<String>,
+    /// Resource id globs never reported as unmanaged (and not counted in coverage), like `.driftignore`:
+    /// `k8s/*/Secret/*/sh.helm.release.*`.
+    pub unmanaged_ignore: Vec<String>,
+}
+
+/// One ignore rule: a JSON pointer (a `*` segment matches any key or index) on the resources it selects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IgnoreRule {
+    /// Pointer prefix: `/spec/replicas`, `/spec/template/spec/containers/*/image`.
+    pub pointer: String,
+    /// Kind glob (`apps.Deployment`, `*`); default every kind.
+    pub kind: Option<String>,
+    /// Name glob; default every name.
+    pub name: Option<String>,
+    /// Labels the resource must carry.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A drift configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("drift.{field}: invalid glob `{glob}`: {reason}")]
+pub struct DriftConfigError {
+    field: &'static str,
+    glob: String,
+    reason: String,
+}
+
+/// A live scope that was collected: its provider and scope, and whether everything in it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveScope {
+    /// Provider.
+    pub provider: Provider,
+    /// Scope (cluster, account/region).
+    pub scope: String,
+    /// Whether the collection was complete.
+    pub complete: bool,
+}
+
+/// What a drift comparison produced.
+#[derive(Debug, Default)]
+pub struct DriftOutcome {
+    /// Findings of the three classes.
+    pub findings: Vec<Finding>,
+    /// Coverage per live scope.
+    pub coverage: Vec<Coverage>,
+}
+
+/// Unmanaged live objects that belong to the platform rather than to anyone's declarations.
+const PLATFORM: &[&str] = &[
+    "k8s/*/*/kube-system/*",
+    "k8s/*/*/kube-public/*",
+    "k8s/*/*/kube-node-lease/*",
+    "k8s/*/Namespace//kube-*",
+    "k8s/*/Namespace//default",
+    "k8s/*/ServiceAccount/*/default",
+    "k8s/*/ConfigMap/*/kube-root-ca.crt",
+    "k8s/*/Service/default/kubernetes",
+    "k8s/*/events.k8s.io.Event/*/*",
+    "k8s/*/Event/*/*",
+    "k8s/*/coordination.k8s.io.Lease/*/*",
+    "k8s/*/discovery.k8s.io.EndpointSlice/*/*",
+    "k8s/*/Endpoints/*/*",
+    "k8s/*/Secret/*/sh.helm.release.*",
+];
+
+/// A compiled [`DriftConfig`].
+pub struct Drift {
+    ignore: Vec<(Vec<String>, Option<GlobMatcher>, Option<GlobMatcher>, BTreeMap<String, String>)>,
+    managers: BTreeSet<String>,
+    unmanaged_ignore: globset::GlobSet,
+}
+
+fn glob(field: &'static str, pattern: &str) -> Result<GlobMatcher, DriftConfigError> {
+    Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| DriftConfigError {
+        field,
+        glob: pattern.to_owned(),
+        reason: e.kind().to_string(),
+    })
+}
+
+impl Drift {
+    /// Validates and compiles the configuration.
+    pub fn new(config: &DriftConfig) -> Result<Drift, DriftConfigError> {
+        let mut ignore = Vec::new();
+        for rule in &config.ignore {
+            let segments = rule.pointer.split('/').skip(1).map(str::to_owned).collect();
+            let kind = rule.kind.as_deref().map(|k| glob("ignore.kind", k)).transpose()?;
+            let name = rule.name.as_deref().map(|n| glob("ignore.name", n)).transpose()?;
+            ignore.push((segments, kind, name, rule.labels.clone()));
+        }
+        let mut set = globset::GlobSetBuilder::new();
+        for pattern in PLATFORM.iter().copied().chain(config.unmanaged_ignore.iter().map(String::as_str)) {
+            set.add(Glob::new(pattern).map_err(|e| DriftConfigError {
+                field: "unmanaged_ignore",
+                glob: pattern.to_owned(),
+                reason: e.kind().to_string(),
+            })?);
+        }
+        let unmanaged_ignore = set.build().map_err(|e| DriftConfigError {
+            field: "unmanaged_ignore",
+            glob: String::new(),
+            reason: e.to_string(),
+        })?;
+        Ok(Drift { ignore, managers: config.ignore_managers.iter().cloned().collect(), unmanaged_ignore })
+    }
+
+    /// Compares the declared inventory with the live one, scope by scope.
+    pub fn compare(
+        &self,
+        declared: &Inventory,
+        live: &Inventory,
+        scopes: &[LiveScope],
+        context: &Context,
+    ) -> DriftOutcome {
+        let mut outcome = DriftOutcome::default();
+        for scope in scopes {
+            let in_scope = |r: &&Resource| r.provider == scope.provider && r.scope == scope.scope;
+            let declared_here: Vec<&Resource> = declared.resources().iter().filter(in_scope).collect();
+            let findings: Vec<Finding> = declared_here
+                .par_iter()
+                .filter_map(|d| match live.get(&d.id) {
+                    Some(l) => self.changed(d, l, context),
+                    None if scope.complete => Some(missing(d, &scope.scope, context)),
+                    None => None,
+                })
+                .collect();
+            outcome.findings.extend(findings);
+            let counted: Vec<&Resource> =
+                live.resources().iter().filter(in_scope).filter(|l| self.counts_for_coverage(l)).collect();
+            let managed = counted.iter().filter(|l| declared.get(&l.id).is_some()).count();
+            outcome.findings.extend(
+                counted.iter().filter(|l| declared.get(&l.id).is_none()).map(|l| unmanaged(l, &scope.scope, context)),
+            );
+            outcome.coverage.push(Coverage {
+                scope: format!("{}/{}", scope.provider.as_str(), scope.scope),
+                live: counted.len(),
+                declared: managed,
+                percent: if counted.is_empty() { 100.0 } else { 100.0 * managed as f64 / counted.len() as f64 },
+                complete: scope.complete,
+            });
+        }
+        outcome
+    }
+
+    /// Live objects that someone should have declared: not owned by another object, not the platform's, not ignored.
+    fn counts_for_coverage(&self, live: &Resource) -> bool {
+        let owned =
+            live.attrs.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+        !owned && !self.unmanaged_ignore.is_match(live.id.as_str())
+    }
+
+    fn changed(&self, declared: &Resource, live: &Resource, context: &Context) -> Option<Finding> {
+        let owned = self.managed_pointers(live);
+        let diffs: Vec<diff::FieldDiff> = diff::diff(&declared.attrs, &live.attrs)
+            .into_iter()
+            .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| covers(p, &d.pointer)))
+            .collect();
+        if diffs.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = diffs
+            .iter()
+            .take(3)
+            .map(|d| format!("{} declared {} live {}", d.pointer, short(&d.declared), short(&d.live)))
+            .collect();
+        let more = if diffs.len() > 3 { format!("; and {} more", diffs.len() - 3) } else { String::new() };
+        let message = format!(
+            "{} field{} differ{} from the declaration: {}{more}",
+            diffs.len(),
+            if diffs.len() == 1 { "" } else { "s" },
+            if diffs.len() == 1 { "s" } else { "" },
+            shown.join("; ")
+        );
+        let evidence = diffs
+            .into_iter()
+            .map(|d| Evidence { path: d.pointer, expected: Some(d.declared), actual: d.live })
+            .collect();
+        Some(finding(declared, CHANGED, Severity::Medium, message, evidence, context))
+    }
+
+    fn ignored(&self, resource: &Resource, pointer: &str) -> bool {
+        self.ignore.iter().any(|(segments, kind, name, labels)| {
+            kind.as_ref().is_none_or(|k| k.is_match(&resource.kind))
+                && name.as_ref().is_none_or(|n| n.is_match(&resource.name))
+                && labels.iter().all(|(k, v)| resource.labels.get(k) == Some(v))
+                && prefix_matches(segments, pointer)
+        })
+    }
+
+    /// Pointers of the fields the ignored managers own, from the live object's `metadata.managedFields`.
+    fn managed_pointers(&self, live: &Resource) -> Vec<String> {
+        if self.managers.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for entry in live.attrs.pointer("/metadata/managedFields").and_then(Value::as_array).into_iter().flatten() {
+            let manager = entry.get("manager").and_then(Value::as_str).unwrap_or_default();
+            if self.managers.contains(manager) {
+                if let Some(fields) = entry.get("fieldsV1") {
+                    field_set_pointers(fields, &mut String::new(), &mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Pointers of the leaves of a server-side-apply field set (`{"f:spec": {"f:replicas": {}}}` → `/spec/replicas`).
+/// A keyed list entry (`k:{"name":"app"}`) or value entry (`v:…`) stands for the whole list: its pointer is the list.
+fn field_set_pointers(fields: &Value, path: &mut String, out: &mut Vec<String>) {
+    let Some(map) = fields.as_object() else { return };
+    let len = path.len();
+    let mut leaf = true;
+    for (key, child) in map {
+        if let Some(name) = key.strip_prefix("f:") {
+            leaf = false;
+            path.push('/');
+            path.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            field_set_pointers(child, path, out);
+            path.truncate(len);
+        } else if key.starts_with("k:") || key.starts_with("v:") || key.starts_with("i:") {
+            leaf = false;
+            out.push(path.clone());
+        }
+    }
+    if leaf && !path.is_empty() {
+        out.push(path.clone());
+    }
+}
+
+/// Does `owned` cover `pointer` (equal, or a parent of it)? List indices in `pointer` are matched by the list.
+fn covers(owned: &str, pointer: &str) -> bool {
+    pointer == owned || pointer.strip_prefix(owned).is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn prefix_matches(segments: &[String], pointer: &str) -> bool {
+    let actual: Vec<&str> = pointer.split('/').skip(1).collect();
+    actual.len() >= segments.len() && segments.iter().zip(&actual).all(|(want, got)| want == "*" || want == got)
+}
+
+/// A value in a message: short JSON, cut at 60 characters.
+fn short(v: &Value) -> String {
+    let text = if v.is_null() { "(absent)".to_owned() } else { v.to_string() };
+    if text.chars().count() > 60 { format!("{}…", text.chars().take(59).collect::<String>()) } else { text }
+}
+
+fn missing(declared: &Resource, scope: &str, context: &Context) -> Finding {
+    let message = format!("{} {} is declared but does not exist in {scope}", declared.kind, display_name(declared));
+    finding(declared, MISSING, Severity::High, message, Vec::new(), context)
+}
+
+fn unmanaged(live: &Resource, scope: &str, context: &Context) -> Finding {
+    let message = format!("{} {} runs in {scope} but is declared nowhere", live.kind, display_name(live));
+    finding(live, UNMANAGED, Severity::Low, message, Vec::new(), context)
+}
+
+fn display_name(r: &Resource) -> String {
+    if r.namespace.is_empty() { r.name.clone() } else { format!("{}/{}", r.namespace, r.name) }
+}
+
+fn finding(
+    r: &Resource,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    evidence: Vec<Evidence>,
+    context: &Context,
+) -> Finding {
+    let meta = rule_meta(rule);
+    let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
+    Finding {
+        id: FindingId::compute(ANALYZER, rule, &r.id, ""),
+        rule_id: rule.to_owned(),
+        analyzer: ANALYZER.to_owned(),
+        domain: Domain::Drift,
+        severity,
+        title: meta.as_ref().map(|m| m.title.clone()).unwrap_or_default(),
+        message,
+        resource: r.id.clone(),
+        kind: r.kind.clone(),
+        subject: String::new(),
+        file,
+        line,
+        template: r.template().map(str::to_owned),
+        owner: r.owner.clone(),
+        evidence,
+        remediation: meta.map(|m| m.remediation).unwrap_or_default(),
+        fix: None,
+        controls: Vec::new(),
+        impact: None,
+        status: FindingStatus::OPEN,
+        first_seen: context.now,
+        last_seen: context.now,
+        resolved_at: None,
+    }
+}
+
+/// Metadata of the drift rules, for reports.
+pub fn rule_meta(id: &str) -> Option<RuleMeta> {
+    let (title, severity, rationale, remediation) = match id {
+        MISSING => (
+            "Declared object missing from the live environment",
+            Severity::High,
+            "Something declared is not running: a failed deploy, or a manual deletion that the next apply would undo (or that nobody noticed).",
+            "Apply the declaration again, or remove it from the declared state if the deletion was intended.",
+        ),
+        UNMANAGED => (
+            "Live object declared nowhere",
+            Severity::Low,
+            "Objects created by hand escape review, ownership and rebuilds; after an incident nobody can recreate them.",
+            "Declare the object (import it into Git or Terraform), delete it, or list it in drift.unmanaged_ignore.",
+        ),
+        CHANGED => (
+            "Live object differs from its declaration",
+            Severity::Medium,
+            "A hand edit in production: Git no longer tells the truth, and the next apply silently reverts it.",
+            "Re-apply the declaration, or update the declaration to match a change that should stay.",
+        ),
+        _ => return None,
+    };
+    Some(RuleMeta {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        domain: Domain::Drift,
+        severity,
+        rationale: rationale.to_owned(),
+        remediation: remediation.to_owned(),
+        references: Vec::new(),
+        controls: Vec::new(),
+    })
+}
+
+/// The drift rule ids.
+pub const RULES: [&str; 3] = [CHANGED, MISSING, UNMANAGED];
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use day2_model::{Origin, ResourceId, Snapshot};
+    use serde_json::json;
+
+    fn k8s(kind: &str, ns: &str, name: &str, attrs: Value, declared: bool) -> Resource {
+        let mut r = resource(kind, ns, name, attrs);
+        if !declared {
+            r.origin = Origin::Live { source: "live".into(), observed_at: chrono::Utc::now() };
+        }
+        r
+    }
+
+    fn resource(kind: &str, ns: &str, name: &str, attrs: Value) -> Resource {
+        Resource {
+            id: ResourceId::from_raw(format!("k8s/prod/{kind}/{ns}/{name}")),
+            provider: Provider::K8s,
+            scope: "prod".into(),
+            kind: kind.into(),
+            api_version: "v1".into(),
+            namespace: ns.into(),
+            name: name.into(),
+            labels: Default::default(),
+            owner: Default::default(),
+            attrs,
+            origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
+            source: "test".into(),
+        }
+    }
+
+    fn inventory(resources: Vec<Resource>) -> Inventory {
+        Inventory::from_snapshots(vec![Snapshot { resources, complete: true, ..Snapshot::default() }]).0
+    }
+
+    fn run(config: DriftConfig, complete: bool) -> DriftOutcome {
+        let cm =
+            |data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": data});
+        let declared = inventory(vec![
+            k8s("ConfigMap", "shop", "same", cm(json!({"a": "1"})), true),
+            k8s("ConfigMap", "shop", "edited", cm(json!({"a": "1"})), true),
+            k8s("ConfigMap", "shop", "gone", cm(json!({"a": "1"})), true),
+        ]);
+        let mut owned = cm(json!({}));
+        owned["metadata"]["ownerReferences"] = json!([{"kind": "Deployment", "name": "d"}]);
+        let live = inventory(vec![
+            k8s("ConfigMap", "shop", "same", cm(json!({"a": "1"})), false),
+            k8s("ConfigMap", "shop", "edited", cm(json!({"a": "2"})), false),
+            k8s("ConfigMap", "shop", "handmade", cm(json!({})), false),
+            k8s("ConfigMap", "shop", "owned", owned, false),
+            k8s("ConfigMap", "kube-system", "coredns", cm(json!({})), false),
+        ]);
+        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete }];
+        Drift::new(&config).unwrap().compare(&declared, &live, &scopes, &Context { now: chrono::Utc::now() })
+    }
+
+    fn classes(outcome: &DriftOutcome) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> =
+            outcome.findings.iter().map(|f| (f.rule_id.clone(), f.resource.as_str().to_owned())).collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn classifies_missing_unmanaged_and_changed_exactly() {
+        let outcome = run(DriftConfig::default(), true);
+        assert_eq!(
+            classes(&outcome),
+            [
+                (CHANGED.to_owned(), "k8s/prod/ConfigMap/shop/edited".to_owned()),
+                (MISSING.to_owned(), "k8s/prod/ConfigMap/shop/gone".to_owned()),
+                (UNMANAGED.to_owned(), "k8s/prod/ConfigMap/shop/handmade".to_owned()),
+            ]
+        );
+        let changed = outcome.findings.iter().find(|f| f.rule_id == CHANGED).unwrap();
+        assert_eq!(changed.evidence[0].path, "/data/a");
+        assert_eq!(changed.file.as_deref(), Some("edited.yaml"));
+        assert_eq!(outcome.coverage[0].live, 3, "owned and kube-system objects are not counted");
+        assert_eq!(outcome.coverage[0].declared, 2);
+    }
+
+    #[test]
+    fn an_incomplete_collection_reports_nothing_missing() {
+        let outcome = run(DriftConfig::default(), false);
+        assert!(outcome.findings.iter().all(|f| f.rule_id != MISSING));
+        assert!(!outcome.coverage[0].complete);
+    }
+
+    #[test]
+    fn ignore_rules_and_unmanaged_globs() {
+        let config = DriftConfig {
+            ignore: vec![IgnoreRule {
+                pointer: "/data/*".into(),
+                kind: Some("ConfigMap".into()),
+                ..IgnoreRule::default()
+            }],
+            unmanaged_ignore: vec!["k8s/*/ConfigMap/shop/hand*".into()],
+            ..DriftConfig::default()
+        };
+        let outcome = run(config, true);
+        assert_eq!(classes(&outcome), [(MISSING.to_owned(), "k8s/prod/ConfigMap/shop/gone".to_owned())]);
+        assert!(Drift::new(&DriftConfig { unmanaged_ignore: vec!["a[".into()], ..DriftConfig::default() }).is_err());
+    }
+
+    #[test]
+    fn fields_owned_by_ignored_managers_are_not_drift() {
+        let declared = inventory(vec![k8s(
+            "apps.Deployment",
+            "shop",
+            "web",
+            json!({"spec": {"replicas": 2, "paused": false}}),
+            true,
+        )]);
+        let live = inventory(vec![k8s(
+            "apps.Deployment",
+            "shop",
+            "web",
+            json!({"metadata": {"managedFields": [{"manager": "kube-controller-manager",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}, "spec": {"replicas": 7, "paused": true}}),
+            false,
+        )]);
+        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete: true }];
+        let drift = Drift::new(&DriftConfig {
+            ignore_managers: vec!["kube-controller-manager".into()],
+            ..DriftConfig::default()
+        })
+        .unwrap();
+        let outcome = drift.compare(&declared, &live, &scopes, &Context { now: chrono::Utc::now() });
+        assert_eq!(outcome.findings.len(), 1);
+        let paths: Vec<&str> = outcome.findings[0].evidence.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/spec/paused"], "replicas belong to the HPA's manager");
+    }
+}
