@@ -106,9 +106,17 @@ const PLATFORM: &[&str] = &[
     "k8s/*/Secret/*/sh.helm.release.*",
 ];
 
+/// An [`IgnoreRule`] ready to match.
+struct CompiledIgnore {
+    segments: Vec<String>,
+    kind: Option<GlobMatcher>,
+    name: Option<GlobMatcher>,
+    labels: BTreeMap<String, String>,
+}
+
 /// A compiled [`DriftConfig`].
 pub struct Drift {
-    ignore: Vec<(Vec<String>, Option<GlobMatcher>, Option<GlobMatcher>, BTreeMap<String, String>)>,
+    ignore: Vec<CompiledIgnore>,
     managers: BTreeSet<String>,
     unmanaged_ignore: globset::GlobSet,
 }
@@ -129,7 +137,7 @@ impl Drift {
             let segments = rule.pointer.split('/').skip(1).map(str::to_owned).collect();
             let kind = rule.kind.as_deref().map(|k| glob("ignore.kind", k)).transpose()?;
             let name = rule.name.as_deref().map(|n| glob("ignore.name", n)).transpose()?;
-            ignore.push((segments, kind, name, rule.labels.clone()));
+            ignore.push(CompiledIgnore { segments, kind, name, labels: rule.labels.clone() });
         }
         let mut set = globset::GlobSetBuilder::new();
         for pattern in PLATFORM.iter().copied().chain(config.unmanaged_ignore.iter().map(String::as_str)) {
@@ -222,11 +230,11 @@ impl Drift {
     }
 
     fn ignored(&self, resource: &Resource, pointer: &str) -> bool {
-        self.ignore.iter().any(|(segments, kind, name, labels)| {
-            kind.as_ref().is_none_or(|k| k.is_match(&resource.kind))
-                && name.as_ref().is_none_or(|n| n.is_match(&resource.name))
-                && labels.iter().all(|(k, v)| resource.labels.get(k) == Some(v))
-                && prefix_matches(segments, pointer)
+        self.ignore.iter().any(|rule| {
+            rule.kind.as_ref().is_none_or(|k| k.is_match(&resource.kind))
+                && rule.name.as_ref().is_none_or(|n| n.is_match(&resource.name))
+                && rule.labels.iter().all(|(k, v)| resource.labels.get(k) == Some(v))
+                && prefix_matches(&rule.segments, pointer)
         })
     }
 
@@ -238,10 +246,8 @@ impl Drift {
         let mut out = Vec::new();
         for entry in live.attrs.pointer("/metadata/managedFields").and_then(Value::as_array).into_iter().flatten() {
             let manager = entry.get("manager").and_then(Value::as_str).unwrap_or_default();
-            if self.managers.contains(manager) {
-                if let Some(fields) = entry.get("fieldsV1") {
-                    field_set_pointers(fields, &mut String::new(), &mut out);
-                }
+            if let Some(fields) = entry.get("fieldsV1").filter(|_| self.managers.contains(manager)) {
+                field_set_pointers(fields, &mut String::new(), &mut out);
             }
         }
         out
