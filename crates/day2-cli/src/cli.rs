@@ -75,6 +75,9 @@ pub enum Command {
     /// Test Rego policies: Gatekeeper suites (gator verify) and Rego unit tests (opa test).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Compare declared state with live state: missing, unmanaged and changed objects, field by field.
+    #[command(after_long_help = DRIFT_HELP)]
+    Drift(DriftArgs),
     /// Control-level compliance reports (CIS, NSA, PSS, SOC 2, NIS2, DORA, or your own framework file).
     #[command(subcommand)]
     Compliance(ComplianceCommand),
@@ -104,11 +107,9 @@ Exit codes:
   1  at least one active finding at or above --fail-on
   2  usage, configuration or input errors (the rest is still scanned and reported)";
 
+/// How a scan's report is written, judged and recorded (shared by `check` and `drift`).
 #[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Files, directories (walked recursively) or - for stdin. Default: the sources in day2.yaml.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+pub struct ReportArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -124,6 +125,15 @@ pub struct CheckArgs {
     /// Show suppressed findings in table and Markdown output (JSON, YAML, SARIF and JUnit always include them).
     #[arg(long)]
     pub show_suppressed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files, directories (walked recursively) or - for stdin. Default: the sources in day2.yaml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Run only these checks (repeatable; adds to checks.enable in day2.yaml).
     #[arg(long = "check", value_name = "ID")]
     pub only: Vec<String>,
@@ -137,6 +147,38 @@ pub struct CheckArgs {
     /// Evaluate conftest policies once over all objects, as `[{path, contents}]` (conftest's --combine).
     #[arg(long)]
     pub combine: bool,
+}
+
+const DRIFT_HELP: &str =
+    "Live state comes from recorded API objects (`kubectl get deploy,svc,cm -A -o yaml > live.yaml`),
+configured under live.kubernetes in day2.yaml or given with --live. Objects pair by id, so the declared sources and
+the recording must name the same cluster (sources.manifests[].cluster, live.kubernetes[].cluster, or --cluster).
+
+Examples:
+  day2 drift -c examples/fleet/day2.yaml                       the example fleet against its recorded live state
+  day2 drift k8s/ --live live.yaml --cluster prod-eu           declared manifests against a recording
+  day2 drift -o json --store day2.db                           remember drift; report what is new and what was fixed
+
+Classes: DRIFT-MISSING (declared, not live; only when the live collection was complete), DRIFT-UNMANAGED (live,
+declared nowhere; owned objects and the platform's own are not counted), DRIFT-CHANGED (field by field, with the
+declared and live values and the declaring file and line). IaC coverage per cluster is in the summary.
+
+Exit codes: as `day2 check`.";
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Declared files or directories. Default: the sources in day2.yaml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Recorded live objects (files or directories of `kubectl get -o yaml|json` output). Default: live.kubernetes in
+    /// day2.yaml.
+    #[arg(long, value_name = "PATH")]
+    pub live: Vec<PathBuf>,
+    /// Cluster name for the declared paths and --live recording given on the command line.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Subcommand)]

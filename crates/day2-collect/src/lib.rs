@@ -5,6 +5,7 @@
 //!
 //! - [`manifests`]: Kubernetes YAML/JSON (files, directories, stdin; multi-document, `List`, Helm and Kustomize output).
 //! - [`terraform`]: Terraform state v4 and `terraform show -json` output for state and plans.
+//! - [`recorded`]: recorded live Kubernetes state (`kubectl get -o yaml` output), for offline drift.
 //! - [`link`]: relations and ownership derived across sources once everything is collected.
 //! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
 
@@ -12,6 +13,8 @@ pub mod files;
 pub mod link;
 #[cfg(feature = "manifests")]
 pub mod manifests;
+#[cfg(feature = "manifests")]
+pub mod recorded;
 #[cfg(feature = "terraform")]
 pub mod terraform;
 

@@ -19,6 +19,13 @@ use serde_saphyr::Spanned;
 use crate::Limits;
 use crate::files::{self, FileFilter};
 
+/// True for objects as the API server returns them: only the server assigns `uid` and `resourceVersion`, so a
+/// declaration never carries both (an exported `kubectl get -o yaml` does).
+fn is_live_object(object: &Value) -> bool {
+    let meta = object.get("metadata");
+    meta.and_then(|m| m.get("uid")).is_some() && meta.and_then(|m| m.get("resourceVersion")).is_some()
+}
+
 /// Configuration of one manifests source (`sources.manifests[]` in day2.yaml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,6 +46,9 @@ pub struct ManifestsConfig {
     pub default_namespace: String,
     /// Input limits.
     pub limits: Limits,
+    /// Accept live API objects (recorded state read by [`crate::recorded`]); declared sources skip them.
+    #[serde(skip)]
+    pub live_objects: bool,
 }
 
 impl Default for ManifestsConfig {
@@ -51,6 +61,7 @@ impl Default for ManifestsConfig {
             cluster: "default".into(),
             default_namespace: "default".into(),
             limits: Limits::default(),
+            live_objects: false,
         }
     }
 }
@@ -358,6 +369,13 @@ impl DocContext<'_> {
             self.list(value, line, out);
             return;
         }
+        if !self.config.live_objects && is_live_object(&value) {
+            out.diagnostics.push(self.skipped(
+                line,
+                "a live API object (it carries a server-assigned uid and resourceVersion), not a declaration; give recorded live state to `day2 drift --live`",
+            ));
+            return;
+        }
         match self.resource(value, api_version, kind, line) {
             Ok(r) => out.resources.push(r),
             Err(message) => out.diagnostics.push(self.schema(line, &message)),
@@ -631,6 +649,17 @@ mod tests {
 
     fn parse_str(text: &str) -> Parsed {
         parse(text, "t.yaml", "test", &ManifestsConfig::default())
+    }
+
+    #[test]
+    fn live_api_objects_are_not_declarations() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  uid: 1f0c\n  resourceVersion: \"42\"\n";
+        let p = parse_str(text);
+        assert!(p.resources.is_empty());
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);
+        assert!(p.diagnostics[0].message.contains("day2 drift --live"), "{:?}", p.diagnostics[0]);
+        let live = parse(text, "t.yaml", "test", &ManifestsConfig { live_objects: true, ..ManifestsConfig::default() });
+        assert_eq!(live.resources.len(), 1);
     }
 
     #[test]

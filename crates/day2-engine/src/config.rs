@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use day2_analyze::checks::ChecksConfig;
+use day2_analyze::drift::DriftConfig;
 use day2_analyze::suppress::SuppressionRule;
 use day2_collect::manifests::ManifestsConfig;
+use day2_collect::recorded::RecordedConfig;
 use day2_collect::terraform::TerraformConfig;
 use day2_model::{OwnerKeys, Severity};
 use day2_policy::PolicyConfig;
@@ -21,6 +23,14 @@ pub struct SourcesConfig {
     pub terraform: Vec<TerraformConfig>,
 }
 
+/// Live sources to compare the declared ones with (`day2 drift`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Recorded Kubernetes API objects, per cluster.
+    pub kubernetes: Vec<RecordedConfig>,
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -31,6 +41,10 @@ pub struct Config {
     pub checks: ChecksConfig,
     /// Rego policies (Gatekeeper templates and constraints, conftest modules) run next to the checks.
     pub policies: PolicyConfig,
+    /// Live state for `day2 drift`.
+    pub live: LiveConfig,
+    /// Drift noise control: ignore rules, field managers, unmanaged globs.
+    pub drift: DriftConfig,
     /// Label/tag keys that name team, service, environment and owner.
     pub owners: OwnerKeys,
     /// Accepted exceptions.
@@ -47,6 +61,8 @@ impl Default for Config {
             sources: SourcesConfig::default(),
             checks: ChecksConfig::default(),
             policies: PolicyConfig::default(),
+            live: LiveConfig::default(),
+            drift: DriftConfig::default(),
             owners: OwnerKeys::default(),
             suppressions: Vec::new(),
             suppression_files: Vec::new(),
@@ -107,6 +123,9 @@ impl Config {
             t.paths = t.paths.iter().map(|p| resolve(base, p)).collect();
         }
         config.policies.paths = config.policies.paths.iter().map(|p| resolve(base, p)).collect();
+        for l in &mut config.live.kubernetes {
+            l.recorded = l.recorded.iter().map(|p| resolve(base, p)).collect();
+        }
         config.validate(path)?;
         Ok(config)
     }
@@ -124,6 +143,9 @@ impl Config {
         let mut problems: Vec<String> = Vec::new();
         if let Err(errors) = day2_analyze::checks::Checks::new(&self.checks) {
             problems.extend(errors.iter().map(ToString::to_string));
+        }
+        if let Err(e) = day2_analyze::drift::Drift::new(&self.drift) {
+            problems.push(e.to_string());
         }
         if let Err(errors) = day2_analyze::suppress::Suppressor::new(&self.suppressions, "") {
             problems.extend(errors.iter().map(ToString::to_string));

@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use day2_analyze::checks::{self, Checks, ChecksConfig};
+use day2_analyze::drift::{self, Drift, DriftConfig, LiveScope};
 use day2_analyze::suppress::{SuppressionError, SuppressionRule, Suppressor};
 use day2_analyze::{Analyzer, Context};
 use day2_collect::files::{self, FileFilter, Input};
 use day2_collect::manifests::ManifestsConfig;
+use day2_collect::recorded::{self, RecordedConfig};
 use day2_collect::terraform::TerraformConfig;
 use day2_collect::{link, manifests, terraform};
 use day2_model::{
-    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Report, ResourceId, RuleMeta, Severity, Snapshot,
-    SourceSummary, Summary,
+    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Provider, Report, ResourceId, RuleMeta, Severity,
+    Snapshot, SourceSummary, Summary,
 };
 
 use crate::config::Config;
@@ -32,6 +34,10 @@ pub struct Settings {
     pub checks: ChecksConfig,
     /// Rego policies to run.
     pub policies: PolicyConfig,
+    /// Recorded live Kubernetes sources (drift).
+    pub live: Vec<RecordedConfig>,
+    /// Drift noise control.
+    pub drift: DriftConfig,
     /// Ownership keys.
     pub owners: OwnerKeys,
     /// Configured suppressions.
@@ -73,6 +79,8 @@ impl Settings {
             terraform,
             checks: config.checks.clone(),
             policies: config.policies.clone(),
+            live: config.live.kubernetes.clone(),
+            drift: config.drift.clone(),
             owners: config.owners.clone(),
             suppressions: config.suppressions.clone(),
             suppressions_from: config_name.to_owned(),
@@ -138,14 +146,24 @@ pub struct Run {
     pub applicable: BTreeSet<String>,
 }
 
-/// Runs the pipeline once.
-pub fn run(settings: &Settings) -> Run {
-    let clock = std::time::Instant::now();
+/// A linked inventory and what the report says about the sources it came from.
+struct Collected {
+    inventory: Inventory,
+    sources: Vec<SourceSummary>,
+    files: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Snapshots of the declared sources.
+fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
     let mut snapshots: Vec<Snapshot> =
         settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
     snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
+    snapshots
+}
 
-    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, "Collected sources.");
+/// Builds and links the inventory of `snapshots`; bad inputs and duplicates become diagnostics.
+fn build(mut snapshots: Vec<Snapshot>, owners: &OwnerKeys) -> Collected {
     let sources: Vec<SourceSummary> = snapshots
         .iter()
         .map(|s| SourceSummary {
@@ -158,7 +176,6 @@ pub fn run(settings: &Settings) -> Run {
     let files = snapshots.iter().map(|s| s.files).sum();
     let mut diagnostics: Vec<Diagnostic> =
         snapshots.iter_mut().flat_map(|s| std::mem::take(&mut s.diagnostics)).filter(|d| d.kind.is_error()).collect();
-
     let (mut inventory, duplicates) = Inventory::from_snapshots(snapshots);
     for dup in duplicates {
         let (file, line) = dup.location().map(|(f, l)| (f.to_owned(), Some(l))).unwrap_or_default();
@@ -169,7 +186,16 @@ pub fn run(settings: &Settings) -> Run {
             format!("duplicate object {}: already read from another source; this copy is ignored", dup.id),
         ));
     }
-    link::link(&mut inventory, &settings.owners);
+    link::link(&mut inventory, owners);
+    Collected { inventory, sources, files, diagnostics }
+}
+
+/// Runs the pipeline once.
+pub fn run(settings: &Settings) -> Run {
+    let clock = std::time::Instant::now();
+    let snapshots = declared_snapshots(settings);
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, "Collected sources.");
+    let Collected { inventory, sources, files, mut diagnostics } = build(snapshots, &settings.owners);
     tracing::info!(
         elapsed_ms = clock.elapsed().as_millis() as u64,
         resources = inventory.len(),
@@ -235,6 +261,78 @@ pub fn run(settings: &Settings) -> Run {
     Run { report, inventory, rules_run, applicable }
 }
 
+/// One drift run: the declared sources against the recorded live ones, field by field, with coverage per scope.
+pub fn drift(settings: &Settings) -> Run {
+    let clock = std::time::Instant::now();
+    let declared = build(declared_snapshots(settings), &settings.owners);
+    let live_snapshots: Vec<Snapshot> =
+        settings.live.iter().filter(|l| !l.recorded.is_empty()).map(recorded::collect).collect();
+    let scopes: Vec<LiveScope> = settings
+        .live
+        .iter()
+        .filter(|l| !l.recorded.is_empty())
+        .zip(&live_snapshots)
+        .map(|(l, s)| LiveScope { provider: Provider::K8s, scope: l.cluster.clone(), complete: s.complete })
+        .collect();
+    let live = build(live_snapshots, &settings.owners);
+    tracing::info!(
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+        declared = declared.inventory.len(),
+        live = live.inventory.len(),
+        "Collected declared and live state."
+    );
+    let mut diagnostics = declared.diagnostics;
+    diagnostics.extend(live.diagnostics);
+    let context = Context { now: settings.now };
+    let (mut findings, coverage) = match Drift::new(&settings.drift) {
+        Ok(drift) => {
+            let outcome = drift.compare(&declared.inventory, &live.inventory, &scopes, &context);
+            (outcome.findings, outcome.coverage)
+        }
+        Err(e) => {
+            diagnostics.push(Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()));
+            (Vec::new(), Vec::new())
+        }
+    };
+    // A store resolves findings of the rules that ran; "missing" did not run where a live collection was partial.
+    let all_complete = scopes.iter().all(|s| s.complete);
+    let rules_run: Vec<String> = if scopes.is_empty() {
+        Vec::new()
+    } else {
+        drift::RULES.iter().filter(|r| all_complete || **r != drift::MISSING).map(|r| (*r).to_owned()).collect()
+    };
+    diagnostics.extend(suppress(settings, &declared.inventory, &mut findings));
+    sort(&mut findings);
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Compared.");
+    let mut sources = declared.sources;
+    sources.extend(live.sources);
+    let mut report = Report {
+        schema_version: Report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: settings.now,
+        fail_on: settings.fail_on,
+        summary: Summary {
+            files: declared.files + live.files,
+            resources: declared.inventory.len() + live.inventory.len(),
+            ..Summary::default()
+        },
+        sources,
+        rules: rules_of(&findings, None),
+        coverage,
+        findings,
+        resolved: Vec::new(),
+        diagnostics,
+    };
+    report.recount();
+    // Unmanaged findings are about live objects: the stored inventory holds them too, under their live source, so
+    // their findings resolve when a complete recording no longer has them.
+    let mut inventory = declared.inventory;
+    for r in live.inventory.resources() {
+        inventory.insert(r.clone());
+    }
+    Run { report, inventory, rules_run, applicable: BTreeSet::new() }
+}
+
 /// Applies annotations and configured suppressions; returns the problems found in them. An annotation problem is
 /// located at the object that carries the annotation.
 fn suppress(settings: &Settings, inventory: &Inventory, findings: &mut [Finding]) -> Vec<Diagnostic> {
@@ -277,7 +375,12 @@ pub fn sort(findings: &mut [Finding]) {
 pub fn rules_of(findings: &[Finding], policies: Option<&Policies>) -> Vec<RuleMeta> {
     let ids: BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
     ids.into_iter()
-        .filter_map(|id| checks::find(id).map(rule_meta).or_else(|| policies.and_then(|p| p.rule_meta(id))))
+        .filter_map(|id| {
+            checks::find(id)
+                .map(rule_meta)
+                .or_else(|| drift::rule_meta(id))
+                .or_else(|| policies.and_then(|p| p.rule_meta(id)))
+        })
         .collect()
 }
 

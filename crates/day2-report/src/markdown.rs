@@ -36,6 +36,9 @@ impl Reporter for Markdown {
             report.fail_on,
             failing
         )?;
+        for line in crate::table::coverage_lines(report) {
+            writeln!(out, "{line}\n")?;
+        }
         let active: Vec<_> = report.findings.iter().filter(|f| f.status.is_active()).collect();
         if !active.is_empty() {
             writeln!(out, "| Severity | Rule | Resource | Location | Finding |")?;

@@ -62,9 +62,14 @@ fn last_segment(path: &str) -> &str {
 
 fn ignored(path: &str, key: &str) -> bool {
     match (path, last_segment(path)) {
-        ("", _) => key == "status",
+        // Pairing is by group and kind; the served version may differ from the declared one (policy/v1beta1 → v1).
+        ("", _) => key == "status" || key == "apiVersion",
         ("/metadata", _) => SERVER_METADATA.contains(&key),
         (_, "annotations") => TOOL_ANNOTATIONS.contains(&key),
+        // Set by the API server on every Namespace, and by controllers on the objects they create.
+        (_, "labels") => {
+            matches!(key, "kubernetes.io/metadata.name" | "pod-template-hash" | "controller-revision-hash")
+        }
         _ => false,
     }
 }
@@ -153,7 +158,8 @@ fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<Fiel
         }
         // intOrString fields (targetPort, maxSurge): `8080` and `"8080"` are the same value.
         (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
-            if n.to_string() != *s {
+            let text = n.to_string();
+            if text != *s && !(path.contains("/resources/") && same_quantity(&text, s)) {
                 push(out, path, declared, live);
             }
         }

@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use day2_engine::pipeline::{self, Settings};
+use day2_engine::pipeline::{self, Run, Settings};
 use day2_store::{RunRecord, Store};
 
 use super::{emit, exit_code, load_config, use_color};
-use crate::cli::{CheckArgs, Global};
+use crate::cli::{CheckArgs, Global, ReportArgs};
 
 pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
     let (mut config, config_name) = load_config(global)?;
-    if let Some(s) = args.fail_on {
+    if let Some(s) = args.report.fail_on {
         config.fail_on = s.into();
     }
     config.checks.enable.extend(args.only.iter().cloned());
@@ -25,7 +25,11 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
             "nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)"
         );
     }
-    let run = pipeline::run(&settings);
+    finish(global, pipeline::run(&settings), &args.report)
+}
+
+/// Records the run when asked, renders the report and returns the exit code (shared with `day2 drift`).
+pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<ExitCode> {
     let mut report = run.report;
     // A store that cannot be written must not cost the user the scan: the report is printed anyway, then the error.
     let mut store_error = None;

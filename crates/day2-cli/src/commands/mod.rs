@@ -3,6 +3,7 @@
 mod check;
 mod checks;
 mod compliance;
+mod drift;
 mod findings;
 mod init;
 mod policy;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Checks(cmd) => checks::run(&cli.global, cmd),
         Command::Policy(cmd) => policy::run(&cli.global, cmd),
+        Command::Drift(args) => drift::run(&cli.global, args),
         Command::Compliance(cmd) => compliance::run(&cli.global, cmd),
         Command::Findings(args) => findings::run(&cli.global, args),
         Command::Init(args) => init::run(args),

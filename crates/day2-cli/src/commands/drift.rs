@@ -1,0 +1,47 @@
+//! `day2 drift`: declared state against recorded live state.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use day2_collect::recorded::RecordedConfig;
+use day2_engine::pipeline::{self, Settings};
+
+use super::check::finish;
+use super::load_config;
+use crate::cli::{DriftArgs, Global};
+
+pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
+    let (mut config, config_name) = load_config(global)?;
+    if let Some(s) = args.report.fail_on {
+        config.fail_on = s.into();
+    }
+    if let Some(cluster) = &args.cluster {
+        // The cluster names the command line's inputs; configured sources keep their own.
+        if !args.paths.is_empty() {
+            config.sources.manifests.iter_mut().for_each(|m| m.cluster = cluster.clone());
+            if config.sources.manifests.is_empty() {
+                config
+                    .sources
+                    .manifests
+                    .push(day2_collect::manifests::ManifestsConfig { cluster: cluster.clone(), ..Default::default() });
+            }
+        }
+    }
+    if !args.live.is_empty() {
+        let cluster = args.cluster.clone().or_else(|| config.sources.manifests.first().map(|m| m.cluster.clone()));
+        config.live.kubernetes = vec![RecordedConfig {
+            cluster: cluster.unwrap_or_else(|| RecordedConfig::default().cluster),
+            recorded: args.live.clone(),
+            source_name: None,
+        }];
+    }
+    config.validate(std::path::Path::new(&config_name))?;
+    let settings = Settings::new(&config, &args.paths, &config_name);
+    if settings.live.iter().all(|l| l.recorded.is_empty()) {
+        bail!("no live state to compare with: give --live <recording> or configure live.kubernetes in day2.yaml");
+    }
+    if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+        bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
+    }
+    finish(global, pipeline::drift(&settings), &args.report)
+}
