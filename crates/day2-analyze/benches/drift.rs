@@ -4,6 +4,8 @@
 //! `cargo bench -p day2-analyze --bench drift` (all cores). Peak memory: run the bench binary under
 //! `/usr/bin/time -v … --bench 100000 --profile-time 5`. Figures in docs/benchmarks.md.
 
+#![allow(clippy::indexing_slicing, clippy::panic)]
+
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use day2_analyze::Context;
