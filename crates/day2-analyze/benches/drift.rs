@@ -59,7 +59,7 @@ fn live(i: usize) -> Value {
     c["terminationMessagePath"] = json!("/dev/termination-log");
     c["ports"][0]["protocol"] = json!("TCP");
     c["resources"]["limits"]["cpu"] = json!("1000m");
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         c["image"] = json!(format!("registry.example.com/svc-{i}:hotfix"));
         o["spec"]["replicas"] = json!(7);
     }
