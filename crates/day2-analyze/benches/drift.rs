@@ -96,7 +96,8 @@ fn inventories(n: usize) -> (Inventory, Inventory) {
         Inventory::from_snapshots(vec![Snapshot { resources, complete: true, ..Snapshot::default() }]).0
     };
     let declared_objects = (0..n).map(|i| resource(i, declared(i), true)).collect();
-    let live_objects = (0..n).map(|i| if i % 100 == 1 { n + i } else { i }).map(|i| resource(i, live(i), false)).collect();
+    let live_objects =
+        (0..n).map(|i| if i % 100 == 1 { n + i } else { i }).map(|i| resource(i, live(i), false)).collect();
     (inventory(declared_objects), inventory(live_objects))
 }
 

@@ -158,6 +158,8 @@ Examples:
   day2 drift -c examples/fleet/day2.yaml                       the example fleet against its recorded live state
   day2 drift k8s/ --live live.yaml --cluster prod-eu           declared manifests against a recording
   day2 drift -o json --store day2.db                           remember drift; report what is new and what was fixed
+  day2 drift --write-baseline drift-baseline.json              accept today's drift ...
+  day2 drift --baseline drift-baseline.json                    ... and from then on see only new drift
 
 Classes: DRIFT-MISSING (declared, not live; only when the live collection was complete), DRIFT-UNMANAGED (live,
 declared nowhere; owned objects and the platform's own are not counted), DRIFT-CHANGED (field by field, with the
@@ -177,6 +179,12 @@ pub struct DriftArgs {
     /// Cluster name for the declared paths and --live recording given on the command line.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
+    /// Accept the drift found now: write it to this file (review and commit it), so `--baseline` shows only new drift.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Suppress drift recorded in this baseline file, as long as the same fields hold the same live values.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
 }

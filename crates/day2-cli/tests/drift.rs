@@ -176,3 +176,29 @@ fn suppressions_with_expiry_apply_to_drift() {
     assert_eq!(shell(&report)["status"]["state"], "open");
     assert_eq!(shell(&report)["status"]["expired_suppression"]["owner"], "team-shop");
 }
+
+#[test]
+fn a_baseline_hides_accepted_drift_and_shows_new_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("cluster.yaml");
+    let text = std::fs::read_to_string(root().join("examples/fleet/live/k8s/cluster.yaml")).unwrap();
+    std::fs::write(&recording, &text).unwrap();
+    let config = config_with(dir.path(), &recording, "");
+    let baseline = dir.path().join("baseline.json");
+    let baseline = baseline.to_str().unwrap();
+    let written = day2(&["drift", "-c", &config, "--write-baseline", baseline, "-o", "json"]);
+    assert_eq!(json_of(&written)["summary"]["active"], 4, "writing a baseline still reports");
+    let quiet = day2(&["drift", "-c", &config, "--baseline", baseline, "-o", "json"]);
+    assert_eq!(code(&quiet), 0, "everything is accepted");
+    assert_eq!(json_of(&quiet)["summary"]["suppressed"], 4);
+    // Someone edits cart again: its drift is new.
+    let mut docs: Value = serde_saphyr::from_str(&text).unwrap();
+    for o in docs["items"].as_array_mut().unwrap() {
+        if o["kind"] == "Deployment" && o["metadata"]["name"] == "cart" {
+            o["spec"]["replicas"] = Value::from(9);
+        }
+    }
+    std::fs::write(&recording, serde_json::to_string(&docs).unwrap()).unwrap();
+    let report = json_of(&day2(&["drift", "-c", &config, "--baseline", baseline, "-o", "json"]));
+    assert_eq!(classes(&report), pairs(&[("DRIFT-CHANGED", "apps.Deployment/shop/cart")]));
+}

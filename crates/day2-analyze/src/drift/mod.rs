@@ -6,9 +6,10 @@
 //!   EndpointSlices) and the cluster's own objects are not counted; ignore globs (like driftctl's `.driftignore`) add more.
 //! - **changed** (`DRIFT-CHANGED`): both, with field-level differences ([`diff`]) traced to the declaring file and line.
 //!
-//! Noise control: ignore rules by JSON pointer with a resource selector, and fields owned by named field managers
-//! (`metadata.managedFields`, e.g. the HPA owning `spec.replicas`).
+//! Noise control: ignore rules by JSON pointer with a resource selector, fields owned by named field managers
+//! (`metadata.managedFields`, e.g. the HPA owning `spec.replicas`), and a [`baseline`] of accepted drift.
 
+pub mod baseline;
 pub mod diff;
 
 use std::collections::{BTreeMap, BTreeSet};

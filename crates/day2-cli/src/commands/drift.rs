@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use day2_analyze::drift::baseline::Baseline;
 use day2_collect::recorded::RecordedConfig;
 use day2_engine::pipeline::{self, Settings};
 
@@ -43,5 +44,16 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
     if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
         bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
     }
-    finish(global, pipeline::drift(&settings), &args.report)
+    let mut run = pipeline::drift(&settings);
+    if let Some(path) = &args.baseline {
+        let baseline = Baseline::read(path)?;
+        baseline.apply(&mut run.report.findings, &path.display().to_string());
+        run.report.recount();
+    }
+    if let Some(path) = &args.write_baseline {
+        let baseline = Baseline::of(&run.report.findings, run.report.started_at);
+        baseline.write(path)?;
+        eprintln!("wrote {} accepted drift finding(s) to {}", baseline.entries.len(), path.display());
+    }
+    finish(global, run, &args.report)
 }
