@@ -248,7 +248,7 @@ mod review_regressions {
     fn terraform_json_on_stdin_is_scanned_as_terraform() {
         let plan = std::fs::read(root().join("examples/fleet/terraform/edge/plan.json")).unwrap();
         let r = json_of(&piped(&["check", "-", "-o", "json"], &plan));
-        assert_eq!(r["summary"]["resources"], 4);
+        assert_eq!(r["summary"]["resources"], 5, "four planned resources and the drifted security group");
         assert!(
             r["findings"]
                 .as_array()

@@ -34,16 +34,21 @@ fn example_fleet_shows_missing_unmanaged_and_changed_and_nothing_else() {
     let out = day2(&["drift", "-c", "examples/fleet/day2.yaml", "-o", "json"]);
     assert_eq!(code(&out), 1, "a missing object is high severity: {}", String::from_utf8_lossy(&out.stderr));
     let report = json_of(&out);
-    assert_eq!(
-        classes(&report),
-        pairs(&[
-            ("DRIFT-CHANGED", "apps.Deployment/shop/cart"),
-            ("DRIFT-MISSING", "apps.Deployment/shop/legacy-search"),
-            ("DRIFT-UNMANAGED", "ConfigMap/payments/feature-flags"),
-            ("DRIFT-UNMANAGED", "apps.Deployment/shop/debug-shell"),
-        ])
-    );
-    let cart = report["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == "DRIFT-CHANGED").unwrap();
+    let mut expected = pairs(&[
+        ("DRIFT-CHANGED", "apps.Deployment/shop/cart"),
+        ("DRIFT-MISSING", "apps.Deployment/shop/legacy-search"),
+        ("DRIFT-UNMANAGED", "ConfigMap/payments/feature-flags"),
+        ("DRIFT-UNMANAGED", "apps.Deployment/shop/debug-shell"),
+    ]);
+    // The edge plan's resource_drift: a rule added to the security group outside Terraform.
+    expected.insert(1, ("DRIFT-CHANGED".to_owned(), "tf/edge/aws_security_group//aws_security_group.edge".to_owned()));
+    assert_eq!(classes(&report), expected);
+    let cart = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"] == "k8s/shop-prod-eu/apps.Deployment/shop/cart")
+        .unwrap();
     assert_eq!(cart["file"], "examples/fleet/k8s/shop/cart.yaml");
     assert_eq!(cart["line"], 2);
     let fields: Vec<(&str, &Value, &Value)> = cart["evidence"]
@@ -201,4 +206,18 @@ fn a_baseline_hides_accepted_drift_and_shows_new_drift() {
     std::fs::write(&recording, serde_json::to_string(&docs).unwrap()).unwrap();
     let report = json_of(&day2(&["drift", "-c", &config, "--baseline", baseline, "-o", "json"]));
     assert_eq!(classes(&report), pairs(&[("DRIFT-CHANGED", "apps.Deployment/shop/cart")]));
+}
+
+#[test]
+fn terraform_plan_resource_drift_is_drift_too() {
+    let out = day2(&["drift", "examples/fleet/terraform/edge/plan.json", "-o", "json"]);
+    let report = json_of(&out);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let sg = &findings[0];
+    assert_eq!(sg["rule_id"], "DRIFT-CHANGED");
+    assert_eq!(sg["file"], "examples/fleet/terraform/edge/plan.json");
+    assert_eq!(sg["evidence"][0]["path"], "/ingress");
+    assert_eq!(sg["evidence"][0]["actual"][1]["cidr_blocks"][0], "0.0.0.0/0");
+    assert!(sg["message"].as_str().unwrap().contains("outside Terraform"));
 }

@@ -286,7 +286,8 @@ pub fn drift(settings: &Settings) -> Run {
     let context = Context { now: settings.now };
     let (mut findings, coverage) = match Drift::new(&settings.drift) {
         Ok(drift) => {
-            let outcome = drift.compare(&declared.inventory, &live.inventory, &scopes, &context);
+            let mut outcome = drift.compare(&declared.inventory, &live.inventory, &scopes, &context);
+            outcome.findings.extend(drift.plan_drift(&declared.inventory, &context));
             (outcome.findings, outcome.coverage)
         }
         Err(e) => {
@@ -295,8 +296,9 @@ pub fn drift(settings: &Settings) -> Run {
         }
     };
     // A store resolves findings of the rules that ran; "missing" did not run where a live collection was partial.
+    // Terraform plans carry their own refresh (resource_drift), complete for the resources they hold.
     let all_complete = scopes.iter().all(|s| s.complete);
-    let rules_run: Vec<String> = if scopes.is_empty() {
+    let rules_run: Vec<String> = if scopes.is_empty() && settings.terraform.iter().all(|t| t.paths.is_empty()) {
         Vec::new()
     } else {
         drift::RULES.iter().filter(|r| all_complete || **r != drift::MISSING).map(|r| (*r).to_owned()).collect()

@@ -90,6 +90,11 @@ def write_plan(path):
         config.append({"address": addr, "mode": "managed", "type": typ, "name": name, "provider_config_key": "aws", "expressions": exprs, "schema_version": 0})
     before = {"name": "edge-waf-ingress", "ingress": [{"from_port": 443, "to_port": 443, "protocol": "tcp", "cidr_blocks": ["10.20.0.0/16"]}]}
     after = {"name": "edge-waf-ingress", "ingress": [{"from_port": 443, "to_port": 443, "protocol": "tcp", "cidr_blocks": ["10.20.0.0/16"]}, {"from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}]}
+    # The security group is managed here too: the plan holds its configured values and will revert the drift.
+    sg = {"address": "aws_security_group.edge", "mode": "managed", "type": "aws_security_group", "name": "edge", "provider_name": "registry.terraform.io/hashicorp/aws"}
+    planned.append({**sg, "schema_version": 1, "values": {**before, "description": "WAF to edge load balancers", "tags": {"owner": "team-platform", "environment": "prod"}}, "sensitive_values": {}})
+    changes.append({**sg, "change": {"actions": ["update"], "before": after, "after": before, "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}}})
+    config.append({**{k: sg[k] for k in ("address", "mode", "type", "name")}, "provider_config_key": "aws", "expressions": {"name": {"constant_value": "edge-waf-ingress"}}, "schema_version": 1})
     drift = [{"address": "aws_security_group.edge", "mode": "managed", "type": "aws_security_group", "name": "edge", "provider_name": "registry.terraform.io/hashicorp/aws",
               "change": {"actions": ["update"], "before": before, "after": after, "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}}}]
     doc = {"format_version": "1.2", "terraform_version": "1.11.4",

@@ -194,6 +194,30 @@ impl Drift {
         outcome
     }
 
+    /// Drift a Terraform plan found by refreshing (`resource_drift`): resources changed or deleted outside Terraform,
+    /// reported like live drift, field by field (state as recorded → as found), traced to the resource in the plan.
+    pub fn plan_drift(&self, declared: &Inventory, context: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for change in declared.changes().iter().filter(|c| c.drift) {
+            let Some(resource) = declared.get(&change.id) else { continue };
+            if change.actions.iter().any(|a| a == "delete") {
+                let message = format!("{} was deleted outside Terraform (plan resource_drift)", resource.name);
+                out.push(finding(resource, MISSING, Severity::High, message, Vec::new(), context));
+                continue;
+            }
+            let diffs: Vec<diff::FieldDiff> = diff::diff(&change.before, &change.after)
+                .into_iter()
+                .filter(|d| !self.ignored(resource, &d.pointer))
+                .collect();
+            if let Some(f) =
+                changed_finding(resource, diffs, "changed outside Terraform (plan resource_drift)", context)
+            {
+                out.push(f);
+            }
+        }
+        out
+    }
+
     /// Live objects that someone should have declared: not owned by another object, not the platform's, not ignored.
     fn counts_for_coverage(&self, live: &Resource) -> bool {
         let owned =
@@ -207,27 +231,7 @@ impl Drift {
             .into_iter()
             .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| covers(p, &d.pointer)))
             .collect();
-        if diffs.is_empty() {
-            return None;
-        }
-        let shown: Vec<String> = diffs
-            .iter()
-            .take(3)
-            .map(|d| format!("{} declared {} live {}", d.pointer, short(&d.declared), short(&d.live)))
-            .collect();
-        let more = if diffs.len() > 3 { format!("; and {} more", diffs.len() - 3) } else { String::new() };
-        let message = format!(
-            "{} field{} differ{} from the declaration: {}{more}",
-            diffs.len(),
-            if diffs.len() == 1 { "" } else { "s" },
-            if diffs.len() == 1 { "s" } else { "" },
-            shown.join("; ")
-        );
-        let evidence = diffs
-            .into_iter()
-            .map(|d| Evidence { path: d.pointer, expected: Some(d.declared), actual: d.live })
-            .collect();
-        Some(finding(declared, CHANGED, Severity::Medium, message, evidence, context))
+        changed_finding(declared, diffs, "changed since the declaration", context)
     }
 
     fn ignored(&self, resource: &Resource, pointer: &str) -> bool {
@@ -276,6 +280,24 @@ fn field_set_pointers(fields: &Value, path: &mut String, out: &mut Vec<String>) 
     if leaf && !path.is_empty() {
         out.push(path.clone());
     }
+}
+
+/// A DRIFT-CHANGED finding listing the first differences in its message and all of them as evidence.
+fn changed_finding(resource: &Resource, diffs: Vec<diff::FieldDiff>, what: &str, context: &Context) -> Option<Finding> {
+    if diffs.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = diffs
+        .iter()
+        .take(3)
+        .map(|d| format!("{} declared {} live {}", d.pointer, short(&d.declared), short(&d.live)))
+        .collect();
+    let more = if diffs.len() > 3 { format!("; and {} more", diffs.len() - 3) } else { String::new() };
+    let count = if diffs.len() == 1 { "1 field".to_owned() } else { format!("{} fields", diffs.len()) };
+    let message = format!("{count} {what}: {}{more}", shown.join("; "));
+    let evidence =
+        diffs.into_iter().map(|d| Evidence { path: d.pointer, expected: Some(d.declared), actual: d.live }).collect();
+    Some(finding(resource, CHANGED, Severity::Medium, message, evidence, context))
 }
 
 /// Does `owned` cover `pointer` (equal, or a parent of it)? List indices in `pointer` are matched by the list.
