@@ -6,6 +6,7 @@
 //! - [`manifests`]: Kubernetes YAML/JSON (files, directories, stdin; multi-document, `List`, Helm and Kustomize output).
 //! - [`terraform`]: Terraform state v4 and `terraform show -json` output for state and plans.
 //! - [`recorded`]: recorded live Kubernetes state (`kubectl get -o yaml` output), for offline drift.
+//! - [`postgres`]: PostgreSQL settings, roles, databases, extensions and schemas, declared (YAML) and live (catalogs).
 //! - [`link`]: relations and ownership derived across sources once everything is collected.
 //! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
 
@@ -13,6 +14,8 @@ pub mod files;
 pub mod link;
 #[cfg(feature = "manifests")]
 pub mod manifests;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "manifests")]
 pub mod recorded;
 #[cfg(feature = "terraform")]

@@ -21,6 +21,8 @@ pub struct SourcesConfig {
     pub manifests: Vec<ManifestsConfig>,
     /// Terraform state/plan sources.
     pub terraform: Vec<TerraformConfig>,
+    /// Declared PostgreSQL instances (settings, roles, databases, extensions, schemas).
+    pub postgres: Vec<day2_collect::postgres::DeclaredConfig>,
 }
 
 /// Live sources to compare the declared ones with (`day2 drift`).
@@ -29,6 +31,8 @@ pub struct SourcesConfig {
 pub struct LiveConfig {
     /// Recorded Kubernetes API objects, per cluster.
     pub kubernetes: Vec<RecordedConfig>,
+    /// PostgreSQL instances read live.
+    pub postgres: Vec<day2_collect::postgres::LiveConfig>,
 }
 
 /// The whole configuration file.
@@ -123,6 +127,9 @@ impl Config {
             t.paths = t.paths.iter().map(|p| resolve(base, p)).collect();
         }
         config.policies.paths = config.policies.paths.iter().map(|p| resolve(base, p)).collect();
+        for p in &mut config.sources.postgres {
+            p.paths = p.paths.iter().map(|path| resolve(base, path)).collect();
+        }
         for l in &mut config.live.kubernetes {
             l.recorded = l.recorded.iter().map(|p| resolve(base, p)).collect();
         }

@@ -14,7 +14,7 @@ use day2_collect::files::{self, FileFilter, Input};
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::recorded::{self, RecordedConfig};
 use day2_collect::terraform::TerraformConfig;
-use day2_collect::{link, manifests, terraform};
+use day2_collect::{link, manifests, postgres, terraform};
 use day2_model::{
     Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Provider, Report, ResourceId, RuleMeta, Severity,
     Snapshot, SourceSummary, Summary,
@@ -34,8 +34,12 @@ pub struct Settings {
     pub checks: ChecksConfig,
     /// Rego policies to run.
     pub policies: PolicyConfig,
+    /// Declared PostgreSQL instances.
+    pub postgres: Vec<postgres::DeclaredConfig>,
     /// Recorded live Kubernetes sources (drift).
     pub live: Vec<RecordedConfig>,
+    /// Live PostgreSQL instances (drift).
+    pub live_postgres: Vec<postgres::LiveConfig>,
     /// Drift noise control.
     pub drift: DriftConfig,
     /// Ownership keys.
@@ -79,7 +83,9 @@ impl Settings {
             terraform,
             checks: config.checks.clone(),
             policies: config.policies.clone(),
+            postgres: config.sources.postgres.clone(),
             live: config.live.kubernetes.clone(),
+            live_postgres: config.live.postgres.clone(),
             drift: config.drift.clone(),
             owners: config.owners.clone(),
             suppressions: config.suppressions.clone(),
@@ -159,7 +165,36 @@ fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
     let mut snapshots: Vec<Snapshot> =
         settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
     snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
+    snapshots.extend(settings.postgres.iter().filter(|p| !p.paths.is_empty()).map(postgres::collect_declared));
     snapshots
+}
+
+/// Live snapshots with the scope each covers: recorded Kubernetes state and PostgreSQL catalogs.
+fn live_snapshots(settings: &Settings) -> (Vec<Snapshot>, Vec<LiveScope>) {
+    let mut snapshots = Vec::new();
+    let mut scopes = Vec::new();
+    for l in settings.live.iter().filter(|l| !l.recorded.is_empty()) {
+        let snapshot = recorded::collect(l);
+        scopes.push(LiveScope { provider: Provider::K8s, scope: l.cluster.clone(), complete: snapshot.complete });
+        snapshots.push(snapshot);
+    }
+    if !settings.live_postgres.is_empty() {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => {
+                for p in &settings.live_postgres {
+                    let snapshot = runtime.block_on(postgres::collect_live(p));
+                    scopes.push(LiveScope {
+                        provider: Provider::Postgres,
+                        scope: p.instance.clone(),
+                        complete: snapshot.complete,
+                    });
+                    snapshots.push(snapshot);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start the runtime for live PostgreSQL sources"),
+        }
+    }
+    (snapshots, scopes)
 }
 
 /// Builds and links the inventory of `snapshots`; bad inputs and duplicates become diagnostics.
@@ -265,15 +300,7 @@ pub fn run(settings: &Settings) -> Run {
 pub fn drift(settings: &Settings) -> Run {
     let clock = std::time::Instant::now();
     let declared = build(declared_snapshots(settings), &settings.owners);
-    let live_snapshots: Vec<Snapshot> =
-        settings.live.iter().filter(|l| !l.recorded.is_empty()).map(recorded::collect).collect();
-    let scopes: Vec<LiveScope> = settings
-        .live
-        .iter()
-        .filter(|l| !l.recorded.is_empty())
-        .zip(&live_snapshots)
-        .map(|(l, s)| LiveScope { provider: Provider::K8s, scope: l.cluster.clone(), complete: s.complete })
-        .collect();
+    let (live_snapshots, scopes) = live_snapshots(settings);
     let live = build(live_snapshots, &settings.owners);
     tracing::info!(
         elapsed_ms = clock.elapsed().as_millis() as u64,

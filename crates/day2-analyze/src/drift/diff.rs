@@ -189,6 +189,54 @@ fn compare_keyed(path: &mut String, d: &[Value], l: &[Value], keys: &[&str], out
     }
 }
 
+/// Does a declared PostgreSQL setting (`128MB`, `5min`, `on`, `200`) hold the live `pg_settings.setting` value in the
+/// setting's `unit` (`8kB`, `ms`, …)? Memory and time are compared in bytes and milliseconds, booleans by meaning,
+/// other values as text, ignoring case.
+pub fn same_setting(declared: &str, live: &str, unit: Option<&str>) -> bool {
+    let (declared, live) = (declared.trim(), live.trim());
+    if let Some((d, l)) = unit.and_then(|u| setting_amount(declared, u).zip(setting_amount(live, u))) {
+        return (d - l).abs() < 1e-9 * d.abs().max(1.0);
+    }
+    match (boolean(declared), boolean(live)) {
+        (Some(d), Some(l)) => d == l,
+        _ => declared.eq_ignore_ascii_case(live),
+    }
+}
+
+fn boolean(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Some(true),
+        "off" | "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A setting's amount in base units (bytes or milliseconds): a bare number counts in the setting's unit.
+fn setting_amount(value: &str, unit: &str) -> Option<f64> {
+    const MEMORY: &[(&str, f64)] =
+        &[("kB", 1024.0), ("MB", 1_048_576.0), ("GB", 1_073_741_824.0), ("TB", 1_099_511_627_776.0), ("B", 1.0)];
+    const TIME: &[(&str, f64)] =
+        &[("us", 0.001), ("ms", 1.0), ("min", 60_000.0), ("s", 1000.0), ("h", 3_600_000.0), ("d", 86_400_000.0)];
+    let table = if MEMORY.iter().any(|(s, _)| unit.ends_with(s)) {
+        MEMORY
+    } else if TIME.iter().any(|(s, _)| unit == *s) {
+        TIME
+    } else {
+        return None;
+    };
+    let amount = |text: &str| -> Option<f64> {
+        for (suffix, factor) in table {
+            if let Some(number) = text.strip_suffix(suffix) {
+                return number.trim().parse::<f64>().ok().map(|n| n * factor);
+            }
+        }
+        None
+    };
+    // The unit itself may carry a multiplier (`8kB`: shared_buffers counts 8 kB pages).
+    let unit_size = amount(unit).or_else(|| amount(&format!("1{unit}")))?;
+    amount(value).or_else(|| value.parse::<f64>().ok().map(|n| n * unit_size))
+}
+
 /// Kubernetes resource quantities (`500m`, `1Gi`, `1e3`, `0.5`) that denote the same amount.
 fn same_quantity(a: &str, b: &str) -> bool {
     match (quantity(a), quantity(b)) {
@@ -292,6 +340,17 @@ mod tests {
         let declared = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "args": ["x", "y"]}});
         let live = json!({"spec": {"containers": [{"name": "b"}, {"name": "a"}], "args": ["y", "x"]}});
         assert_eq!(pointers(declared, live), ["/spec/args/0", "/spec/args/1"]);
+    }
+
+    #[test]
+    fn postgres_settings_compare_in_their_units() {
+        assert!(same_setting("128MB", "16384", Some("8kB")));
+        assert!(same_setting("4MB", "4096", Some("kB")));
+        assert!(!same_setting("8MB", "4096", Some("kB")));
+        assert!(same_setting("5min", "300000", Some("ms")));
+        assert!(same_setting("30s", "30", Some("s")));
+        assert!(same_setting("on", "on", None) && same_setting("true", "on", None) && !same_setting("off", "on", None));
+        assert!(same_setting("200", "200", None) && same_setting("Replica", "replica", None));
     }
 
     #[test]

@@ -105,6 +105,13 @@ const PLATFORM: &[&str] = &[
     "k8s/*/discovery.k8s.io.EndpointSlice/*/*",
     "k8s/*/Endpoints/*/*",
     "k8s/*/Secret/*/sh.helm.release.*",
+    "postgres/*/Role//pg_*",
+    "postgres/*/Role//postgres",
+    "postgres/*/Database//postgres",
+    "postgres/*/Database//template0",
+    "postgres/*/Database//template1",
+    "postgres/*/Extension/*/plpgsql",
+    "postgres/*/Schema/*/public",
 ];
 
 /// An [`IgnoreRule`] ready to match.
@@ -222,15 +229,44 @@ impl Drift {
     fn counts_for_coverage(&self, live: &Resource) -> bool {
         let owned =
             live.attrs.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
-        !owned && !self.unmanaged_ignore.is_match(live.id.as_str())
+        // A PostgreSQL setting nobody set (built-in default or computed) is not something to declare.
+        let unset = live.provider == Provider::Postgres
+            && live.kind == "Setting"
+            && matches!(
+                live.attrs.get("source").and_then(Value::as_str),
+                Some("default" | "override" | "client" | "session")
+            );
+        !owned && !unset && !self.unmanaged_ignore.is_match(live.id.as_str())
     }
 
     fn changed(&self, declared: &Resource, live: &Resource, context: &Context) -> Option<Finding> {
+        if declared.provider == Provider::Postgres && declared.kind == "Setting" {
+            return self.changed_setting(declared, live, context);
+        }
         let owned = self.managed_pointers(live);
         let diffs: Vec<diff::FieldDiff> = diff::diff(&declared.attrs, &live.attrs)
             .into_iter()
             .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| covers(p, &d.pointer)))
             .collect();
+        changed_finding(declared, diffs, "changed since the declaration", context)
+    }
+
+    /// A PostgreSQL setting differs when its declared value does not hold in the live setting's unit.
+    fn changed_setting(&self, declared: &Resource, live: &Resource, context: &Context) -> Option<Finding> {
+        let text = |r: &Resource| r.attrs.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let unit = live.attrs.get("unit").and_then(Value::as_str);
+        if diff::same_setting(&text(declared), &text(live), unit) || self.ignored(declared, "/value") {
+            return None;
+        }
+        let live_value = match unit {
+            Some(unit) => Value::String(format!("{} ({unit})", text(live))),
+            None => Value::String(text(live)),
+        };
+        let diffs = vec![diff::FieldDiff {
+            pointer: "/value".to_owned(),
+            declared: Value::String(text(declared)),
+            live: live_value,
+        }];
         changed_finding(declared, diffs, "changed since the declaration", context)
     }
 

@@ -38,12 +38,18 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
     }
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
-    if settings.live.iter().all(|l| l.recorded.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+    if settings.live.iter().all(|l| l.recorded.is_empty())
+        && settings.live_postgres.is_empty()
+        && settings.terraform.iter().all(|t| t.paths.is_empty())
+    {
         bail!(
             "no live state to compare with: give --live <recording>, configure live.kubernetes in day2.yaml, or a Terraform plan (its resource_drift)"
         );
     }
-    if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+    if settings.manifests.iter().all(|m| m.paths.is_empty())
+        && settings.terraform.iter().all(|t| t.paths.is_empty())
+        && settings.postgres.iter().all(|p| p.paths.is_empty())
+    {
         bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
     }
     let mut run = pipeline::drift(&settings);

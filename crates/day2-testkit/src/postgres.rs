@@ -1,0 +1,100 @@
+//! A private PostgreSQL server for tests that change server settings: `initdb` and `pg_ctl` from Debian's
+//! postgresql package, in a temporary directory, on a free loopback port, stopped when dropped. The shared server on
+//! 5432 is never touched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A running private server.
+pub struct PgInstance {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// The loopback port it listens on.
+    pub port: u16,
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs a server binary, as the `postgres` user when we are root (initdb and postgres refuse to run as root).
+fn run(bin: &Path, args: &[&str]) -> std::io::Result<Output> {
+    let mut command = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    command.args(args).output()
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn check(what: &str, output: std::io::Result<Output>) -> Result<(), String> {
+    match output {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => {
+            Err(format!("{what} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+        }
+        Err(e) => Err(format!("{what}: {e}")),
+    }
+}
+
+impl PgInstance {
+    /// Starts a server. `Ok(None)` when PostgreSQL's server binaries are not installed here (the caller skips and
+    /// says why); an error when they are but the server does not start.
+    pub fn start() -> Result<Option<PgInstance>, String> {
+        let Some(bin) = bin_dir() else { return Ok(None) };
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if is_root() {
+            check("chown", Command::new("chown").arg("postgres:").arg(dir.path()).output())?;
+        }
+        let data = dir.path().join("data");
+        let (data_s, dir_s) = (data.to_string_lossy().into_owned(), dir.path().to_string_lossy().into_owned());
+        check("initdb", run(&bin.join("initdb"), &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"]))?;
+        let port = free_port().map_err(|e| e.to_string())?;
+        let options = format!("-p {port} -k {dir_s} -c listen_addresses=127.0.0.1 -c fsync=off");
+        let log = format!("{dir_s}/server.log");
+        check("pg_ctl start", run(&bin.join("pg_ctl"), &["-D", &data_s, "-l", &log, "-o", &options, "-w", "start"]))?;
+        Ok(Some(PgInstance { dir, bin, port }))
+    }
+
+    /// A connection URL for `database` as the superuser `postgres`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Runs SQL statements with `psql`, each in its own transaction (so `CREATE DATABASE` works); panics on failure
+    /// with psql's message (tests only).
+    #[allow(clippy::panic)]
+    pub fn sql(&self, database: &str, statements: &[&str]) {
+        let mut command = Command::new("psql");
+        command.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", database]);
+        command.args(["-p", &self.port.to_string()]);
+        for s in statements {
+            command.args(["-c", s]);
+        }
+        let output = command.output().unwrap_or_else(|e| panic!("psql: {e}"));
+        assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+impl Drop for PgInstance {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").to_string_lossy().into_owned();
+        let _ = run(&self.bin.join("pg_ctl"), &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
