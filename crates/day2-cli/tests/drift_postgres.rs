@@ -21,11 +21,13 @@ fn settings_roles_and_databases_drift_exactly() {
     pg.sql("shop", &["CREATE SCHEMA billing AUTHORIZATION app"]);
     pg.sql("postgres", &["ALTER SYSTEM SET work_mem = '8MB'", "SELECT pg_reload_conf()", "CREATE ROLE intruder LOGIN"]);
 
+    // The server's own time zone: day2's connection sets a session TimeZone, which must not read as drift.
+    let timezone = pg.value("postgres", "SHOW timezone");
     let dir = tempfile::tempdir().unwrap();
     let declared = dir.path().join("pg.yaml");
     std::fs::write(
         &declared,
-        "settings:\n  work_mem: 4MB\n  max_connections: 100\n  shared_buffers: 128MB\nroles:\n  - {name: app, login: true, superuser: false}\n  - {name: reporting, login: true}\ndatabases:\n  - {name: shop, owner: app, encoding: UTF8}\nextensions:\n  - {database: shop, name: plpgsql}\nschemas:\n  - {database: shop, name: billing, owner: app}\n",
+        format!("settings:\n  TimeZone: {timezone}\n") + "  work_mem: 4MB\n  max_connections: 100\n  shared_buffers: 128MB\nroles:\n  - {name: app, login: true, superuser: false}\n  - {name: reporting, login: true}\ndatabases:\n  - {name: shop, owner: app, encoding: UTF8}\nextensions:\n  - {database: shop, name: plpgsql}\nschemas:\n  - {database: shop, name: billing, owner: app}\n",
     )
     .unwrap();
     let config = dir.path().join("day2.yaml");

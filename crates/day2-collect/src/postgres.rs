@@ -112,22 +112,34 @@ pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            push("Setting", "", &name, json!({ "value": value }));
+            // pg_settings names are case-insensitive (TimeZone, timezone); ids use lowercase.
+            push("Setting", "", &name.to_ascii_lowercase(), json!({ "value": value }));
         }
-        for mut role in declaration.roles {
-            let Some(name) = take_name(&mut role) else { continue };
-            push("Role", "", &name, Value::Object(role));
-        }
-        for mut database in declaration.databases {
-            let Some(name) = take_name(&mut database) else { continue };
-            push("Database", "", &name, Value::Object(database));
+        let mut unnamed = Vec::new();
+        for (kind, list) in [("Role", declaration.roles), ("Database", declaration.databases)] {
+            for mut entry in list {
+                match take_name(&mut entry) {
+                    Some(name) => push(kind, "", &name, Value::Object(entry)),
+                    None => unnamed.push(format!("a {kind} entry has no `name`")),
+                }
+            }
         }
         for (kind, list) in [("Extension", declaration.extensions), ("Schema", declaration.schemas)] {
             for mut entry in list {
-                let database = entry.remove("database").and_then(|d| d.as_str().map(str::to_owned)).unwrap_or_default();
-                let Some(name) = take_name(&mut entry) else { continue };
-                push(kind, &database, &name, Value::Object(entry));
+                let database = entry.remove("database").and_then(|d| d.as_str().map(str::to_owned));
+                match (database, take_name(&mut entry)) {
+                    (Some(database), Some(name)) => push(kind, &database, &name, Value::Object(entry)),
+                    _ => unnamed.push(format!("an {kind} entry needs `database` and `name`")),
+                }
             }
+        }
+        for problem in unnamed {
+            snapshot.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Schema,
+                &file,
+                None,
+                format!("{problem}; skipped"),
+            ));
         }
     }
     snapshot.complete = !snapshot.diagnostics.iter().any(|d| d.kind.is_error());
@@ -143,7 +155,7 @@ fn take_name(entry: &mut Map<String, Value>) -> Option<String> {
 pub async fn collect_live(config: &LiveConfig) -> Snapshot {
     let source = format!("live:postgres:{}", config.instance);
     let mut snapshot = Snapshot { source: source.clone(), complete: true, ..Snapshot::default() };
-    if let Err(e) = read_catalogs(config, &source, &mut snapshot.resources).await {
+    if let Err(e) = read_catalogs(config, &source, &mut snapshot).await {
         snapshot.complete = false;
         snapshot.diagnostics.push(Diagnostic::new(
             DiagnosticKind::Unreadable,
@@ -155,22 +167,42 @@ pub async fn collect_live(config: &LiveConfig) -> Snapshot {
     snapshot
 }
 
-async fn read_catalogs(config: &LiveConfig, source: &str, out: &mut Vec<Resource>) -> Result<(), sqlx::Error> {
+async fn read_catalogs(config: &LiveConfig, source: &str, snapshot: &mut Snapshot) -> Result<(), sqlx::Error> {
     use sqlx::{Connection, Row};
     let options: sqlx::postgres::PgConnectOptions = config.url.parse()?;
     let mut conn = sqlx::PgConnection::connect_with(&options).await?;
     let origin = Origin::Live { source: source.to_owned(), observed_at: Utc::now() };
     let instance = config.instance.as_str();
+    let out = &mut snapshot.resources;
     let mut push = |kind: &str, database: &str, name: String, attrs: Value| {
         out.push(resource(instance, kind, database, &name, attrs, origin.clone(), source));
     };
-    for row in sqlx::query("SELECT name, setting, unit, source FROM pg_settings").fetch_all(&mut conn).await? {
-        let attrs = json!({
-            "value": row.try_get::<String, _>("setting")?,
-            "unit": row.try_get::<Option<String>, _>("unit")?,
-            "source": row.try_get::<String, _>("source")?,
-        });
-        push("Setting", "", row.try_get("name")?, attrs);
+    // This connection's own session settings (sqlx sets TimeZone, DateStyle, …) are not the server's: for those the
+    // configuration file's value (when readable) or the built-in default is what the server runs with.
+    let file_settings: std::collections::BTreeMap<String, String> =
+        match sqlx::query("SELECT name, setting FROM pg_file_settings WHERE applied").fetch_all(&mut conn).await {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|r| {
+                    Some((r.try_get::<String, _>("name").ok()?.to_ascii_lowercase(), r.try_get("setting").ok()?))
+                })
+                .collect(),
+            Err(_) => Default::default(),
+        };
+    let settings = "SELECT name, setting, unit, source, boot_val FROM pg_settings";
+    for row in sqlx::query(settings).fetch_all(&mut conn).await? {
+        let name = row.try_get::<String, _>("name")?.to_ascii_lowercase();
+        let source: String = row.try_get("source")?;
+        let value: String = if matches!(source.as_str(), "client" | "session") {
+            match file_settings.get(&name) {
+                Some(v) => v.clone(),
+                None => row.try_get::<Option<String>, _>("boot_val")?.unwrap_or_default(),
+            }
+        } else {
+            row.try_get("setting")?
+        };
+        let attrs = json!({"value": value, "unit": row.try_get::<Option<String>, _>("unit")?, "source": source});
+        push("Setting", "", name, attrs);
     }
     let roles = "SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, \
                  rolbypassrls, rolconnlimit FROM pg_roles";
@@ -192,8 +224,7 @@ async fn read_catalogs(config: &LiveConfig, source: &str, out: &mut Vec<Resource
     let mut names = Vec::new();
     for row in sqlx::query(databases).fetch_all(&mut conn).await? {
         let name: String = row.try_get("datname")?;
-        let allow: bool = row.try_get("datallowconn")?;
-        if allow {
+        if row.try_get::<bool, _>("datallowconn")? {
             names.push(name.clone());
         }
         let attrs =
@@ -202,22 +233,44 @@ async fn read_catalogs(config: &LiveConfig, source: &str, out: &mut Vec<Resource
     }
     drop(conn);
     for database in names {
-        let mut conn = sqlx::PgConnection::connect_with(&options.clone().database(&database)).await?;
-        for row in sqlx::query("SELECT extname, extversion FROM pg_extension").fetch_all(&mut conn).await? {
-            push(
-                "Extension",
-                &database,
-                row.try_get("extname")?,
-                json!({"version": row.try_get::<String, _>("extversion")?}),
-            );
-        }
-        let schemas = "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace \
-                       WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
-        for row in sqlx::query(schemas).fetch_all(&mut conn).await? {
-            push("Schema", &database, row.try_get("nspname")?, json!({"owner": row.try_get::<String, _>("owner")?}));
+        // One database that refuses us must not hide the others; the instance is then incomplete (nothing missing).
+        match read_database(&options, &database).await {
+            Ok(rows) => {
+                for (kind, name, attrs) in rows {
+                    push(kind, &database, name, attrs);
+                }
+            }
+            Err(e) => {
+                snapshot.complete = false;
+                snapshot.diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Unreadable,
+                    format!("postgres:{instance}/{database}"),
+                    None,
+                    format!("cannot read extensions and schemas: {e}"),
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// Extensions and schemas of one database.
+async fn read_database(
+    options: &sqlx::postgres::PgConnectOptions,
+    database: &str,
+) -> Result<Vec<(&'static str, String, Value)>, sqlx::Error> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect_with(&options.clone().database(database)).await?;
+    let mut out = Vec::new();
+    for row in sqlx::query("SELECT extname, extversion FROM pg_extension").fetch_all(&mut conn).await? {
+        out.push(("Extension", row.try_get("extname")?, json!({"version": row.try_get::<String, _>("extversion")?})));
+    }
+    let schemas = "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace \
+                   WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
+    for row in sqlx::query(schemas).fetch_all(&mut conn).await? {
+        out.push(("Schema", row.try_get("nspname")?, json!({"owner": row.try_get::<String, _>("owner")?})));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -311,6 +311,7 @@ pub fn drift(settings: &Settings) -> Run {
     let mut diagnostics = declared.diagnostics;
     diagnostics.extend(live.diagnostics);
     let context = Context { now: settings.now };
+    let mut configured = true;
     let (mut findings, coverage) = match Drift::new(&settings.drift) {
         Ok(drift) => {
             let mut outcome = drift.compare(&declared.inventory, &live.inventory, &scopes, &context);
@@ -319,13 +320,15 @@ pub fn drift(settings: &Settings) -> Run {
         }
         Err(e) => {
             diagnostics.push(Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()));
+            configured = false;
             (Vec::new(), Vec::new())
         }
     };
     // A store resolves findings of the rules that ran; "missing" did not run where a live collection was partial.
     // Terraform plans carry their own refresh (resource_drift), complete for the resources they hold.
     let all_complete = scopes.iter().all(|s| s.complete);
-    let rules_run: Vec<String> = if scopes.is_empty() && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+    let nothing_compared = scopes.is_empty() && settings.terraform.iter().all(|t| t.paths.is_empty());
+    let rules_run: Vec<String> = if !configured || nothing_compared {
         Vec::new()
     } else {
         drift::RULES.iter().filter(|r| all_complete || **r != drift::MISSING).map(|r| (*r).to_owned()).collect()
@@ -333,7 +336,15 @@ pub fn drift(settings: &Settings) -> Run {
     diagnostics.extend(suppress(settings, &declared.inventory, &mut findings));
     sort(&mut findings);
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Compared.");
+    // A store resolves the findings of complete sources only. A declared source is complete for drift when every
+    // object of it was compared with a complete live scope (Terraform plans carry their own refresh).
     let mut sources = declared.sources;
+    for source in &mut sources {
+        source.complete &= declared.inventory.resources().iter().filter(|r| r.source == source.name).all(|r| {
+            r.provider == Provider::Tf
+                || scopes.iter().any(|s| s.complete && s.provider == r.provider && s.scope == r.scope)
+        });
+    }
     sources.extend(live.sources);
     let mut report = Report {
         schema_version: Report::SCHEMA_VERSION,

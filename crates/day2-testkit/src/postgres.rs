@@ -77,6 +77,18 @@ impl PgInstance {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// The single value a query returns (`SHOW timezone`), via `psql`.
+    #[allow(clippy::panic)]
+    pub fn value(&self, database: &str, query: &str) -> String {
+        let output = Command::new("psql")
+            .args(["-X", "-t", "-A", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-p", &self.port.to_string()])
+            .args(["-c", query])
+            .output()
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+        assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// Runs SQL statements with `psql`, each in its own transaction (so `CREATE DATABASE` works); panics on failure
     /// with psql's message (tests only).
     #[allow(clippy::panic)]

@@ -37,23 +37,73 @@ const SERVER_METADATA: &[&str] = &[
     "namespace",
 ];
 
-/// Annotations tools and controllers write on live objects.
+/// Annotations (exact keys, or prefixes ending in `/`) that tools and controllers write on live objects.
 const TOOL_ANNOTATIONS: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
     "kubectl.kubernetes.io/restartedAt",
     "deployment.kubernetes.io/revision",
+    "deprecated.daemonset.template.generation",
     "meta.helm.sh/release-name",
     "meta.helm.sh/release-namespace",
     "argocd.argoproj.io/tracking-id",
-    "kustomize.toolkit.fluxcd.io/name",
-    "kustomize.toolkit.fluxcd.io/namespace",
+    "pv.kubernetes.io/",
+    "volume.kubernetes.io/",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "control-plane.alpha.kubernetes.io/leader",
 ];
 
-/// Differences between `declared` and `live`, in declared-field order.
+/// Labels (exact keys, or prefixes ending in `/`) the API server, controllers and deploy tools set.
+const SERVER_LABELS: &[&str] = &[
+    "kubernetes.io/metadata.name",
+    "pod-template-hash",
+    "controller-revision-hash",
+    "controller-uid",
+    "job-name",
+    "batch.kubernetes.io/",
+    "kustomize.toolkit.fluxcd.io/",
+];
+
+fn listed(list: &[&str], key: &str) -> bool {
+    list.iter().any(|entry| if entry.ends_with('/') { key.starts_with(entry) } else { key == *entry })
+}
+
+/// Differences between a declared Kubernetes object and the live one, in declared-field order.
 pub fn diff(declared: &Value, live: &Value) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     compare(&mut String::new(), declared, live, &mut out);
     out
+}
+
+/// Differences between two complete documents with no server in between (a Terraform resource as recorded and as
+/// found): every key counts both ways, nulls included.
+pub fn diff_exact(before: &Value, after: &Value) -> Vec<FieldDiff> {
+    let mut out = Vec::new();
+    compare_exact(&mut String::new(), before, after, &mut out);
+    out
+}
+
+fn compare_exact(path: &mut String, before: &Value, after: &Value, out: &mut Vec<FieldDiff>) {
+    let len = path.len();
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for key in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+                path.push('/');
+                path.push_str(&escape(key));
+                compare_exact(path, b.get(key).unwrap_or(&Value::Null), a.get(key).unwrap_or(&Value::Null), out);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                path.push_str(&format!("/{i}"));
+                compare_exact(path, bv, av, out);
+                path.truncate(len);
+            }
+        }
+        (Value::Number(b), Value::Number(a)) if b.as_f64() == a.as_f64() => {}
+        _ if before != after => push(out, path, before, after),
+        _ => {}
+    }
 }
 
 fn last_segment(path: &str) -> &str {
@@ -63,13 +113,12 @@ fn last_segment(path: &str) -> &str {
 fn ignored(path: &str, key: &str) -> bool {
     match (path, last_segment(path)) {
         // Pairing is by group and kind; the served version may differ from the declared one (policy/v1beta1 → v1).
-        ("", _) => key == "status" || key == "apiVersion",
+        ("", _) if key == "status" || key == "apiVersion" => true,
         ("/metadata", _) => SERVER_METADATA.contains(&key),
-        (_, "annotations") => TOOL_ANNOTATIONS.contains(&key),
-        // Set by the API server on every Namespace, and by controllers on the objects they create.
-        (_, "labels") => {
-            matches!(key, "kubernetes.io/metadata.name" | "pod-template-hash" | "controller-revision-hash")
-        }
+        (_, "annotations") => listed(TOOL_ANNOTATIONS, key),
+        (_, "labels") => listed(SERVER_LABELS, key),
+        // Secret values are masked at collection on both sides, and the server moves stringData into data.
+        ("", _) if key == "stringData" => true,
         _ => false,
     }
 }
@@ -93,7 +142,8 @@ fn key_of<'v>(entry: &'v Value, keys: &[&str]) -> Option<&'v Value> {
     keys.iter().find_map(|k| entry.get(*k))
 }
 
-fn escape(key: &str) -> String {
+/// Escapes a key for a JSON pointer (RFC 6901).
+pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
@@ -101,13 +151,22 @@ fn push(out: &mut Vec<FieldDiff>, pointer: &str, declared: &Value, live: &Value)
     out.push(FieldDiff { pointer: pointer.to_owned(), declared: declared.clone(), live: live.clone() });
 }
 
+/// Declared values that mean "nothing": the API server drops zero values of optional fields (`readOnly: false`,
+/// `initialDelaySeconds: 0`, `subPath: ""`), so a live object without the key holds them.
 fn is_empty(v: &Value) -> bool {
     match v {
-        Value::Null => true,
+        Value::Null | Value::Bool(false) => true,
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
-        _ => false,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Bool(true) => false,
     }
+}
+
+/// Fields holding resource quantities, which the server rewrites in canonical form (`1000m` → `1`).
+fn holds_quantities(path: &str) -> bool {
+    ["/resources/", "/hard/", "/capacity/", "/sizeLimit", "/overhead/"].iter().any(|p| path.contains(p))
 }
 
 fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<FieldDiff>) {
@@ -152,14 +211,14 @@ fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<Fiel
             }
         }
         (Value::String(d), Value::String(l)) => {
-            if d != l && !(path.contains("/resources/") && same_quantity(d, l)) {
+            if d != l && !(holds_quantities(path) && same_quantity(d, l)) {
                 push(out, path, declared, live);
             }
         }
         // intOrString fields (targetPort, maxSurge): `8080` and `"8080"` are the same value.
         (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
             let text = n.to_string();
-            if text != *s && !(path.contains("/resources/") && same_quantity(&text, s)) {
+            if text != *s && !(holds_quantities(path) && same_quantity(&text, s)) {
                 push(out, path, declared, live);
             }
         }
@@ -182,10 +241,10 @@ fn compare_keyed(path: &mut String, d: &[Value], l: &[Value], keys: &[&str], out
         }
         path.truncate(len);
     }
-    for (j, lv) in l.iter().enumerate() {
-        if !d.iter().any(|dv| key_of(dv, keys) == key_of(lv, keys)) {
-            push(out, &format!("{path}/{j}"), &Value::Null, lv);
-        }
+    // Additions are numbered after the declared entries, so their pointers never collide with a declared one.
+    let added = l.iter().filter(|lv| !d.iter().any(|dv| key_of(dv, keys) == key_of(lv, keys)));
+    for (k, lv) in added.enumerate() {
+        push(out, &format!("{path}/{}", d.len() + k), &Value::Null, lv);
     }
 }
 
@@ -351,6 +410,33 @@ mod tests {
         assert!(same_setting("30s", "30", Some("s")));
         assert!(same_setting("on", "on", None) && same_setting("true", "on", None) && !same_setting("off", "on", None));
         assert!(same_setting("200", "200", None) && same_setting("Replica", "replica", None));
+    }
+
+    #[test]
+    fn dropped_zero_values_tool_keys_and_secrets_are_not_drift() {
+        let declared = json!({
+            "kind": "Secret", "stringData": {"password": "***"},
+            "metadata": {"labels": {"app": "a"}, "annotations": {}},
+            "spec": {"hostNetwork": false, "containers": [{"name": "c", "volumeMounts": [{"mountPath": "/x", "readOnly": false, "subPath": ""}],
+                "livenessProbe": {"initialDelaySeconds": 0}}],
+                "volumes": [{"name": "cache", "emptyDir": {"sizeLimit": "1Gi"}}]}
+        });
+        let live = json!({
+            "kind": "Secret", "data": {"password": "***"},
+            "metadata": {"labels": {"app": "a", "kustomize.toolkit.fluxcd.io/name": "apps", "batch.kubernetes.io/job-name": "j"},
+                "annotations": {"pv.kubernetes.io/bind-completed": "yes", "deprecated.daemonset.template.generation": "1"}},
+            "spec": {"containers": [{"name": "c", "volumeMounts": [{"mountPath": "/x"}], "livenessProbe": {}}],
+                "volumes": [{"name": "cache", "emptyDir": {"sizeLimit": "1024Mi"}}]}
+        });
+        assert_eq!(pointers(declared, live), Vec::<String>::new());
+    }
+
+    #[test]
+    fn exact_diff_reports_additions_and_nulls_both_ways() {
+        let before = json!({"tags": {"owner": "a"}, "description": null, "ingress": [1]});
+        let after = json!({"tags": {"owner": "a", "temp": "x"}, "description": "hand", "ingress": [1, 2]});
+        let got: Vec<String> = diff_exact(&before, &after).into_iter().map(|d| d.pointer).collect();
+        assert_eq!(got, ["/tags/temp", "/description", "/ingress"]);
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct IgnoreRule {
 
 /// A drift configuration problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("drift.{field}: invalid glob `{glob}`: {reason}")]
+#[error("drift.{field}: invalid `{glob}`: {reason}")]
 pub struct DriftConfigError {
     field: &'static str,
     glob: String,
@@ -87,6 +87,33 @@ pub struct DriftOutcome {
     pub findings: Vec<Finding>,
     /// Coverage per live scope.
     pub coverage: Vec<Coverage>,
+}
+
+/// What a live collection covered. A recording holds the kinds and namespaces someone chose to export
+/// (`kubectl get deploy,svc -n shop`): a declared object of another kind or namespace is not missing, it was not
+/// looked at. API and catalog collectors read everything, so they cover every object of their scope.
+struct Seen {
+    everything: bool,
+    kinds: BTreeSet<String>,
+    namespaces: BTreeSet<String>,
+}
+
+impl Seen {
+    fn of<'r>(live: impl Iterator<Item = &'r Resource>, provider: Provider) -> Seen {
+        let mut seen =
+            Seen { everything: provider != Provider::K8s, kinds: BTreeSet::new(), namespaces: BTreeSet::new() };
+        for r in live {
+            seen.kinds.insert(r.kind.clone());
+            seen.namespaces.insert(r.namespace.clone());
+        }
+        seen
+    }
+
+    fn covers(&self, declared: &Resource) -> bool {
+        self.everything
+            || (self.kinds.contains(&declared.kind)
+                && (declared.namespace.is_empty() || self.namespaces.contains(&declared.namespace)))
+    }
 }
 
 /// Unmanaged live objects that belong to the platform rather than to anyone's declarations.
@@ -142,6 +169,13 @@ impl Drift {
     pub fn new(config: &DriftConfig) -> Result<Drift, DriftConfigError> {
         let mut ignore = Vec::new();
         for rule in &config.ignore {
+            if !rule.pointer.starts_with('/') || rule.pointer.len() < 2 {
+                return Err(DriftConfigError {
+                    field: "ignore.pointer",
+                    glob: rule.pointer.clone(),
+                    reason: "expected a JSON pointer such as /spec/replicas (write `/` inside a key as ~1)".to_owned(),
+                });
+            }
             let segments = rule.pointer.split('/').skip(1).map(str::to_owned).collect();
             let kind = rule.kind.as_deref().map(|k| glob("ignore.kind", k)).transpose()?;
             let name = rule.name.as_deref().map(|n| glob("ignore.name", n)).transpose()?;
@@ -175,11 +209,12 @@ impl Drift {
         for scope in scopes {
             let in_scope = |r: &&Resource| r.provider == scope.provider && r.scope == scope.scope;
             let declared_here: Vec<&Resource> = declared.resources().iter().filter(in_scope).collect();
+            let seen = Seen::of(live.resources().iter().filter(in_scope), scope.provider);
             let findings: Vec<Finding> = declared_here
                 .par_iter()
                 .filter_map(|d| match live.get(&d.id) {
                     Some(l) => self.changed(d, l, context),
-                    None if scope.complete => Some(missing(d, &scope.scope, context)),
+                    None if scope.complete && seen.covers(d) => Some(missing(d, &scope.scope, context)),
                     None => None,
                 })
                 .collect();
@@ -212,7 +247,7 @@ impl Drift {
                 out.push(finding(resource, MISSING, Severity::High, message, Vec::new(), context));
                 continue;
             }
-            let diffs: Vec<diff::FieldDiff> = diff::diff(&change.before, &change.after)
+            let diffs: Vec<diff::FieldDiff> = diff::diff_exact(&change.before, &change.after)
                 .into_iter()
                 .filter(|d| !self.ignored(resource, &d.pointer))
                 .collect();
@@ -305,7 +340,7 @@ fn field_set_pointers(fields: &Value, path: &mut String, out: &mut Vec<String>) 
         if let Some(name) = key.strip_prefix("f:") {
             leaf = false;
             path.push('/');
-            path.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            path.push_str(&diff::escape(name));
             field_set_pointers(child, path, out);
             path.truncate(len);
         } else if key.starts_with("k:") || key.starts_with("v:") || key.starts_with("i:") {

@@ -53,15 +53,16 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
         bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
     }
     let mut run = pipeline::drift(&settings);
-    if let Some(path) = &args.baseline {
-        let baseline = Baseline::read(path)?;
-        baseline.apply(&mut run.report.findings, &path.display().to_string());
-        run.report.recount();
-    }
+    // Written before an older baseline is applied, so a refreshed baseline keeps what was accepted before.
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&run.report.findings, run.report.started_at);
         baseline.write(path)?;
         eprintln!("wrote {} accepted drift finding(s) to {}", baseline.entries.len(), path.display());
+    }
+    if let Some(path) = &args.baseline {
+        let baseline = Baseline::read(path)?;
+        baseline.apply(&mut run.report.findings, &path.display().to_string());
+        run.report.recount();
     }
     finish(global, run, &args.report)
 }
