@@ -559,6 +559,29 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_of_some_kinds_reports_nothing_missing_of_the_others() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {}});
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+        let declared = inventory(vec![
+            k8s("ConfigMap", "shop", "settings", cm, true),
+            k8s("apps.Deployment", "shop", "web", deploy.clone(), true),
+            k8s("apps.Deployment", "billing", "api", deploy.clone(), true),
+        ]);
+        // `kubectl get deploy -n shop`: no ConfigMaps and no other namespace were looked at.
+        let live = inventory(vec![k8s("apps.Deployment", "shop", "other", deploy, false)]);
+        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete: true }];
+        let outcome = Drift::new(&DriftConfig::default()).unwrap().compare(
+            &declared,
+            &live,
+            &scopes,
+            &Context { now: chrono::Utc::now() },
+        );
+        let missing: Vec<&str> =
+            outcome.findings.iter().filter(|f| f.rule_id == MISSING).map(|f| f.resource.as_str()).collect();
+        assert_eq!(missing, ["k8s/prod/apps.Deployment/shop/web"]);
+    }
+
+    #[test]
     fn an_incomplete_collection_reports_nothing_missing() {
         let outcome = run(DriftConfig::default(), false);
         assert!(outcome.findings.iter().all(|f| f.rule_id != MISSING));
@@ -579,6 +602,11 @@ mod tests {
         let outcome = run(config, true);
         assert_eq!(classes(&outcome), [(MISSING.to_owned(), "k8s/prod/ConfigMap/shop/gone".to_owned())]);
         assert!(Drift::new(&DriftConfig { unmanaged_ignore: vec!["a[".into()], ..DriftConfig::default() }).is_err());
+        let relative = DriftConfig {
+            ignore: vec![IgnoreRule { pointer: "spec/replicas".into(), ..IgnoreRule::default() }],
+            ..DriftConfig::default()
+        };
+        assert!(Drift::new(&relative).err().unwrap().to_string().contains("JSON pointer"));
     }
 
     #[test]
