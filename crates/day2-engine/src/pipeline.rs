@@ -310,6 +310,28 @@ pub fn drift(settings: &Settings) -> Run {
     );
     let mut diagnostics = declared.diagnostics;
     diagnostics.extend(live.diagnostics);
+    // Declared objects of a scope no live source names were not compared; say so rather than stay silent (a cluster
+    // name that differs between sources and recording is the usual cause).
+    let mut uncompared: BTreeSet<String> = BTreeSet::new();
+    for r in declared.inventory.resources().iter().filter(|r| matches!(r.provider, Provider::K8s | Provider::Postgres))
+    {
+        if !scopes.iter().any(|s| s.provider == r.provider && s.scope == r.scope) {
+            uncompared.insert(format!("{}/{}", r.provider.as_str(), r.scope));
+        }
+    }
+    for scope in uncompared {
+        let known: Vec<String> = scopes.iter().map(|s| format!("{}/{}", s.provider.as_str(), s.scope)).collect();
+        tracing::warn!(scope = %scope, "declared objects not compared: no live state for this scope");
+        diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Skipped,
+            &settings.suppressions_from,
+            None,
+            format!(
+                "declared objects of {scope} were not compared: no live source names that scope (live scopes: {}); check the cluster or instance names",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+        ));
+    }
     let context = Context { now: settings.now };
     let mut configured = true;
     let (mut findings, coverage) = match Drift::new(&settings.drift) {

@@ -132,6 +132,14 @@ const PLATFORM: &[&str] = &[
     "k8s/*/discovery.k8s.io.EndpointSlice/*/*",
     "k8s/*/Endpoints/*/*",
     "k8s/*/Secret/*/sh.helm.release.*",
+    "k8s/*/Node//*",
+    "k8s/*/storage.k8s.io.CSINode//*",
+    "k8s/*/apiregistration.k8s.io.APIService//*",
+    "k8s/*/flowcontrol.apiserver.k8s.io.FlowSchema//*",
+    "k8s/*/flowcontrol.apiserver.k8s.io.PriorityLevelConfiguration//*",
+    "k8s/*/scheduling.k8s.io.PriorityClass//system-*",
+    "k8s/*/rbac.authorization.k8s.io.ClusterRole//system:*",
+    "k8s/*/rbac.authorization.k8s.io.ClusterRoleBinding//system:*",
     "postgres/*/Role//pg_*",
     "postgres/*/Role//postgres",
     "postgres/*/Database//postgres",
@@ -264,6 +272,9 @@ impl Drift {
     fn counts_for_coverage(&self, live: &Resource) -> bool {
         let owned =
             live.attrs.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+        // The cluster's own: default RBAC, and volumes a provisioner made for a claim.
+        let bootstrap = live.labels.get("kubernetes.io/bootstrapping").is_some_and(|v| v == "rbac-defaults")
+            || live.attrs.pointer("/metadata/annotations/pv.kubernetes.io~1provisioned-by").is_some();
         // A PostgreSQL setting nobody set (built-in default or computed) is not something to declare.
         let unset = live.provider == Provider::Postgres
             && live.kind == "Setting"
@@ -271,7 +282,7 @@ impl Drift {
                 live.attrs.get("source").and_then(Value::as_str),
                 Some("default" | "override" | "client" | "session")
             );
-        !owned && !unset && !self.unmanaged_ignore.is_match(live.id.as_str())
+        !owned && !bootstrap && !unset && !self.unmanaged_ignore.is_match(live.id.as_str())
     }
 
     fn changed(&self, declared: &Resource, live: &Resource, context: &Context) -> Option<Finding> {
@@ -281,7 +292,7 @@ impl Drift {
         let owned = self.managed_pointers(live);
         let diffs: Vec<diff::FieldDiff> = diff::diff(&declared.attrs, &live.attrs)
             .into_iter()
-            .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| covers(p, &d.pointer)))
+            .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| prefix_matches(p, &d.pointer)))
             .collect();
         changed_finding(declared, diffs, "changed since the declaration", context)
     }
@@ -314,8 +325,9 @@ impl Drift {
         })
     }
 
-    /// Pointers of the fields the ignored managers own, from the live object's `metadata.managedFields`.
-    fn managed_pointers(&self, live: &Resource) -> Vec<String> {
+    /// Pointers (as segments, `*` for any list entry) of the fields the ignored managers own, from the live object's
+    /// `metadata.managedFields`.
+    fn managed_pointers(&self, live: &Resource) -> Vec<Vec<String>> {
         if self.managers.is_empty() {
             return Vec::new();
         }
@@ -326,7 +338,7 @@ impl Drift {
                 field_set_pointers(fields, &mut String::new(), &mut out);
             }
         }
-        out
+        out.iter().map(|p| p.split('/').skip(1).map(str::to_owned).collect()).collect()
     }
 }
 
@@ -344,8 +356,12 @@ fn field_set_pointers(fields: &Value, path: &mut String, out: &mut Vec<String>) 
             field_set_pointers(child, path, out);
             path.truncate(len);
         } else if key.starts_with("k:") || key.starts_with("v:") || key.starts_with("i:") {
+            // A list entry, identified by key or value rather than index: the fields under it are owned in whichever
+            // entry it is, which a `*` segment says without the live object's indices.
             leaf = false;
-            out.push(path.clone());
+            path.push_str("/*");
+            field_set_pointers(child, path, out);
+            path.truncate(len);
         }
     }
     if leaf && !path.is_empty() {
@@ -369,11 +385,6 @@ fn changed_finding(resource: &Resource, diffs: Vec<diff::FieldDiff>, what: &str,
     let evidence =
         diffs.into_iter().map(|d| Evidence { path: d.pointer, expected: Some(d.declared), actual: d.live }).collect();
     Some(finding(resource, CHANGED, Severity::Medium, message, evidence, context))
-}
-
-/// Does `owned` cover `pointer` (equal, or a parent of it)? List indices in `pointer` are matched by the list.
-fn covers(owned: &str, pointer: &str) -> bool {
-    pointer == owned || pointer.strip_prefix(owned).is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn prefix_matches(segments: &[String], pointer: &str) -> bool {
@@ -607,6 +618,23 @@ mod tests {
             ..DriftConfig::default()
         };
         assert!(Drift::new(&relative).err().unwrap().to_string().contains("JSON pointer"));
+    }
+
+    #[test]
+    fn ownership_of_a_list_entry_covers_only_its_fields() {
+        let drift =
+            Drift::new(&DriftConfig { ignore_managers: vec!["cainjector".into()], ..DriftConfig::default() }).unwrap();
+        let live = k8s(
+            "admissionregistration.k8s.io.ValidatingWebhookConfiguration",
+            "",
+            "hooks",
+            json!({"metadata": {"managedFields": [{"manager": "cainjector",
+                "fieldsV1": {"f:webhooks": {"k:{\"name\":\"a\"}": {"f:clientConfig": {"f:caBundle": {}}}}}}]}}),
+            false,
+        );
+        let owned = drift.managed_pointers(&live);
+        assert!(owned.iter().any(|p| prefix_matches(p, "/webhooks/0/clientConfig/caBundle")));
+        assert!(!owned.iter().any(|p| prefix_matches(p, "/webhooks/0/rules")), "{owned:?}");
     }
 
     #[test]

@@ -17,14 +17,15 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
         config.fail_on = s.into();
     }
     if let Some(cluster) = &args.cluster {
-        // The cluster names the command line's inputs; configured sources keep their own.
+        // The cluster names the command line's inputs; configured sources keep their own. Paths given on the
+        // command line take their settings from the first manifests source.
         if !args.paths.is_empty() {
-            config.sources.manifests.iter_mut().for_each(|m| m.cluster = cluster.clone());
-            if config.sources.manifests.is_empty() {
-                config
+            match config.sources.manifests.first_mut() {
+                Some(m) => m.cluster = cluster.clone(),
+                None => config
                     .sources
                     .manifests
-                    .push(day2_collect::manifests::ManifestsConfig { cluster: cluster.clone(), ..Default::default() });
+                    .push(day2_collect::manifests::ManifestsConfig { cluster: cluster.clone(), ..Default::default() }),
             }
         }
     }
