@@ -221,6 +221,8 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
+    // Kubernetes reads manifests as YAML 1.1, where `defaultMode: 0644` is octal (420): read them the same way.
+    options.legacy_octal_numbers = true;
     options
 }
 
@@ -649,6 +651,14 @@ mod tests {
 
     fn parse_str(text: &str) -> Parsed {
         parse(text, "t.yaml", "test", &ManifestsConfig::default())
+    }
+
+    #[test]
+    fn file_modes_are_octal_as_kubernetes_reads_them() {
+        let p = parse_str(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - name: v\n    secret: {secretName: s, defaultMode: 0644}\n",
+        );
+        assert_eq!(p.resources[0].attrs["spec"]["volumes"][0]["secret"]["defaultMode"], 420);
     }
 
     #[test]
