@@ -62,10 +62,10 @@ pub struct IgnoreRule {
 
 /// A drift configuration problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("drift.{field}: invalid `{glob}`: {reason}")]
+#[error("drift.{field}: invalid `{value}`: {reason}")]
 pub struct DriftConfigError {
     field: &'static str,
-    glob: String,
+    value: String,
     reason: String,
 }
 
@@ -164,12 +164,8 @@ pub struct Drift {
     unmanaged_ignore: globset::GlobSet,
 }
 
-fn glob(field: &'static str, pattern: &str) -> Result<GlobMatcher, DriftConfigError> {
-    Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| DriftConfigError {
-        field,
-        glob: pattern.to_owned(),
-        reason: e.kind().to_string(),
-    })
+fn glob(field: &'static str, pattern: &str) -> Result<Glob, DriftConfigError> {
+    Glob::new(pattern).map_err(|e| DriftConfigError { field, value: pattern.to_owned(), reason: e.kind().to_string() })
 }
 
 impl Drift {
@@ -180,26 +176,24 @@ impl Drift {
             if !rule.pointer.starts_with('/') || rule.pointer.len() < 2 {
                 return Err(DriftConfigError {
                     field: "ignore.pointer",
-                    glob: rule.pointer.clone(),
+                    value: rule.pointer.clone(),
                     reason: "expected a JSON pointer such as /spec/replicas (write `/` inside a key as ~1)".to_owned(),
                 });
             }
             let segments = rule.pointer.split('/').skip(1).map(str::to_owned).collect();
-            let kind = rule.kind.as_deref().map(|k| glob("ignore.kind", k)).transpose()?;
-            let name = rule.name.as_deref().map(|n| glob("ignore.name", n)).transpose()?;
+            let matcher = |field, pattern: &Option<String>| {
+                pattern.as_deref().map(|p| glob(field, p).map(|g| g.compile_matcher())).transpose()
+            };
+            let (kind, name) = (matcher("ignore.kind", &rule.kind)?, matcher("ignore.name", &rule.name)?);
             ignore.push(CompiledIgnore { segments, kind, name, labels: rule.labels.clone() });
         }
         let mut set = globset::GlobSetBuilder::new();
         for pattern in PLATFORM.iter().copied().chain(config.unmanaged_ignore.iter().map(String::as_str)) {
-            set.add(Glob::new(pattern).map_err(|e| DriftConfigError {
-                field: "unmanaged_ignore",
-                glob: pattern.to_owned(),
-                reason: e.kind().to_string(),
-            })?);
+            set.add(glob("unmanaged_ignore", pattern)?);
         }
         let unmanaged_ignore = set.build().map_err(|e| DriftConfigError {
             field: "unmanaged_ignore",
-            glob: String::new(),
+            value: String::new(),
             reason: e.to_string(),
         })?;
         Ok(Drift { ignore, managers: config.ignore_managers.iter().cloned().collect(), unmanaged_ignore })
