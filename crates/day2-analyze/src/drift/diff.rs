@@ -298,37 +298,11 @@ fn setting_amount(value: &str, unit: &str) -> Option<f64> {
 
 /// Kubernetes resource quantities (`500m`, `1Gi`, `1e3`, `0.5`) that denote the same amount.
 fn same_quantity(a: &str, b: &str) -> bool {
+    let quantity = |s: &str| crate::checks::k8s::quantity(&Value::String(s.to_owned()));
     match (quantity(a), quantity(b)) {
         (Some(x), Some(y)) => (x - y).abs() <= f64::EPSILON * x.abs().max(y.abs()).max(1.0),
         _ => false,
     }
-}
-
-fn quantity(s: &str) -> Option<f64> {
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0),
-        ("Ei", 1_152_921_504_606_846_976.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    let s = s.trim();
-    for (suffix, factor) in SUFFIXES {
-        if let Some(number) = s.strip_suffix(suffix) {
-            return number.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| n * factor);
-        }
-    }
-    s.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 #[cfg(test)]

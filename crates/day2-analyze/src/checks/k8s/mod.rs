@@ -8,6 +8,8 @@ mod pod_security;
 mod rbac;
 mod reliability;
 mod resources;
+
+pub(crate) use resources::quantity;
 mod secrets;
 
 use day2_model::k8s::{Container, containers, pod_spec};
