@@ -42,8 +42,14 @@ pub fn collect(config: &RecordedConfig) -> Snapshot {
     };
     let mut snapshot = manifests::collect(&manifests);
     let now = Utc::now();
+    let mut observed: std::collections::BTreeMap<String, DateTime<Utc>> = std::collections::BTreeMap::new();
     for r in &mut snapshot.resources {
-        let observed_at = r.location().map_or(now, |(file, _)| modified(file).unwrap_or(now));
+        let observed_at = match r.location() {
+            Some((file, _)) => {
+                *observed.entry(file.to_owned()).or_insert_with_key(|file| modified(file).unwrap_or(now))
+            }
+            None => now,
+        };
         r.origin = Origin::Live { source: source.clone(), observed_at };
     }
     snapshot

@@ -137,11 +137,17 @@ impl Policies {
         let resources: Vec<&Resource> =
             inventory.resources().iter().filter(|r| r.provider == Provider::K8s && r.attrs.is_object()).collect();
         let mut run = PolicyRun::default();
-        if !self.gatekeeper.is_empty() {
-            self.run_gatekeeper(&resources, context, &mut run);
-        }
+        // Each object becomes a Rego value once, for both kinds of policy.
+        let objects: Vec<Object> = resources
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, r)| Object::new(Cow::Borrowed(&r.attrs), Some(&r.namespace), i))
+            .collect();
         if let Some(conftest) = &self.conftest {
-            self.run_conftest(conftest, &resources, context, &mut run);
+            self.run_conftest(conftest, &resources, &objects, context, &mut run);
+        }
+        if !self.gatekeeper.is_empty() {
+            self.run_gatekeeper(&resources, objects, context, &mut run);
         }
         // A constraint matching both a workload and its implied Pod can report the same message twice.
         run.findings.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -149,12 +155,13 @@ impl Policies {
         run
     }
 
-    fn run_gatekeeper(&self, resources: &[&Resource], context: &Context, run: &mut PolicyRun) {
-        let objects: Vec<Object> = resources
-            .par_iter()
-            .enumerate()
-            .filter_map(|(i, r)| Object::new(Cow::Borrowed(&r.attrs), Some(&r.namespace), i))
-            .collect();
+    fn run_gatekeeper(
+        &self,
+        resources: &[&Resource],
+        objects: Vec<Object<'_>>,
+        context: &Context,
+        run: &mut PolicyRun,
+    ) {
         let inventory = if self.gatekeeper.templates.iter().any(|t| t.uses_inventory) {
             gatekeeper::inventory_data(objects.iter())
         } else {
@@ -192,7 +199,14 @@ impl Policies {
         }
     }
 
-    fn run_conftest(&self, conftest: &Conftest, resources: &[&Resource], context: &Context, run: &mut PolicyRun) {
+    fn run_conftest(
+        &self,
+        conftest: &Conftest,
+        resources: &[&Resource],
+        objects: &[Object<'_>],
+        context: &Context,
+        run: &mut PolicyRun,
+    ) {
         let inputs: Vec<(Option<&Resource>, regorus::Value)> = if self.config.conftest.combine {
             let combined: Vec<serde_json::Value> = resources
                 .iter()
@@ -200,7 +214,7 @@ impl Policies {
                 .collect();
             vec![(None, rego::to_value(&serde_json::Value::Array(combined)))]
         } else {
-            resources.par_iter().map(|r| (Some(*r), rego::to_value(&r.attrs))).collect()
+            objects.iter().map(|o| (resources.get(o.origin).copied(), o.review["object"].clone())).collect()
         };
         run.evaluations += inputs.len() * conftest.rules.len();
         if !inputs.is_empty() {

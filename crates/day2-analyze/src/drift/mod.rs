@@ -223,10 +223,10 @@ impl Drift {
             outcome.findings.extend(findings);
             let counted: Vec<&Resource> =
                 live.resources().iter().filter(in_scope).filter(|l| self.counts_for_coverage(l)).collect();
-            let managed = counted.iter().filter(|l| declared.get(&l.id).is_some()).count();
-            outcome.findings.extend(
-                counted.iter().filter(|l| declared.get(&l.id).is_none()).map(|l| unmanaged(l, &scope.scope, context)),
-            );
+            let (managed, handmade): (Vec<&Resource>, Vec<&Resource>) =
+                counted.iter().partition(|l| declared.get(&l.id).is_some());
+            outcome.findings.extend(handmade.iter().map(|l| unmanaged(l, &scope.scope, context)));
+            let managed = managed.len();
             outcome.coverage.push(Coverage {
                 scope: format!("{}/{}", scope.provider.as_str(), scope.scope),
                 live: counted.len(),
