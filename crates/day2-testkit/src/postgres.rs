@@ -55,9 +55,17 @@ fn check(what: &str, output: std::io::Result<Output>) -> Result<(), String> {
 
 impl PgInstance {
     /// Starts a server. `Ok(None)` when PostgreSQL's server binaries are not installed here (the caller skips and
-    /// says why); an error when they are but the server does not start.
+    /// says why), unless `DAY2_REQUIRE_POSTGRES` is set (CI sets it after installing them); an error when they are
+    /// but the server does not start.
     pub fn start() -> Result<Option<PgInstance>, String> {
-        let Some(bin) = bin_dir() else { return Ok(None) };
+        let Some(bin) = bin_dir() else {
+            return match std::env::var_os("DAY2_REQUIRE_POSTGRES") {
+                Some(_) => {
+                    Err("PostgreSQL server binaries are required (DAY2_REQUIRE_POSTGRES) but not installed".into())
+                }
+                None => Ok(None),
+            };
+        };
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         if is_root() {
             check("chown", Command::new("chown").arg("postgres:").arg(dir.path()).output())?;
