@@ -10,7 +10,7 @@ use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use day2_analyze::Context;
 use day2_analyze::drift::{Drift, DriftConfig, LiveScope};
-use day2_model::{Inventory, Origin, Provider, Resource, ResourceId, Snapshot};
+use day2_model::{Examined, Inventory, Origin, Provider, Resource, ResourceId, Snapshot};
 use serde_json::{Value, json};
 
 /// The allocator the `day2` binary uses, so the figures are the binary's.
@@ -103,7 +103,12 @@ fn inventories(n: usize) -> (Inventory, Inventory) {
 
 fn bench(c: &mut Criterion) {
     let drift = Drift::new(&DriftConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-    let scopes = [LiveScope { provider: Provider::K8s, scope: "bench".to_owned(), complete: true }];
+    let scopes = [LiveScope {
+        provider: Provider::K8s,
+        scope: "bench".to_owned(),
+        complete: true,
+        examined: Examined::Everything,
+    }];
     let context = Context { now: Utc::now() };
     let mut group = c.benchmark_group("drift");
     group.sample_size(10);

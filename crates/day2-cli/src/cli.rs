@@ -150,12 +150,15 @@ pub struct CheckArgs {
 }
 
 const DRIFT_HELP: &str =
-    "Live state comes from recorded API objects (`kubectl get deploy,svc,cm -A -o yaml > live.yaml`),
-configured under live.kubernetes in day2.yaml or given with --live. Objects pair by id, so the declared sources and
-the recording must name the same cluster (sources.manifests[].cluster, live.kubernetes[].cluster, or --cluster).
+    "Live state comes from a cluster's API (--context, or live.kubernetes[].context / kubeconfig in day2.yaml; read
+only: discovery, then list), from recorded API objects (`kubectl get deploy,svc,cm -A -o yaml > live.yaml`, given with
+--live or live.kubernetes[].recorded), from PostgreSQL catalogs (live.postgres), and from Terraform plans' own
+refresh (resource_drift). Objects pair by id, so declared and live sources must name the same cluster
+(sources.manifests[].cluster, live.kubernetes[].cluster, or --cluster).
 
 Examples:
   day2 drift -c examples/fleet/day2.yaml                       the example fleet against its recorded live state
+  day2 drift k8s/ --context prod-eu --cluster prod-eu          declared manifests against the cluster of a context
   day2 drift k8s/ --live live.yaml --cluster prod-eu           declared manifests against a recording
   day2 drift -o json --store day2.db                           remember drift; report what is new and what was fixed
   day2 drift --write-baseline drift-baseline.json              accept today's drift ...
@@ -174,9 +177,12 @@ pub struct DriftArgs {
     pub paths: Vec<PathBuf>,
     /// Recorded live objects (files or directories of `kubectl get -o yaml|json` output). Default: live.kubernetes in
     /// day2.yaml.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "context")]
     pub live: Vec<PathBuf>,
-    /// Cluster name for the declared paths and --live recording given on the command line.
+    /// Read live objects from the cluster of this kubeconfig context ($KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Cluster name for the declared paths and the live cluster or recording given on the command line.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// Accept the drift found now: write it to this file (review and commit it), so `--baseline` shows only new drift.

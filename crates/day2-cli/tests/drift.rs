@@ -1,7 +1,9 @@
 //! End-to-end tests of `day2 drift` on the example fleet and its recorded live state (examples/fleet/live, generated
 //! by examples/fleet/live/generate.py in the shape `kubectl get -A -o yaml` returns: server metadata, managedFields,
-//! defaults, status). No Kubernetes API server runs here; these tests read recordings. Index:
-//! - `example_fleet_*`: exactly the drift the recording contains, and none on the unchanged, defaulted objects.
+//! defaults, status). No Kubernetes API server can run here: these tests read recordings, or serve the recording
+//! from a local HTTP server speaking the API's wire format (`day2_testkit::kube_api`). Index:
+//! - `example_fleet_*`: exactly the drift the recording contains, and none on the unchanged, defaulted objects, read
+//!   from the recording and from the API.
 //! - `manager_owned_*`, `incomplete_*`, `store_*`, `suppressions_*`: noise control and lifecycle.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -74,6 +76,51 @@ fn example_fleet_shows_missing_unmanaged_and_changed_and_nothing_else() {
 
     let table = String::from_utf8_lossy(&day2(&["drift", "-c", "examples/fleet/day2.yaml"]).stdout).into_owned();
     assert!(table.contains("IaC coverage of k8s/shop-prod-eu: 25 of 27 live objects declared (93%)"), "{table}");
+}
+
+#[test]
+fn example_fleet_read_from_a_cluster_api_shows_the_same_drift() {
+    let api =
+        day2_testkit::kube_api::KubeApi::start_from_yaml(&root().join("examples/fleet/live/k8s/cluster.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path(), "shop-prod-eu-admin").unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(&config, "drift:\n  ignore_managers: [kube-controller-manager]\n").unwrap();
+    let args = [
+        "drift",
+        "-c",
+        config.to_str().unwrap(),
+        "examples/fleet/k8s",
+        "examples/fleet/helm",
+        "--context",
+        "shop-prod-eu-admin",
+        "--cluster",
+        "shop-prod-eu",
+        "-o",
+        "json",
+    ];
+    let out = common::command(&args).env("KUBECONFIG", &kubeconfig).output().unwrap();
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert_eq!(
+        classes(&report),
+        pairs(&[
+            ("DRIFT-CHANGED", "apps.Deployment/shop/cart"),
+            ("DRIFT-MISSING", "apps.Deployment/shop/legacy-search"),
+            ("DRIFT-UNMANAGED", "ConfigMap/payments/feature-flags"),
+            ("DRIFT-UNMANAGED", "apps.Deployment/shop/debug-shell"),
+        ])
+    );
+    let cart = report["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == "DRIFT-CHANGED").unwrap();
+    assert_eq!(cart["evidence"].as_array().unwrap().len(), 4, "{cart:#}");
+    let coverage = &report["coverage"][0];
+    assert_eq!((coverage["declared"].as_u64(), coverage["live"].as_u64()), (Some(25), Some(27)));
+    assert_eq!(coverage["complete"], true);
+    // The client paged (kubectl's default page is 500; the fleet is small, so one page per kind) and never asked
+    // for the kinds that are records rather than state.
+    let requests = api.requests();
+    assert!(requests.iter().any(|r| r.starts_with("/apis/apps/v1/deployments?") && r.contains("limit=500")));
+    assert!(!requests.iter().any(|r| r.contains("/events?")), "{requests:?}");
 }
 
 #[test]

@@ -412,52 +412,16 @@ impl DocContext<'_> {
             .unwrap_or_default()
     }
 
-    fn resource(&self, mut value: Value, api_version: String, kind: String, line: u32) -> Result<Resource, String> {
-        let metadata = match value.get("metadata") {
-            None => return Err(format!("{kind} has no `metadata`")),
-            Some(Value::Object(m)) => m,
-            Some(_) => return Err(format!("{kind}: `metadata` must be a mapping")),
+    fn resource(&self, value: Value, api_version: String, kind: String, line: u32) -> Result<Resource, String> {
+        let origin = Origin::Declared {
+            file: self.file.to_owned(),
+            line,
+            template: self.templates.template_for(line),
+            module: None,
         };
-        let name = match (metadata.get("name"), metadata.get("generateName")) {
-            (Some(Value::String(n)), _) if !n.is_empty() => n.clone(),
-            // Each apply creates a new object, so these are told apart by where they are declared.
-            (None, Some(Value::String(g))) => format!("{g}*@{}:{line}", self.file),
-            (Some(_), _) => return Err(format!("{kind}: `metadata.name` must be a non-empty string")),
-            (None, _) => return Err(format!("{kind} has no `metadata.name`")),
-        };
-        let namespace = match metadata.get("namespace") {
-            Some(Value::String(ns)) => ns.clone(),
-            Some(_) => return Err(format!("{kind} {name}: `metadata.namespace` must be a string")),
-            None if is_cluster_scoped(&kind) => String::new(),
-            None => self.config.default_namespace.clone(),
-        };
-        let labels = string_map(metadata.get("labels"))
-            .map_err(|k| format!("{kind} {name}: label `{k}` must be a string (quote the value)"))?;
-        string_map(metadata.get("annotations"))
-            .map_err(|k| format!("{kind} {name}: annotation `{k}` must be a string (quote the value)"))?;
-        if kind == "Secret" {
-            mask_secret(&mut value);
-        }
-        let kind_id = qualified_kind(&api_version, &kind);
-        Ok(Resource {
-            id: ResourceId::new(Provider::K8s, &self.config.cluster, &kind_id, &namespace, &name),
-            provider: Provider::K8s,
-            scope: self.config.cluster.clone(),
-            kind: kind_id,
-            api_version,
-            namespace,
-            name,
-            labels,
-            owner: Default::default(),
-            attrs: value,
-            origin: Origin::Declared {
-                file: self.file.to_owned(),
-                line,
-                template: self.templates.template_for(line),
-                module: None,
-            },
-            source: self.source.to_owned(),
-        })
+        let object = Object { cluster: &self.config.cluster, default_namespace: &self.config.default_namespace };
+        // Each apply of a `generateName` object creates a new one, so these are told apart by where they are declared.
+        object.resource(value, api_version, kind, &format!("@{}:{line}", self.file), origin, self.source)
     }
 
     fn skipped(&self, line: u32, why: &str) -> Diagnostic {
@@ -563,6 +527,77 @@ impl<'de> serde::de::Visitor<'de> for ElementLinesVisitor {
     fn visit_none<E>(self) -> Result<ElementLines, E> {
         Ok(NO_ELEMENTS)
     }
+}
+
+/// Where Kubernetes objects are read from: the cluster that scopes their ids and the namespace of objects that name none.
+struct Object<'a> {
+    cluster: &'a str,
+    default_namespace: &'a str,
+}
+
+impl Object<'_> {
+    /// Builds the resource of one object, masking Secret values. `generated` tells apart objects that only carry a
+    /// `generateName`.
+    fn resource(
+        &self,
+        mut value: Value,
+        api_version: String,
+        kind: String,
+        generated: &str,
+        origin: Origin,
+        source: &str,
+    ) -> Result<Resource, String> {
+        let metadata = match value.get("metadata") {
+            None => return Err(format!("{kind} has no `metadata`")),
+            Some(Value::Object(m)) => m,
+            Some(_) => return Err(format!("{kind}: `metadata` must be a mapping")),
+        };
+        let name = match (metadata.get("name"), metadata.get("generateName")) {
+            (Some(Value::String(n)), _) if !n.is_empty() => n.clone(),
+            (None, Some(Value::String(g))) => format!("{g}*{generated}"),
+            (Some(_), _) => return Err(format!("{kind}: `metadata.name` must be a non-empty string")),
+            (None, _) => return Err(format!("{kind} has no `metadata.name`")),
+        };
+        let namespace = match metadata.get("namespace") {
+            Some(Value::String(ns)) => ns.clone(),
+            Some(_) => return Err(format!("{kind} {name}: `metadata.namespace` must be a string")),
+            None if is_cluster_scoped(&kind) => String::new(),
+            None => self.default_namespace.to_owned(),
+        };
+        let labels = string_map(metadata.get("labels"))
+            .map_err(|k| format!("{kind} {name}: label `{k}` must be a string (quote the value)"))?;
+        string_map(metadata.get("annotations"))
+            .map_err(|k| format!("{kind} {name}: annotation `{k}` must be a string (quote the value)"))?;
+        if kind == "Secret" {
+            mask_secret(&mut value);
+        }
+        let kind_id = qualified_kind(&api_version, &kind);
+        Ok(Resource {
+            id: ResourceId::new(Provider::K8s, self.cluster, &kind_id, &namespace, &name),
+            provider: Provider::K8s,
+            scope: self.cluster.to_owned(),
+            kind: kind_id,
+            api_version,
+            namespace,
+            name,
+            labels,
+            owner: Default::default(),
+            attrs: value,
+            origin,
+            source: source.to_owned(),
+        })
+    }
+}
+
+/// The resource of one object read from a cluster's API (`apiVersion` and `kind` set): ids scoped by `cluster`,
+/// Secret values masked. Cluster-scoped objects carry no namespace, so none is defaulted.
+pub fn live_resource(value: Value, cluster: &str, origin: Origin, source: &str) -> Result<Resource, String> {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if api_version.is_empty() || kind.is_empty() {
+        return Err("object has no apiVersion/kind".to_owned());
+    }
+    Object { cluster, default_namespace: "" }.resource(value, api_version, kind, "", origin, source)
 }
 
 /// `apps/v1` + `Deployment` → `apps.Deployment`; core group (`v1`) → `Service`.

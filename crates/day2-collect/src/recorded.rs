@@ -5,42 +5,22 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use day2_model::{Origin, Snapshot};
-use serde::{Deserialize, Serialize};
+use day2_model::{Examined, Origin, Snapshot};
 
 use crate::manifests::{self, ManifestsConfig};
 
-/// One recorded live Kubernetes source (`live.kubernetes[]` in day2.yaml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordedConfig {
-    /// The cluster the recording is of: the scope of resource ids, which must equal the declared sources' `cluster`
-    /// for objects to pair. Default `default`.
-    pub cluster: String,
-    /// Files or directories of recorded API objects.
-    pub recorded: Vec<PathBuf>,
-    /// Name of the source in reports and the store. Default `live:<cluster>`.
-    pub source_name: Option<String>,
-}
-
-impl Default for RecordedConfig {
-    fn default() -> Self {
-        RecordedConfig { cluster: "default".to_owned(), recorded: Vec::new(), source_name: None }
-    }
-}
-
 /// Reads the recording into a live snapshot. Each object is observed at its file's modification time. The snapshot
 /// is complete only when every file was read without error.
-pub fn collect(config: &RecordedConfig) -> Snapshot {
-    let source = config.source_name.clone().unwrap_or_else(|| format!("live:{}", config.cluster));
+pub fn collect(cluster: &str, source: &str, paths: &[PathBuf]) -> Snapshot {
     let manifests = ManifestsConfig {
-        source_name: Some(source.clone()),
-        paths: config.recorded.clone(),
-        cluster: config.cluster.clone(),
+        source_name: Some(source.to_owned()),
+        paths: paths.to_vec(),
+        cluster: cluster.to_owned(),
         live_objects: true,
         ..ManifestsConfig::default()
     };
     let mut snapshot = manifests::collect(&manifests);
+    snapshot.examined = Examined::WhatIsPresent;
     let now = Utc::now();
     let mut observed: std::collections::BTreeMap<String, DateTime<Utc>> = std::collections::BTreeMap::new();
     for r in &mut snapshot.resources {
@@ -50,7 +30,7 @@ pub fn collect(config: &RecordedConfig) -> Snapshot {
             }
             None => now,
         };
-        r.origin = Origin::Live { source: source.clone(), observed_at };
+        r.origin = Origin::Live { source: source.to_owned(), observed_at };
     }
     snapshot
 }
@@ -72,12 +52,9 @@ mod tests {
             "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s, namespace: shop, uid: u1}\n  data: {password: aHVudGVyMg==}\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: shop}\n  spec: {replicas: 2}\n  status: {readyReplicas: 2}\n",
         )
         .unwrap();
-        let snapshot = collect(&RecordedConfig {
-            cluster: "prod".into(),
-            recorded: vec![dir.path().to_owned()],
-            source_name: None,
-        });
+        let snapshot = collect("prod", "live:prod", &[dir.path().to_owned()]);
         assert!(snapshot.complete);
+        assert_eq!(snapshot.examined, Examined::WhatIsPresent);
         assert_eq!(snapshot.source, "live:prod");
         let ids: Vec<&str> = snapshot.resources.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["k8s/prod/Secret/shop/s", "k8s/prod/apps.Deployment/shop/web"]);

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use day2_analyze::checks::ChecksConfig;
 use day2_analyze::drift::DriftConfig;
 use day2_analyze::suppress::SuppressionRule;
+use day2_collect::kubernetes::KubernetesConfig;
 use day2_collect::manifests::ManifestsConfig;
-use day2_collect::recorded::RecordedConfig;
 use day2_collect::terraform::TerraformConfig;
 use day2_model::{OwnerKeys, Severity};
 use day2_policy::PolicyConfig;
@@ -29,8 +29,8 @@ pub struct SourcesConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
-    /// Recorded Kubernetes API objects, per cluster.
-    pub kubernetes: Vec<RecordedConfig>,
+    /// Kubernetes clusters, read from their API or from recorded API objects.
+    pub kubernetes: Vec<KubernetesConfig>,
     /// PostgreSQL instances read live.
     pub postgres: Vec<day2_collect::postgres::LiveConfig>,
 }
@@ -132,6 +132,7 @@ impl Config {
         }
         for l in &mut config.live.kubernetes {
             l.recorded = l.recorded.iter().map(|p| resolve(base, p)).collect();
+            l.kubeconfig = l.kubeconfig.as_deref().map(|p| resolve(base, p));
         }
         config.validate(path)?;
         Ok(config)

@@ -11,8 +11,8 @@ use day2_analyze::drift::{self, Drift, DriftConfig, LiveScope};
 use day2_analyze::suppress::{SuppressionError, SuppressionRule, Suppressor};
 use day2_analyze::{Analyzer, Context};
 use day2_collect::files::{self, FileFilter, Input};
+use day2_collect::kubernetes::{self, KubernetesConfig};
 use day2_collect::manifests::ManifestsConfig;
-use day2_collect::recorded::{self, RecordedConfig};
 use day2_collect::terraform::TerraformConfig;
 use day2_collect::{link, manifests, postgres, terraform};
 use day2_model::{
@@ -36,8 +36,8 @@ pub struct Settings {
     pub policies: PolicyConfig,
     /// Declared PostgreSQL instances.
     pub postgres: Vec<postgres::DeclaredConfig>,
-    /// Recorded live Kubernetes sources (drift).
-    pub live: Vec<RecordedConfig>,
+    /// Live Kubernetes clusters, read from their API or a recording (drift).
+    pub live: Vec<KubernetesConfig>,
     /// Live PostgreSQL instances (drift).
     pub live_postgres: Vec<postgres::LiveConfig>,
     /// Drift noise control.
@@ -169,30 +169,30 @@ fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
     snapshots
 }
 
-/// Live snapshots with the scope each covers: recorded Kubernetes state and PostgreSQL catalogs.
+/// Live snapshots with the scope each covers: Kubernetes clusters (API or recording) and PostgreSQL catalogs.
 fn live_snapshots(settings: &Settings) -> (Vec<Snapshot>, Vec<LiveScope>) {
     let mut snapshots = Vec::new();
     let mut scopes = Vec::new();
-    for l in settings.live.iter().filter(|l| !l.recorded.is_empty()) {
-        let snapshot = recorded::collect(l);
-        scopes.push(LiveScope { provider: Provider::K8s, scope: l.cluster.clone(), complete: snapshot.complete });
-        snapshots.push(snapshot);
+    if settings.live.is_empty() && settings.live_postgres.is_empty() {
+        return (snapshots, scopes);
     }
-    if !settings.live_postgres.is_empty() {
-        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => {
-                for p in &settings.live_postgres {
-                    let snapshot = runtime.block_on(postgres::collect_live(p));
-                    scopes.push(LiveScope {
-                        provider: Provider::Postgres,
-                        scope: p.instance.clone(),
-                        complete: snapshot.complete,
-                    });
-                    snapshots.push(snapshot);
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot start the runtime for live PostgreSQL sources"),
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime for live sources");
+            return (snapshots, scopes);
         }
+    };
+    let mut add = |snapshot: Snapshot, provider: Provider, scope: &str| {
+        let examined = snapshot.examined.clone();
+        scopes.push(LiveScope { provider, scope: scope.to_owned(), complete: snapshot.complete, examined });
+        snapshots.push(snapshot);
+    };
+    for k in &settings.live {
+        add(runtime.block_on(kubernetes::collect(k)), Provider::K8s, &k.cluster);
+    }
+    for p in &settings.live_postgres {
+        add(runtime.block_on(postgres::collect_live(p)), Provider::Postgres, &p.instance);
     }
     (snapshots, scopes)
 }

@@ -21,4 +21,4 @@ pub use finding::{
 pub use inventory::{Inventory, Relation, RelationKind};
 pub use owner::{Owner, OwnerKeys};
 pub use report::{Coverage, Report, RuleMeta, SourceSummary, Summary, report_schema};
-pub use resource::{Change, Origin, Provider, Resource, ResourceId, Snapshot};
+pub use resource::{Change, Examined, Origin, Provider, Resource, ResourceId, Snapshot};

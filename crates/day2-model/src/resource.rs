@@ -195,6 +195,27 @@ pub struct Snapshot {
     pub relations: Vec<crate::Relation>,
     /// Changes a plan announces (`resource_changes`) or has detected (`resource_drift`).
     pub changes: Vec<Change>,
+    /// What a live collection looked at; absence means "gone" only within it.
+    pub examined: Examined,
+}
+
+/// What a live collection looked at, so drift calls "missing" only what was looked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Examined {
+    /// Everything in the scope (database catalogs, cloud APIs, a declared source).
+    #[default]
+    Everything,
+    /// Only the kinds and namespaces present in the snapshot: a recording holds what someone chose to export
+    /// (`kubectl get deploy,svc -n shop`), so an object of another kind or namespace was not looked at.
+    WhatIsPresent,
+    /// These kinds (qualified as in resource ids, `apps.Deployment`) were listed, in these namespaces (`None`: all).
+    Listed {
+        /// Kinds listed.
+        kinds: std::collections::BTreeSet<String>,
+        /// Namespaces listed, `None` for all; cluster-scoped kinds are listed whole either way.
+        namespaces: Option<std::collections::BTreeSet<String>>,
+    },
 }
 
 /// A change to a resource announced by declared state, e.g. one entry of a Terraform plan's `resource_changes` or

@@ -8,4 +8,5 @@
 
 pub mod build;
 pub mod corpus;
+pub mod kube_api;
 pub mod postgres;

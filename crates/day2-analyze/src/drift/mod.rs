@@ -15,7 +15,8 @@ pub mod diff;
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::{
-    Coverage, Domain, Evidence, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, RuleMeta, Severity,
+    Coverage, Domain, Evidence, Examined, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, RuleMeta,
+    Severity,
 };
 use globset::{Glob, GlobMatcher};
 use rayon::prelude::*;
@@ -78,6 +79,8 @@ pub struct LiveScope {
     pub scope: String,
     /// Whether the collection was complete.
     pub complete: bool,
+    /// What the collection looked at.
+    pub examined: Examined,
 }
 
 /// What a drift comparison produced.
@@ -89,30 +92,37 @@ pub struct DriftOutcome {
     pub coverage: Vec<Coverage>,
 }
 
-/// What a live collection covered. A recording holds the kinds and namespaces someone chose to export
-/// (`kubectl get deploy,svc -n shop`): a declared object of another kind or namespace is not missing, it was not
-/// looked at. API and catalog collectors read everything, so they cover every object of their scope.
+/// The kinds and namespaces a live collection looked at (see [`Examined`]), as sets to test declared objects against.
 struct Seen {
     everything: bool,
     kinds: BTreeSet<String>,
-    namespaces: BTreeSet<String>,
+    /// `None`: every namespace.
+    namespaces: Option<BTreeSet<String>>,
 }
 
 impl Seen {
-    fn of<'r>(live: impl Iterator<Item = &'r Resource>, provider: Provider) -> Seen {
-        let mut seen =
-            Seen { everything: provider != Provider::K8s, kinds: BTreeSet::new(), namespaces: BTreeSet::new() };
-        for r in live {
-            seen.kinds.insert(r.kind.clone());
-            seen.namespaces.insert(r.namespace.clone());
+    fn of<'r>(examined: &Examined, live: impl Iterator<Item = &'r Resource>) -> Seen {
+        match examined {
+            Examined::Everything => Seen { everything: true, kinds: BTreeSet::new(), namespaces: None },
+            Examined::WhatIsPresent => {
+                let (mut kinds, mut namespaces) = (BTreeSet::new(), BTreeSet::new());
+                for r in live {
+                    kinds.insert(r.kind.clone());
+                    namespaces.insert(r.namespace.clone());
+                }
+                Seen { everything: false, kinds, namespaces: Some(namespaces) }
+            }
+            Examined::Listed { kinds, namespaces } => {
+                Seen { everything: false, kinds: kinds.clone(), namespaces: namespaces.clone() }
+            }
         }
-        seen
     }
 
     fn covers(&self, declared: &Resource) -> bool {
         self.everything
             || (self.kinds.contains(&declared.kind)
-                && (declared.namespace.is_empty() || self.namespaces.contains(&declared.namespace)))
+                && (declared.namespace.is_empty()
+                    || self.namespaces.as_ref().is_none_or(|n| n.contains(&declared.namespace))))
     }
 }
 
@@ -211,7 +221,7 @@ impl Drift {
         for scope in scopes {
             let in_scope = |r: &&Resource| r.provider == scope.provider && r.scope == scope.scope;
             let declared_here: Vec<&Resource> = declared.resources().iter().filter(in_scope).collect();
-            let seen = Seen::of(live.resources().iter().filter(in_scope), scope.provider);
+            let seen = Seen::of(&scope.examined, live.resources().iter().filter(in_scope));
             let findings: Vec<Finding> = declared_here
                 .par_iter()
                 .filter_map(|d| match live.get(&d.id) {
@@ -534,7 +544,8 @@ mod tests {
             k8s("ConfigMap", "shop", "owned", owned, false),
             k8s("ConfigMap", "kube-system", "coredns", cm(json!({})), false),
         ]);
-        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete }];
+        let scopes =
+            [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete, examined: Examined::WhatIsPresent }];
         Drift::new(&config).unwrap().compare(&declared, &live, &scopes, &Context { now: chrono::Utc::now() })
     }
 
@@ -574,7 +585,12 @@ mod tests {
         ]);
         // `kubectl get deploy -n shop`: no ConfigMaps and no other namespace were looked at.
         let live = inventory(vec![k8s("apps.Deployment", "shop", "other", deploy, false)]);
-        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete: true }];
+        let scopes = [LiveScope {
+            provider: Provider::K8s,
+            scope: "prod".into(),
+            complete: true,
+            examined: Examined::WhatIsPresent,
+        }];
         let outcome = Drift::new(&DriftConfig::default()).unwrap().compare(
             &declared,
             &live,
@@ -584,6 +600,34 @@ mod tests {
         let missing: Vec<&str> =
             outcome.findings.iter().filter(|f| f.rule_id == MISSING).map(|f| f.resource.as_str()).collect();
         assert_eq!(missing, ["k8s/prod/apps.Deployment/shop/web"]);
+    }
+
+    #[test]
+    fn an_api_listing_reports_missing_for_every_listed_kind_even_when_none_is_live() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {}});
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}});
+        let declared = inventory(vec![
+            k8s("ConfigMap", "shop", "settings", cm.clone(), true),
+            k8s("ConfigMap", "billing", "settings", cm, true),
+            k8s("Namespace", "", "shop", ns, true),
+            k8s("apps.Deployment", "shop", "web", json!({"kind": "Deployment", "metadata": {"name": "web"}}), true),
+        ]);
+        // ConfigMaps and Namespaces were listed in `shop` (none found); Deployments were not listed at all.
+        let examined = Examined::Listed {
+            kinds: ["ConfigMap".to_owned(), "Namespace".to_owned()].into(),
+            namespaces: Some(["shop".to_owned()].into()),
+        };
+        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete: true, examined }];
+        let outcome = Drift::new(&DriftConfig::default()).unwrap().compare(
+            &declared,
+            &inventory(Vec::new()),
+            &scopes,
+            &Context { now: chrono::Utc::now() },
+        );
+        let mut missing: Vec<&str> =
+            outcome.findings.iter().filter(|f| f.rule_id == MISSING).map(|f| f.resource.as_str()).collect();
+        missing.sort();
+        assert_eq!(missing, ["k8s/prod/ConfigMap/shop/settings", "k8s/prod/Namespace//shop"]);
     }
 
     #[test]
@@ -648,7 +692,12 @@ mod tests {
                 "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}, "spec": {"replicas": 7, "paused": true}}),
             false,
         )]);
-        let scopes = [LiveScope { provider: Provider::K8s, scope: "prod".into(), complete: true }];
+        let scopes = [LiveScope {
+            provider: Provider::K8s,
+            scope: "prod".into(),
+            complete: true,
+            examined: Examined::WhatIsPresent,
+        }];
         let drift = Drift::new(&DriftConfig {
             ignore_managers: vec!["kube-controller-manager".into()],
             ..DriftConfig::default()

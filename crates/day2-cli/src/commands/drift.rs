@@ -1,10 +1,10 @@
-//! `day2 drift`: declared state against recorded live state.
+//! `day2 drift`: declared state against live state (a cluster's API, a recording, catalogs, Terraform's refresh).
 
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use day2_analyze::drift::baseline::Baseline;
-use day2_collect::recorded::RecordedConfig;
+use day2_collect::kubernetes::KubernetesConfig;
 use day2_engine::pipeline::{self, Settings};
 
 use super::check::finish;
@@ -29,22 +29,24 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
             }
         }
     }
-    if !args.live.is_empty() {
+    if !args.live.is_empty() || args.context.is_some() {
         let cluster = args.cluster.clone().or_else(|| config.sources.manifests.first().map(|m| m.cluster.clone()));
-        config.live.kubernetes = vec![RecordedConfig {
-            cluster: cluster.unwrap_or_else(|| RecordedConfig::default().cluster),
+        let defaults = KubernetesConfig::default();
+        config.live.kubernetes = vec![KubernetesConfig {
+            cluster: cluster.unwrap_or(defaults.cluster.clone()),
             recorded: args.live.clone(),
-            source_name: None,
+            context: args.context.clone(),
+            ..defaults
         }];
     }
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
-    if settings.live.iter().all(|l| l.recorded.is_empty())
+    if settings.live.is_empty()
         && settings.live_postgres.is_empty()
         && settings.terraform.iter().all(|t| t.paths.is_empty())
     {
         bail!(
-            "no live state to compare with: give --live <recording>, configure live.kubernetes in day2.yaml, or a Terraform plan (its resource_drift)"
+            "no live state to compare with: give --context <kubeconfig context> or --live <recording>, configure live.kubernetes or live.postgres in day2.yaml, or give a Terraform plan (its resource_drift)"
         );
     }
     if settings.manifests.iter().all(|m| m.paths.is_empty())

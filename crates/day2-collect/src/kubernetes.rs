@@ -1,0 +1,301 @@
+//! Live Kubernetes state, read from a cluster's API or from a recording of it.
+//!
+//! Against a cluster: the client is configured like kubectl (`kubeconfig` and `context`, else `$KUBECONFIG` or
+//! `~/.kube/config`, else the in-cluster service account); API discovery finds every served kind that can be listed;
+//! each kind is listed page by page (`limit` / `continue`), in all namespaces or in the configured ones. Secret values
+//! are masked as the objects arrive, before anything else sees them. The snapshot says which kinds and namespaces were
+//! listed ([`Examined::Listed`]), so drift reports a declared object missing only where it was looked for; a kind that
+//! cannot be listed (forbidden, server error) makes the snapshot incomplete.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use day2_model::{Diagnostic, DiagnosticKind, Examined, Origin, Snapshot};
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope, verbs};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{manifests, recorded};
+
+/// One live Kubernetes cluster (`live.kubernetes[]` in day2.yaml): read from its API, or from a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    /// The cluster name: the scope of resource ids, equal to the declared sources' `cluster` so objects pair.
+    /// Default `default`.
+    pub cluster: String,
+    /// Name of the source in reports and the store. Default `live:<cluster>`.
+    pub source_name: Option<String>,
+    /// Files or directories of recorded API objects (`kubectl get … -o yaml`). When given, the cluster is not
+    /// contacted.
+    pub recorded: Vec<PathBuf>,
+    /// kubeconfig file. Default: `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context. Default: the current context.
+    pub context: Option<String>,
+    /// Kinds to list, by kind (`Deployment`), group and kind (`apps/Deployment`) or resource (`deployments`).
+    /// Default: every kind the cluster serves that can be listed, but `exclude_kinds`.
+    pub kinds: Vec<String>,
+    /// Kinds never listed, named the same ways. Default: kinds that are records, not state (events, leases,
+    /// endpoints kept by Services, metrics).
+    pub exclude_kinds: Vec<String>,
+    /// Namespaces to list namespaced kinds in. Default: all. Cluster-scoped kinds are listed whole either way.
+    pub namespaces: Vec<String>,
+    /// Objects per list request (`limit`). Default 500, as kubectl.
+    pub page_size: u32,
+    /// Seconds allowed for each API request. Default 30.
+    pub timeout_seconds: u64,
+}
+
+/// Kinds that record what happened or are kept by the control plane for other objects, so are never declared.
+const EXCLUDED_KINDS: &[&str] = &[
+    "Event",
+    "events.k8s.io/Event",
+    "Endpoints",
+    "discovery.k8s.io/EndpointSlice",
+    "coordination.k8s.io/Lease",
+    "ComponentStatus",
+    "metrics.k8s.io/PodMetrics",
+    "metrics.k8s.io/NodeMetrics",
+];
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            cluster: "default".to_owned(),
+            source_name: None,
+            recorded: Vec::new(),
+            kubeconfig: None,
+            context: None,
+            kinds: Vec::new(),
+            exclude_kinds: EXCLUDED_KINDS.iter().map(|k| (*k).to_owned()).collect(),
+            namespaces: Vec::new(),
+            page_size: 500,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl KubernetesConfig {
+    /// The source name in reports and the store.
+    pub fn source(&self) -> String {
+        self.source_name.clone().unwrap_or_else(|| format!("live:{}", self.cluster))
+    }
+
+    /// Where errors are reported: the kubeconfig context, or the cluster name.
+    fn origin(&self) -> String {
+        match &self.context {
+            Some(context) => format!("kubernetes:{}@{context}", self.cluster),
+            None => format!("kubernetes:{}", self.cluster),
+        }
+    }
+}
+
+/// A problem reading a cluster, named for the operator who has to fix it.
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    #[error("cannot load the kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+    #[error("no cluster configuration (set `kubeconfig`, $KUBECONFIG, or run in a cluster): {0}")]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("cannot reach the API server: {0}")]
+    Client(kube::Error),
+    #[error("API discovery failed: {0}")]
+    Discovery(kube::Error),
+}
+
+/// Reads the cluster: from its recording when one is configured, else from its API.
+pub async fn collect(config: &KubernetesConfig) -> Snapshot {
+    if !config.recorded.is_empty() {
+        return recorded::collect(&config.cluster, &config.source(), &config.recorded);
+    }
+    let mut snapshot = Snapshot { source: config.source(), complete: true, ..Snapshot::default() };
+    if let Err(e) = read_cluster(config, &mut snapshot).await {
+        snapshot.complete = false;
+        snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, config.origin(), None, e.to_string()));
+    }
+    snapshot
+}
+
+async fn client(config: &KubernetesConfig) -> Result<kube::Client, ApiError> {
+    let options = KubeConfigOptions { context: config.context.clone(), ..KubeConfigOptions::default() };
+    let mut client_config = match &config.kubeconfig {
+        Some(path) => kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(path)?, &options).await?,
+        None if config.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => kube::Config::infer().await?,
+    };
+    let timeout = Some(Duration::from_secs(config.timeout_seconds.max(1)));
+    client_config.connect_timeout = timeout;
+    client_config.read_timeout = timeout;
+    kube::Client::try_from(client_config).map_err(ApiError::Client)
+}
+
+async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Result<(), ApiError> {
+    let client = client(config).await?;
+    let discovery = Discovery::new(client.clone()).run().await.map_err(ApiError::Discovery)?;
+    let served: Vec<(ApiResource, ApiCapabilities)> = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .filter(|(_, caps)| caps.supports_operation(verbs::LIST))
+        .collect();
+    for wanted in &config.kinds {
+        if !served.iter().any(|(ar, _)| names(ar, wanted)) {
+            snapshot.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Config,
+                config.origin(),
+                None,
+                format!("kinds: `{wanted}` is not served by the cluster (or cannot be listed), so it was not read"),
+            ));
+        }
+    }
+    let chosen: Vec<&(ApiResource, ApiCapabilities)> = served
+        .iter()
+        .filter(|(ar, _)| config.kinds.is_empty() || config.kinds.iter().any(|k| names(ar, k)))
+        .filter(|(ar, _)| !config.exclude_kinds.iter().any(|k| names(ar, k)))
+        .collect();
+    // One list per kind, and per namespace when namespaces are configured; a few at a time, as kubectl does.
+    let mut requests: Vec<(&ApiResource, Option<&str>)> = Vec::new();
+    for (ar, caps) in &chosen {
+        if caps.scope == Scope::Namespaced && !config.namespaces.is_empty() {
+            requests.extend(config.namespaces.iter().map(|ns| (ar, Some(ns.as_str()))));
+        } else {
+            requests.push((ar, None));
+        }
+    }
+    let source = config.source();
+    let results: Vec<_> = futures::stream::iter(requests.into_iter().map(|(ar, ns)| {
+        let client = client.clone();
+        async move { (ar, ns, list_all(client, ar, ns, config.page_size).await) }
+    }))
+    .buffered(4)
+    .collect()
+    .await;
+    let mut listed: BTreeSet<String> =
+        chosen.iter().map(|(ar, _)| manifests::qualified_kind(&ar.api_version, &ar.kind)).collect();
+    for (ar, namespace, result) in results {
+        let objects = match result {
+            Ok(objects) => objects,
+            Err(e) => {
+                snapshot.complete = false;
+                listed.remove(&manifests::qualified_kind(&ar.api_version, &ar.kind));
+                let place = namespace.map(|ns| format!(" in namespace {ns}")).unwrap_or_default();
+                snapshot.diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Unreadable,
+                    config.origin(),
+                    None,
+                    format!("cannot list {}{place}: {}", ar.plural, describe(&e)),
+                ));
+                continue;
+            }
+        };
+        let observed_at = Utc::now();
+        for object in objects {
+            let origin = Origin::Live { source: source.clone(), observed_at };
+            match manifests::live_resource(object, &config.cluster, origin, &source) {
+                Ok(r) => snapshot.resources.push(r),
+                Err(message) => snapshot.diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Schema,
+                    config.origin(),
+                    None,
+                    format!("{}: {message}", ar.plural),
+                )),
+            }
+        }
+    }
+    let namespaces = (!config.namespaces.is_empty()).then(|| config.namespaces.iter().cloned().collect());
+    snapshot.examined = Examined::Listed { kinds: listed, namespaces };
+    Ok(())
+}
+
+/// Whether `name` names this kind: `Deployment`, `apps/Deployment` or `deployments`.
+fn names(ar: &ApiResource, name: &str) -> bool {
+    match name.split_once('/') {
+        Some((group, kind)) => group == ar.group && (kind == ar.kind || kind == ar.plural),
+        None => name == ar.kind || name == ar.plural,
+    }
+}
+
+/// Every object of one kind (in one namespace, or all), page by page. List items come without `apiVersion` and
+/// `kind`, which are set from discovery so each object reads like its manifest.
+async fn list_all(
+    client: kube::Client,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    page_size: u32,
+) -> Result<Vec<Value>, kube::Error> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client, ns, ar),
+        None => Api::all_with(client, ar),
+    };
+    let pages = futures::stream::try_unfold(Some(String::new()), |token| {
+        let api = &api;
+        async move {
+            let Some(token) = token else { return Ok(None) };
+            let mut params = ListParams::default().limit(page_size.max(1));
+            if !token.is_empty() {
+                params = params.continue_token(&token);
+            }
+            let page = with_retries(|| api.list(&params)).await?;
+            let next = page.metadata.continue_.filter(|t| !t.is_empty());
+            Ok::<_, kube::Error>(Some((page.items, next)))
+        }
+    });
+    let items: Vec<Vec<DynamicObject>> = pages.try_collect().await?;
+    Ok(items
+        .into_iter()
+        .flatten()
+        .filter_map(|object| serde_json::to_value(object).ok())
+        .map(|mut value| {
+            if let Value::Object(map) = &mut value {
+                map.insert("apiVersion".to_owned(), Value::String(ar.api_version.clone()));
+                map.insert("kind".to_owned(), Value::String(ar.kind.clone()));
+            }
+            value
+        })
+        .collect())
+}
+
+/// Retries a request that failed for a reason that passes (throttling, server overload, a dropped connection),
+/// three times with doubling waits.
+async fn with_retries<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..3 {
+        match request().await {
+            Err(e) if is_transient(&e) => {
+                tracing::debug!(error = %e, "Retrying a Kubernetes API request.");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
+    request().await
+}
+
+fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// The API's own message and code, rather than the client's debug form.
+fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) if status.code == 403 => {
+            format!("forbidden ({}); grant list on it, or leave it out with `kinds` / `exclude_kinds`", status.message)
+        }
+        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,318 @@
+//! A local HTTP server that speaks the Kubernetes API's wire format, for tests: no real API server can run on this
+//! machine, so day2's Kubernetes client is tested against this one.
+//!
+//! What it serves is written from the public API reference (API Concepts: "Discovery", "Retrieving large results sets
+//! in chunks"): legacy discovery (`/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`, each `APIVersions`,
+//! `APIGroupList` or `APIResourceList`), and lists of every served resource, cluster-wide and per namespace, as
+//! `<Kind>List` documents whose items carry no `apiVersion` or `kind` (as the API server sends them), paginated by
+//! `limit` with an opaque `continue` token and `remainingItemCount`. Errors are `Status` documents. Every request's
+//! path and query is recorded so tests can check how the client paged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::{Value, json};
+
+/// A kind the server serves: group, version, kind, plural resource name, and whether it is namespaced.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Served {
+    /// API group, empty for the core group.
+    pub group: String,
+    /// Version within the group.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Plural resource name (the URL segment).
+    pub plural: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Verbs discovery advertises.
+    pub verbs: Vec<&'static str>,
+}
+
+impl Served {
+    fn new(group: &str, version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
+        let verbs = vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+        Served {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced,
+            verbs,
+        }
+    }
+
+    fn group_version(&self) -> String {
+        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+    }
+}
+
+/// The built-in kinds of a Kubernetes 1.33 API server that day2 meets most (from the API reference), plus two that
+/// cannot be listed, which discovery must skip.
+fn builtin() -> Vec<Served> {
+    let mut served = vec![
+        Served::new("", "v1", "Namespace", "namespaces", false),
+        Served::new("", "v1", "Node", "nodes", false),
+        Served::new("", "v1", "PersistentVolume", "persistentvolumes", false),
+        Served::new("", "v1", "ConfigMap", "configmaps", true),
+        Served::new("", "v1", "Secret", "secrets", true),
+        Served::new("", "v1", "Service", "services", true),
+        Served::new("", "v1", "ServiceAccount", "serviceaccounts", true),
+        Served::new("", "v1", "Pod", "pods", true),
+        Served::new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+        Served::new("", "v1", "Endpoints", "endpoints", true),
+        Served::new("", "v1", "Event", "events", true),
+        Served::new("", "v1", "LimitRange", "limitranges", true),
+        Served::new("", "v1", "ResourceQuota", "resourcequotas", true),
+        Served::new("apps", "v1", "Deployment", "deployments", true),
+        Served::new("apps", "v1", "ReplicaSet", "replicasets", true),
+        Served::new("apps", "v1", "StatefulSet", "statefulsets", true),
+        Served::new("apps", "v1", "DaemonSet", "daemonsets", true),
+        Served::new("apps", "v1", "ControllerRevision", "controllerrevisions", true),
+        Served::new("batch", "v1", "Job", "jobs", true),
+        Served::new("batch", "v1", "CronJob", "cronjobs", true),
+        Served::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true),
+        Served::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+        Served::new("networking.k8s.io", "v1", "Ingress", "ingresses", true),
+        Served::new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
+        Served::new("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false),
+        Served::new("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+        Served::new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
+        Served::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+        Served::new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+        Served::new("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
+        Served::new("coordination.k8s.io", "v1", "Lease", "leases", true),
+        Served::new("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+        Served::new("events.k8s.io", "v1", "Event", "events", true),
+    ];
+    let mut binding = Served::new("", "v1", "Binding", "bindings", true);
+    binding.verbs = vec!["create"];
+    let mut review = Served::new("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false);
+    review.verbs = vec!["create"];
+    served.extend([binding, review]);
+    served
+}
+
+#[derive(Default)]
+struct Cluster {
+    served: Vec<Served>,
+    /// Objects per (group/version, plural), in list order.
+    objects: BTreeMap<(String, String), Vec<Value>>,
+    forbidden: BTreeSet<String>,
+    requests: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Cluster>>;
+
+/// A running fake API server. Dropping it stops the server.
+pub struct KubeApi {
+    /// Where it listens (`http://{addr}`).
+    pub addr: SocketAddr,
+    cluster: Shared,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl KubeApi {
+    /// Serves `objects` (full API objects, with `apiVersion` and `kind`) next to the built-in kinds; a kind not
+    /// built in is served too, namespaced when its objects are.
+    pub fn start(objects: Vec<Value>) -> std::io::Result<KubeApi> {
+        let mut cluster = Cluster { served: builtin(), ..Cluster::default() };
+        for object in objects {
+            let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
+            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+            let served = match cluster.served.iter().find(|s| s.group == group && s.kind == kind) {
+                Some(s) => s.clone(),
+                None => {
+                    let namespaced = object.pointer("/metadata/namespace").is_some();
+                    let s = Served::new(group, version, &kind, &format!("{}s", kind.to_lowercase()), namespaced);
+                    cluster.served.push(s.clone());
+                    s
+                }
+            };
+            cluster.objects.entry((served.group_version(), served.plural.clone())).or_default().push(object);
+        }
+        let shared: Shared = Arc::new(Mutex::new(cluster));
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Ok(KubeApi { addr, cluster: shared, _runtime: runtime })
+    }
+
+    /// Serves the objects of a recording (`kubectl get -o yaml` output: a `List` or single objects).
+    pub fn start_from_yaml(path: &Path) -> std::io::Result<KubeApi> {
+        let text = std::fs::read_to_string(path)?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        let objects = docs
+            .into_iter()
+            .flat_map(|d| match d.get("items") {
+                Some(Value::Array(items)) => items.clone(),
+                _ => vec![d],
+            })
+            .collect();
+        Self::start(objects)
+    }
+
+    /// Answers lists of this resource (plural name) with 403 Forbidden, as RBAC would.
+    pub fn forbid(&self, plural: &str) {
+        self.lock().forbidden.insert(plural.to_owned());
+    }
+
+    /// Every request so far, as `path?query`.
+    pub fn requests(&self) -> Vec<String> {
+        self.lock().requests.clone()
+    }
+
+    /// Writes a kubeconfig whose context `context` points at this server, and returns its path.
+    pub fn kubeconfig(&self, dir: &Path, context: &str) -> std::io::Result<PathBuf> {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\ncontexts:\n- name: {context}\n  context:\n    cluster: fake\n    user: tester\nusers:\n- name: tester\n  user:\n    token: test-token\n",
+            self.addr
+        );
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn handle(State(cluster): State<Shared>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
+    let mut cluster = cluster.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    cluster.requests.push(uri.path_and_query().map(ToString::to_string).unwrap_or_default());
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api"] => Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})).into_response(),
+        ["apis"] => Json(group_list(&cluster.served)).into_response(),
+        ["api", version] => resource_list(&cluster.served, "", version),
+        ["apis", group, version] => resource_list(&cluster.served, group, version),
+        ["api", version, rest @ ..] => list(&cluster, "", version, rest, &query),
+        ["apis", group, version, rest @ ..] => list(&cluster, group, version, rest, &query),
+        _ => status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+    }
+}
+
+fn group_list(served: &[Served]) -> Value {
+    let mut groups: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for s in served.iter().filter(|s| !s.group.is_empty()) {
+        groups.entry(&s.group).or_default().insert(&s.version);
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, versions)| {
+            let versions: Vec<Value> =
+                versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+            let preferred = versions.first().cloned().unwrap_or(Value::Null);
+            json!({"name": name, "versions": versions, "preferredVersion": preferred})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn resource_list(served: &[Served], group: &str, version: &str) -> Response {
+    let mut resources: Vec<Value> = Vec::new();
+    for s in served.iter().filter(|s| s.group == group && s.version == version) {
+        resources.push(json!({
+            "name": s.plural, "singularName": s.kind.to_lowercase(), "namespaced": s.namespaced,
+            "kind": s.kind, "verbs": s.verbs,
+        }));
+        // Subresources are advertised as `<plural>/<sub>`; a client must not list them as kinds.
+        if s.verbs.contains(&"list") {
+            resources.push(json!({
+                "name": format!("{}/status", s.plural), "singularName": "", "namespaced": s.namespaced,
+                "kind": s.kind, "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    if resources.is_empty() {
+        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+    }
+    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    Json(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+        .into_response()
+}
+
+fn list(cluster: &Cluster, group: &str, version: &str, rest: &[&str], query: &BTreeMap<String, String>) -> Response {
+    let (namespace, plural) = match rest {
+        [plural] => (None, *plural),
+        ["namespaces", ns, plural] => (Some(*ns), *plural),
+        _ => return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource"),
+    };
+    let Some(served) = cluster.served.iter().find(|s| s.group == group && s.version == version && s.plural == plural)
+    else {
+        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+    };
+    if !served.verbs.contains(&"list") {
+        return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the server does not allow this method");
+    }
+    if cluster.forbidden.contains(plural) {
+        let scope = namespace.map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or(" at the cluster scope".into());
+        let message = format!(
+            "{plural} is forbidden: User \"system:serviceaccount:day2:reader\" cannot list resource \"{plural}\" in API group \"{group}\"{scope}"
+        );
+        return status(StatusCode::FORBIDDEN, "Forbidden", &message);
+    }
+    let all: Vec<&Value> = cluster
+        .objects
+        .get(&(served.group_version(), plural.to_owned()))
+        .map(|objects| {
+            objects
+                .iter()
+                .filter(|o| {
+                    namespace.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let offset: usize = match query.get("continue") {
+        Some(token) => match token.strip_prefix("day2-fake-").and_then(|o| o.parse().ok()) {
+            Some(offset) => offset,
+            None => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid"),
+        },
+        None => 0,
+    };
+    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let end = offset.saturating_add(limit).min(all.len());
+    let items: Vec<Value> = all
+        .get(offset..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            let mut item = (*o).clone();
+            if let Value::Object(map) = &mut item {
+                map.remove("apiVersion");
+                map.remove("kind");
+            }
+            item
+        })
+        .collect();
+    let mut metadata = json!({"resourceVersion": "4242"});
+    if end < all.len() {
+        metadata["continue"] = json!(format!("day2-fake-{end}"));
+        metadata["remainingItemCount"] = json!(all.len() - end);
+    }
+    Json(json!({
+        "kind": format!("{}List", served.kind), "apiVersion": served.group_version(), "metadata": metadata, "items": items,
+    }))
+    .into_response()
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code.as_u16(),
+    });
+    (code, Json(body)).into_response()
+}
