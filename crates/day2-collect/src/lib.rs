@@ -5,12 +5,16 @@
 //!
 //! - [`manifests`]: Kubernetes YAML/JSON (files, directories, stdin; multi-document, `List`, Helm and Kustomize output).
 //! - [`terraform`]: Terraform state v4 and `terraform show -json` output for state and plans.
+//! - [`aws`]: live AWS state (EC2, VPC, S3, IAM, RDS) read with the AWS SDK into Terraform's resource shapes, to pair
+//!   with Terraform state.
 //! - [`kubernetes`]: live Kubernetes state from a cluster's API (discovery, paginated lists), or from [`recorded`].
 //! - [`recorded`]: recorded live Kubernetes state (`kubectl get -o yaml` output), for offline drift.
 //! - [`postgres`]: PostgreSQL settings, roles, databases, extensions and schemas, declared (YAML) and live (catalogs).
 //! - [`link`]: relations and ownership derived across sources once everything is collected.
 //! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
 
+#[cfg(feature = "terraform")]
+pub mod aws;
 pub mod files;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;

@@ -33,6 +33,8 @@ pub struct LiveConfig {
     pub kubernetes: Vec<KubernetesConfig>,
     /// PostgreSQL instances read live.
     pub postgres: Vec<day2_collect::postgres::LiveConfig>,
+    /// AWS accounts and regions, read with the AWS SDK and paired with Terraform state.
+    pub aws: Vec<day2_collect::aws::AwsConfig>,
 }
 
 /// The whole configuration file.
@@ -161,6 +163,12 @@ impl Config {
         for (i, m) in self.sources.manifests.iter().enumerate() {
             if let Err(e) = day2_collect::files::FileFilter::new(&m.include, &m.exclude) {
                 problems.push(format!("sources.manifests[{i}]: {e}"));
+            }
+        }
+        for (i, a) in self.live.aws.iter().enumerate() {
+            problems.extend(a.validate().into_iter().map(|p| format!("live.aws[{i}].{p}")));
+            if cfg!(not(feature = "aws")) {
+                problems.push(format!("live.aws[{i}]: this build of day2 has no AWS support (cargo feature `aws`)"));
             }
         }
         if problems.is_empty() {

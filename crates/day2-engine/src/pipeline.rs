@@ -14,7 +14,7 @@ use day2_collect::files::{self, FileFilter, Input};
 use day2_collect::kubernetes::{self, KubernetesConfig};
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
-use day2_collect::{link, manifests, postgres, terraform};
+use day2_collect::{aws, link, manifests, postgres, terraform};
 use day2_model::{
     Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Provider, Report, ResourceId, RuleMeta, Severity,
     Snapshot, SourceSummary, Summary,
@@ -40,6 +40,8 @@ pub struct Settings {
     pub live: Vec<KubernetesConfig>,
     /// Live PostgreSQL instances (drift).
     pub live_postgres: Vec<postgres::LiveConfig>,
+    /// Live AWS accounts and regions (drift).
+    pub live_aws: Vec<aws::AwsConfig>,
     /// Drift noise control.
     pub drift: DriftConfig,
     /// Ownership keys.
@@ -86,6 +88,7 @@ impl Settings {
             postgres: config.sources.postgres.clone(),
             live: config.live.kubernetes.clone(),
             live_postgres: config.live.postgres.clone(),
+            live_aws: config.live.aws.clone(),
             drift: config.drift.clone(),
             owners: config.owners.clone(),
             suppressions: config.suppressions.clone(),
@@ -169,11 +172,11 @@ fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
     snapshots
 }
 
-/// Live snapshots with the scope each covers: Kubernetes clusters (API or recording) and PostgreSQL catalogs.
+/// Live snapshots with the scope each covers: Kubernetes clusters (API or recording), PostgreSQL catalogs, AWS.
 fn live_snapshots(settings: &Settings) -> (Vec<Snapshot>, Vec<LiveScope>) {
     let mut snapshots = Vec::new();
     let mut scopes = Vec::new();
-    if settings.live.is_empty() && settings.live_postgres.is_empty() {
+    if settings.live.is_empty() && settings.live_postgres.is_empty() && settings.live_aws.is_empty() {
         return (snapshots, scopes);
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -193,6 +196,10 @@ fn live_snapshots(settings: &Settings) -> (Vec<Snapshot>, Vec<LiveScope>) {
     }
     for p in &settings.live_postgres {
         add(runtime.block_on(postgres::collect_live(p)), Provider::Postgres, &p.instance);
+    }
+    #[cfg(feature = "aws")]
+    for a in &settings.live_aws {
+        add(runtime.block_on(aws::collect(a)), Provider::Aws, &a.scope());
     }
     (snapshots, scopes)
 }
@@ -299,7 +306,13 @@ pub fn run(settings: &Settings) -> Run {
 /// One drift run: the declared sources against the recorded live ones, field by field, with coverage per scope.
 pub fn drift(settings: &Settings) -> Run {
     let clock = std::time::Instant::now();
-    let declared = build(declared_snapshots(settings), &settings.owners);
+    let mut declared = build(declared_snapshots(settings), &settings.owners);
+    // Terraform state declares AWS objects: give them their AWS ids and shape so they pair with what AWS holds.
+    for a in &settings.live_aws {
+        for view in aws::declared_view(a, declared.inventory.resources().iter()) {
+            declared.inventory.insert(view);
+        }
+    }
     let (live_snapshots, scopes) = live_snapshots(settings);
     let live = build(live_snapshots, &settings.owners);
     tracing::info!(

@@ -9,4 +9,5 @@
 pub mod build;
 pub mod corpus;
 pub mod kube_api;
+pub mod moto;
 pub mod postgres;

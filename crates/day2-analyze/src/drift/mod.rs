@@ -157,6 +157,11 @@ const PLATFORM: &[&str] = &[
     "postgres/*/Database//template1",
     "postgres/*/Extension/*/plpgsql",
     "postgres/*/Schema/*/public",
+    // A bucket's settings belong to the bucket: an undeclared bucket is reported once, not once per setting.
+    "aws/*/aws_s3_bucket_acl//*",
+    "aws/*/aws_s3_bucket_public_access_block//*",
+    "aws/*/aws_s3_bucket_server_side_encryption_configuration//*",
+    "aws/*/aws_s3_bucket_versioning//*",
 ];
 
 /// An [`IgnoreRule`] ready to match.
@@ -294,10 +299,22 @@ impl Drift {
             return self.changed_setting(declared, live, context);
         }
         let owned = self.managed_pointers(live);
-        let diffs: Vec<diff::FieldDiff> = diff::diff(&declared.attrs, &live.attrs)
+        // AWS objects come in one canonical shape from both sides (day2_collect::aws::normalize): every difference
+        // counts. Kubernetes declarations name a subset of what the server holds.
+        let diffs = if declared.provider == Provider::Aws {
+            diff::diff_exact(&declared.attrs, &live.attrs)
+        } else {
+            diff::diff(&declared.attrs, &live.attrs)
+        };
+        let diffs: Vec<diff::FieldDiff> = diffs
             .into_iter()
             .filter(|d| !self.ignored(declared, &d.pointer) && !owned.iter().any(|p| prefix_matches(p, &d.pointer)))
             .collect();
+        if declared.provider == Provider::Aws {
+            // Named by its AWS id, declared at a Terraform address: say which.
+            let what = format!("changed since the declaration ({})", declared.name);
+            return changed_finding(declared, diffs, &what, context);
+        }
         changed_finding(declared, diffs, "changed since the declaration", context)
     }
 
@@ -413,7 +430,15 @@ fn unmanaged(live: &Resource, scope: &str, context: &Context) -> Finding {
 }
 
 fn display_name(r: &Resource) -> String {
-    if r.namespace.is_empty() { r.name.clone() } else { format!("{}/{}", r.namespace, r.name) }
+    let in_cloud = r.id.as_str().rsplit('/').next().unwrap_or_default();
+    if r.provider == Provider::Aws && r.name != in_cloud {
+        // A Terraform declaration of an AWS object: its address, and the object's name in AWS.
+        format!("{} ({in_cloud})", r.name)
+    } else if r.namespace.is_empty() {
+        r.name.clone()
+    } else {
+        format!("{}/{}", r.namespace, r.name)
+    }
 }
 
 fn finding(

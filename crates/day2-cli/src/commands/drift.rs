@@ -43,10 +43,11 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
     let settings = Settings::new(&config, &args.paths, &config_name);
     if settings.live.is_empty()
         && settings.live_postgres.is_empty()
+        && settings.live_aws.is_empty()
         && settings.terraform.iter().all(|t| t.paths.is_empty())
     {
         bail!(
-            "no live state to compare with: give --context <kubeconfig context> or --live <recording>, configure live.kubernetes or live.postgres in day2.yaml, or give a Terraform plan (its resource_drift)"
+            "no live state to compare with: give --context <kubeconfig context> or --live <recording>, configure live.kubernetes, live.postgres or live.aws in day2.yaml, or give a Terraform plan (its resource_drift)"
         );
     }
     if settings.manifests.iter().all(|m| m.paths.is_empty())

@@ -1,0 +1,163 @@
+//! Live AWS state, read with the AWS SDK and shaped like Terraform state so the two pair.
+//!
+//! Each `live.aws[]` entry is one account and region. Objects become `aws/<scope>/<terraform type>//<name in AWS>`;
+//! [`declared_view`] gives the Terraform state's resources of the same types the same ids (by instance id, bucket
+//! name, role name, …) and the same canonical attributes ([`normalize`]), so drift pairs them like any other source
+//! and compares them field by field. Requests are paced per entry (`requests_per_second`) and retried with the SDK's
+//! adaptive mode, which backs off on throttling. A type that cannot be read makes the snapshot incomplete and is not
+//! examined, so nothing of that type is reported missing.
+
+pub mod normalize;
+#[cfg(feature = "aws")]
+mod read;
+
+use std::collections::BTreeMap;
+
+use day2_model::{Provider, Resource, ResourceId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[cfg(feature = "aws")]
+pub use read::collect;
+
+/// One AWS account and region (`live.aws[]` in day2.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Scope of resource ids (`aws/<name>/…`) and of coverage. Default: the region.
+    pub name: Option<String>,
+    /// Region. Default: the SDK's (`AWS_REGION`, the profile).
+    pub region: Option<String>,
+    /// Named profile of the shared config and credentials files. Default: the SDK's credential chain
+    /// (environment, profile, SSO, web identity, container and instance roles).
+    pub profile: Option<String>,
+    /// Endpoint override for every service (a test server, a VPC endpoint, LocalStack).
+    pub endpoint_url: Option<String>,
+    /// Terraform sources (their `name`, the scope of `tf/<name>/…` ids) that describe this account and region.
+    /// Default: all. A Terraform resource whose ARN names another region is left to that region's entry.
+    pub terraform: Vec<String>,
+    /// Terraform resource types to read. Default: all that day2 reads (see docs/configuration.md).
+    pub types: Vec<String>,
+    /// Requests per second to this account, across all services. Default 10.
+    pub requests_per_second: f64,
+    /// Attempts per request, with backoff (the SDK's adaptive retry mode). Default 5.
+    pub max_attempts: u32,
+    /// Name of the source in reports and the store. Default `live:aws:<name>`.
+    pub source_name: Option<String>,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            name: None,
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            terraform: Vec::new(),
+            types: Vec::new(),
+            requests_per_second: 10.0,
+            max_attempts: 5,
+            source_name: None,
+        }
+    }
+}
+
+impl AwsConfig {
+    /// The scope of ids: the name, else the region.
+    pub fn scope(&self) -> String {
+        self.name.clone().or_else(|| self.region.clone()).unwrap_or_else(|| "default".to_owned())
+    }
+
+    /// The source name in reports and the store.
+    pub fn source(&self) -> String {
+        self.source_name.clone().unwrap_or_else(|| format!("live:aws:{}", self.scope()))
+    }
+
+    /// Whether this entry reads `kind`.
+    pub fn reads(&self, kind: &str) -> bool {
+        normalize::spec(kind).is_some() && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
+    }
+
+    /// Problems serde cannot see: unknown types, a pace that is not positive.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .types
+            .iter()
+            .filter(|t| normalize::spec(t).is_none())
+            .map(|t| {
+                let known: Vec<&str> = normalize::TYPES.iter().map(|s| s.kind).collect();
+                format!("types: `{t}` is not a type day2 reads (known: {})", known.join(", "))
+            })
+            .collect();
+        if self.requests_per_second.is_nan() || self.requests_per_second <= 0.0 {
+            problems.push(format!("requests_per_second: must be above 0, not {}", self.requests_per_second));
+        }
+        problems
+    }
+}
+
+/// Builds the live resource of one object read from AWS, from its Terraform-shaped attributes.
+pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2_model::Origin) -> Option<Resource> {
+    let spec = normalize::spec(kind)?;
+    let name = normalize::identity(spec, attrs)?;
+    let attrs = normalize::project(spec, attrs);
+    let scope = config.scope();
+    Some(Resource {
+        id: ResourceId::new(Provider::Aws, &scope, kind, "", &name),
+        provider: Provider::Aws,
+        scope,
+        kind: kind.to_owned(),
+        api_version: String::new(),
+        namespace: String::new(),
+        labels: tag_labels(&attrs),
+        owner: Default::default(),
+        name,
+        attrs,
+        origin,
+        source: config.source(),
+    })
+}
+
+/// The Terraform state's resources that this entry reads, as the AWS objects they declare: same ids and canonical
+/// attributes as [`live_resource`], with the Terraform address as name and the state's file, line and module as
+/// origin, so findings trace to the declaration.
+pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource>) -> Vec<Resource> {
+    let scope = config.scope();
+    terraform
+        .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
+        .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope))
+        .filter(|r| match (normalize::arn_region(&r.attrs), &config.region) {
+            (Some(region), Some(wanted)) => region == wanted,
+            _ => true,
+        })
+        .filter_map(|r| {
+            let spec = normalize::spec(&r.kind)?;
+            let name = normalize::identity(spec, &r.attrs)?;
+            let attrs = normalize::project(spec, &r.attrs);
+            Some(Resource {
+                id: ResourceId::new(Provider::Aws, &scope, &r.kind, "", &name),
+                provider: Provider::Aws,
+                scope: scope.clone(),
+                kind: r.kind.clone(),
+                api_version: r.api_version.clone(),
+                namespace: String::new(),
+                name: r.name.clone(),
+                labels: tag_labels(&attrs),
+                owner: r.owner.clone(),
+                attrs,
+                origin: r.origin.clone(),
+                source: r.source.clone(),
+            })
+        })
+        .collect()
+}
+
+fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
+    attrs
+        .get("tags")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
