@@ -81,6 +81,9 @@ pub enum Command {
     /// Control-level compliance reports (CIS, NSA, PSS, SOC 2, NIS2, DORA, or your own framework file).
     #[command(subcommand)]
     Compliance(ComplianceCommand),
+    /// Run continuously: check and drift on an interval into a store, with an HTTP API and Prometheus metrics.
+    #[command(after_long_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// List findings recorded by `day2 check --store`.
     Findings(FindingsArgs),
     /// Write a commented example day2.yaml.
@@ -169,6 +172,35 @@ declared nowhere; owned objects and the platform's own are not counted), DRIFT-C
 declared and live values and the declaring file and line). IaC coverage per cluster is in the summary.
 
 Exit codes: as `day2 check`.";
+
+const SERVE_HELP: &str = "Every --interval, runs what `day2 check` runs on the configured sources and, when live sources are
+configured, what `day2 drift` runs; each run is recorded in the store, so findings are new, open, resolved or reopened
+with timestamps. A run never overlaps the next. SIGTERM or Ctrl-C stops after the current run.
+
+HTTP (read-only):
+  GET /healthz                 the process answers
+  GET /readyz                  200 once the first cycle is recorded
+  GET /api/v1/findings         stored findings; filters: domain, severity, team, status=open|suppressed|resolved|all
+  GET /api/v1/sources          last run of each job, last collection of each source
+  GET /metrics                 Prometheus: day2_findings{domain,severity,team}, day2_runs_total{job,result},
+                               day2_run_duration_seconds{job}, day2_source_complete{source}, day2_source_resources{source}
+
+Examples:
+  day2 serve -c examples/fleet/day2.yaml                        the example fleet, API on 127.0.0.1:8080
+  day2 serve -c day2.yaml --listen 0.0.0.0:8080 --interval 1m --store /var/lib/day2/day2.db";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTP API and metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// SQLite store file (created when missing).
+    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: PathBuf,
+    /// Time between runs: `30s`, `5m`, `1h`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+}
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {

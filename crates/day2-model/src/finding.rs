@@ -116,6 +116,27 @@ impl Domain {
     }
 }
 
+impl FromStr for Domain {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const ALL: [Domain; 8] = [
+            Domain::Drift,
+            Domain::Security,
+            Domain::Reliability,
+            Domain::Cost,
+            Domain::Slo,
+            Domain::Certificates,
+            Domain::Lifecycle,
+            Domain::Backup,
+        ];
+        ALL.into_iter().find(|d| d.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownName {
+            what: "domain",
+            given: s.to_owned(),
+            expected: "drift, security, reliability, cost, slo, certificates, lifecycle, backup",
+        })
+    }
+}
+
 impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -7,6 +7,7 @@ mod drift;
 mod findings;
 mod init;
 mod policy;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy(cmd) => policy::run(&cli.global, cmd),
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Compliance(cmd) => compliance::run(&cli.global, cmd),
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Findings(args) => findings::run(&cli.global, args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {

@@ -1,0 +1,126 @@
+//! `day2 serve` end to end: the example fleet (declared sources and recorded live state) on a free loopback port, its
+//! API and metrics read over HTTP, then a SIGTERM that must stop it cleanly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One HTTP/1.1 GET; returns the status code and the body.
+fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, body.to_owned()))
+}
+
+fn json(port: u16, path: &str) -> Value {
+    let (status, body) = get(port, path).unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let store = dir.path().join("day2.db");
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "serve",
+        "-c",
+        "examples/fleet/day2.yaml",
+        "--listen",
+        &listen,
+        "--store",
+        store.to_str().unwrap(),
+        "--interval",
+        "1h",
+    ];
+    let mut server = Server(common::command(&args).spawn().unwrap());
+
+    // Not ready until the first cycle (check, then drift against the recording) is in the store.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match get(port, "/readyz") {
+            Ok((200, _)) => break,
+            Ok((503, _)) | Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("not ready: {other:?}"),
+        }
+    }
+    assert_eq!(get(port, "/healthz").unwrap().0, 200);
+
+    let drift = json(port, "/api/v1/findings?domain=drift");
+    let mut rules: Vec<(&str, &str)> = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule_id"].as_str().unwrap(), f["resource"].as_str().unwrap()))
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            ("DRIFT-CHANGED", "k8s/shop-prod-eu/apps.Deployment/shop/cart"),
+            ("DRIFT-CHANGED", "tf/edge/aws_security_group//aws_security_group.edge"),
+            ("DRIFT-MISSING", "k8s/shop-prod-eu/apps.Deployment/shop/legacy-search"),
+            ("DRIFT-UNMANAGED", "k8s/shop-prod-eu/ConfigMap/payments/feature-flags"),
+            ("DRIFT-UNMANAGED", "k8s/shop-prod-eu/apps.Deployment/shop/debug-shell"),
+        ],
+        "the drift job's findings, as `day2 drift` reports them"
+    );
+    let critical = json(port, "/api/v1/findings?severity=critical");
+    assert!(!critical.as_array().unwrap().is_empty());
+    assert!(critical.as_array().unwrap().iter().all(|f| f["severity"] == "critical" && f["status"]["state"] == "open"));
+    let suppressed = json(port, "/api/v1/findings?status=suppressed");
+    assert!(suppressed.as_array().unwrap().iter().all(|f| f["status"]["state"] == "suppressed"));
+    assert!(!suppressed.as_array().unwrap().is_empty(), "the example fleet suppresses node-exporter's findings");
+    let (status, body) = get(port, "/api/v1/findings?domain=nope").unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("unknown domain `nope`"), "{body}");
+
+    let sources = json(port, "/api/v1/sources");
+    let jobs: Vec<&str> = sources["jobs"].as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs, ["check", "drift"]);
+    let live = sources["sources"].as_array().unwrap().iter().find(|s| s["name"] == "live:shop-prod-eu").unwrap();
+    assert_eq!((live["complete"].as_bool(), live["resources"].as_u64()), (Some(true), Some(38)));
+
+    let (status, metrics) = get(port, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let line = |prefix: &str| metrics.lines().find(|l| l.starts_with(prefix)).map(str::to_owned);
+    let drift_high: f64 = line("day2_findings{domain=\"drift\",severity=\"high\"")
+        .and_then(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(drift_high, 1.0, "legacy-search is missing");
+    assert!(line("day2_runs_total{job=\"check\",result=").is_some(), "{metrics}");
+    assert!(line("day2_source_complete{source=\"live:shop-prod-eu\"} 1").is_some(), "{metrics}");
+
+    let pid = server.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,100 @@
+//! The HTTP API (read-only for now):
+//! - `GET /healthz`: the process answers;
+//! - `GET /readyz`: 200 once the first cycle is recorded, else 503;
+//! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all`: stored findings, most severe
+//!   first; an unknown filter value is a 400 that names the accepted ones;
+//! - `GET /api/v1/sources`: the last run of each job and the last collection of each source;
+//! - `GET /metrics`: Prometheus exposition.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::{Query, State as Shared};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use day2_model::{Domain, Finding, FindingStatus, Severity};
+use day2_store::{FindingQuery, Store};
+use serde_json::json;
+
+use crate::State;
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/api/v1/findings", get(findings))
+        .route("/api/v1/sources", get(sources))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn ready(Shared(state): Shared<Arc<State>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the first run has not been recorded yet\n").into_response()
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
+}
+
+async fn findings(Shared(state): Shared<Arc<State>>, Query(query): Query<BTreeMap<String, String>>) -> Response {
+    for key in query.keys() {
+        if !["domain", "severity", "team", "status"].contains(&key.as_str()) {
+            return bad_request(format!("unknown parameter `{key}` (filters: domain, severity, team, status)"));
+        }
+    }
+    let domain = match query.get("domain").map(|d| d.parse::<Domain>()) {
+        Some(Err(e)) => return bad_request(format!("domain: {e}")),
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    let severity = match query.get("severity").map(|s| s.parse::<Severity>()) {
+        Some(Err(e)) => return bad_request(format!("severity: {e}")),
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let status = query.get("status").map_or("open", String::as_str);
+    if !["open", "suppressed", "resolved", "all"].contains(&status) {
+        return bad_request(format!("status: `{status}` is not one of open, suppressed, resolved, all"));
+    }
+    let stored = FindingQuery { include_suppressed: status != "open", include_resolved: status != "open" };
+    let all = match state.store.findings(&stored).await {
+        Ok(all) => all,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+    };
+    let wanted = |f: &Finding| {
+        let state_matches = matches!(
+            (&f.status, status),
+            (_, "all")
+                | (FindingStatus::Open { .. }, "open")
+                | (FindingStatus::Suppressed(_), "suppressed")
+                | (FindingStatus::Resolved, "resolved")
+        );
+        state_matches
+            && domain.is_none_or(|d| f.domain == d)
+            && severity.is_none_or(|s| f.severity == s)
+            && query.get("team").is_none_or(|t| f.owner.team.as_deref() == Some(t.as_str()))
+    };
+    let selected: Vec<&Finding> = all.iter().filter(|f| wanted(f)).collect();
+    Json(selected).into_response()
+}
+
+async fn sources(Shared(state): Shared<Arc<State>>) -> Response {
+    let jobs: Vec<_> = state.jobs.read().await.values().cloned().collect();
+    let sources: Vec<_> = state.sources.read().await.values().cloned().collect();
+    Json(json!({"jobs": jobs, "sources": sources})).into_response()
+}
+
+async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
+    match state.metrics.encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,134 @@
+//! `day2 serve`: the continuous Day-2 loop.
+//!
+//! Module charter:
+//! - [`serve`] validates everything it can before any I/O (configuration, store, listen address), then runs the
+//!   scheduler and the HTTP server until shutdown.
+//! - `scheduler`: every interval, the same pipeline runs as `day2 check` and (when live sources are configured)
+//!   `day2 drift`, each recorded in the store, so findings move new → open → resolved → reopened with timestamps. A
+//!   run never overlaps the next; a failed run is recorded as a job error and the loop goes on.
+//! - `api`: health and readiness, findings (filtered), sources and jobs, and Prometheus metrics at `/metrics`.
+//! - `metrics`: the exported series, refreshed from the store after each run so they say what the store says.
+//!
+//! Later steps of this capability (issue [D]) plug in here: watches, PostgreSQL store and leases, auth, notifications.
+
+mod api;
+mod metrics;
+mod scheduler;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use day2_engine::config::{Config, ConfigError};
+use day2_store::StoreError;
+use day2_store::sqlite::SqliteStore;
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+/// Settings of one `day2 serve` process.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The configuration file (`day2.yaml`).
+    pub config: PathBuf,
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// SQLite store file.
+    pub store: PathBuf,
+    /// Time between the start of one cycle and the next.
+    pub interval: Duration,
+}
+
+/// Why serving could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Http(std::io::Error),
+}
+
+/// How the last run of a job went (`check`, `drift`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct JobHealth {
+    job: &'static str,
+    started_at: DateTime<Utc>,
+    duration_seconds: f64,
+    findings: usize,
+    new: usize,
+    resolved: usize,
+    /// The run or its recording failed: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// How the last collection of a source went.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SourceHealth {
+    name: String,
+    complete: bool,
+    resources: usize,
+    last_run: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_complete: Option<DateTime<Utc>>,
+}
+
+/// What the scheduler and the API share.
+pub(crate) struct State {
+    store: SqliteStore,
+    jobs: RwLock<BTreeMap<&'static str, JobHealth>>,
+    sources: RwLock<BTreeMap<String, SourceHealth>>,
+    /// Set once the first cycle has been recorded.
+    ready: AtomicBool,
+    metrics: metrics::Metrics,
+}
+
+/// Serves until `shutdown` completes: the scheduler finishes its current run first, so nothing acknowledged is lost.
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let config = Config::load(&options.config)?;
+    let store = SqliteStore::open(&options.store).await?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: options.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: options.listen, source })?;
+    let state = Arc::new(State {
+        store,
+        jobs: RwLock::default(),
+        sources: RwLock::default(),
+        ready: AtomicBool::new(false),
+        metrics: metrics::Metrics::new(),
+    });
+    tracing::info!(%addr, store = %options.store.display(), interval_s = options.interval.as_secs(), "Serving.");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config_name = options.config.display().to_string();
+    let scheduler = tokio::spawn(scheduler::run(config, config_name, options.interval, state.clone(), stopped));
+    let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("Shutting down: finishing the current run.");
+        let _ = stop.send(true);
+    });
+    let served = http.await.map_err(ServeError::Http);
+    if let Err(e) = scheduler.await {
+        tracing::error!(error = %e, "the scheduler stopped abnormally");
+    }
+    served
+}

@@ -1,0 +1,107 @@
+//! The loop: each cycle runs the check job, then the drift job when live sources are configured, records each run in
+//! the store and refreshes health and metrics. Pipelines are blocking (rayon inside), so they run on the blocking pool.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use day2_engine::config::Config;
+use day2_engine::pipeline::{self, Run, Settings};
+use day2_store::{RunRecord, Store};
+
+use crate::{JobHealth, SourceHealth, State};
+
+pub(crate) async fn run(
+    config: Config,
+    config_name: String,
+    interval: Duration,
+    state: Arc<State>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let has_live =
+        !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty();
+    loop {
+        let cycle = Instant::now();
+        let settings = Settings::new(&config, &[], &config_name);
+        job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
+        if has_live {
+            job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
+        }
+        state.ready.store(true, Ordering::Release);
+        let wait = interval.saturating_sub(cycle.elapsed());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => break,
+        }
+        if *stopped.borrow() {
+            break;
+        }
+    }
+}
+
+/// Runs one job, records it and updates health and metrics; failures are kept as the job's error.
+async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn(Settings) -> Run) {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || pipeline(settings)).await;
+    let mut health =
+        JobHealth { job: name, started_at, duration_seconds: 0.0, findings: 0, new: 0, resolved: 0, error: None };
+    match outcome {
+        Ok(run) => {
+            health.findings = run.report.findings.len();
+            let record = RunRecord {
+                started_at: run.report.started_at,
+                sources: &run.report.sources,
+                resources: run.inventory.resources(),
+                findings: &run.report.findings,
+                rules_run: &run.rules_run,
+            };
+            match state.store.record_run(&record).await {
+                Ok(recorded) => {
+                    health.new = recorded.new.len();
+                    health.resolved = recorded.resolved.len();
+                }
+                Err(e) => health.error = Some(format!("recording the run: {e}")),
+            }
+            let mut sources = state.sources.write().await;
+            for s in &run.report.sources {
+                let previous = sources.get(&s.name).and_then(|h| h.last_complete);
+                sources.insert(
+                    s.name.clone(),
+                    SourceHealth {
+                        name: s.name.clone(),
+                        complete: s.complete,
+                        resources: s.resources,
+                        last_run: started_at,
+                        last_complete: if s.complete { Some(started_at) } else { previous },
+                    },
+                );
+                state.metrics.source(&s.name, s.complete, s.resources);
+            }
+            let errors = run.report.diagnostics.iter().filter(|d| d.kind.is_error()).count();
+            if errors > 0 && health.error.is_none() {
+                health.error = Some(format!("{errors} input or collection errors (see the run's diagnostics)"));
+            }
+        }
+        Err(e) => health.error = Some(format!("the run failed: {e}")),
+    }
+    health.duration_seconds = clock.elapsed().as_secs_f64();
+    state.metrics.job(name, health.duration_seconds, health.error.is_none());
+    match state.store.findings(&day2_store::FindingQuery::default()).await {
+        Ok(open) => state.metrics.findings(&open),
+        Err(e) => tracing::error!(error = %e, "cannot read findings for metrics"),
+    }
+    if let Some(error) = &health.error {
+        tracing::warn!(job = name, error, "Run finished with errors.");
+    } else {
+        tracing::info!(
+            job = name,
+            findings = health.findings,
+            new = health.new,
+            resolved = health.resolved,
+            "Run recorded."
+        );
+    }
+    state.jobs.write().await.insert(name, health);
+}
