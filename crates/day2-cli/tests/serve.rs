@@ -1,5 +1,6 @@
 //! `day2 serve` end to end: the example fleet (declared sources and recorded live state) on a free loopback port, its
-//! API and metrics read over HTTP, then a SIGTERM that must stop it cleanly.
+//! API and metrics read over HTTP, then a SIGTERM that must stop it cleanly; and a real Prometheus (Debian's package)
+//! scraping it, skipped with a message where Prometheus is not installed unless DAY2_REQUIRE_PROMETHEUS is set (CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -10,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// One HTTP/1.1 GET; returns the status code and the body.
+/// One HTTP/1.0 GET (so no server answers in chunks); returns the status code and the body.
 fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -37,11 +38,14 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let store = dir.path().join("day2.db");
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `day2 serve` on the example fleet, ready (its first cycle recorded).
+fn serve_example_fleet(dir: &std::path::Path) -> (Server, u16) {
+    let port = free_port();
+    let store = dir.join("day2.db");
     let listen = format!("127.0.0.1:{port}");
     let args = [
         "serve",
@@ -54,17 +58,22 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
         "--interval",
         "1h",
     ];
-    let mut server = Server(common::command(&args).spawn().unwrap());
-
+    let server = Server(common::command(&args).spawn().unwrap());
     // Not ready until the first cycle (check, then drift against the recording) is in the store.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match get(port, "/readyz") {
-            Ok((200, _)) => break,
+            Ok((200, _)) => return (server, port),
             Ok((503, _)) | Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
             other => panic!("not ready: {other:?}"),
         }
     }
+}
+
+#[test]
+fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = serve_example_fleet(dir.path());
     assert_eq!(get(port, "/healthz").unwrap().0, 200);
 
     let drift = json(port, "/api/v1/findings?domain=drift");
@@ -123,4 +132,58 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
+}
+
+struct Prometheus(std::process::Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_day2() {
+    let binary = std::path::Path::new("/usr/bin/prometheus");
+    if !binary.is_file() {
+        assert!(std::env::var_os("DAY2_REQUIRE_PROMETHEUS").is_none(), "Prometheus is required but not installed");
+        eprintln!("skipped: Prometheus is not installed (apt-get install prometheus)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, day2_port) = serve_example_fleet(dir.path());
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: day2\n    static_configs: [{{targets: ['127.0.0.1:{day2_port}']}}]\n"),
+    )
+    .unwrap();
+    let port = free_port();
+    let _prometheus = Prometheus(
+        std::process::Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Through Prometheus' query API: the scraped series, with its labels, once a scrape has happened.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let sample = loop {
+        let answer = get(port, "/api/v1/query?query=day2_findings").ok().filter(|(status, _)| *status == 200);
+        let series: Vec<Value> = answer
+            .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default();
+        if let Some(s) = series.iter().find(|s| s["metric"]["domain"] == "drift" && s["metric"]["severity"] == "high") {
+            break s.clone();
+        }
+        assert!(Instant::now() < deadline, "no day2_findings series in Prometheus after 90 s: {series:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(sample["metric"]["job"], "day2");
+    assert_eq!(sample["value"][1], "1", "one missing object: {sample}");
 }
