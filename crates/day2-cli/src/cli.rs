@@ -86,6 +86,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// List findings recorded by `day2 check --store`.
     Findings(FindingsArgs),
+    /// Ask the store anything in SQL (read-only): findings, resources and runs across time.
+    #[command(after_long_help = QUERY_HELP)]
+    Query(QueryArgs),
     /// Write a commented example day2.yaml.
     Init(InitArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -368,6 +371,39 @@ pub struct FindingsArgs {
     /// Include suppressed and resolved findings.
     #[arg(long)]
     pub all: bool,
+}
+
+const QUERY_HELP: &str =
+    "Tables and views (columns in docs/query.md): finding_list, resource_list (the stable views), and
+the tables runs, findings, resources. The connection is read-only: statements that would write fail.
+
+Examples:
+  day2 query \"SELECT severity, count(*) AS n FROM finding_list WHERE state = 'open' GROUP BY severity\"
+  day2 query \"SELECT team, count(*) FROM finding_list WHERE domain = 'drift' AND state = 'open' GROUP BY team\" -o json
+  day2 query \"SELECT rule_id, resource_id, first_seen, resolved_at FROM finding_list WHERE state = 'resolved'\"
+  day2 query \"SELECT kind, count(*) FROM resource_list GROUP BY kind ORDER BY 2 DESC\"
+
+Exit codes: 0 answered, 2 the store is missing or the statement fails (the message says why).";
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// One SQL statement (SQLite dialect).
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    /// The store written by `day2 check --store`, `day2 drift --store` or `day2 serve`.
+    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = QueryFormat::Table)]
+    pub output: QueryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// A table for people.
+    Table,
+    /// An array of objects, one per row, keyed by column.
+    Json,
 }
 
 #[derive(Debug, Args)]

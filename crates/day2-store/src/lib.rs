@@ -72,6 +72,15 @@ pub struct FindingQuery {
     pub include_resolved: bool,
 }
 
+/// The answer to a read-only SQL query: column names and rows of JSON values (numbers, text, null).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct QueryResult {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
 /// A persistent store of runs, resources and findings.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -81,4 +90,7 @@ pub trait Store: Send + Sync {
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;
     /// Number of recorded runs.
     async fn run_count(&self) -> Result<i64, StoreError>;
+    /// Runs one SQL statement over the tables and views documented in docs/query.md, on a read-only connection:
+    /// anything that would write fails.
+    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError>;
 }

@@ -178,3 +178,46 @@ async fn sqlite_source_renames() {
     let store = day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap();
     source_renames_follow_the_finding(&store).await;
 }
+
+/// `day2 query`: the documented views answer, an empty answer still names its columns, and nothing can write.
+async fn read_only_queries(store: &dyn Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    let cart = resource("cart", "m");
+    let rules = vec!["K8S-POD-001".to_owned()];
+    store
+        .record_run(&RunRecord {
+            started_at: t0,
+            sources: &[source("m", true)],
+            resources: std::slice::from_ref(&cart),
+            findings: &[finding("K8S-POD-001", &cart, FindingStatus::OPEN)],
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
+    let answer = store
+        .query("SELECT rule_id, state, severity, line, resolved_at FROM finding_list ORDER BY rule_id")
+        .await
+        .unwrap();
+    assert_eq!(answer.columns, ["rule_id", "state", "severity", "line", "resolved_at"]);
+    assert_eq!(answer.rows.len(), 1);
+    assert_eq!(answer.rows[0][0], "K8S-POD-001");
+    assert_eq!(answer.rows[0][1], "open");
+    assert_eq!(answer.rows[0][4], serde_json::Value::Null);
+    let resources = store.query("SELECT count(*) AS n FROM resource_list WHERE name = 'cart'").await.unwrap();
+    assert_eq!(resources.rows, [[serde_json::json!(1)]]);
+    let empty = store.query("SELECT id, kind FROM resource_list WHERE name = 'nothing'").await.unwrap();
+    assert_eq!((empty.columns.as_slice(), empty.rows.len()), (["id".to_owned(), "kind".to_owned()].as_slice(), 0));
+    for write in ["DELETE FROM findings", "UPDATE findings SET state = 'resolved'", "DROP VIEW finding_list"] {
+        let error = store.query(write).await.unwrap_err().to_string();
+        assert!(error.contains("readonly") || error.contains("read-only"), "{write}: {error}");
+    }
+    assert_eq!(store.query("SELECT count(*) FROM findings").await.unwrap().rows, [[serde_json::json!(1)]]);
+    assert!(store.query("SELEKT 1").await.unwrap_err().to_string().contains("syntax error"));
+}
+
+#[tokio::test]
+async fn sqlite_read_only_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap();
+    read_only_queries(&store).await;
+}

@@ -7,6 +7,7 @@ mod drift;
 mod findings;
 mod init;
 mod policy;
+mod query;
 mod serve;
 
 use std::io::IsTerminal;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compliance(cmd) => compliance::run(&cli.global, cmd),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Findings(args) => findings::run(&cli.global, args),
+        Command::Query(args) => query::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;

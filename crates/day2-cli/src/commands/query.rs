@@ -1,0 +1,46 @@
+//! `day2 query`: one read-only SQL statement over the store, as a table or JSON.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use comfy_table::{ContentArrangement, Table, presets};
+use day2_store::{QueryResult, Store};
+use serde_json::{Map, Value};
+
+use crate::cli::{QueryArgs, QueryFormat};
+
+pub fn run(args: QueryArgs) -> Result<ExitCode> {
+    if !args.store.exists() {
+        bail!("{}: no store yet; record one with `day2 check --store {}`", args.store.display(), args.store.display());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let answer = runtime.block_on(async {
+        let store = day2_store::sqlite::SqliteStore::open(&args.store).await?;
+        store.query(&args.sql).await
+    })?;
+    let text = match args.output {
+        QueryFormat::Json => serde_json::to_string_pretty(&objects(&answer))?,
+        QueryFormat::Table => table(&answer),
+    };
+    super::print_out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn objects(answer: &QueryResult) -> Vec<Map<String, Value>> {
+    answer.rows.iter().map(|row| answer.columns.iter().cloned().zip(row.iter().cloned()).collect()).collect()
+}
+
+fn table(answer: &QueryResult) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(&answer.columns);
+    for row in &answer.rows {
+        t.add_row(row.iter().map(|v| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }));
+    }
+    let rows = answer.rows.len();
+    format!("{t}\n({rows} row{})", if rows == 1 { "" } else { "s" })
+}
