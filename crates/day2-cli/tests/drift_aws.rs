@@ -141,7 +141,7 @@ fn an_unreachable_account_reports_nothing_missing() {
     )
     .unwrap();
     // Nothing listens on this port: every request fails, after one attempt.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = day2_testkit::free_port().unwrap();
     let config = config(dir.path(), &format!("http://127.0.0.1:{port}"));
     let text = std::fs::read_to_string(&config).unwrap() + "      max_attempts: 1\n";
     std::fs::write(&config, text).unwrap();

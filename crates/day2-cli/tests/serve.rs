@@ -39,7 +39,7 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    day2_testkit::free_port().unwrap()
 }
 
 /// `day2 serve` on the example fleet, ready (its first cycle recorded).

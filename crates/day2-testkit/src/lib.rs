@@ -11,3 +11,8 @@ pub mod corpus;
 pub mod kube_api;
 pub mod moto;
 pub mod postgres;
+
+/// A loopback port that was free a moment ago, for a test server to listen on.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

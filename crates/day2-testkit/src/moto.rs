@@ -34,8 +34,7 @@ impl Moto {
                 None => Ok(None),
             };
         };
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port = crate::free_port().map_err(|e| e.to_string())?;
         let child = Command::new(&script)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

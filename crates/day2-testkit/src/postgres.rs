@@ -39,10 +39,6 @@ fn run(bin: &Path, args: &[&str]) -> std::io::Result<Output> {
     command.args(args).output()
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 fn check(what: &str, output: std::io::Result<Output>) -> Result<(), String> {
     match output {
         Ok(o) if o.status.success() => Ok(()),
@@ -73,7 +69,7 @@ impl PgInstance {
         let data = dir.path().join("data");
         let (data_s, dir_s) = (data.to_string_lossy().into_owned(), dir.path().to_string_lossy().into_owned());
         check("initdb", run(&bin.join("initdb"), &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"]))?;
-        let port = free_port().map_err(|e| e.to_string())?;
+        let port = crate::free_port().map_err(|e| e.to_string())?;
         let options = format!("-p {port} -k {dir_s} -c listen_addresses=127.0.0.1 -c fsync=off");
         let log = format!("{dir_s}/server.log");
         check("pg_ctl start", run(&bin.join("pg_ctl"), &["-D", &data_s, "-l", &log, "-o", &options, "-w", "start"]))?;

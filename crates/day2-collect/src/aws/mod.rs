@@ -98,14 +98,11 @@ impl AwsConfig {
 
 /// Builds the live resource of one object read from AWS, from its Terraform-shaped attributes.
 pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2_model::Origin) -> Option<Resource> {
-    let spec = normalize::spec(kind)?;
-    let name = normalize::identity(spec, attrs)?;
-    let attrs = normalize::project(spec, attrs);
-    let scope = config.scope();
+    let (id, name, attrs) = shaped(config, kind, attrs)?;
     Some(Resource {
-        id: ResourceId::new(Provider::Aws, &scope, kind, "", &name),
+        id,
         provider: Provider::Aws,
-        scope,
+        scope: config.scope(),
         kind: kind.to_owned(),
         api_version: String::new(),
         namespace: String::new(),
@@ -122,7 +119,6 @@ pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2
 /// attributes as [`live_resource`], with the Terraform address as name and the state's file, line and module as
 /// origin, so findings trace to the declaration.
 pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource>) -> Vec<Resource> {
-    let scope = config.scope();
     terraform
         .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
         .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope))
@@ -131,13 +127,11 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
             _ => true,
         })
         .filter_map(|r| {
-            let spec = normalize::spec(&r.kind)?;
-            let name = normalize::identity(spec, &r.attrs)?;
-            let attrs = normalize::project(spec, &r.attrs);
+            let (id, _, attrs) = shaped(config, &r.kind, &r.attrs)?;
             Some(Resource {
-                id: ResourceId::new(Provider::Aws, &scope, &r.kind, "", &name),
+                id,
                 provider: Provider::Aws,
-                scope: scope.clone(),
+                scope: config.scope(),
                 kind: r.kind.clone(),
                 api_version: r.api_version.clone(),
                 namespace: String::new(),
@@ -150,6 +144,14 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
             })
         })
         .collect()
+}
+
+/// The id, name in AWS and canonical attributes of an object of `kind`, the same for both sides so they pair.
+fn shaped(config: &AwsConfig, kind: &str, attrs: &Value) -> Option<(ResourceId, String, Value)> {
+    let spec = normalize::spec(kind)?;
+    let name = normalize::identity(spec, attrs)?;
+    let id = ResourceId::new(Provider::Aws, &config.scope(), kind, "", &name);
+    Some((id, name, normalize::project(spec, attrs)))
 }
 
 fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
