@@ -2,7 +2,8 @@
 //! managedFields; every tenth edited by hand, every hundredth missing, a hundredth unmanaged), normalised and diffed.
 //!
 //! `cargo bench -p day2-analyze --bench drift` (all cores). Peak memory: run the bench binary under
-//! `/usr/bin/time -v … --bench 100000 --profile-time 5`. Figures in docs/benchmarks.md.
+//! `/usr/bin/time -v … --bench 100000 --profile-time 3`; the bench prints what the inventories add to resident memory.
+//! Figures in docs/benchmarks.md.
 
 #![allow(clippy::indexing_slicing, clippy::panic)]
 
@@ -16,6 +17,12 @@ use serde_json::{Value, json};
 /// The allocator the `day2` binary uses, so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Resident memory of this process (Linux), to say what the inventories cost.
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|pages| pages.parse::<usize>().ok()).unwrap_or(0) * 4096
+}
 
 fn declared(i: usize) -> Value {
     let ns = ["shop", "payments", "search", "platform"][i % 4];
@@ -80,7 +87,7 @@ fn resource(i: usize, attrs: Value, declared: bool) -> Resource {
         name,
         labels: Default::default(),
         owner: Default::default(),
-        attrs,
+        attrs: attrs.into(),
         origin: if declared {
             Origin::Declared { file: format!("svc-{i}.yaml"), line: 1, template: None, module: None }
         } else {
@@ -113,7 +120,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("drift");
     group.sample_size(10);
     for n in [10_000, 100_000] {
+        let before = resident_bytes();
         let (declared, live) = inventories(n);
+        let held = resident_bytes().saturating_sub(before);
+        eprintln!("{n} x {n}: the inventories add {} MiB resident, {} bytes per object", held >> 20, held / (2 * n));
         let outcome = drift.compare(&declared, &live, &scopes, &context);
         assert_eq!(outcome.findings.len(), n / 10 + 2 * (n / 100), "changed, missing and unmanaged");
         group.throughput(Throughput::Elements(n as u64));

@@ -164,7 +164,7 @@ mod tests {
     fn resource(annotation: Option<&str>) -> Resource {
         let mut r = day2_testkit::build::resource("cart", "s");
         if let Some(a) = annotation {
-            r.attrs["metadata"]["annotations"] = json!({ANNOTATION: a});
+            r.attrs = json!({"metadata": {"name": "cart", "annotations": {ANNOTATION: a}}}).into();
         }
         r
     }

@@ -133,10 +133,10 @@ fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(),
     let original = inv.get(&finding.resource).ok_or("resource not in inventory")?;
     let patch: json_patch::Patch =
         serde_json::from_value(fix.patch.clone()).map_err(|e| format!("not RFC 6902: {e}"))?;
-    let mut attrs = original.attrs.clone();
+    let mut attrs = original.attrs.to_value();
     json_patch::patch(&mut attrs, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
     let mut patched = original.clone();
-    patched.attrs = attrs;
+    patched.attrs = attrs.into();
     let mut fixed = Inventory::default();
     for r in inv.resources() {
         fixed.insert(if r.id == patched.id { patched.clone() } else { r.clone() });

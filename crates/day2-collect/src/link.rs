@@ -9,8 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use day2_model::k8s::{base_kind, pod_labels, pod_spec, selector_matches};
-use day2_model::{Inventory, OwnerKeys, Provider, RelationKind, Resource, ResourceId};
-use serde_json::Value;
+use day2_model::{Attr, Inventory, OwnerKeys, Provider, RelationKind, Resource, ResourceId};
 
 /// Derives owners and Kubernetes relations in place.
 pub fn link(inv: &mut Inventory, keys: &OwnerKeys) {
@@ -29,7 +28,7 @@ fn derive_owners(inv: &mut Inventory, keys: &OwnerKeys) {
         if let Some(pod) = pod_labels(r) {
             for (k, v) in pod {
                 if let Some(s) = v.as_str() {
-                    fallback.insert(k.clone(), s.to_owned());
+                    fallback.insert(k.to_owned(), s.to_owned());
                 }
             }
         }
@@ -71,8 +70,8 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
             }
             "HorizontalPodAutoscaler" => {
                 let target = spec.and_then(|s| s.get("scaleTargetRef"));
-                let kind = target.and_then(|t| t.get("kind")).and_then(Value::as_str).unwrap_or_default();
-                let name = target.and_then(|t| t.get("name")).and_then(Value::as_str).unwrap_or_default();
+                let kind = target.and_then(|t| t.get("kind")).and_then(Attr::as_str).unwrap_or_default();
+                let name = target.and_then(|t| t.get("name")).and_then(Attr::as_str).unwrap_or_default();
                 for w in namespace_workloads(&by_namespace, r)
                     .iter()
                     .filter(|w| base_kind(&w.kind) == kind && w.name == name)
@@ -87,15 +86,15 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
             }
             "RoleBinding" | "ClusterRoleBinding" => {
                 let role = r.attrs.get("roleRef");
-                let role_kind = role.and_then(|x| x.get("kind")).and_then(Value::as_str).unwrap_or_default();
-                let role_name = role.and_then(|x| x.get("name")).and_then(Value::as_str).unwrap_or_default();
+                let role_kind = role.and_then(|x| x.get("kind")).and_then(Attr::as_str).unwrap_or_default();
+                let role_name = role.and_then(|x| x.get("name")).and_then(Attr::as_str).unwrap_or_default();
                 let role_ns = if role_kind == "Role" { r.namespace.as_str() } else { "" };
                 let qualified = format!("rbac.authorization.k8s.io.{role_kind}");
                 edges.push((r.id.clone(), RelationKind::Grants, named(&r.scope, &qualified, role_ns, role_name)));
-                for s in r.attrs.get("subjects").and_then(Value::as_array).into_iter().flatten() {
-                    if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
-                        let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
-                        let ns = s.get("namespace").and_then(Value::as_str).unwrap_or(&r.namespace);
+                for s in r.attrs.get("subjects").and_then(Attr::as_array).into_iter().flatten() {
+                    if s.get("kind").and_then(Attr::as_str) == Some("ServiceAccount") {
+                        let name = s.get("name").and_then(Attr::as_str).unwrap_or_default();
+                        let ns = s.get("namespace").and_then(Attr::as_str).unwrap_or(&r.namespace);
                         edges.push((
                             r.id.clone(),
                             RelationKind::BindsSubject,
@@ -109,7 +108,7 @@ fn kubernetes_relations(inv: &Inventory) -> Vec<Edge> {
     }
     for w in &workloads {
         let Some((_, spec)) = pod_spec(w) else { continue };
-        let sa = spec.get("serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+        let sa = spec.get("serviceAccountName").and_then(Attr::as_str).unwrap_or("default");
         edges.push((w.id.clone(), RelationKind::RunsAs, named(&w.scope, "ServiceAccount", &w.namespace, sa)));
         let (config_maps, secrets) = pod_references(spec);
         for cm in config_maps {
@@ -142,7 +141,7 @@ impl<'a> PodLabelIndex<'a> {
         for w in workloads {
             for (k, v) in pod_labels(w).into_iter().flatten() {
                 if let Some(v) = v.as_str() {
-                    by_label.entry((w.scope.as_str(), w.namespace.as_str(), k.as_str(), v)).or_default().push(*w);
+                    by_label.entry((w.scope.as_str(), w.namespace.as_str(), k, v)).or_default().push(*w);
                 }
             }
         }
@@ -153,7 +152,7 @@ impl<'a> PodLabelIndex<'a> {
     fn select(
         &self,
         from: &Resource,
-        selector: &Value,
+        selector: &Attr,
         namespace: &[&'a Resource],
         kind: RelationKind,
         edges: &mut Vec<Edge>,
@@ -164,14 +163,13 @@ impl<'a> PodLabelIndex<'a> {
             Some(selector)
         });
         let first = required
-            .and_then(Value::as_object)
+            .and_then(Attr::as_object)
             .and_then(|m| m.iter().next())
             .and_then(|(k, v)| v.as_str().map(|v| (k, v)));
         let candidates: &[&Resource] = match first {
-            Some((k, v)) => self
-                .by_label
-                .get(&(from.scope.as_str(), from.namespace.as_str(), k.as_str(), v))
-                .map_or(&[], Vec::as_slice),
+            Some((k, v)) => {
+                self.by_label.get(&(from.scope.as_str(), from.namespace.as_str(), k, v)).map_or(&[], Vec::as_slice)
+            }
             None => namespace,
         };
         for w in candidates {
@@ -186,9 +184,9 @@ impl<'a> PodLabelIndex<'a> {
 pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
     let mut out = Vec::new();
     let spec = ingress.attrs.get("spec");
-    let mut push = |backend: Option<&Value>| {
+    let mut push = |backend: Option<&Attr>| {
         let name =
-            backend.and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName"))).and_then(Value::as_str);
+            backend.and_then(|b| b.pointer("/service/name").or_else(|| b.get("serviceName"))).and_then(Attr::as_str);
         if let Some(n) = name
             && !out.iter().any(|o| o == n)
         {
@@ -196,8 +194,8 @@ pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
         }
     };
     push(spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))));
-    for rule in spec.and_then(|s| s.get("rules")).and_then(Value::as_array).into_iter().flatten() {
-        for path in rule.pointer("/http/paths").and_then(Value::as_array).into_iter().flatten() {
+    for rule in spec.and_then(|s| s.get("rules")).and_then(Attr::as_array).into_iter().flatten() {
+        for path in rule.pointer("/http/paths").and_then(Attr::as_array).into_iter().flatten() {
             push(path.get("backend"));
         }
     }
@@ -205,34 +203,34 @@ pub fn ingress_backends(ingress: &Resource) -> Vec<String> {
 }
 
 /// ConfigMaps and Secrets a pod spec reads: volumes, projected sources, env, envFrom, imagePullSecrets.
-pub fn pod_references(spec: &Value) -> (Vec<String>, Vec<String>) {
+pub fn pod_references(spec: &Attr) -> (Vec<String>, Vec<String>) {
     let mut cms = Vec::new();
     let mut secrets = Vec::new();
-    let add = |list: &mut Vec<String>, v: Option<&Value>| {
-        if let Some(n) = v.and_then(Value::as_str)
+    let add = |list: &mut Vec<String>, v: Option<&Attr>| {
+        if let Some(n) = v.and_then(Attr::as_str)
             && !list.iter().any(|x| x == n)
         {
             list.push(n.to_owned());
         }
     };
-    for vol in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+    for vol in spec.get("volumes").and_then(Attr::as_array).into_iter().flatten() {
         add(&mut cms, vol.pointer("/configMap/name"));
         add(&mut secrets, vol.pointer("/secret/secretName"));
-        for src in vol.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+        for src in vol.pointer("/projected/sources").and_then(Attr::as_array).into_iter().flatten() {
             add(&mut cms, src.pointer("/configMap/name"));
             add(&mut secrets, src.pointer("/secret/name"));
         }
     }
-    for s in spec.get("imagePullSecrets").and_then(Value::as_array).into_iter().flatten() {
+    for s in spec.get("imagePullSecrets").and_then(Attr::as_array).into_iter().flatten() {
         add(&mut secrets, s.get("name"));
     }
     for list in ["containers", "initContainers"] {
-        for c in spec.get(list).and_then(Value::as_array).into_iter().flatten() {
-            for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+        for c in spec.get(list).and_then(Attr::as_array).into_iter().flatten() {
+            for e in c.get("env").and_then(Attr::as_array).into_iter().flatten() {
                 add(&mut cms, e.pointer("/valueFrom/configMapKeyRef/name"));
                 add(&mut secrets, e.pointer("/valueFrom/secretKeyRef/name"));
             }
-            for e in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+            for e in c.get("envFrom").and_then(Attr::as_array).into_iter().flatten() {
                 add(&mut cms, e.pointer("/configMapRef/name"));
                 add(&mut secrets, e.pointer("/secretRef/name"));
             }

@@ -582,7 +582,7 @@ impl Object<'_> {
             name,
             labels,
             owner: Default::default(),
-            attrs: value,
+            attrs: value.into(),
             origin,
             source: source.to_owned(),
         })

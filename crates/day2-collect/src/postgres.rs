@@ -60,7 +60,7 @@ fn resource(
         name: name.to_owned(),
         labels: Default::default(),
         owner: Default::default(),
-        attrs,
+        attrs: attrs.into(),
         origin,
         source: source.to_owned(),
     }

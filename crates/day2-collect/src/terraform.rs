@@ -372,7 +372,7 @@ impl Reader<'_> {
             name: address.to_owned(),
             labels,
             owner: Default::default(),
-            attrs,
+            attrs: attrs.into(),
             origin: Origin::Declared {
                 file: self.file.to_owned(),
                 line: line.unwrap_or(1),

@@ -219,7 +219,7 @@ mod tests {
             name: name.into(),
             labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             owner: Default::default(),
-            attrs: serde_json::Value::Null,
+            attrs: crate::Attr::Null,
             origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
             source: "s".into(),
         }

@@ -1,8 +1,8 @@
 //! Kubernetes object shapes that several crates need: where a workload keeps its pod spec, and label selector matching.
 //!
-//! Pure functions over raw objects (`serde_json::Value`), so they work the same on manifests and on live API objects.
+//! Pure functions over raw objects ([`Attr`](crate::Attr)), so they work the same on manifests and on live API objects.
 
-use serde_json::Value;
+use crate::attr::{Attr, Fields};
 
 use crate::resource::Resource;
 
@@ -24,19 +24,19 @@ pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
 }
 
 /// The pod spec of a workload and the pointer it lives at.
-pub fn pod_spec(resource: &Resource) -> Option<(&'static str, &Value)> {
+pub fn pod_spec(resource: &Resource) -> Option<(&'static str, &Attr)> {
     let ptr = pod_spec_pointer(&resource.kind)?;
     resource.attrs.pointer(ptr).filter(|v| v.is_object()).map(|v| (ptr, v))
 }
 
 /// Labels the workload's pods will carry (`metadata.labels` of a Pod, of the template otherwise).
-pub fn pod_labels(resource: &Resource) -> Option<&serde_json::Map<String, Value>> {
+pub fn pod_labels(resource: &Resource) -> Option<&Fields> {
     let ptr = pod_spec_pointer(&resource.kind)?;
     let meta = ptr.strip_suffix("/spec").map(|p| format!("{p}/metadata/labels")).unwrap_or_default();
     if base_kind(&resource.kind) == "Pod" {
-        return resource.attrs.pointer("/metadata/labels").and_then(Value::as_object);
+        return resource.attrs.pointer("/metadata/labels").and_then(Attr::as_object);
     }
-    resource.attrs.pointer(&meta).and_then(Value::as_object)
+    resource.attrs.pointer(&meta).and_then(Attr::as_object)
 }
 
 /// A container of a pod spec, with where it lives so checks can point at it.
@@ -49,7 +49,7 @@ pub struct Container<'a> {
     /// Position in that list.
     pub index: usize,
     /// The container.
-    pub value: &'a Value,
+    pub value: &'a Attr,
 }
 
 impl Container<'_> {
@@ -60,7 +60,7 @@ impl Container<'_> {
 
     /// Container name (`?` when absent).
     pub fn name(&self) -> &str {
-        self.value.get("name").and_then(Value::as_str).unwrap_or("?")
+        self.value.get("name").and_then(Attr::as_str).unwrap_or("?")
     }
 
     /// True for `initContainers` and `ephemeralContainers`.
@@ -74,7 +74,7 @@ pub fn containers(resource: &Resource) -> Vec<Container<'_>> {
     let Some((ptr, spec)) = pod_spec(resource) else { return Vec::new() };
     let mut out = Vec::new();
     for list in ["containers", "initContainers", "ephemeralContainers"] {
-        for (i, c) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, c) in spec.get(list).and_then(Attr::as_array).into_iter().flatten().enumerate() {
             if c.is_object() {
                 out.push(Container { spec_pointer: ptr, list, index: i, value: c });
             }
@@ -85,12 +85,12 @@ pub fn containers(resource: &Resource) -> Vec<Container<'_>> {
 
 /// Does a label selector (`matchLabels` / `matchExpressions`, or a plain map as in Service `spec.selector`) match these
 /// labels? An empty selector matches everything, as in Kubernetes; a malformed one matches nothing.
-pub fn selector_matches(selector: &Value, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-    let empty = serde_json::Map::new();
+pub fn selector_matches(selector: &Attr, labels: Option<&Fields>) -> bool {
+    let empty = Fields::default();
     let labels = labels.unwrap_or(&empty);
     let Some(sel) = selector.as_object() else { return false };
     let is_label_selector = sel.contains_key("matchLabels") || sel.contains_key("matchExpressions");
-    let match_labels = if is_label_selector { sel.get("matchLabels").and_then(Value::as_object) } else { Some(sel) };
+    let match_labels = if is_label_selector { sel.get("matchLabels").and_then(Attr::as_object) } else { Some(sel) };
     for (k, v) in match_labels.into_iter().flatten() {
         if labels.get(k) != Some(v) {
             return false;
@@ -99,12 +99,12 @@ pub fn selector_matches(selector: &Value, labels: Option<&serde_json::Map<String
     if !is_label_selector {
         return true;
     }
-    for expr in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
+    for expr in sel.get("matchExpressions").and_then(Attr::as_array).into_iter().flatten() {
+        let key = expr.get("key").and_then(Attr::as_str).unwrap_or_default();
         let values: Vec<&str> =
-            expr.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        let actual = labels.get(key).and_then(Value::as_str);
-        let ok = match expr.get("operator").and_then(Value::as_str) {
+            expr.get("values").and_then(Attr::as_array).into_iter().flatten().filter_map(Attr::as_str).collect();
+        let actual = labels.get(key).and_then(Attr::as_str);
+        let ok = match expr.get("operator").and_then(Attr::as_str) {
             Some("In") => actual.is_some_and(|a| values.contains(&a)),
             Some("NotIn") => actual.is_none_or(|a| !values.contains(&a)),
             Some("Exists") => actual.is_some(),
@@ -126,15 +126,16 @@ mod tests {
 
     #[test]
     fn selectors_follow_kubernetes_semantics() {
-        let labels = json!({"app": "cart", "tier": "web"});
+        let labels = Attr::from(json!({"app": "cart", "tier": "web"}));
         let l = labels.as_object();
-        assert!(selector_matches(&json!({"app": "cart"}), l));
-        assert!(!selector_matches(&json!({"app": "cart", "x": "y"}), l));
+        let selector_matches = |selector: serde_json::Value, labels| selector_matches(&Attr::from(selector), labels);
+        assert!(selector_matches(json!({"app": "cart"}), l));
+        assert!(!selector_matches(json!({"app": "cart", "x": "y"}), l));
         assert!(selector_matches(
-            &json!({"matchLabels": {"app": "cart"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}),
+            json!({"matchLabels": {"app": "cart"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]}),
             l
         ));
-        assert!(!selector_matches(&json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), l));
-        assert!(selector_matches(&json!({}), l));
+        assert!(!selector_matches(json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), l));
+        assert!(selector_matches(json!({}), l));
     }
 }

@@ -3,9 +3,10 @@
 //! This crate holds data and the pure logic that belongs to it (identity, ordering, hashing, indexing). It does no I/O and
 //! nothing async, so analyzers, stores, reporters and tests can depend on it for free.
 //!
-//! Main types: [`ResourceId`], [`Resource`], [`Snapshot`], [`Inventory`], [`Finding`], [`Severity`], [`Domain`],
+//! Main types: [`ResourceId`], [`Resource`] (its raw object an [`Attr`]), [`Snapshot`], [`Inventory`], [`Finding`], [`Severity`], [`Domain`],
 //! [`ControlRef`], [`Diagnostic`] and the [`Report`] that a run hands to reporters and stores.
 
+pub mod attr;
 pub mod diagnostic;
 pub mod finding;
 pub mod inventory;
@@ -14,6 +15,7 @@ pub mod owner;
 pub mod report;
 pub mod resource;
 
+pub use attr::{Attr, Fields};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use finding::{
     ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Impact, Severity, Suppression,

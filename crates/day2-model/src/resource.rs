@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::attr::Attr;
 use crate::owner::Owner;
 
 /// Where a resource comes from. The provider is the first segment of its [`ResourceId`].
@@ -143,7 +144,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Owner::is_empty")]
     pub owner: Owner,
     /// The raw object, unmodified apart from masked secrets.
-    pub attrs: serde_json::Value,
+    pub attrs: Attr,
     /// Where it came from.
     pub origin: Origin,
     /// Name of the source (snapshot) that produced it.

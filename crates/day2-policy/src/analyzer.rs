@@ -283,7 +283,7 @@ fn combined_resource(rule: &crate::conftest::Rule) -> Resource {
         name: rule.package.clone(),
         labels: BTreeMap::new(),
         owner: Default::default(),
-        attrs: serde_json::Value::Null,
+        attrs: day2_model::Attr::Null,
         origin: day2_model::Origin::Declared { file: rule.file.clone(), line: rule.line, template: None, module: None },
         source: "policies".to_owned(),
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use day2_model::{Diagnostic, DiagnosticKind, Severity};
+use day2_model::{Attr, Diagnostic, DiagnosticKind, Severity};
 use regorus::{Engine, Value};
 use serde::{Deserialize, Serialize};
 
@@ -236,20 +236,36 @@ pub fn locate_block(file_text: &str, from_line: u32, block: &str) -> u32 {
         .map_or(from_line, |(i, _)| (i + 1 - skip.min(i)) as u32)
 }
 
+/// A resource's attributes as a regorus value.
+pub fn attr_to_value(attr: &Attr) -> Value {
+    match attr {
+        Attr::Null => Value::Null,
+        Attr::Bool(b) => Value::Bool(*b),
+        Attr::Number(n) => number(n),
+        Attr::String(s) => Value::from(&**s),
+        Attr::Array(items) => Value::from(items.iter().map(attr_to_value).collect::<Vec<_>>()),
+        Attr::Object(fields) => {
+            Value::from(fields.iter().map(|(k, v)| (Value::from(k), attr_to_value(v))).collect::<BTreeMap<_, _>>())
+        }
+    }
+}
+
+fn number(n: &serde_json::Number) -> Value {
+    if let Some(i) = n.as_i64() {
+        Value::from(i)
+    } else if let Some(u) = n.as_u64() {
+        Value::from(u)
+    } else {
+        Value::from(n.as_f64().unwrap_or(0.0))
+    }
+}
+
 /// A JSON value as a regorus value.
 pub fn to_value(json: &serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                Value::from(n.as_f64().unwrap_or(0.0))
-            }
-        }
+        serde_json::Value::Number(n) => number(n),
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
         serde_json::Value::Object(map) => {

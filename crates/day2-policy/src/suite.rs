@@ -239,7 +239,7 @@ fn run_case(base: &Path, library: &Library, spec: &CaseSpec) -> CaseResult {
 
 fn check_case(base: &Path, library: &Library, spec: &CaseSpec) -> Status {
     let object = match read_doc(base, &spec.object, |v| v.is_object()) {
-        Ok(doc) => Object::new(Cow::Owned(doc.value), None, 0),
+        Ok(doc) => Object::new(Cow::Owned(doc.value.into()), None, 0),
         Err(e) => return Status::Fail(vec![e]),
     };
     let Some(object) = object else {
@@ -252,7 +252,7 @@ fn check_case(base: &Path, library: &Library, spec: &CaseSpec) -> Status {
         if let Some(d) = diagnostics.first() {
             return Status::Fail(vec![format!("{file}: {}", d.message)]);
         }
-        inventory.extend(docs.into_iter().filter_map(|d| Object::new(Cow::Owned(d.value), None, 0)));
+        inventory.extend(docs.into_iter().filter_map(|d| Object::new(Cow::Owned(d.value.into()), None, 0)));
     }
     let data = gatekeeper::inventory_data(inventory.iter());
     let namespaces = constraint::namespace_labels(inventory.iter().map(|o| o.json.as_ref()));

@@ -16,7 +16,7 @@ pub fn resource(name: &str, source: &str) -> Resource {
         name: name.into(),
         labels: Default::default(),
         owner: Default::default(),
-        attrs: serde_json::json!({"metadata": {"name": name}}),
+        attrs: serde_json::json!({"metadata": {"name": name}}).into(),
         origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
         source: source.into(),
     }

@@ -96,10 +96,10 @@ impl Hit {
     pub fn evidence(
         mut self,
         path: impl Into<String>,
-        actual: serde_json::Value,
+        actual: impl Into<serde_json::Value>,
         expected: Option<serde_json::Value>,
     ) -> Self {
-        self.evidence.push(Evidence { path: path.into(), expected, actual });
+        self.evidence.push(Evidence { path: path.into(), expected, actual: actual.into() });
         self
     }
 

@@ -9,6 +9,9 @@
 //! - Server-populated metadata (uid, resourceVersion, managedFields, timestamps, well-known annotations) is ignored.
 //! - Quantities compare by value (`1000m` = `1`, `1Gi` = `1024Mi`); numbers by value (`1` = `1.0`).
 
+use std::collections::HashMap;
+
+use day2_model::{Attr, Fields};
 use serde_json::Value;
 
 /// One field that differs.
@@ -68,7 +71,7 @@ fn listed(list: &[&str], key: &str) -> bool {
 }
 
 /// Differences between a declared Kubernetes object and the live one, in declared-field order.
-pub fn diff(declared: &Value, live: &Value) -> Vec<FieldDiff> {
+pub fn diff(declared: &Attr, live: &Attr) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     compare(&mut String::new(), declared, live, &mut out);
     out
@@ -76,31 +79,32 @@ pub fn diff(declared: &Value, live: &Value) -> Vec<FieldDiff> {
 
 /// Differences between two complete documents with no server in between (a Terraform resource as recorded and as
 /// found): every key counts both ways, nulls included.
-pub fn diff_exact(before: &Value, after: &Value) -> Vec<FieldDiff> {
+pub fn diff_exact(before: &Attr, after: &Attr) -> Vec<FieldDiff> {
     let mut out = Vec::new();
     compare_exact(&mut String::new(), before, after, &mut out);
     out
 }
 
-fn compare_exact(path: &mut String, before: &Value, after: &Value, out: &mut Vec<FieldDiff>) {
+fn compare_exact(path: &mut String, before: &Attr, after: &Attr, out: &mut Vec<FieldDiff>) {
     let len = path.len();
     match (before, after) {
-        (Value::Object(b), Value::Object(a)) => {
-            for key in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+        (Attr::Object(b), Attr::Object(a)) => {
+            let (b, a) = (Lookup::new(b), Lookup::new(a));
+            for key in b.fields.keys().chain(a.fields.keys().filter(|k| b.get(k).is_none())) {
                 path.push('/');
                 path.push_str(&escape(key));
-                compare_exact(path, b.get(key).unwrap_or(&Value::Null), a.get(key).unwrap_or(&Value::Null), out);
+                compare_exact(path, b.get(key).unwrap_or(&Attr::Null), a.get(key).unwrap_or(&Attr::Null), out);
                 path.truncate(len);
             }
         }
-        (Value::Array(b), Value::Array(a)) if b.len() == a.len() => {
+        (Attr::Array(b), Attr::Array(a)) if b.len() == a.len() => {
             for (i, (bv, av)) in b.iter().zip(a).enumerate() {
                 path.push_str(&format!("/{i}"));
                 compare_exact(path, bv, av, out);
                 path.truncate(len);
             }
         }
-        (Value::Number(b), Value::Number(a)) if b.as_f64() == a.as_f64() => {}
+        (Attr::Number(b), Attr::Number(a)) if b.as_f64() == a.as_f64() => {}
         _ if before != after => push(out, path, before, after),
         _ => {}
     }
@@ -138,7 +142,7 @@ fn list_key(path: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn key_of<'v>(entry: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+fn key_of<'v>(entry: &'v Attr, keys: &[&str]) -> Option<&'v Attr> {
     keys.iter().find_map(|k| entry.get(*k))
 }
 
@@ -147,20 +151,39 @@ pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn push(out: &mut Vec<FieldDiff>, pointer: &str, declared: &Value, live: &Value) {
-    out.push(FieldDiff { pointer: pointer.to_owned(), declared: declared.clone(), live: live.clone() });
+fn push(out: &mut Vec<FieldDiff>, pointer: &str, declared: &Attr, live: &Attr) {
+    out.push(FieldDiff { pointer: pointer.to_owned(), declared: declared.to_value(), live: live.to_value() });
+}
+
+/// Key lookup in an object: a scan for the usual handful of keys, a hash index for big maps (ConfigMap data, tags).
+struct Lookup<'a> {
+    fields: &'a Fields,
+    index: Option<HashMap<&'a str, &'a Attr>>,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(fields: &'a Fields) -> Lookup<'a> {
+        Lookup { fields, index: (fields.len() > 32).then(|| fields.iter().collect()) }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Attr> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.fields.get(key),
+        }
+    }
 }
 
 /// Declared values that mean "nothing": the API server drops zero values of optional fields (`readOnly: false`,
 /// `initialDelaySeconds: 0`, `subPath: ""`), so a live object without the key holds them.
-fn is_empty(v: &Value) -> bool {
+fn is_empty(v: &Attr) -> bool {
     match v {
-        Value::Null | Value::Bool(false) => true,
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::String(s) => s.is_empty(),
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::Bool(true) => false,
+        Attr::Null | Attr::Bool(false) => true,
+        Attr::Object(m) => m.is_empty(),
+        Attr::Array(a) => a.is_empty(),
+        Attr::String(s) => s.is_empty(),
+        Attr::Number(n) => n.as_f64() == Some(0.0),
+        Attr::Bool(true) => false,
     }
 }
 
@@ -169,12 +192,13 @@ fn holds_quantities(path: &str) -> bool {
     ["/resources/", "/hard/", "/capacity/", "/sizeLimit", "/overhead/"].iter().any(|p| path.contains(p))
 }
 
-fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<FieldDiff>) {
+fn compare(path: &mut String, declared: &Attr, live: &Attr, out: &mut Vec<FieldDiff>) {
     let len = path.len();
     match (declared, live) {
-        (Value::Null, _) => {}
-        (Value::Object(d), Value::Object(l)) => {
-            for (key, dv) in d {
+        (Attr::Null, _) => {}
+        (Attr::Object(d), Attr::Object(l)) => {
+            let (d, l) = (Lookup::new(d), Lookup::new(l));
+            for (key, dv) in d.fields {
                 if ignored(path, key) {
                     continue;
                 }
@@ -184,17 +208,17 @@ fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<Fiel
                     Some(lv) => compare(path, dv, lv, out),
                     // Declaring an empty value is declaring nothing.
                     None if is_empty(dv) => {}
-                    None => push(out, path, dv, &Value::Null),
+                    None => push(out, path, dv, &Attr::Null),
                 }
                 path.truncate(len);
             }
             if exact_map(path) {
-                for (key, lv) in l.iter().filter(|(k, _)| !d.contains_key(*k) && !ignored(path, k)) {
-                    push(out, &format!("{path}/{}", escape(key)), &Value::Null, lv);
+                for (key, lv) in l.fields.iter().filter(|(k, _)| d.get(k).is_none() && !ignored(path, k)) {
+                    push(out, &format!("{path}/{}", escape(key)), &Attr::Null, lv);
                 }
             }
         }
-        (Value::Array(d), Value::Array(l)) => match list_key(path) {
+        (Attr::Array(d), Attr::Array(l)) => match list_key(path) {
             Some(keys) if d.iter().chain(l).all(|e| key_of(e, keys).is_some()) => compare_keyed(path, d, l, keys, out),
             _ if d.len() == l.len() => {
                 for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
@@ -205,20 +229,20 @@ fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<Fiel
             }
             _ => push(out, path, declared, live),
         },
-        (Value::Number(d), Value::Number(l)) => {
+        (Attr::Number(d), Attr::Number(l)) => {
             if d.as_f64() != l.as_f64() {
                 push(out, path, declared, live);
             }
         }
-        (Value::String(d), Value::String(l)) => {
+        (Attr::String(d), Attr::String(l)) => {
             if d != l && !(holds_quantities(path) && same_quantity(d, l)) {
                 push(out, path, declared, live);
             }
         }
         // intOrString fields (targetPort, maxSurge): `8080` and `"8080"` are the same value.
-        (Value::Number(n), Value::String(s)) | (Value::String(s), Value::Number(n)) => {
+        (Attr::Number(n), Attr::String(s)) | (Attr::String(s), Attr::Number(n)) => {
             let text = n.to_string();
-            if text != *s && !(holds_quantities(path) && same_quantity(&text, s)) {
+            if text != **s && !(holds_quantities(path) && same_quantity(&text, s)) {
                 push(out, path, declared, live);
             }
         }
@@ -230,21 +254,21 @@ fn compare(path: &mut String, declared: &Value, live: &Value, out: &mut Vec<Fiel
     }
 }
 
-fn compare_keyed(path: &mut String, d: &[Value], l: &[Value], keys: &[&str], out: &mut Vec<FieldDiff>) {
+fn compare_keyed(path: &mut String, d: &[Attr], l: &[Attr], keys: &[&str], out: &mut Vec<FieldDiff>) {
     let len = path.len();
     for (i, dv) in d.iter().enumerate() {
         path.push_str(&format!("/{i}"));
         let key = key_of(dv, keys);
         match l.iter().find(|lv| key_of(lv, keys) == key) {
             Some(lv) => compare(path, dv, lv, out),
-            None => push(out, path, dv, &Value::Null),
+            None => push(out, path, dv, &Attr::Null),
         }
         path.truncate(len);
     }
     // Additions are numbered after the declared entries, so their pointers never collide with a declared one.
     let added = l.iter().filter(|lv| !d.iter().any(|dv| key_of(dv, keys) == key_of(lv, keys)));
     for (k, lv) in added.enumerate() {
-        push(out, &format!("{path}/{}", d.len() + k), &Value::Null, lv);
+        push(out, &format!("{path}/{}", d.len() + k), &Attr::Null, lv);
     }
 }
 
@@ -298,7 +322,7 @@ fn setting_amount(value: &str, unit: &str) -> Option<f64> {
 
 /// Kubernetes resource quantities (`500m`, `1Gi`, `1e3`, `0.5`) that denote the same amount.
 fn same_quantity(a: &str, b: &str) -> bool {
-    let quantity = |s: &str| crate::checks::k8s::quantity(&Value::String(s.to_owned()));
+    let quantity = |s: &str| crate::checks::k8s::quantity(&Attr::from(s));
     match (quantity(a), quantity(b)) {
         (Some(x), Some(y)) => (x - y).abs() <= f64::EPSILON * x.abs().max(y.abs()).max(1.0),
         _ => false,
@@ -312,7 +336,7 @@ mod tests {
     use serde_json::json;
 
     fn pointers(declared: Value, live: Value) -> Vec<String> {
-        diff(&declared, &live).into_iter().map(|d| d.pointer).collect()
+        diff(&declared.into(), &live.into()).into_iter().map(|d| d.pointer).collect()
     }
 
     #[test]
@@ -353,7 +377,7 @@ mod tests {
                 {"name": "app", "image": "cart:2", "env": [{"name": "LOG", "value": "info"}, {"name": "DEBUG", "value": "1"}]}
             ]}}}
         });
-        let diffs = diff(&declared, &live);
+        let diffs = diff(&declared.into(), &live.into());
         let got: Vec<(&str, &Value, &Value)> =
             diffs.iter().map(|d| (d.pointer.as_str(), &d.declared, &d.live)).collect();
         assert_eq!(
@@ -409,7 +433,7 @@ mod tests {
     fn exact_diff_reports_additions_and_nulls_both_ways() {
         let before = json!({"tags": {"owner": "a"}, "description": null, "ingress": [1]});
         let after = json!({"tags": {"owner": "a", "temp": "x"}, "description": "hand", "ingress": [1, 2]});
-        let got: Vec<String> = diff_exact(&before, &after).into_iter().map(|d| d.pointer).collect();
+        let got: Vec<String> = diff_exact(&before.into(), &after.into()).into_iter().map(|d| d.pointer).collect();
         assert_eq!(got, ["/tags/temp", "/description", "/ingress"]);
     }
 

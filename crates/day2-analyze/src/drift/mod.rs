@@ -15,8 +15,8 @@ pub mod diff;
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::{
-    Coverage, Domain, Evidence, Examined, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, RuleMeta,
-    Severity,
+    Attr, Coverage, Domain, Evidence, Examined, Finding, FindingId, FindingStatus, Inventory, Provider, Resource,
+    RuleMeta, Severity,
 };
 use globset::{Glob, GlobMatcher};
 use rayon::prelude::*;
@@ -264,7 +264,7 @@ impl Drift {
                 out.push(finding(resource, MISSING, Severity::High, message, Vec::new(), context));
                 continue;
             }
-            let diffs: Vec<diff::FieldDiff> = diff::diff_exact(&change.before, &change.after)
+            let diffs: Vec<diff::FieldDiff> = diff::diff_exact(&Attr::from(&change.before), &Attr::from(&change.after))
                 .into_iter()
                 .filter(|d| !self.ignored(resource, &d.pointer))
                 .collect();
@@ -280,7 +280,7 @@ impl Drift {
     /// Live objects that someone should have declared: not owned by another object, not the platform's, not ignored.
     fn counts_for_coverage(&self, live: &Resource) -> bool {
         let owned =
-            live.attrs.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+            live.attrs.pointer("/metadata/ownerReferences").and_then(Attr::as_array).is_some_and(|o| !o.is_empty());
         // The cluster's own: default RBAC, and volumes a provisioner made for a claim.
         let bootstrap = live.labels.get("kubernetes.io/bootstrapping").is_some_and(|v| v == "rbac-defaults")
             || live.attrs.pointer("/metadata/annotations/pv.kubernetes.io~1provisioned-by").is_some();
@@ -288,7 +288,7 @@ impl Drift {
         let unset = live.provider == Provider::Postgres
             && live.kind == "Setting"
             && matches!(
-                live.attrs.get("source").and_then(Value::as_str),
+                live.attrs.get("source").and_then(Attr::as_str),
                 Some("default" | "override" | "client" | "session")
             );
         !owned && !bootstrap && !unset && !self.unmanaged_ignore.is_match(live.id.as_str())
@@ -320,8 +320,8 @@ impl Drift {
 
     /// A PostgreSQL setting differs when its declared value does not hold in the live setting's unit.
     fn changed_setting(&self, declared: &Resource, live: &Resource, context: &Context) -> Option<Finding> {
-        let text = |r: &Resource| r.attrs.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let unit = live.attrs.get("unit").and_then(Value::as_str);
+        let text = |r: &Resource| r.attrs.get("value").and_then(Attr::as_str).unwrap_or_default().to_owned();
+        let unit = live.attrs.get("unit").and_then(Attr::as_str);
         if diff::same_setting(&text(declared), &text(live), unit) || self.ignored(declared, "/value") {
             return None;
         }
@@ -353,8 +353,8 @@ impl Drift {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for entry in live.attrs.pointer("/metadata/managedFields").and_then(Value::as_array).into_iter().flatten() {
-            let manager = entry.get("manager").and_then(Value::as_str).unwrap_or_default();
+        for entry in live.attrs.pointer("/metadata/managedFields").and_then(Attr::as_array).into_iter().flatten() {
+            let manager = entry.get("manager").and_then(Attr::as_str).unwrap_or_default();
             if let Some(fields) = entry.get("fieldsV1").filter(|_| self.managers.contains(manager)) {
                 field_set_pointers(fields, &mut String::new(), &mut out);
             }
@@ -365,7 +365,7 @@ impl Drift {
 
 /// Pointers of the leaves of a server-side-apply field set (`{"f:spec": {"f:replicas": {}}}` → `/spec/replicas`).
 /// A keyed list entry (`k:{"name":"app"}`) or value entry (`v:…`) stands for the whole list: its pointer is the list.
-fn field_set_pointers(fields: &Value, path: &mut String, out: &mut Vec<String>) {
+fn field_set_pointers(fields: &Attr, path: &mut String, out: &mut Vec<String>) {
     let Some(map) = fields.as_object() else { return };
     let len = path.len();
     let mut leaf = true;
@@ -542,7 +542,7 @@ mod tests {
             name: name.into(),
             labels: Default::default(),
             owner: Default::default(),
-            attrs,
+            attrs: attrs.into(),
             origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
             source: "test".into(),
         }

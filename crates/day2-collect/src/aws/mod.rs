@@ -13,7 +13,7 @@ mod read;
 
 use std::collections::BTreeMap;
 
-use day2_model::{Provider, Resource, ResourceId};
+use day2_model::{Attr, Provider, Resource, ResourceId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -109,7 +109,7 @@ pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2
         labels: tag_labels(&attrs),
         owner: Default::default(),
         name,
-        attrs,
+        attrs: attrs.into(),
         origin,
         source: config.source(),
     })
@@ -122,12 +122,12 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
     terraform
         .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
         .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope))
-        .filter(|r| match (normalize::arn_region(&r.attrs), &config.region) {
+        .filter(|r| match (r.attrs.get("arn").and_then(Attr::as_str).and_then(normalize::arn_region), &config.region) {
             (Some(region), Some(wanted)) => region == wanted,
             _ => true,
         })
         .filter_map(|r| {
-            let (id, _, attrs) = shaped(config, &r.kind, &r.attrs)?;
+            let (id, _, attrs) = shaped(config, &r.kind, &r.attrs.to_value())?;
             Some(Resource {
                 id,
                 provider: Provider::Aws,
@@ -138,7 +138,7 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
                 name: r.name.clone(),
                 labels: tag_labels(&attrs),
                 owner: r.owner.clone(),
-                attrs,
+                attrs: attrs.into(),
                 origin: r.origin.clone(),
                 source: r.source.clone(),
             })

@@ -103,8 +103,7 @@ pub fn identity(spec: &TypeSpec, attrs: &Value) -> Option<String> {
 }
 
 /// The region of an ARN (`arn:aws:ec2:eu-west-1:…`); `None` for global services (S3, IAM) and non-ARNs.
-pub fn arn_region(attrs: &Value) -> Option<&str> {
-    let arn = attrs.get("arn")?.as_str()?;
+pub fn arn_region(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
@@ -348,7 +347,7 @@ mod tests {
         let a = json!({"name": "p", "policy": "{\"Version\": \"2012-10-17\", \"Statement\": []}"});
         let b = json!({"name": "p", "policy": "{\"Statement\":[],\"Version\":\"2012-10-17\"}", "path": ""});
         assert_eq!(project(policy, &a), project(policy, &b));
-        assert_eq!(arn_region(&json!({"arn": "arn:aws:ec2:eu-west-1:1:instance/i-1"})), Some("eu-west-1"));
-        assert_eq!(arn_region(&json!({"arn": "arn:aws:s3:::bucket"})), None);
+        assert_eq!(arn_region("arn:aws:ec2:eu-west-1:1:instance/i-1"), Some("eu-west-1"));
+        assert_eq!(arn_region("arn:aws:s3:::bucket"), None);
     }
 }

@@ -11,7 +11,7 @@ pub mod template;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use day2_model::{Diagnostic, DiagnosticKind};
+use day2_model::{Attr, Diagnostic, DiagnosticKind};
 use rayon::prelude::*;
 use regorus::{Engine, Value};
 
@@ -19,7 +19,7 @@ pub use constraint::{Constraint, EnforcementAction};
 pub use template::Template;
 
 use crate::load::Doc;
-use crate::rego::{self, object, to_value};
+use crate::rego::{self, attr_to_value, object, to_value};
 
 /// Compiled templates and the constraints that instantiate them.
 #[derive(Debug, Clone, Default)]
@@ -98,7 +98,7 @@ impl Library {
         &self,
         objects: &[Object<'_>],
         inventory: &Value,
-        namespace_labels: &BTreeMap<String, serde_json::Value>,
+        namespace_labels: &BTreeMap<String, Attr>,
     ) -> Evaluation {
         let mut setup = Vec::new();
         // Per constraint (same index): its template's position and its parameters as a Rego value, converted once.
@@ -290,7 +290,7 @@ pub struct Object<'a> {
     /// Namespace (empty when cluster-scoped).
     pub namespace: String,
     /// The raw object (for match selectors), borrowed from the inventory when it can be.
-    pub json: Cow<'a, serde_json::Value>,
+    pub json: Cow<'a, Attr>,
     /// `input.review`.
     pub review: Value,
     /// The caller's index (e.g. of the inventory resource), carried into violations.
@@ -302,24 +302,19 @@ pub struct Object<'a> {
 impl<'a> Object<'a> {
     /// Prepares an object; `namespace` overrides `metadata.namespace` (manifests without one get the source's default
     /// namespace). None when the object has no `apiVersion` or `kind`.
-    pub fn new(json: Cow<'a, serde_json::Value>, namespace: Option<&str>, origin: usize) -> Option<Self> {
-        let value = to_value(json.as_ref());
+    pub fn new(json: Cow<'a, Attr>, namespace: Option<&str>, origin: usize) -> Option<Self> {
+        let value = attr_to_value(json.as_ref());
         Object::with_value(json, value, namespace, origin)
     }
 
     /// As [`Object::new`], with the object already converted to a Rego value.
-    fn with_value(
-        json: Cow<'a, serde_json::Value>,
-        value: Value,
-        namespace: Option<&str>,
-        origin: usize,
-    ) -> Option<Self> {
+    fn with_value(json: Cow<'a, Attr>, value: Value, namespace: Option<&str>, origin: usize) -> Option<Self> {
         let api_version = json.get("apiVersion")?.as_str()?;
         let kind = json.get("kind")?.as_str()?.to_owned();
-        let name = json.pointer("/metadata/name").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let name = json.pointer("/metadata/name").and_then(Attr::as_str).unwrap_or_default().to_owned();
         let namespace = namespace
             .map(str::to_owned)
-            .or_else(|| json.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .or_else(|| json.pointer("/metadata/namespace").and_then(Attr::as_str).map(str::to_owned))
             .unwrap_or_default();
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let review = object([
@@ -343,7 +338,7 @@ impl<'a> Object<'a> {
         let pointer = day2_model::k8s::pod_spec_pointer(&self.kind).filter(|_| self.kind != "Pod")?;
         let template_pointer = pointer.strip_suffix("/spec")?;
         let template = self.json.pointer(template_pointer)?;
-        let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let mut metadata = template.get("metadata").map_or_else(|| serde_json::json!({}), Attr::to_value);
         if let Some(m) = metadata.as_object_mut() {
             m.insert("name".to_owned(), self.name.clone().into());
             m.insert("namespace".to_owned(), self.namespace.clone().into());
@@ -361,7 +356,7 @@ impl<'a> Object<'a> {
         ]);
         // Matching reads only the identity and labels, so the JSON side carries no spec.
         let json = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata});
-        let mut implied = Object::with_value(Cow::Owned(json), value, Some(&self.namespace), self.origin)?;
+        let mut implied = Object::with_value(Cow::Owned(json.into()), value, Some(&self.namespace), self.origin)?;
         implied.implied_by = Some(self.kind.clone());
         Some(implied)
     }
@@ -443,9 +438,12 @@ mod tests {
             &mut diagnostics,
         );
         assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-        let web =
-            Object::new(Cow::Owned(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}})), None, 7)
-                .unwrap();
+        let web = Object::new(
+            Cow::Owned(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}}).into()),
+            None,
+            7,
+        )
+        .unwrap();
         let evaluation = library.evaluate(&[web], &Value::new_object(), &BTreeMap::new());
         assert_eq!(evaluation.violations.len(), 1);
         assert_eq!(evaluation.violations[0].object, 7);
@@ -460,7 +458,7 @@ mod tests {
             "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"labels": {"app": "n"}},
                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}}}
         });
-        let object = Object::new(Cow::Owned(cron), None, 3).unwrap();
+        let object = Object::new(Cow::Owned(cron.into()), None, 3).unwrap();
         let pod = object.implied_pod().unwrap();
         assert_eq!(
             (pod.kind.as_str(), pod.name.as_str(), pod.namespace.as_str(), pod.origin),
@@ -481,7 +479,7 @@ mod tests {
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "admin"}}),
         ]
         .into_iter()
-        .map(|o| Object::new(Cow::Owned(o), None, 0).unwrap())
+        .map(|o| Object::new(Cow::Owned(o.into()), None, 0).unwrap())
         .collect();
         let data = rego::to_json(&inventory_data(objects.iter()));
         assert_eq!(data["namespace"]["shop"]["networking.k8s.io/v1"]["Ingress"]["a"]["metadata"]["name"], "a");

@@ -1,6 +1,7 @@
 //! API versions and deprecated fields: objects written against API versions that current Kubernetes releases no
 //! longer serve, PodSecurityPolicy, and deprecated annotations, node labels and fields that upgrades silently drop.
 
+use day2_model::Attr;
 use day2_model::k8s::{base_kind, pod_spec_pointer};
 
 use super::{escape, find_named, patch, spec_of, str_at};
@@ -325,13 +326,13 @@ pub(super) static CHECKS: &[Check] = &[
         ],
         eval: |i| {
             let Some(ptr) = template_annotations_pointer(&i.resource.kind) else { return Vec::new() };
-            let Some(annotations) = i.resource.attrs.pointer(&ptr).and_then(Value::as_object) else {
+            let Some(annotations) = i.resource.attrs.pointer(&ptr).and_then(Attr::as_object) else {
                 return Vec::new();
             };
             annotations
                 .iter()
                 .filter(|(k, _)| {
-                    k.as_str() == "seccomp.security.alpha.kubernetes.io/pod"
+                    *k == "seccomp.security.alpha.kubernetes.io/pod"
                         || k.starts_with("container.seccomp.security.alpha.kubernetes.io/")
                         || k.starts_with("container.apparmor.security.beta.kubernetes.io/")
                 })
@@ -423,7 +424,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/"],
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
-            let Some(old) = spec.get("serviceAccount").and_then(Value::as_str) else { return Vec::new() };
+            let Some(old) = spec.get("serviceAccount").and_then(Attr::as_str) else { return Vec::new() };
             let mut hit = Hit::new(format!(
                 "{} `{}` sets the deprecated serviceAccount field",
                 base_kind(&i.resource.kind),
@@ -431,7 +432,7 @@ pub(super) static CHECKS: &[Check] = &[
             ))
             .evidence(format!("{ptr}/serviceAccount"), json!(old), None);
             let remove = json!({"op": "remove", "path": format!("{ptr}/serviceAccount")});
-            match spec.get("serviceAccountName").and_then(Value::as_str) {
+            match spec.get("serviceAccountName").and_then(Attr::as_str) {
                 Some(current) if current == old => hit = hit.fix("Remove the redundant serviceAccount field", patch(remove)),
                 None => hit = hit.fix("Rename serviceAccount to serviceAccountName",
                     patch(json!({"op": "move", "from": format!("{ptr}/serviceAccount"), "path": format!("{ptr}/serviceAccountName")}))),
@@ -452,10 +453,10 @@ fn template_annotations_pointer(kind: &str) -> Option<String> {
 }
 
 /// Finds deprecated node labels used as map keys, `key`/`topologyKey` values or label strings under `v`.
-fn collect_labels(v: &Value, path: &str, out: &mut Vec<(String, &'static str, &'static str)>) {
+fn collect_labels(v: &Attr, path: &str, out: &mut Vec<(String, &'static str, &'static str)>) {
     let deprecated = |s: &str| DEPRECATED_NODE_LABELS.iter().find(|(old, _)| *old == s).copied();
     match v {
-        Value::Object(map) => {
+        Attr::Object(map) => {
             for (k, child) in map {
                 let child_path = format!("{path}/{}", escape(k));
                 if let Some((old, new)) = deprecated(k) {
@@ -467,7 +468,7 @@ fn collect_labels(v: &Value, path: &str, out: &mut Vec<(String, &'static str, &'
                 collect_labels(child, &child_path, out);
             }
         }
-        Value::Array(list) => {
+        Attr::Array(list) => {
             for (n, child) in list.iter().enumerate() {
                 collect_labels(child, &format!("{path}/{n}"), out);
             }

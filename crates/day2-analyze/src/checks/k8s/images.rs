@@ -331,7 +331,7 @@ mod tests {
             name: "p".into(),
             labels: Default::default(),
             owner: Default::default(),
-            attrs,
+            attrs: attrs.into(),
             origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
             source: "s".into(),
         };

@@ -1,6 +1,7 @@
 //! Metadata and governance: namespaces (default namespace, Pod Security Admission labels), required and recommended
 //! labels, ownership, label syntax and selectors that do not match their own pod templates.
 
+use day2_model::Attr;
 use day2_model::k8s::{base_kind, pod_labels, selector_matches};
 
 use super::network::SYSTEM_NAMESPACES;
@@ -36,13 +37,13 @@ pub(super) static CHECKS: &[Check] = &[
             let kind = base_kind(&r.kind);
             // Only an explicit `namespace: default`: objects that name no namespace are usually applied with `-n`
             // (Kustomize bases) or are cluster-scoped custom resources.
-            let explicit = r.attrs.pointer("/metadata/namespace").and_then(Value::as_str) == Some("default");
+            let explicit = r.attrs.pointer("/metadata/namespace").and_then(Attr::as_str) == Some("default");
             if !explicit || kind == "Event" || SYSTEM_OBJECTS.contains(&(kind, r.name.as_str())) {
                 return Vec::new();
             }
             vec![Hit::new(format!("{kind} `{}` is in the default namespace", r.name)).evidence(
                 "/metadata/namespace",
-                r.attrs.pointer("/metadata/namespace").cloned().unwrap_or(Value::Null),
+                r.attrs.pointer("/metadata/namespace").cloned().unwrap_or_default(),
                 None,
             )]
         },
@@ -77,7 +78,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     "/metadata/labels",
-                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or_default(),
                     None,
                 ),
             ]
@@ -106,7 +107,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     "/metadata/labels",
-                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                    i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or_default(),
                     None,
                 ),
             ]
@@ -129,7 +130,7 @@ pub(super) static CHECKS: &[Check] = &[
             }
             vec![Hit::new(format!("namespace `{ns}` has no pod-security.kubernetes.io/enforce label")).evidence(
                 "/metadata/labels",
-                i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                i.resource.attrs.pointer("/metadata/labels").cloned().unwrap_or_default(),
                 None,
             )]
         },
@@ -160,7 +161,7 @@ pub(super) static CHECKS: &[Check] = &[
                         .evidence("/spec/selector", sel.clone(), None)
                         .evidence(
                             "/spec/template/metadata/labels",
-                            r.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null),
+                            r.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or_default(),
                             None,
                         ),
                 ],
@@ -239,7 +240,7 @@ pub(super) static CHECKS: &[Check] = &[
                 places.push((format!("{meta}/metadata/labels"), "pod template label"));
             }
             for (place, what) in places {
-                let Some(labels) = i.resource.attrs.pointer(&place).and_then(Value::as_object) else { continue };
+                let Some(labels) = i.resource.attrs.pointer(&place).and_then(Attr::as_object) else { continue };
                 for (k, v) in labels {
                     let value = v.as_str().unwrap_or_default();
                     let problem = if !valid_label_key(k) {
@@ -263,7 +264,7 @@ pub(super) static CHECKS: &[Check] = &[
 
 /// The object's apiVersion as written (the attrs, so patched objects are judged on their new value).
 fn str_at_api(r: &Resource) -> &str {
-    r.attrs.get("apiVersion").and_then(Value::as_str).unwrap_or(&r.api_version)
+    r.attrs.get("apiVersion").and_then(Attr::as_str).unwrap_or(&r.api_version)
 }
 
 /// A label name or value segment: at most 63 characters, alphanumerics with `-`, `_`, `.` inside.

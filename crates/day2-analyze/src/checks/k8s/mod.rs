@@ -13,7 +13,7 @@ pub(crate) use resources::quantity;
 mod secrets;
 
 use day2_model::k8s::{Container, containers, pod_spec};
-use day2_model::{Provider, Resource};
+use day2_model::{Attr, Provider, Resource};
 use serde_json::{Value, json};
 
 use super::{Check, Hit, Input};
@@ -38,7 +38,7 @@ pub(crate) fn escape(segment: &str) -> String {
 
 /// An RFC 6902 `add` operation that sets `keys` under the object at `base` to `value`, creating missing parent objects
 /// in the same operation (a plain `add` fails when a parent is missing).
-pub(crate) fn set_op(root: &Value, base: &str, keys: &[&str], value: Value) -> Value {
+pub(crate) fn set_op(root: &Attr, base: &str, keys: &[&str], value: Value) -> Value {
     let mut path = base.to_owned();
     let mut cur = root.pointer(base);
     for (i, key) in keys.iter().enumerate() {
@@ -63,7 +63,7 @@ pub(crate) fn patch(op: Value) -> Value {
 }
 
 /// Runs `f` on every container (init and ephemeral included); collects the hits, each with subject `container <name>`.
-pub(crate) fn per_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Value) -> Option<Hit>) -> Vec<Hit> {
+pub(crate) fn per_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Attr) -> Option<Hit>) -> Vec<Hit> {
     let Some((_, spec)) = pod_spec(input.resource) else { return Vec::new() };
     containers(input.resource)
         .iter()
@@ -74,17 +74,17 @@ pub(crate) fn per_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Value
 }
 
 /// Like [`per_container`] but skips init and ephemeral containers (probes and similar only apply to app containers).
-pub(crate) fn per_app_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Value) -> Option<Hit>) -> Vec<Hit> {
+pub(crate) fn per_app_container(input: &Input<'_>, f: impl Fn(&Container<'_>, &Attr) -> Option<Hit>) -> Vec<Hit> {
     per_container(input, |c, spec| if c.is_init() { None } else { f(c, spec) })
 }
 
 /// A security-context field, container first, then the pod's `securityContext` (Kubernetes' precedence).
-pub(crate) fn effective<'a>(c: &Container<'a>, spec: &'a Value, field: &str) -> Option<&'a Value> {
+pub(crate) fn effective<'a>(c: &Container<'a>, spec: &'a Attr, field: &str) -> Option<&'a Attr> {
     c.value.pointer(&format!("/securityContext/{field}")).or_else(|| spec.pointer(&format!("/securityContext/{field}")))
 }
 
 /// The pod spec's pointer and value for a workload input (checks with `Target::Workloads` always have one).
-pub(crate) fn spec_of<'a>(input: &Input<'a>) -> Option<(&'static str, &'a Value)> {
+pub(crate) fn spec_of<'a>(input: &Input<'a>) -> Option<(&'static str, &'a Attr)> {
     pod_spec(input.resource)
 }
 
@@ -110,18 +110,18 @@ pub(crate) fn find_named<'a>(input: &Input<'a>, namespace: &str, kind: &str, nam
 }
 
 /// A string field of an object (`str_at(v, "/spec/type")`).
-pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
-    v.pointer(ptr).and_then(Value::as_str)
+pub(crate) fn str_at<'a>(v: &'a Attr, ptr: &str) -> Option<&'a str> {
+    v.pointer(ptr).and_then(Attr::as_str)
 }
 
 /// A scalar as written in the manifest (`512Mi`, `3`), for messages.
-pub(crate) fn show(v: &Value) -> String {
+pub(crate) fn show(v: &Attr) -> String {
     v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
 }
 
 /// The items of an array field, empty when absent or not an array.
-pub(crate) fn items<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Value> + 'a {
-    v.and_then(Value::as_array).into_iter().flatten()
+pub(crate) fn items<'a>(v: Option<&'a Attr>) -> impl Iterator<Item = &'a Attr> + 'a {
+    v.and_then(Attr::as_array).into_iter().flatten()
 }
 
 #[cfg(test)]
@@ -131,12 +131,12 @@ mod tests {
 
     #[test]
     fn set_op_creates_missing_parents_in_one_operation() {
-        let root = json!({"spec": {"c": {"name": "x"}}});
+        let root = Attr::from(json!({"spec": {"c": {"name": "x"}}}));
         assert_eq!(
             set_op(&root, "/spec/c", &["securityContext", "privileged"], json!(false)),
             json!({"op": "add", "path": "/spec/c/securityContext", "value": {"privileged": false}})
         );
-        let root = json!({"spec": {"c": {"securityContext": {}}}});
+        let root = Attr::from(json!({"spec": {"c": {"securityContext": {}}}}));
         assert_eq!(
             set_op(&root, "/spec/c", &["securityContext", "privileged"], json!(false)),
             json!({"op": "add", "path": "/spec/c/securityContext/privileged", "value": false})

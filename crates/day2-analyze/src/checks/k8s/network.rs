@@ -1,8 +1,8 @@
 //! Network: how workloads are exposed (NodePort, LoadBalancer, externalIPs, hostPort, Ingress TLS and hosts), whether
 //! Services and Ingresses point at something that exists, and NetworkPolicy coverage and breadth.
 
-use day2_model::RelationKind;
 use day2_model::k8s::base_kind;
+use day2_model::{Attr, RelationKind};
 
 use super::{find_named, in_namespace, items, per_container, str_at};
 use crate::checks::prelude::*;
@@ -101,7 +101,7 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let ranges: Vec<&str> =
-                items(r.attrs.pointer("/spec/loadBalancerSourceRanges")).filter_map(Value::as_str).collect();
+                items(r.attrs.pointer("/spec/loadBalancerSourceRanges")).filter_map(Attr::as_str).collect();
             let annotated = r.annotation("service.beta.kubernetes.io/load-balancer-source-ranges").unwrap_or_default();
             let open = ranges
                 .iter()
@@ -113,7 +113,7 @@ pub(super) static CHECKS: &[Check] = &[
             }
             vec![Hit::new(format!("LoadBalancer Service `{}` accepts traffic from any address", r.name)).evidence(
                 "/spec/loadBalancerSourceRanges",
-                r.attrs.pointer("/spec/loadBalancerSourceRanges").cloned().unwrap_or(Value::Null),
+                r.attrs.pointer("/spec/loadBalancerSourceRanges").cloned().unwrap_or_default(),
                 None,
             )]
         },
@@ -132,7 +132,7 @@ pub(super) static CHECKS: &[Check] = &[
             "https://github.com/kubernetes/kubernetes/issues/97076",
         ],
         eval: |i| {
-            let ips: Vec<&Value> = items(i.resource.attrs.pointer("/spec/externalIPs")).collect();
+            let ips: Vec<&Attr> = items(i.resource.attrs.pointer("/spec/externalIPs")).collect();
             if ips.is_empty() {
                 return Vec::new();
             }
@@ -214,7 +214,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/services-networking/ingress/#tls"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let tls: Vec<&Value> = items(attrs.pointer("/spec/tls")).collect();
+            let tls: Vec<&Attr> = items(attrs.pointer("/spec/tls")).collect();
             if tls.is_empty() {
                 return vec![Hit::new(format!("Ingress `{}` has no TLS configuration", i.resource.name)).evidence(
                     "/spec/tls",
@@ -226,9 +226,9 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let tls_hosts: Vec<&str> =
-                tls.iter().flat_map(|t| items(t.get("hosts"))).filter_map(Value::as_str).collect();
+                tls.iter().flat_map(|t| items(t.get("hosts"))).filter_map(Attr::as_str).collect();
             let uncovered: Vec<&str> = items(attrs.pointer("/spec/rules"))
-                .filter_map(|r| r.get("host").and_then(Value::as_str))
+                .filter_map(|r| r.get("host").and_then(Attr::as_str))
                 .filter(|h| !tls_hosts.iter().any(|t| host_matches(t, h)))
                 .collect();
             (!uncovered.is_empty())
@@ -278,7 +278,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let selector = attrs.pointer("/spec/selector").and_then(Value::as_object).filter(|m| !m.is_empty());
+            let selector = attrs.pointer("/spec/selector").and_then(Attr::as_object).filter(|m| !m.is_empty());
             if selector.is_none() || str_at(attrs, "/spec/type") == Some("ExternalName") {
                 return Vec::new();
             }
@@ -307,7 +307,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             per_container(i, |c, _| {
                 let ptr = c.pointer();
-                let bound: Vec<(usize, &Value)> = items(c.value.get("ports"))
+                let bound: Vec<(usize, &Attr)> = items(c.value.get("ports"))
                     .enumerate()
                     .filter_map(|(n, p)| {
                         p.get("hostPort").filter(|h| h.as_i64().is_some_and(|v| v > 0)).map(|h| (n, h))
@@ -393,7 +393,7 @@ pub(super) static CHECKS: &[Check] = &[
             let r = i.resource;
             let internal = INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)));
             let restricted = items(attrs.pointer("/spec/loadBalancerSourceRanges"))
-                .filter_map(Value::as_str)
+                .filter_map(Attr::as_str)
                 .any(|c| c != "0.0.0.0/0" && c != "::/0");
             if str_at(attrs, "/spec/type") == Some("LoadBalancer") && (internal || restricted) {
                 return Vec::new();
@@ -401,8 +401,8 @@ pub(super) static CHECKS: &[Check] = &[
             items(attrs.pointer("/spec/ports"))
                 .enumerate()
                 .filter_map(|(n, p)| {
-                    let port = p.get("port").and_then(Value::as_i64);
-                    let target = p.get("targetPort").and_then(Value::as_i64);
+                    let port = p.get("port").and_then(Attr::as_i64);
+                    let target = p.get("targetPort").and_then(Attr::as_i64);
                     let (num, what) = SENSITIVE_PORTS.iter().find(|(s, _)| port == Some(*s) || target == Some(*s))?;
                     Some(
                         Hit::new(format!(
@@ -430,7 +430,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             items(i.resource.attrs.pointer("/spec/rules"))
                 .enumerate()
-                .filter(|(_, r)| r.get("host").and_then(Value::as_str).is_none_or(str::is_empty))
+                .filter(|(_, r)| r.get("host").and_then(Attr::as_str).is_none_or(str::is_empty))
                 .map(|(n, _)| {
                     Hit::new(format!("Ingress `{}` rule {n} has no host and matches every hostname", i.resource.name))
                         .subject(format!("rule {n}"))
@@ -454,12 +454,12 @@ fn host_matches(tls: &str, host: &str) -> bool {
 
 /// Service names an Ingress routes to, each with the pointer of the first backend naming it (networking.k8s.io/v1 and
 /// the older `serviceName` form).
-fn backends(attrs: &Value) -> Vec<(String, String)> {
+fn backends(attrs: &Attr) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut push = |backend: Option<&Value>, ptr: String| {
+    let mut push = |backend: Option<&Attr>, ptr: String| {
         let Some(b) = backend else { return };
         let (name, field) =
-            match (b.pointer("/service/name").and_then(Value::as_str), b.get("serviceName").and_then(Value::as_str)) {
+            match (b.pointer("/service/name").and_then(Attr::as_str), b.get("serviceName").and_then(Attr::as_str)) {
                 (Some(n), _) => (n, "/service/name"),
                 (None, Some(n)) => (n, "/serviceName"),
                 _ => return,
@@ -480,8 +480,8 @@ fn backends(attrs: &Value) -> Vec<(String, String)> {
 }
 
 /// True when a rule's peer list admits everyone: absent, empty, or containing `{}` or an all-addresses ipBlock.
-fn peers_everything(peers: Option<&Value>) -> bool {
-    let list: Vec<&Value> = items(peers).collect();
+fn peers_everything(peers: Option<&Attr>) -> bool {
+    let list: Vec<&Attr> = items(peers).collect();
     list.is_empty()
         || list.iter().any(|p| {
             p.as_object().is_some_and(|m| m.is_empty())

@@ -3,6 +3,7 @@
 
 use super::{effective, patch, per_container, set_op, spec_of};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 /// Capabilities the PSS baseline profile allows to be added.
 const BASELINE_CAPS: &[&str] = &[
@@ -125,13 +126,13 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             spec.get("volumes")
-                .and_then(Value::as_array)
+                .and_then(Attr::as_array)
                 .into_iter()
                 .flatten()
                 .enumerate()
                 .filter_map(|(n, v)| {
                     let path = v.pointer("/hostPath/path")?;
-                    let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                    let name = v.get("name").and_then(Attr::as_str).unwrap_or("?");
                     Some(
                         Hit::new(format!("volume `{name}` mounts host path {path}"))
                             .subject(format!("volume {name}"))
@@ -159,15 +160,15 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"],
         eval: |i| {
             per_container(i, |c, spec| {
-                let non_root = effective(c, spec, "runAsNonRoot") == Some(&json!(true));
-                let uid = effective(c, spec, "runAsUser").and_then(Value::as_i64);
+                let non_root = effective(c, spec, "runAsNonRoot") == Some(&Attr::Bool(true));
+                let uid = effective(c, spec, "runAsUser").and_then(Attr::as_i64);
                 if non_root || uid.is_some_and(|u| u > 0) {
                     return None;
                 }
                 let ptr = c.pointer();
                 let hit = Hit::new(format!("container `{}` does not set runAsNonRoot", c.name())).evidence(
                     format!("{ptr}/securityContext/runAsNonRoot"),
-                    effective(c, spec, "runAsNonRoot").cloned().unwrap_or(Value::Null),
+                    effective(c, spec, "runAsNonRoot").cloned().unwrap_or_default(),
                     Some(json!(true)),
                 );
                 // With runAsUser 0 the kubelet would refuse to start the container: changing the user is not mechanical.
@@ -228,7 +229,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             per_container(i, |c, _| {
                 let v = c.value.pointer("/securityContext/allowPrivilegeEscalation");
-                if v == Some(&json!(false)) || privileged_or_sys_admin(c.value) {
+                if v == Some(&Attr::Bool(false)) || privileged_or_sys_admin(c.value) {
                     return None;
                 }
                 let ptr = c.pointer();
@@ -236,7 +237,7 @@ pub(super) static CHECKS: &[Check] = &[
                     Hit::new(format!("container `{}` does not set allowPrivilegeEscalation: false", c.name()))
                         .evidence(
                             format!("{ptr}/securityContext/allowPrivilegeEscalation"),
-                            v.cloned().unwrap_or(Value::Null),
+                            v.cloned().unwrap_or_default(),
                             Some(json!(false)),
                         )
                         .fix(
@@ -273,7 +274,7 @@ pub(super) static CHECKS: &[Check] = &[
                 let added = c.value.pointer("/securityContext/capabilities/add")?.as_array()?;
                 let bad: Vec<&str> = added
                     .iter()
-                    .filter_map(Value::as_str)
+                    .filter_map(Attr::as_str)
                     .filter(|cap| !BASELINE_CAPS.contains(&cap.trim_start_matches("CAP_")))
                     .collect();
                 (!bad.is_empty()).then(|| {
@@ -305,7 +306,7 @@ pub(super) static CHECKS: &[Check] = &[
             per_container(i, |c, _| {
                 let drop = c.value.pointer("/securityContext/capabilities/drop");
                 let drops_all = drop
-                    .and_then(Value::as_array)
+                    .and_then(Attr::as_array)
                     .is_some_and(|d| d.iter().any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("ALL"))));
                 if drops_all {
                     return None;
@@ -315,7 +316,7 @@ pub(super) static CHECKS: &[Check] = &[
                     Hit::new(format!("container `{}` does not drop ALL capabilities", c.name()))
                         .evidence(
                             format!("{ptr}/securityContext/capabilities/drop"),
-                            drop.cloned().unwrap_or(Value::Null),
+                            drop.cloned().unwrap_or_default(),
                             Some(json!(["ALL"])),
                         )
                         .fix(
@@ -344,7 +345,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             per_container(i, |c, _| {
                 let v = c.value.pointer("/securityContext/readOnlyRootFilesystem");
-                if v == Some(&json!(true)) {
+                if v == Some(&Attr::Bool(true)) {
                     return None;
                 }
                 let ptr = c.pointer();
@@ -352,7 +353,7 @@ pub(super) static CHECKS: &[Check] = &[
                     Hit::new(format!("container `{}` has a writable root filesystem", c.name()))
                         .evidence(
                             format!("{ptr}/securityContext/readOnlyRootFilesystem"),
-                            v.cloned().unwrap_or(Value::Null),
+                            v.cloned().unwrap_or_default(),
                             Some(json!(true)),
                         )
                         .fix(
@@ -381,11 +382,11 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let pod_ok = matches!(
-                spec.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str),
+                spec.pointer("/securityContext/seccompProfile/type").and_then(Attr::as_str),
                 Some("RuntimeDefault" | "Localhost")
             );
             per_container(i, |c, _| {
-                let t = c.value.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str);
+                let t = c.value.pointer("/securityContext/seccompProfile/type").and_then(Attr::as_str);
                 match t {
                     Some("RuntimeDefault" | "Localhost") => None,
                     Some(other) => {
@@ -421,10 +422,10 @@ pub(super) static CHECKS: &[Check] = &[
 
 /// Privileged containers and those adding CAP_SYS_ADMIN can always escalate: the API server rejects
 /// `allowPrivilegeEscalation: false` for them, and K8S-POD-001/009 already report them.
-fn privileged_or_sys_admin(container: &Value) -> bool {
-    container.pointer("/securityContext/privileged") == Some(&json!(true))
-        || container.pointer("/securityContext/capabilities/add").and_then(Value::as_array).is_some_and(|caps| {
-            caps.iter().filter_map(Value::as_str).any(|c| c.trim_start_matches("CAP_") == "SYS_ADMIN")
+fn privileged_or_sys_admin(container: &Attr) -> bool {
+    container.pointer("/securityContext/privileged") == Some(&Attr::Bool(true))
+        || container.pointer("/securityContext/capabilities/add").and_then(Attr::as_array).is_some_and(|caps| {
+            caps.iter().filter_map(Attr::as_str).any(|c| c.trim_start_matches("CAP_") == "SYS_ADMIN")
         })
 }
 

@@ -2,6 +2,7 @@
 //! token minting, webhooks), risky bindings (cluster-admin, anonymous groups, default ServiceAccounts, dangling role
 //! references) and ServiceAccount token exposure in workloads. Mapped to CIS Kubernetes 5.1.x.
 
+use day2_model::Attr;
 use day2_model::k8s::base_kind;
 
 use super::{find_named, items, patch, set_op, spec_of, str_at};
@@ -145,7 +146,7 @@ pub(super) static CHECKS: &[Check] = &[
             items(r.attrs.get("subjects"))
                 .enumerate()
                 .filter_map(|(n, s)| {
-                    let name = s.get("name").and_then(Value::as_str)?;
+                    let name = s.get("name").and_then(Attr::as_str)?;
                     BROAD_GROUPS.contains(&name).then(|| {
                         Hit::new(format!("{} `{}` grants `{role}` to {name}", base_kind(&r.kind), r.name))
                             .subject(format!("subject {name}"))
@@ -178,7 +179,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     format!("{ptr}/serviceAccountName"),
-                    spec.get("serviceAccountName").cloned().unwrap_or(Value::Null),
+                    spec.get("serviceAccountName").cloned().unwrap_or_default(),
                     None,
                 ),
             ]
@@ -199,7 +200,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let Some((ptr, spec)) = spec_of(i) else { return Vec::new() };
             let pod = spec.get("automountServiceAccountToken");
-            if pod == Some(&json!(false)) {
+            if pod == Some(&Attr::Bool(false)) {
                 return Vec::new();
             }
             let sa = service_account(spec);
@@ -229,7 +230,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     format!("{ptr}/automountServiceAccountToken"),
-                    pod.cloned().unwrap_or(Value::Null),
+                    pod.cloned().unwrap_or_default(),
                     Some(json!(false)),
                 )
                 .fix(
@@ -356,12 +357,12 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let r = i.resource;
             let v = r.attrs.get("automountServiceAccountToken");
-            if r.name != "default" || v == Some(&json!(false)) {
+            if r.name != "default" || v == Some(&Attr::Bool(false)) {
                 return Vec::new();
             }
             vec![
                 Hit::new(format!("default ServiceAccount of namespace `{}` automounts its token", r.namespace))
-                    .evidence("/automountServiceAccountToken", v.cloned().unwrap_or(Value::Null), Some(json!(false)))
+                    .evidence("/automountServiceAccountToken", v.cloned().unwrap_or_default(), Some(json!(false)))
                     .fix(
                         "Set automountServiceAccountToken to false",
                         patch(set_op(&r.attrs, "", &["automountServiceAccountToken"], json!(false))),
@@ -455,7 +456,7 @@ fn is_builtin_role(r: &Resource) -> bool {
 }
 
 /// Runs `f` on each rule of a Role/ClusterRole; `f` describes the problem ("can get secrets") or returns None.
-fn per_rule(i: &Input<'_>, f: impl Fn(&Value) -> Option<String>) -> Vec<Hit> {
+fn per_rule(i: &Input<'_>, f: impl Fn(&Attr) -> Option<String>) -> Vec<Hit> {
     let r = i.resource;
     if is_builtin_role(r) {
         return Vec::new();
@@ -474,13 +475,13 @@ fn per_rule(i: &Input<'_>, f: impl Fn(&Value) -> Option<String>) -> Vec<Hit> {
 }
 
 /// The strings of a rule's list field (`verbs`, `resources`, `apiGroups`).
-fn strs<'a>(rule: &'a Value, key: &str) -> Vec<&'a str> {
-    items(rule.get(key)).filter_map(Value::as_str).collect()
+fn strs<'a>(rule: &'a Attr, key: &str) -> Vec<&'a str> {
+    items(rule.get(key)).filter_map(Attr::as_str).collect()
 }
 
 /// Does the rule grant one of `verbs` (or `*`) on one of `resources` in API `group` (or `*`)? Resources match by name or
 /// by a subresource wildcard (`pods/*`); a bare `*` resource is K8S-RBAC-001's business and does not count here.
-fn grants(rule: &Value, group: &str, resources: &[&str], verbs: &[&str]) -> bool {
+fn grants(rule: &Attr, group: &str, resources: &[&str], verbs: &[&str]) -> bool {
     let groups = strs(rule, "apiGroups");
     let granted = strs(rule, "resources");
     (groups.contains(&group) || groups.contains(&"*"))
@@ -493,13 +494,13 @@ fn grants(rule: &Value, group: &str, resources: &[&str], verbs: &[&str]) -> bool
 }
 
 /// Does the rule grant one of `verbs` (or `*`)?
-fn verbs_match(rule: &Value, verbs: &[&str]) -> bool {
+fn verbs_match(rule: &Attr, verbs: &[&str]) -> bool {
     let granted = strs(rule, "verbs");
     granted.contains(&"*") || verbs.iter().any(|v| granted.contains(v))
 }
 
 /// Which of `verbs` the rule grants, for messages.
-fn matched_verbs(rule: &Value, verbs: &[&str]) -> String {
+fn matched_verbs(rule: &Attr, verbs: &[&str]) -> String {
     let granted = strs(rule, "verbs");
     if granted.contains(&"*") {
         return "*".to_owned();
@@ -508,7 +509,7 @@ fn matched_verbs(rule: &Value, verbs: &[&str]) -> String {
 }
 
 /// A binding subject as `Kind name` (`ServiceAccount shop/cart`).
-fn subject_name(s: &Value) -> String {
+fn subject_name(s: &Attr) -> String {
     let kind = str_at(s, "/kind").unwrap_or("?");
     let name = str_at(s, "/name").unwrap_or("?");
     match str_at(s, "/namespace") {
@@ -518,10 +519,10 @@ fn subject_name(s: &Value) -> String {
 }
 
 /// The ServiceAccount a pod spec runs as (`serviceAccountName`, the deprecated `serviceAccount`, else `default`).
-fn service_account(spec: &Value) -> &str {
+fn service_account(spec: &Attr) -> &str {
     spec.get("serviceAccountName")
         .or_else(|| spec.get("serviceAccount"))
-        .and_then(Value::as_str)
+        .and_then(Attr::as_str)
         .filter(|s| !s.is_empty())
         .unwrap_or("default")
 }

@@ -1,8 +1,8 @@
 //! Reliability: health probes, replica counts, disruption budgets, autoscalers, rollout strategy, spreading across
 //! failure domains, graceful termination and batch-job guard rails.
 
-use day2_model::RelationKind;
 use day2_model::k8s::base_kind;
+use day2_model::{Attr, RelationKind};
 
 use super::resources::namespace_default;
 use super::{is_production, items, patch, per_app_container, set_op, show, spec_of, str_at};
@@ -87,7 +87,7 @@ pub(super) static CHECKS: &[Check] = &[
                 Hit::new(format!("production {} `{}` runs {n} replica", base_kind(&i.resource.kind), i.resource.name))
                     .evidence(
                         "/spec/replicas",
-                        i.resource.attrs.pointer("/spec/replicas").cloned().unwrap_or(Value::Null),
+                        i.resource.attrs.pointer("/spec/replicas").cloned().unwrap_or_default(),
                         Some(json!(2)),
                     );
             if base_kind(&i.resource.kind) == "Deployment" {
@@ -121,7 +121,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     "/spec/template/metadata/labels",
-                    i.resource.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or(Value::Null),
+                    i.resource.attrs.pointer("/spec/template/metadata/labels").cloned().unwrap_or_default(),
                     None,
                 ),
             ]
@@ -170,7 +170,7 @@ pub(super) static CHECKS: &[Check] = &[
                         .incoming(&w.id)
                         .filter(|rel| rel.kind == RelationKind::Scales)
                         .filter_map(|rel| i.inventory.get(&rel.from))
-                        .map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1))
+                        .map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Attr::as_i64).unwrap_or(1))
                         .min();
                     hpa_min.or_else(|| declared_replicas(w))
                 })
@@ -201,7 +201,7 @@ pub(super) static CHECKS: &[Check] = &[
                 ))
                 .evidence(
                     "/spec/selector",
-                    i.resource.attrs.pointer("/spec/selector").cloned().unwrap_or(Value::Null),
+                    i.resource.attrs.pointer("/spec/selector").cloned().unwrap_or_default(),
                     None,
                 ),
             ]
@@ -251,8 +251,8 @@ pub(super) static CHECKS: &[Check] = &[
         ],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let min = attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1);
-            let Some(max) = attrs.pointer("/spec/maxReplicas").and_then(Value::as_i64) else { return Vec::new() };
+            let min = attrs.pointer("/spec/minReplicas").and_then(Attr::as_i64).unwrap_or(1);
+            let Some(max) = attrs.pointer("/spec/maxReplicas").and_then(Attr::as_i64) else { return Vec::new() };
             (min > max)
                 .then(|| {
                     Hit::new(format!(
@@ -281,7 +281,7 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             let attrs = &i.resource.attrs;
-            let min = attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1);
+            let min = attrs.pointer("/spec/minReplicas").and_then(Attr::as_i64).unwrap_or(1);
             if min >= 2 {
                 return Vec::new();
             }
@@ -291,10 +291,10 @@ pub(super) static CHECKS: &[Check] = &[
             ))
             .evidence(
                 "/spec/minReplicas",
-                attrs.pointer("/spec/minReplicas").cloned().unwrap_or(Value::Null),
+                attrs.pointer("/spec/minReplicas").cloned().unwrap_or_default(),
                 Some(json!(2)),
             );
-            if attrs.pointer("/spec/maxReplicas").and_then(Value::as_i64).is_some_and(|max| max >= 2) {
+            if attrs.pointer("/spec/maxReplicas").and_then(Attr::as_i64).is_some_and(|max| max >= 2) {
                 hit = hit.fix("Set spec.minReplicas to 2", patch(set_op(attrs, "/spec", &["minReplicas"], json!(2))));
             }
             vec![hit]
@@ -340,7 +340,7 @@ pub(super) static CHECKS: &[Check] = &[
                                 if missing.len() == 1 { "container" } else { "containers" }, missing.join(", "),
                                 if missing.len() == 1 { "has" } else { "have" }))
                             .subject(format!("{res} {}", w.name))
-                            .evidence("/spec/scaleTargetRef", i.resource.attrs.pointer("/spec/scaleTargetRef").cloned().unwrap_or(Value::Null), None));
+                            .evidence("/spec/scaleTargetRef", i.resource.attrs.pointer("/spec/scaleTargetRef").cloned().unwrap_or_default(), None));
                     }
                 }
             }
@@ -434,17 +434,17 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#concurrency-policy"],
         eval: |i| {
             let v = i.resource.attrs.pointer("/spec/concurrencyPolicy");
-            let allow = v.and_then(Value::as_str).is_none_or(|p| p == "Allow");
+            let allow = v.and_then(Attr::as_str).is_none_or(|p| p == "Allow");
             allow
                 .then(|| {
                     Hit::new(format!(
                         "CronJob `{}` allows concurrent runs (concurrencyPolicy {})",
                         i.resource.name,
-                        v.and_then(Value::as_str).unwrap_or("unset, Allow")
+                        v.and_then(Attr::as_str).unwrap_or("unset, Allow")
                     ))
                     .evidence(
                         "/spec/concurrencyPolicy",
-                        v.cloned().unwrap_or(Value::Null),
+                        v.cloned().unwrap_or_default(),
                         Some(json!("Forbid")),
                     )
                 })
@@ -464,7 +464,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-delays"],
         eval: |i| {
             let v = i.resource.attrs.pointer("/spec/startingDeadlineSeconds");
-            v.is_none_or(Value::is_null)
+            v.is_none_or(Attr::is_null)
                 .then(|| {
                     Hit::new(format!("CronJob `{}` has no startingDeadlineSeconds", i.resource.name)).evidence(
                         "/spec/startingDeadlineSeconds",
@@ -489,7 +489,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let ptr = if base_kind(&i.resource.kind) == "CronJob" { "/spec/jobTemplate/spec" } else { "/spec" };
             let v = i.resource.attrs.pointer(&format!("{ptr}/activeDeadlineSeconds"));
-            v.is_none_or(Value::is_null)
+            v.is_none_or(Attr::is_null)
                 .then(|| {
                     Hit::new(format!(
                         "{} `{}` has no activeDeadlineSeconds",
@@ -515,7 +515,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let attrs = &i.resource.attrs;
             let owned = items(attrs.pointer("/metadata/ownerReferences")).next().is_some();
-            (!owned && attrs.pointer("/spec/ttlSecondsAfterFinished").is_none_or(Value::is_null))
+            (!owned && attrs.pointer("/spec/ttlSecondsAfterFinished").is_none_or(Attr::is_null))
                 .then(|| {
                     Hit::new(format!("Job `{}` has no ttlSecondsAfterFinished", i.resource.name))
                         .evidence("/spec/ttlSecondsAfterFinished", Value::Null, None)
@@ -563,7 +563,7 @@ fn missing_probe(i: &Input<'_>, field: &str, label: &str) -> Vec<Hit> {
         return Vec::new();
     }
     per_app_container(i, |c, _| {
-        c.value.get(field).is_none_or(Value::is_null).then(|| {
+        c.value.get(field).is_none_or(Attr::is_null).then(|| {
             Hit::new(format!("container `{}` has no {label} probe", c.name())).evidence(
                 format!("{}/{field}", c.pointer()),
                 Value::Null,
@@ -578,7 +578,7 @@ fn declared_replicas(r: &Resource) -> Option<i64> {
     if !SCALABLE.contains(&base_kind(&r.kind)) {
         return None;
     }
-    Some(r.attrs.pointer("/spec/replicas").map_or(Some(1), Value::as_i64).unwrap_or(1))
+    Some(r.attrs.pointer("/spec/replicas").map_or(Some(1), Attr::as_i64).unwrap_or(1))
 }
 
 /// Autoscalers that scale the input's workload.
@@ -595,14 +595,14 @@ fn autoscalers<'a>(i: &Input<'a>) -> Vec<&'a Resource> {
 fn minimum_replicas(i: &Input<'_>) -> Option<i64> {
     let declared = declared_replicas(i.resource)?;
     let hpa_min =
-        autoscalers(i).iter().map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1)).min();
+        autoscalers(i).iter().map(|h| h.attrs.pointer("/spec/minReplicas").and_then(Attr::as_i64).unwrap_or(1)).min();
     Some(hpa_min.unwrap_or(declared))
 }
 
 /// Resources (`cpu`, `memory`) an autoscaler scales on by utilization, which needs requests. Without metrics (or with
 /// autoscaling/v1's `targetCPUUtilizationPercentage`) the autoscaler targets average CPU utilization.
-fn utilization_resources(hpa: &Value) -> Vec<&str> {
-    let metrics: Vec<&Value> = items(hpa.pointer("/spec/metrics")).collect();
+fn utilization_resources(hpa: &Attr) -> Vec<&str> {
+    let metrics: Vec<&Attr> = items(hpa.pointer("/spec/metrics")).collect();
     if hpa.pointer("/spec/targetCPUUtilizationPercentage").is_some() || metrics.is_empty() {
         return vec!["cpu"];
     }
@@ -612,7 +612,7 @@ fn utilization_resources(hpa: &Value) -> Vec<&str> {
         let Some(b) = m.get("resource").filter(|_| str_at(m, "/type") == Some("Resource")) else { continue };
         let by_utilization =
             str_at(b, "/target/type") == Some("Utilization") || b.get("targetAverageUtilization").is_some();
-        if let Some(name) = b.get("name").and_then(Value::as_str).filter(|_| by_utilization)
+        if let Some(name) = b.get("name").and_then(Attr::as_str).filter(|_| by_utilization)
             && !out.contains(&name)
         {
             out.push(name);

@@ -3,6 +3,7 @@
 
 use super::{in_namespace, items, per_app_container, per_container, show, spec_of, str_at};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 /// Ratio of memory limit to memory request above which a container counts as heavily overcommitted.
 const MAX_MEMORY_OVERCOMMIT: f64 = 4.0;
@@ -123,7 +124,7 @@ pub(super) static CHECKS: &[Check] = &[
                     if dir.get("sizeLimit").is_some() {
                         return None;
                     }
-                    let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                    let name = v.get("name").and_then(Attr::as_str).unwrap_or("?");
                     Some(
                         Hit::new(format!("emptyDir volume `{name}` has no sizeLimit"))
                             .subject(format!("volume {name}"))
@@ -205,7 +206,7 @@ pub(super) static CHECKS: &[Check] = &[
 ];
 
 /// Parses a Kubernetes quantity (`500m`, `1.5`, `128Mi`, `1G`, `2e3`, or a plain number) to cores or bytes.
-pub(crate) fn quantity(v: &Value) -> Option<f64> {
+pub(crate) fn quantity(v: &Attr) -> Option<f64> {
     const SUFFIXES: &[(&str, f64)] = &[
         ("Ki", 1024.0),
         ("Mi", 1_048_576.0),
@@ -224,8 +225,8 @@ pub(crate) fn quantity(v: &Value) -> Option<f64> {
         ("E", 1e18),
     ];
     let n = match v {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => {
+        Attr::Number(n) => n.as_f64()?,
+        Attr::String(s) => {
             let s = s.trim();
             let (num, mul) =
                 SUFFIXES.iter().find_map(|(suf, mul)| s.strip_suffix(suf).map(|n| (n, *mul))).unwrap_or((s, 1.0));
@@ -282,12 +283,12 @@ fn requests_over_limits(i: &Input<'_>) -> Vec<Hit> {
             Hit::new(format!("container `{}` requests more {} than its limit", c.name(), over.join(" and ")))
                 .evidence(
                     format!("{ptr}/resources/requests/{first}"),
-                    c.value.pointer(&format!("/resources/requests/{first}")).cloned().unwrap_or(Value::Null),
+                    c.value.pointer(&format!("/resources/requests/{first}")).cloned().unwrap_or_default(),
                     None,
                 )
                 .evidence(
                     format!("{ptr}/resources/limits/{first}"),
-                    c.value.pointer(&format!("/resources/limits/{first}")).cloned().unwrap_or(Value::Null),
+                    c.value.pointer(&format!("/resources/limits/{first}")).cloned().unwrap_or_default(),
                     None,
                 ),
         )
@@ -319,12 +320,12 @@ mod tests {
 
     #[test]
     fn quantities_parse_like_kubernetes() {
-        assert_eq!(quantity(&json!("500m")), Some(0.5));
-        assert_eq!(quantity(&json!("128Mi")), Some(134_217_728.0));
-        assert_eq!(quantity(&json!("1G")), Some(1e9));
-        assert_eq!(quantity(&json!(2)), Some(2.0));
-        assert_eq!(quantity(&json!("2e3")), Some(2000.0));
-        assert_eq!(quantity(&json!("lots")), None);
-        assert_eq!(quantity(&json!("-1")), None);
+        assert_eq!(quantity(&json!("500m").into()), Some(0.5));
+        assert_eq!(quantity(&json!("128Mi").into()), Some(134_217_728.0));
+        assert_eq!(quantity(&json!("1G").into()), Some(1e9));
+        assert_eq!(quantity(&json!(2).into()), Some(2.0));
+        assert_eq!(quantity(&json!("2e3").into()), Some(2000.0));
+        assert_eq!(quantity(&json!("lots").into()), None);
+        assert_eq!(quantity(&json!("-1").into()), None);
     }
 }

@@ -2,7 +2,7 @@
 //! environment variables, Secret objects committed with their values, mis-typed TLS Secrets and legacy long-lived
 //! ServiceAccount token Secrets. Values are never echoed: evidence shows `***` (the collector masks Secret data too).
 
-use day2_model::Origin;
+use day2_model::{Attr, Origin};
 
 use super::{escape, items, per_container, str_at};
 use crate::checks::prelude::*;
@@ -131,7 +131,7 @@ pub(super) static CHECKS: &[Check] = &[
                         names.push(format!("all of Secret `{s}`"));
                         hit = hit.evidence(
                             format!("{ptr}/envFrom/{n}/secretRef"),
-                            e.get("secretRef").cloned().unwrap_or(Value::Null),
+                            e.get("secretRef").cloned().unwrap_or_default(),
                             None,
                         );
                     }
@@ -141,7 +141,7 @@ pub(super) static CHECKS: &[Check] = &[
                         names.push(format!("`{}` from Secret `{s}`", str_at(e, "/name").unwrap_or("?")));
                         hit = hit.evidence(
                             format!("{ptr}/env/{n}/valueFrom/secretKeyRef"),
-                            e.pointer("/valueFrom/secretKeyRef").cloned().unwrap_or(Value::Null),
+                            e.pointer("/valueFrom/secretKeyRef").cloned().unwrap_or_default(),
                             None,
                         );
                     }
@@ -165,7 +165,7 @@ pub(super) static CHECKS: &[Check] = &[
         controls: SECRET_CONTROLS,
         references: &["https://kubernetes.io/docs/concepts/configuration/configmap/"],
         eval: |i| {
-            let Some(data) = i.resource.attrs.get("data").and_then(Value::as_object) else { return Vec::new() };
+            let Some(data) = i.resource.attrs.get("data").and_then(Attr::as_object) else { return Vec::new() };
             data.iter()
                 .filter_map(|(key, value)| {
                     let v = value.as_str()?;
@@ -205,8 +205,8 @@ pub(super) static CHECKS: &[Check] = &[
             }
             let keys: Vec<&str> = ["data", "stringData"]
                 .iter()
-                .filter_map(|f| attrs.get(*f).and_then(Value::as_object))
-                .flat_map(|m| m.keys().map(String::as_str))
+                .filter_map(|f| attrs.get(*f).and_then(Attr::as_object))
+                .flat_map(|m| m.keys())
                 .filter(|k| *k == "tls.key" || *k == "tls.crt")
                 .collect();
             if keys.is_empty() {
@@ -216,7 +216,7 @@ pub(super) static CHECKS: &[Check] = &[
                 Hit::new(format!("Secret `{}` holds {} but has type {t}", i.resource.name, keys.join(" and ")))
                     .evidence(
                         "/type",
-                        attrs.get("type").cloned().unwrap_or(Value::Null),
+                        attrs.get("type").cloned().unwrap_or_default(),
                         Some(json!("kubernetes.io/tls")),
                     ),
             ]
@@ -239,8 +239,8 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let keys: Vec<(String, String)> = ["data", "stringData"]
                 .iter()
-                .filter_map(|f| attrs.get(*f).and_then(Value::as_object).map(|m| (f, m)))
-                .flat_map(|(f, m)| m.keys().map(move |k| ((*f).to_owned(), k.clone())))
+                .filter_map(|f| attrs.get(*f).and_then(Attr::as_object).map(|m| (f, m)))
+                .flat_map(|(f, m)| m.keys().map(move |k| ((*f).to_owned(), k.to_owned())))
                 .collect();
             let Some((field, first)) = keys.first() else { return Vec::new() };
             vec![
@@ -290,7 +290,7 @@ pub(super) static CHECKS: &[Check] = &[
                 let ptr = c.pointer();
                 let mut found = Vec::new();
                 for list in ["command", "args"] {
-                    let args: Vec<&str> = items(c.value.get(list)).filter_map(Value::as_str).collect();
+                    let args: Vec<&str> = items(c.value.get(list)).filter_map(Attr::as_str).collect();
                     for (n, arg) in args.iter().enumerate() {
                         let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else { continue };
                         let (name, value) = match flag.split_once('=') {
@@ -344,7 +344,7 @@ pub(super) static CHECKS: &[Check] = &[
                 for (n, _, _) in &found {
                     hit = hit.evidence(
                         format!("{ptr}/env/{n}/valueFrom/configMapKeyRef"),
-                        c.value.pointer(&format!("/env/{n}/valueFrom/configMapKeyRef")).cloned().unwrap_or(Value::Null),
+                        c.value.pointer(&format!("/env/{n}/valueFrom/configMapKeyRef")).cloned().unwrap_or_default(),
                         None,
                     );
                 }

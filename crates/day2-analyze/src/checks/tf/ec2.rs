@@ -1,7 +1,7 @@
 //! EC2 and VPC: instance metadata service v2, public IPs, EBS encryption (volumes, instance block devices, account
 //! default) and VPC flow logs.
 
-use day2_model::Inventory;
+use day2_model::{Attr, Inventory};
 
 use super::{addr, at, block, blocks, companions, falsy, text, truthy};
 use crate::checks::prelude::*;
@@ -30,8 +30,8 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let attrs = &i.resource.attrs;
             let opts = block(attrs, "metadata_options");
-            let tokens = opts.and_then(|o| o.get("http_tokens")).and_then(Value::as_str).filter(|s| !s.is_empty());
-            let disabled = opts.and_then(|o| o.get("http_endpoint")).and_then(Value::as_str) == Some("disabled");
+            let tokens = opts.and_then(|o| o.get("http_tokens")).and_then(Attr::as_str).filter(|s| !s.is_empty());
+            let disabled = opts.and_then(|o| o.get("http_endpoint")).and_then(Attr::as_str) == Some("disabled");
             if tokens == Some("required") || disabled || (tokens.is_none() && imds_defaults_required(i.inventory)) {
                 return Vec::new();
             }
@@ -85,7 +85,7 @@ pub(super) static CHECKS: &[Check] = &[
                         .subject(format!("network interface {n}"))
                         .evidence(
                             format!("/network_interfaces/{n}/associate_public_ip_address"),
-                            v.get("associate_public_ip_address").cloned().unwrap_or(Value::Null),
+                            v.get("associate_public_ip_address").cloned().unwrap_or_default(),
                             Some(json!(false)),
                         )
                 })
@@ -117,7 +117,7 @@ pub(super) static CHECKS: &[Check] = &[
                     _ => {}
                 }
                 // In state, volumes attached through `aws_volume_attachment` show up here too; TF-EBS-001 covers those.
-                let separate = |d: &Value| {
+                let separate = |d: &Attr| {
                     text(d, "/volume_id").is_some_and(|v| {
                         i.inventory.of_kind("aws_ebs_volume").any(|e| text(&e.attrs, "/id") == Some(v))
                     })
@@ -125,18 +125,17 @@ pub(super) static CHECKS: &[Check] = &[
                 for (n, d) in
                     blocks(attrs, "ebs_block_device").filter(|(_, d)| !truthy(d.get("encrypted")) && !separate(d))
                 {
-                    let name =
-                        d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                    let name = d.get("device_name").and_then(Attr::as_str).map_or_else(|| n.to_string(), str::to_owned);
                     devices.push((format!("ebs_block_device {name}"), format!("/ebs_block_device/{n}/encrypted")));
                 }
             } else {
                 for (n, d) in blocks(attrs, "block_device_mappings") {
                     if d.pointer("/ebs/0").is_some_and(|e| {
                         !truthy(e.get("encrypted"))
-                            && e.get("snapshot_id").and_then(Value::as_str).is_none_or(str::is_empty)
+                            && e.get("snapshot_id").and_then(Attr::as_str).is_none_or(str::is_empty)
                     }) {
                         let name =
-                            d.get("device_name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                            d.get("device_name").and_then(Attr::as_str).map_or_else(|| n.to_string(), str::to_owned);
                         devices.push((
                             format!("block_device_mappings {name}"),
                             format!("/block_device_mappings/{n}/ebs/0/encrypted"),

@@ -3,6 +3,7 @@
 
 use super::{addr, at, blocks, falsy, text, truthy};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 const LISTENERS: &[&str] = &["aws_lb_listener", "aws_alb_listener"];
 const LBS: &[&str] = &["aws_lb", "aws_alb"];
@@ -15,10 +16,10 @@ fn outdated_policy(p: &str) -> bool {
 }
 
 /// A default action that keeps traffic off plain HTTP: a redirect to HTTPS, or a fixed response.
-fn secure_action(a: &Value) -> bool {
-    match a.get("type").and_then(Value::as_str) {
+fn secure_action(a: &Attr) -> bool {
+    match a.get("type").and_then(Attr::as_str) {
         Some("redirect") => {
-            a.pointer("/redirect/0/protocol").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("HTTPS"))
+            a.pointer("/redirect/0/protocol").and_then(Attr::as_str).is_some_and(|p| p.eq_ignore_ascii_case("HTTPS"))
         }
         Some("fixed-response") => true,
         _ => false,
@@ -43,7 +44,7 @@ pub(super) static CHECKS: &[Check] = &[
             if !text(attrs, "/protocol").is_some_and(|p| p.eq_ignore_ascii_case("HTTP")) {
                 return Vec::new();
             }
-            let actions: Vec<(usize, &Value)> = blocks(attrs, "default_action").collect();
+            let actions: Vec<(usize, &Attr)> = blocks(attrs, "default_action").collect();
             if actions.is_empty() || actions.iter().all(|(_, a)| secure_action(a)) {
                 return Vec::new();
             }
@@ -51,7 +52,7 @@ pub(super) static CHECKS: &[Check] = &[
                 .iter()
                 .find(|(_, a)| !secure_action(a))
                 .and_then(|(_, a)| a.get("type"))
-                .and_then(Value::as_str)
+                .and_then(Attr::as_str)
                 .unwrap_or("?");
             vec![
                 Hit::new(format!("listener `{}` serves plain HTTP ({what}) instead of redirecting to HTTPS", addr(i)))
@@ -94,7 +95,7 @@ pub(super) static CHECKS: &[Check] = &[
             blocks(&i.resource.attrs, "listener")
                 .filter(|(_, l)| text(l, "/lb_protocol").is_some_and(|p| p.eq_ignore_ascii_case("http")))
                 .map(|(n, l)| {
-                    let port = l.get("lb_port").map_or_else(|| "?".to_owned(), Value::to_string);
+                    let port = l.get("lb_port").map_or_else(|| "?".to_owned(), Attr::to_string);
                     Hit::new(format!("classic load balancer `{}` listens on plain HTTP port {port}", addr(i)))
                         .subject(format!("listener {port}"))
                         .evidence(format!("/listener/{n}/lb_protocol"), at(l, "/lb_protocol"), Some(json!("https")))

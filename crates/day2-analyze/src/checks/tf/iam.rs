@@ -2,7 +2,7 @@
 //! attachments, role trust policies open to anyone, and the account password policy. Policy documents are JSON strings
 //! in Terraform values; they are parsed here, with `Statement`, `Action` and `Resource` as a value or a list.
 
-use day2_model::Inventory;
+use day2_model::{Attr, Inventory};
 
 use super::{addr, allows, allows_anyone, at, blocks, policy_doc, statements, strings, text};
 use crate::checks::prelude::*;
@@ -13,12 +13,12 @@ const ADMIN_POLICY: &str = ":iam::aws:policy/AdministratorAccess";
 
 /// Identity policy documents of a resource: `(evidence path, subject prefix, document)`. Roles contribute their
 /// `inline_policy` blocks (their trust policy is TF-IAM-005's business).
-fn documents(inv: &Inventory, r: &Resource) -> Vec<(String, String, Value)> {
+fn documents(inv: &Inventory, r: &Resource) -> Vec<(String, String, Attr)> {
     if r.kind == "aws_iam_role" {
         let role = text(&r.attrs, "/name");
         return blocks(&r.attrs, "inline_policy")
             .filter_map(|(n, b)| {
-                let name = b.get("name").and_then(Value::as_str).map_or_else(|| n.to_string(), str::to_owned);
+                let name = b.get("name").and_then(Attr::as_str).map_or_else(|| n.to_string(), str::to_owned);
                 // In state, `inline_policy` also lists the role's `aws_iam_role_policy` resources: report those there.
                 let managed_apart = inv
                     .of_kind("aws_iam_role_policy")
@@ -41,7 +41,7 @@ fn star_resource_statements(inv: &Inventory, r: &Resource) -> Vec<(String, Strin
         for (label, s) in statements(&doc) {
             if allows(s) && strings(s.get("Resource")).contains(&"*") {
                 let actions = strings(s.get("Action")).into_iter().map(str::to_owned).collect();
-                out.push((path.clone(), format!("{prefix}{label}"), s.clone(), actions));
+                out.push((path.clone(), format!("{prefix}{label}"), s.to_value(), actions));
             }
         }
     }
@@ -166,7 +166,7 @@ pub(super) static CHECKS: &[Check] = &[
                 "aws_iam_role_policy_attachments_exclusive" => ("policy_arns", strings(attrs.get("policy_arns"))),
                 _ => ("policy_arn", strings(attrs.get("policy_arn"))),
             };
-            let list = attrs.get(field).is_some_and(Value::is_array);
+            let list = attrs.get(field).is_some_and(Attr::is_array);
             // In state, a role's `managed_policy_arns` also lists attachments made by separate resources: report those there.
             let role = (i.resource.kind == "aws_iam_role").then(|| text(attrs, "/name")).flatten();
             let attached_apart = |arn: &str| {
@@ -233,7 +233,7 @@ pub(super) static CHECKS: &[Check] = &[
             [("minimum_password_length", 14), ("password_reuse_prevention", 24)]
                 .iter()
                 .filter_map(|&(field, want)| {
-                    let have = attrs.get(field).and_then(Value::as_i64);
+                    let have = attrs.get(field).and_then(Attr::as_i64);
                     let message = match have {
                         Some(h) => format!("`{}` sets {field} to {h}, below the recommended {want}", addr(i)),
                         None => format!("`{}` does not set {field} (recommended: {want})", addr(i)),
@@ -253,14 +253,14 @@ pub(super) static CHECKS: &[Check] = &[
 /// A policy used as a role's or user's `permissions_boundary` grants nothing by itself (it caps other policies), and
 /// "allow everything, deny these" is the usual way to write one.
 fn used_as_permissions_boundary(i: &Input<'_>) -> bool {
-    let arn = i.resource.attrs.get("arn").and_then(Value::as_str);
+    let arn = i.resource.attrs.get("arn").and_then(Attr::as_str);
     let referenced = |holder: &day2_model::Resource| {
         i.inventory
             .outgoing(&holder.id)
             .any(|rel| rel.kind == day2_model::RelationKind::References && rel.to == i.resource.id)
     };
     ["aws_iam_role", "aws_iam_user"].iter().flat_map(|k| i.inventory.of_kind(k)).any(|holder| {
-        match holder.attrs.get("permissions_boundary").and_then(Value::as_str) {
+        match holder.attrs.get("permissions_boundary").and_then(Attr::as_str) {
             Some(b) => arn == Some(b),
             None => holder.attrs.get("permissions_boundary").is_none() && referenced(holder),
         }

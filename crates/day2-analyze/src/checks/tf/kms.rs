@@ -2,6 +2,7 @@
 
 use super::{addr, allows_anyone, at, policy_doc, statements, text, truthy};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 pub(super) static CHECKS: &[Check] = &[
     Check {
@@ -42,7 +43,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html"],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            let Some(days) = attrs.get("deletion_window_in_days").and_then(Value::as_i64).filter(|d| *d < 30) else {
+            let Some(days) = attrs.get("deletion_window_in_days").and_then(Attr::as_i64).filter(|d| *d < 30) else {
                 return Vec::new();
             };
             vec![

@@ -3,6 +3,7 @@
 
 use super::{addr, at, falsy, text, truthy};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 pub(super) static CHECKS: &[Check] = &[
     Check {
@@ -120,7 +121,7 @@ pub(super) static CHECKS: &[Check] = &[
         ],
         eval: |i| {
             let attrs = &i.resource.attrs;
-            if attrs.get("retention_in_days").and_then(Value::as_i64).is_some_and(|d| d > 0) {
+            if attrs.get("retention_in_days").and_then(Attr::as_i64).is_some_and(|d| d > 0) {
                 return Vec::new();
             }
             vec![Hit::new(format!("log group `{}` never expires its logs", addr(i))).evidence(

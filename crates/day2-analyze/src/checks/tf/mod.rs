@@ -17,7 +17,7 @@ mod tags;
 
 use std::collections::BTreeSet;
 
-use day2_model::{Inventory, RelationKind, Resource};
+use day2_model::{Attr, Inventory, RelationKind, Resource};
 use serde_json::{Value, json};
 
 use super::{Check, Input};
@@ -42,52 +42,52 @@ pub(crate) fn addr<'a>(i: &Input<'a>) -> &'a str {
 }
 
 /// True for JSON `true` and for the string `"true"` (some provider attributes are typed as strings).
-pub(crate) fn truthy(v: Option<&Value>) -> bool {
+pub(crate) fn truthy(v: Option<&Attr>) -> bool {
     match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(Attr::Bool(b)) => *b,
+        Some(Attr::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
     }
 }
 
 /// True for JSON `false` and for the string `"false"`: explicitly off, as opposed to absent or unknown.
-pub(crate) fn falsy(v: Option<&Value>) -> bool {
+pub(crate) fn falsy(v: Option<&Attr>) -> bool {
     match v {
-        Some(Value::Bool(b)) => !*b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
+        Some(Attr::Bool(b)) => !*b,
+        Some(Attr::String(s)) => s.eq_ignore_ascii_case("false"),
         _ => false,
     }
 }
 
 /// A non-empty string at a JSON pointer.
-pub(crate) fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+pub(crate) fn text<'a>(v: &'a Attr, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Attr::as_str).filter(|s| !s.is_empty())
 }
 
 /// The value at a pointer, or `null` (for evidence).
-pub(crate) fn at(v: &Value, pointer: &str) -> Value {
-    v.pointer(pointer).cloned().unwrap_or(Value::Null)
+pub(crate) fn at(v: &Attr, pointer: &str) -> Value {
+    v.pointer(pointer).map(Attr::to_value).unwrap_or_default()
 }
 
 /// The elements of a nested block (`ingress`, `listener`), which Terraform JSON gives as a list of objects.
-pub(crate) fn blocks<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> + 'a {
-    v.get(key).and_then(Value::as_array).into_iter().flatten().enumerate()
+pub(crate) fn blocks<'a>(v: &'a Attr, key: &str) -> impl Iterator<Item = (usize, &'a Attr)> + 'a {
+    v.get(key).and_then(Attr::as_array).into_iter().flatten().enumerate()
 }
 
 /// The first element of a single nested block (`metadata_options`, `vpc_config`).
-pub(crate) fn block<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn block<'a>(v: &'a Attr, key: &str) -> Option<&'a Attr> {
     match v.get(key) {
-        Some(Value::Array(a)) => a.first(),
-        Some(o @ Value::Object(_)) => Some(o),
+        Some(Attr::Array(a)) => a.first(),
+        Some(o @ Attr::Object(_)) => Some(o),
         _ => None,
     }
 }
 
 /// A string or a list of strings (IAM `Action`, `Resource`; Terraform lists of CIDRs) as a list.
-pub(crate) fn strings(v: Option<&Value>) -> Vec<&str> {
+pub(crate) fn strings(v: Option<&Attr>) -> Vec<&str> {
     match v {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        Some(Attr::String(s)) => vec![&**s],
+        Some(Attr::Array(a)) => a.iter().filter_map(Attr::as_str).collect(),
         _ => Vec::new(),
     }
 }
@@ -157,26 +157,26 @@ pub(crate) fn taggable(r: &Resource) -> bool {
 }
 
 /// A policy document (IAM, bucket, key or trust policy): Terraform stores it as a JSON string; an object is accepted too.
-pub(crate) fn policy_doc(v: Option<&Value>) -> Option<Value> {
+pub(crate) fn policy_doc(v: Option<&Attr>) -> Option<Attr> {
     match v? {
-        Value::String(s) if !s.trim().is_empty() => serde_json::from_str(s).ok(),
-        o @ Value::Object(_) => Some(o.clone()),
+        Attr::String(s) if !s.trim().is_empty() => serde_json::from_str(s).ok(),
+        o @ Attr::Object(_) => Some(o.clone()),
         _ => None,
     }
 }
 
 /// The statements of a policy document (`Statement` is an object or a list), each with a stable label: its `Sid`, or
 /// its position.
-pub(crate) fn statements(doc: &Value) -> Vec<(String, &Value)> {
-    let list: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(o @ Value::Object(_)) => vec![o],
+pub(crate) fn statements(doc: &Attr) -> Vec<(String, &Attr)> {
+    let list: Vec<&Attr> = match doc.get("Statement") {
+        Some(Attr::Array(a)) => a.iter().collect(),
+        Some(o @ Attr::Object(_)) => vec![o],
         _ => Vec::new(),
     };
     list.into_iter()
         .enumerate()
         .map(|(n, s)| {
-            let label = match s.get("Sid").and_then(Value::as_str).filter(|x| !x.is_empty()) {
+            let label = match s.get("Sid").and_then(Attr::as_str).filter(|x| !x.is_empty()) {
                 Some(sid) => format!("statement {sid}"),
                 None => format!("statement {n}"),
             };
@@ -186,26 +186,26 @@ pub(crate) fn statements(doc: &Value) -> Vec<(String, &Value)> {
 }
 
 /// `Effect: Allow`.
-pub(crate) fn allows(stmt: &Value) -> bool {
-    stmt.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"))
+pub(crate) fn allows(stmt: &Attr) -> bool {
+    stmt.get("Effect").and_then(Attr::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Allow"))
 }
 
 /// Has a non-empty `Condition`.
-pub(crate) fn has_condition(stmt: &Value) -> bool {
-    stmt.get("Condition").and_then(Value::as_object).is_some_and(|m| !m.is_empty())
+pub(crate) fn has_condition(stmt: &Attr) -> bool {
+    stmt.get("Condition").and_then(Attr::as_object).is_some_and(|m| !m.is_empty())
 }
 
 /// `Principal: "*"` or `Principal: {"AWS": "*"}` (also in a list): anyone, in any account.
-pub(crate) fn principal_is_anyone(stmt: &Value) -> bool {
+pub(crate) fn principal_is_anyone(stmt: &Attr) -> bool {
     match stmt.get("Principal") {
-        Some(Value::String(s)) => s == "*",
-        Some(Value::Object(m)) => m.get("AWS").is_some_and(|a| strings(Some(a)).contains(&"*")),
+        Some(Attr::String(s)) => &**s == "*",
+        Some(Attr::Object(m)) => m.get("AWS").is_some_and(|a| strings(Some(a)).contains(&"*")),
         _ => false,
     }
 }
 
 /// An `Allow` statement granting anyone access with no condition narrowing it.
-pub(crate) fn allows_anyone(stmt: &Value) -> bool {
+pub(crate) fn allows_anyone(stmt: &Attr) -> bool {
     allows(stmt) && principal_is_anyone(stmt) && !has_condition(stmt)
 }
 
@@ -232,14 +232,15 @@ mod tests {
     #[test]
     fn statements_accept_objects_and_lists() {
         let doc =
-            policy_doc(Some(&json!(r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#))).unwrap();
+            policy_doc(Some(&Attr::from(r#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)))
+                .unwrap();
         assert_eq!(statements(&doc).len(), 1);
         assert_eq!(statements(&doc)[0].0, "statement 0");
-        let doc = json!({"Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": ["*"]}}]});
+        let doc = Attr::from(json!({"Statement": [{"Sid": "A", "Effect": "Allow", "Principal": {"AWS": ["*"]}}]}));
         assert_eq!(statements(&doc)[0].0, "statement A");
         assert!(allows_anyone(statements(&doc)[0].1));
-        assert!(policy_doc(Some(&json!("not json"))).is_none());
-        assert_eq!(strings(Some(&json!(["a", 1, "b"]))), vec!["a", "b"]);
-        assert!(truthy(Some(&json!("true"))) && falsy(Some(&json!(false))) && !falsy(None));
+        assert!(policy_doc(Some(&Attr::from("not json"))).is_none());
+        assert_eq!(strings(Some(&json!(["a", 1, "b"]).into())), vec!["a", "b"]);
+        assert!(truthy(Some(&Attr::from("true"))) && falsy(Some(&Attr::Bool(false))) && !falsy(None));
     }
 }

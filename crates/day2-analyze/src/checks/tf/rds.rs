@@ -4,6 +4,7 @@
 
 use super::{addr, at, falsy, is_production, strings, text, truthy};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 /// An Aurora cluster member (settings live on the `aws_rds_cluster`).
 fn aurora_member(r: &Resource) -> bool {
@@ -35,7 +36,7 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &r.attrs;
             let serverless_v1 = text(attrs, "/engine_mode") == Some("serverless");
             let inherits = replica(r)
-                || (attrs.get("storage_encrypted").is_none_or(Value::is_null)
+                || (attrs.get("storage_encrypted").is_none_or(Attr::is_null)
                     && text(attrs, "/snapshot_identifier").is_some());
             if truthy(attrs.get("storage_encrypted")) || aurora_member(r) || serverless_v1 || inherits {
                 return Vec::new();
@@ -84,7 +85,7 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let r = i.resource;
             let v = r.attrs.get("backup_retention_period");
-            if v.and_then(Value::as_i64) != Some(0) || aurora_member(r) || replica(r) {
+            if v.and_then(Attr::as_i64) != Some(0) || aurora_member(r) || replica(r) {
                 return Vec::new();
             }
             vec![

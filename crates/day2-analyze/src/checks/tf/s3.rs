@@ -7,6 +7,7 @@ use super::{
     strings, text, truthy,
 };
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
 const PUBLIC_GRANTEES: &[&str] =
@@ -49,21 +50,21 @@ pub(super) static CHECKS: &[Check] = &[
                     Some(json!("private")),
                 ));
             }
-            let grants: Vec<(String, &Value)> = if r.kind == "aws_s3_bucket" {
+            let grants: Vec<(String, &Attr)> = if r.kind == "aws_s3_bucket" {
                 blocks(&r.attrs, "grant")
-                    .map(|(n, g)| (format!("/grant/{n}/uri"), g.get("uri").unwrap_or(&Value::Null)))
+                    .map(|(n, g)| (format!("/grant/{n}/uri"), g.get("uri").unwrap_or(&Attr::Null)))
                     .collect()
             } else {
                 r.attrs
                     .pointer("/access_control_policy/0/grant")
-                    .and_then(Value::as_array)
+                    .and_then(Attr::as_array)
                     .into_iter()
                     .flatten()
                     .enumerate()
                     .map(|(n, g)| {
                         (
                             format!("/access_control_policy/0/grant/{n}/grantee/0/uri"),
-                            g.pointer("/grantee/0/uri").unwrap_or(&Value::Null),
+                            g.pointer("/grantee/0/uri").unwrap_or(&Attr::Null),
                         )
                     })
                     .collect()
@@ -224,17 +225,16 @@ pub(super) static CHECKS: &[Check] = &[
             } else {
                 ("/rule", r.attrs.get("rule"))
             };
-            let rules: Vec<(usize, &Value)> =
-                rules.and_then(Value::as_array).into_iter().flatten().enumerate().collect();
-            let algo = |rule: &Value| {
+            let rules: Vec<(usize, &Attr)> = rules.and_then(Attr::as_array).into_iter().flatten().enumerate().collect();
+            let algo = |rule: &Attr| {
                 rule.pointer("/apply_server_side_encryption_by_default/0/sse_algorithm")
-                    .and_then(Value::as_str)
+                    .and_then(Attr::as_str)
                     .map(str::to_owned)
             };
             if rules.is_empty() || rules.iter().any(|(_, rule)| algo(rule).is_some_and(|a| a.starts_with("aws:kms"))) {
                 return Vec::new();
             }
-            let (n, rule) = rules.first().copied().unwrap_or((0, &Value::Null));
+            let (n, rule) = rules.first().copied().unwrap_or((0, &Attr::Null));
             let actual = algo(rule).map_or(Value::Null, Value::String);
             vec![
                 Hit::new(format!(
@@ -264,7 +264,7 @@ pub(super) static CHECKS: &[Check] = &[
             let r = i.resource;
             let versionings = companions(i, &["aws_s3_bucket_versioning"], "bucket", BUCKET_KEYS);
             let status = |v: &Resource| {
-                v.attrs.pointer("/versioning_configuration/0/status").and_then(Value::as_str).map(str::to_owned)
+                v.attrs.pointer("/versioning_configuration/0/status").and_then(Attr::as_str).map(str::to_owned)
             };
             if versionings.iter().any(|v| status(v).as_deref() == Some("Enabled") || status(v).is_none()) {
                 return Vec::new();
@@ -353,9 +353,9 @@ pub(super) static CHECKS: &[Check] = &[
 ];
 
 /// A `Deny` statement conditioned on `aws:SecureTransport = false` (or on a minimum `s3:TlsVersion`).
-fn denies_insecure(s: &Value) -> bool {
-    let deny = s.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Deny"));
-    let Some(cond) = s.get("Condition").and_then(Value::as_object) else { return false };
+fn denies_insecure(s: &Attr) -> bool {
+    let deny = s.get("Effect").and_then(Attr::as_str).is_some_and(|e| e.eq_ignore_ascii_case("Deny"));
+    let Some(cond) = s.get("Condition").and_then(Attr::as_object) else { return false };
     let secure_false = cond.iter().filter(|(op, _)| op.starts_with("Bool")).any(|(_, m)| {
         m.as_object().into_iter().flatten().any(|(k, v)| {
             k.eq_ignore_ascii_case("aws:SecureTransport")

@@ -5,6 +5,7 @@
 
 use super::{addr, blocks, strings, text};
 use crate::checks::prelude::*;
+use day2_model::Attr;
 
 const SG_TYPES: &[&str] = &[
     "aws_security_group",
@@ -52,10 +53,10 @@ impl Ingress {
     }
 }
 
-fn protocol(v: Option<&Value>) -> String {
+fn protocol(v: Option<&Attr>) -> String {
     match v {
-        Some(Value::String(s)) => s.to_ascii_lowercase(),
-        Some(Value::Number(n)) => n.to_string(),
+        Some(Attr::String(s)) => s.as_str().to_ascii_lowercase(),
+        Some(Attr::Number(n)) => n.to_string(),
         _ => String::new(),
     }
 }
@@ -63,7 +64,7 @@ fn protocol(v: Option<&Value>) -> String {
 fn rule(
     label: String,
     base: &str,
-    v: &Value,
+    v: &Attr,
     proto_field: &str,
     cidrs: &[(&str, bool, &'static str)],
 ) -> Option<Ingress> {
@@ -71,7 +72,7 @@ fn rule(
     let all_protocols = matches!(proto.as_str(), "-1" | "all");
     let tcp = matches!(proto.as_str(), "tcp" | "6");
     let udp = matches!(proto.as_str(), "udp" | "17");
-    let (from, to) = match (v.get("from_port").and_then(Value::as_i64), v.get("to_port").and_then(Value::as_i64)) {
+    let (from, to) = match (v.get("from_port").and_then(Attr::as_i64), v.get("to_port").and_then(Attr::as_i64)) {
         (Some(f), Some(t)) => (f, t),
         _ if all_protocols => (0, 65535),
         _ => return None,
@@ -254,11 +255,7 @@ pub(super) static CHECKS: &[Check] = &[
                     (n > 0).then(|| {
                         Hit::new(format!("default security group `{}` has {n} {dir} rule(s)", addr(i)))
                             .subject(*dir)
-                            .evidence(
-                                format!("/{dir}"),
-                                attrs.get(*dir).cloned().unwrap_or(Value::Null),
-                                Some(json!([])),
-                            )
+                            .evidence(format!("/{dir}"), attrs.get(*dir).cloned().unwrap_or_default(), Some(json!([])))
                     })
                 })
                 .collect()

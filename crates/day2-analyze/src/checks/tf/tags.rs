@@ -33,7 +33,7 @@ pub(super) static CHECKS: &[Check] = &[Check {
         }
         vec![Hit::new(format!("`{}` is missing tag(s) {}", addr(i), missing.join(", "))).evidence(
             "/tags",
-            r.attrs.get("tags").cloned().unwrap_or(Value::Null),
+            r.attrs.get("tags").cloned().unwrap_or_default(),
             None,
         )]
     },
