@@ -16,7 +16,8 @@ use day2_model::{Diagnostic, DiagnosticKind, Examined, Origin, Snapshot};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope, verbs};
+use kube::core::GroupVersion;
+use kube::discovery::{self, ApiCapabilities, ApiGroup, ApiResource, Scope, verbs};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,17 +133,15 @@ async fn client(config: &KubernetesConfig) -> Result<kube::Client, ApiError> {
     let timeout = Some(Duration::from_secs(config.timeout_seconds.max(1)));
     client_config.connect_timeout = timeout;
     client_config.read_timeout = timeout;
+    // Requests are retried by `with_retries`, a few times. The client's own policy retries a 503 fifteen times with
+    // waits up to 1000 s, which turns one unavailable aggregated API into a collection that never ends.
+    client_config.default_retry = false;
     kube::Client::try_from(client_config).map_err(ApiError::Client)
 }
 
 async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Result<(), ApiError> {
     let client = client(config).await?;
-    let discovery = Discovery::new(client.clone()).run().await.map_err(ApiError::Discovery)?;
-    let served: Vec<(ApiResource, ApiCapabilities)> = discovery
-        .groups()
-        .flat_map(|g| g.recommended_resources())
-        .filter(|(_, caps)| caps.supports_operation(verbs::LIST))
-        .collect();
+    let served = discover(&client, config, snapshot).await?;
     for wanted in &config.kinds {
         if !served.iter().any(|(ar, _)| names(ar, wanted)) {
             snapshot.diagnostics.push(Diagnostic::new(
@@ -155,8 +154,11 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
     }
     let chosen: Vec<&(ApiResource, ApiCapabilities)> = served
         .iter()
-        .filter(|(ar, _)| config.kinds.is_empty() || config.kinds.iter().any(|k| names(ar, k)))
-        .filter(|(ar, _)| !config.exclude_kinds.iter().any(|k| names(ar, k)))
+        .filter(|(ar, _)| match config.kinds.is_empty() {
+            // A kind asked for by name is read even when excluded by default.
+            false => config.kinds.iter().any(|k| names(ar, k)),
+            true => !config.exclude_kinds.iter().any(|k| names(ar, k)),
+        })
         .collect();
     // One list per kind, and per namespace when namespaces are configured; a few at a time, as kubectl does.
     let mut requests: Vec<(&ApiResource, Option<&str>)> = Vec::new();
@@ -194,7 +196,14 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
             }
         };
         let observed_at = Utc::now();
-        for object in objects {
+        // Namespaces are cluster-scoped, so listed whole; with a namespaces filter, only those in it are examined.
+        let outside = |object: &Value| {
+            ar.group.is_empty()
+                && ar.kind == "Namespace"
+                && !config.namespaces.is_empty()
+                && !config.namespaces.iter().any(|ns| object.pointer("/metadata/name").and_then(Value::as_str) == Some(ns))
+        };
+        for object in objects.into_iter().filter(|o| !outside(o)) {
             let origin = Origin::Live { source: source.clone(), observed_at };
             match manifests::live_resource(object, &config.cluster, origin, &source) {
                 Ok(r) => snapshot.resources.push(r),
@@ -212,9 +221,54 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
     Ok(())
 }
 
-/// Whether `name` names this kind: `Deployment`, `apps/Deployment` or `deployments`.
+/// Every listable kind the cluster serves, at each group's preferred version. A group whose discovery fails (an
+/// aggregated API such as metrics.k8s.io whose backing service is down answers 503) is a collection error that leaves
+/// the snapshot incomplete; the other groups are still read, as kubectl does.
+async fn discover(
+    client: &kube::Client,
+    config: &KubernetesConfig,
+    snapshot: &mut Snapshot,
+) -> Result<Vec<(ApiResource, ApiCapabilities)>, ApiError> {
+    let groups = with_retries(|| client.list_api_groups()).await.map_err(ApiError::Discovery)?;
+    let mut versions = vec![GroupVersion::gv(ApiGroup::CORE_GROUP, "v1")];
+    for group in &groups.groups {
+        match group.preferred_version.as_ref().or(group.versions.first()) {
+            Some(preferred) => versions.extend(preferred.group_version.parse::<GroupVersion>().ok()),
+            None => continue,
+        }
+    }
+    let found: Vec<_> = futures::stream::iter(versions.into_iter().map(|gv| async move {
+        let group = with_retries(|| discovery::pinned_group(client, &gv)).await;
+        (gv, group)
+    }))
+    .buffered(4)
+    .collect()
+    .await;
+    let mut served = Vec::new();
+    for (gv, group) in found {
+        match group {
+            Ok(group) => served.extend(
+                group.recommended_resources().into_iter().filter(|(_, caps)| caps.supports_operation(verbs::LIST)),
+            ),
+            Err(e) => {
+                snapshot.complete = false;
+                snapshot.diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Unreadable,
+                    config.origin(),
+                    None,
+                    format!("cannot discover the kinds of {}: {}; they were not read", gv.api_version(), describe(&e)),
+                ));
+            }
+        }
+    }
+    Ok(served)
+}
+
+/// Whether `name` names this kind: `Deployment`, `apps/Deployment`, `apps.Deployment` (as day2 writes kinds) or
+/// `deployments`.
 fn names(ar: &ApiResource, name: &str) -> bool {
-    match name.split_once('/') {
+    let qualified = name.split_once('/').or_else(|| name.rsplit_once('.').filter(|(group, _)| !group.is_empty()));
+    match qualified {
         Some((group, kind)) => group == ar.group && (kind == ar.kind || kind == ar.plural),
         None => name == ar.kind || name == ar.plural,
     }
@@ -246,18 +300,18 @@ async fn list_all(
         }
     });
     let items: Vec<Vec<DynamicObject>> = pages.try_collect().await?;
-    Ok(items
+    items
         .into_iter()
         .flatten()
-        .filter_map(|object| serde_json::to_value(object).ok())
-        .map(|mut value| {
+        .map(|object| {
+            let mut value = serde_json::to_value(object).map_err(kube::Error::SerdeError)?;
             if let Value::Object(map) = &mut value {
                 map.insert("apiVersion".to_owned(), Value::String(ar.api_version.clone()));
                 map.insert("kind".to_owned(), Value::String(ar.kind.clone()));
             }
-            value
+            Ok(value)
         })
-        .collect())
+        .collect()
 }
 
 /// Retries a request that failed for a reason that passes (throttling, server overload, a dropped connection),

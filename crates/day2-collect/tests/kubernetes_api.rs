@@ -112,7 +112,8 @@ fn a_namespaces_filter_lists_namespaced_kinds_in_those_namespaces_only() {
     assert!(snapshot.complete, "{:?}", snapshot.diagnostics);
     let ids = ids(&snapshot);
     assert!(ids.contains("k8s/prod/ConfigMap/shop/cm-0") && !ids.contains("k8s/prod/ConfigMap/billing/rates"));
-    assert!(ids.contains("k8s/prod/Namespace//billing"), "cluster-scoped kinds are listed whole");
+    assert!(ids.contains("k8s/prod/Namespace//shop"), "cluster-scoped kinds are listed whole");
+    assert!(!ids.contains("k8s/prod/Namespace//billing"), "a namespace outside the filter is not examined");
     let requests = api.requests();
     assert!(requests.iter().any(|r| r.starts_with("/api/v1/namespaces/shop/configmaps?")), "{requests:?}");
     assert!(!requests.iter().any(|r| r.starts_with("/api/v1/configmaps")), "{requests:?}");
@@ -123,10 +124,12 @@ fn a_namespaces_filter_lists_namespaced_kinds_in_those_namespaces_only() {
 fn kinds_can_be_named_by_kind_group_or_resource_and_unknown_ones_are_reported() {
     let api = KubeApi::start(fleet()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let kinds = vec!["apps/Deployment".into(), "configmaps".into(), "Gadget".into()];
+    // `apps.Deployment` as day2 writes kinds; `events.k8s.io/Event` is excluded by default but asked for by name.
+    let kinds = vec!["apps.Deployment".into(), "configmaps".into(), "Gadget".into(), "events.k8s.io/Event".into()];
     let snapshot = run(&KubernetesConfig { kinds, ..config(&api, &dir) });
     let (listed, _) = listed(&snapshot);
-    assert_eq!(listed, ["ConfigMap".to_owned(), "apps.Deployment".to_owned()].into());
+    let expected = ["ConfigMap", "apps.Deployment", "events.k8s.io.Event"].map(str::to_owned);
+    assert_eq!(listed, expected.into());
     assert!(snapshot.resources.iter().all(|r| r.kind == "ConfigMap" || r.kind == "apps.Deployment"));
     assert_eq!(snapshot.diagnostics.len(), 1, "{:?}", snapshot.diagnostics);
     let text = snapshot.diagnostics[0].to_string();
@@ -145,6 +148,28 @@ fn a_forbidden_kind_makes_the_snapshot_incomplete_and_the_rest_is_kept() {
     assert!(text.contains("cannot list secrets: forbidden") && text.contains("cannot list resource"), "{text}");
     assert!(ids(&snapshot).contains("k8s/prod/apps.Deployment/shop/web"));
     assert!(!listed(&snapshot).0.contains("Secret"), "a kind that was not read is not examined");
+}
+
+#[test]
+fn an_unavailable_api_group_is_reported_and_the_other_groups_are_read() {
+    let mut objects = fleet();
+    objects.push(object("metrics.k8s.io/v1beta1", "PodMetrics", Some("shop"), "web-1", json!({"containers": []})));
+    let api = KubeApi::start(objects).unwrap();
+    api.make_group_unavailable("metrics.k8s.io");
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = run(&config(&api, &dir));
+    assert!(!snapshot.complete, "kinds that could not be discovered were not read");
+    assert_eq!(snapshot.diagnostics.len(), 1, "{:?}", snapshot.diagnostics);
+    let text = snapshot.diagnostics[0].to_string();
+    assert!(
+        text.contains("cannot discover the kinds of metrics.k8s.io/v1beta1")
+            && text.contains("unable to handle the request (HTTP 503)"),
+        "{text}"
+    );
+    let ids = ids(&snapshot);
+    assert!(ids.contains("k8s/prod/apps.Deployment/shop/web") && ids.contains("k8s/prod/ConfigMap/shop/cm-4"));
+    let discovery = api.requests().iter().filter(|r| r.starts_with("/apis/metrics.k8s.io/")).count();
+    assert_eq!(discovery, 4, "one request and three retries, then the group is given up");
 }
 
 #[test]

@@ -106,6 +106,8 @@ struct Cluster {
     /// Objects per (group/version, plural), in list order.
     objects: BTreeMap<(String, String), Vec<Value>>,
     forbidden: BTreeSet<String>,
+    /// API groups whose discovery answers 503, as an aggregated API does when its backing service is down.
+    unavailable: BTreeSet<String>,
     requests: Vec<String>,
 }
 
@@ -168,6 +170,12 @@ impl KubeApi {
         self.lock().forbidden.insert(plural.to_owned());
     }
 
+    /// Answers discovery of an API group (`metrics.k8s.io`) with 503 Service Unavailable, as the API server does for
+    /// an aggregated API whose backing service is down.
+    pub fn make_group_unavailable(&self, group: &str) {
+        self.lock().unavailable.insert(group.to_owned());
+    }
+
     /// Every request so far, as `path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
@@ -197,6 +205,11 @@ async fn handle(State(cluster): State<Shared>, uri: Uri, Query(query): Query<BTr
         ["api"] => Json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})).into_response(),
         ["apis"] => Json(group_list(&cluster.served)).into_response(),
         ["api", version] => resource_list(&cluster.served, "", version),
+        ["apis", group, _] if cluster.unavailable.contains(*group) => status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        ),
         ["apis", group, version] => resource_list(&cluster.served, group, version),
         ["api", version, rest @ ..] => list(&cluster, "", version, rest, &query),
         ["apis", group, version, rest @ ..] => list(&cluster, group, version, rest, &query),
