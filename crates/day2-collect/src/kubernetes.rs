@@ -201,7 +201,10 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
             ar.group.is_empty()
                 && ar.kind == "Namespace"
                 && !config.namespaces.is_empty()
-                && !config.namespaces.iter().any(|ns| object.pointer("/metadata/name").and_then(Value::as_str) == Some(ns))
+                && !config
+                    .namespaces
+                    .iter()
+                    .any(|ns| object.pointer("/metadata/name").and_then(Value::as_str) == Some(ns))
         };
         for object in objects.into_iter().filter(|o| !outside(o)) {
             let origin = Origin::Live { source: source.clone(), observed_at };

@@ -4,8 +4,8 @@
 //! [`declared_view`] gives the Terraform state's resources of the same types the same ids (by instance id, bucket
 //! name, role name, …) and the same canonical attributes ([`normalize`]), so drift pairs them like any other source
 //! and compares them field by field. Requests are paced per entry (`requests_per_second`) and retried with the SDK's
-//! adaptive mode, which backs off on throttling. A type that cannot be read makes the snapshot incomplete and is not
-//! examined, so nothing of that type is reported missing.
+//! adaptive mode, which backs off on throttling. A type (or one S3 bucket) that cannot be read makes the snapshot
+//! incomplete, so nothing in the scope is reported missing; what was read is kept.
 
 pub mod normalize;
 #[cfg(feature = "aws")]
@@ -26,7 +26,8 @@ pub use read::collect;
 pub struct AwsConfig {
     /// Scope of resource ids (`aws/<name>/…`) and of coverage. Default: the region.
     pub name: Option<String>,
-    /// Region. Default: the SDK's (`AWS_REGION`, the profile).
+    /// Region. Required: declared state is split between entries by region, which must not depend on the
+    /// environment of the machine that runs day2.
     pub region: Option<String>,
     /// Named profile of the shared config and credentials files. Default: the SDK's credential chain
     /// (environment, profile, SSO, web identity, container and instance roles).
@@ -42,6 +43,8 @@ pub struct AwsConfig {
     pub requests_per_second: f64,
     /// Attempts per request, with backoff (the SDK's adaptive retry mode). Default 5.
     pub max_attempts: u32,
+    /// Seconds allowed for each attempt of a request. Default 30.
+    pub timeout_seconds: u64,
     /// Name of the source in reports and the store. Default `live:aws:<name>`.
     pub source_name: Option<String>,
 }
@@ -57,6 +60,7 @@ impl Default for AwsConfig {
             types: Vec::new(),
             requests_per_second: 10.0,
             max_attempts: 5,
+            timeout_seconds: 30,
             source_name: None,
         }
     }
@@ -78,7 +82,7 @@ impl AwsConfig {
         normalize::spec(kind).is_some() && (self.types.is_empty() || self.types.iter().any(|t| t == kind))
     }
 
-    /// Problems serde cannot see: unknown types, a pace that is not positive.
+    /// Problems serde cannot see: no region, unknown types, a pace that is not positive.
     pub fn validate(&self) -> Vec<String> {
         let mut problems: Vec<String> = self
             .types
@@ -89,6 +93,12 @@ impl AwsConfig {
                 format!("types: `{t}` is not a type day2 reads (known: {})", known.join(", "))
             })
             .collect();
+        if self.region.as_deref().is_none_or(str::is_empty) {
+            problems.insert(
+                0,
+                "region: required (each entry reads one account and region, e.g. `region: eu-west-1`)".to_owned(),
+            );
+        }
         if self.requests_per_second.is_nan() || self.requests_per_second <= 0.0 {
             problems.push(format!("requests_per_second: must be above 0, not {}", self.requests_per_second));
         }
@@ -118,13 +128,24 @@ pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2
 /// The Terraform state's resources that this entry reads, as the AWS objects they declare: same ids and canonical
 /// attributes as [`live_resource`], with the Terraform address as name and the state's file, line and module as
 /// origin, so findings trace to the declaration.
-pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource>) -> Vec<Resource> {
-    terraform
+pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource> + Clone) -> Vec<Resource> {
+    let declared = terraform
         .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
-        .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope))
-        .filter(|r| match (r.attrs.get("arn").and_then(Attr::as_str).and_then(normalize::arn_region), &config.region) {
-            (Some(region), Some(wanted)) => region == wanted,
-            _ => true,
+        .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope));
+    // S3 bucket settings carry no region of their own: they are where their bucket is.
+    let bucket_regions: BTreeMap<&str, &str> = declared
+        .clone()
+        .filter(|r| r.kind == "aws_s3_bucket")
+        .filter_map(|r| Some((r.attrs.get("bucket")?.as_str()?, region_of(r)?)))
+        .collect();
+    declared
+        .filter(|r| {
+            let bucket = || r.attrs.get("bucket").and_then(Attr::as_str).and_then(|b| bucket_regions.get(b).copied());
+            match (region_of(r).or_else(bucket), &config.region) {
+                (Some(region), Some(wanted)) => region == wanted,
+                // Global (IAM), or a region the state does not say.
+                _ => true,
+            }
         })
         .filter_map(|r| {
             let (id, _, attrs) = shaped(config, &r.kind, &r.attrs.to_value())?;
@@ -146,6 +167,13 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
         .collect()
 }
 
+/// The region a Terraform resource lives in: its ARN's, else its `region` attribute (S3 buckets, and every resource
+/// from provider 6 on). None for global services.
+fn region_of(r: &Resource) -> Option<&str> {
+    let from_arn = r.attrs.get("arn").and_then(Attr::as_str).and_then(normalize::arn_region);
+    from_arn.or_else(|| r.attrs.get("region").and_then(Attr::as_str).filter(|s| !s.is_empty()))
+}
+
 /// The id, name in AWS and canonical attributes of an object of `kind`, the same for both sides so they pair.
 fn shaped(config: &AwsConfig, kind: &str, attrs: &Value) -> Option<(ResourceId, String, Value)> {
     let spec = normalize::spec(kind)?;
@@ -162,4 +190,16 @@ fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
         .flatten()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_names_its_region() {
+        let problems = AwsConfig::default().validate();
+        assert!(problems.first().is_some_and(|p| p.starts_with("region: required")), "{problems:?}");
+        assert!(AwsConfig { region: Some("eu-west-1".into()), ..AwsConfig::default() }.validate().is_empty());
+    }
 }

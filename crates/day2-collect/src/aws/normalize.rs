@@ -7,7 +7,10 @@
 //! - unordered sets (`vpc_security_group_ids`) are sorted;
 //! - security group rules are split into one entry per source (`tcp 443-443 10.0.0.0/8`), as AWS stores them, whatever
 //!   grouping the configuration used; `self` is the group's own id; protocol `all` and `-1` are one;
-//! - IAM policy documents are compared as JSON values, not text;
+//! - IAM policy documents are compared as JSON values, not text, in IAM's grammar: a one-element list and its element
+//!   are the same (`"Action": "s3:GetObject"` = `["s3:GetObject"]`), lists of names are unordered;
+//! - an RDS instance's `engine_version` is the running version: Terraform's `engine_version_actual` when the
+//!   configuration named only a major version (`15` running `15.4`);
 //! - an S3 bucket ACL is compared as its canned name (`private`, `public-read`, …), derived from grants when the
 //!   configuration gave grants;
 //! - empty strings, and `false` booleans, equal absent ones.
@@ -118,6 +121,9 @@ pub fn project(spec: &TypeSpec, attrs: &Value) -> Value {
             out.insert((*key).to_owned(), v);
         }
     }
+    if let Some(actual) = scalar(attrs.get("engine_version_actual")).filter(|_| spec.kind == "aws_db_instance") {
+        out.insert("engine_version".to_owned(), actual);
+    }
     if spec.tagged {
         out.insert("tags".to_owned(), tags(attrs));
     }
@@ -220,16 +226,36 @@ fn protocol(raw: &str) -> String {
         "6" => "tcp".to_owned(),
         "17" => "udp".to_owned(),
         "1" => "icmp".to_owned(),
+        "58" => "icmpv6".to_owned(),
         other => other.to_owned(),
     }
 }
 
-/// A JSON policy document as a value (text that is not JSON stays text, and then differs visibly).
+/// A JSON policy document as a value in canonical form (text that is not JSON stays text, and then differs visibly).
 fn document(value: Option<&Value>) -> Value {
     match value {
-        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
-        Some(other) => other.clone(),
+        Some(Value::String(text)) => serde_json::from_str(text).map_or_else(|_| Value::String(text.clone()), canonical),
+        Some(other) => canonical(other.clone()),
         None => Value::Null,
+    }
+}
+
+/// IAM reads a one-element list as its element and a list of names as a set; both written forms become one.
+fn canonical(value: Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.into_iter().map(canonical).collect();
+            if items.len() == 1 {
+                return items.pop().unwrap_or(Value::Null);
+            }
+            if items.iter().all(Value::is_string) {
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                items.dedup();
+            }
+            Value::Array(items)
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, canonical(v))).collect()),
+        other => other,
     }
 }
 
@@ -292,6 +318,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_major_engine_version_reads_as_the_running_one() {
+        let db = spec("aws_db_instance").unwrap();
+        let declared = json!({"identifier": "orders", "engine_version": "15", "engine_version_actual": "15.4"});
+        assert_eq!(project(db, &declared), project(db, &json!({"identifier": "orders", "engine_version": "15.4"})));
+        assert_ne!(project(db, &declared), project(db, &json!({"identifier": "orders", "engine_version": "16.1"})));
+    }
+
+    #[test]
+    fn icmpv6_by_number_or_name_is_one_rule() {
+        let sg = spec("aws_security_group").unwrap();
+        let rule = |protocol: &str| json!({"id": "sg-1", "ingress": [{"protocol": protocol, "from_port": -1, "to_port": -1, "ipv6_cidr_blocks": ["::/0"]}]});
+        assert_eq!(project(sg, &rule("58")), project(sg, &rule("icmpv6")));
+    }
+
+    #[test]
     fn security_group_rules_compare_per_source_whatever_the_grouping() {
         let sg = spec("aws_security_group").unwrap();
         let grouped = json!({"id": "sg-1", "ingress": [
@@ -347,6 +388,11 @@ mod tests {
         let a = json!({"name": "p", "policy": "{\"Version\": \"2012-10-17\", \"Statement\": []}"});
         let b = json!({"name": "p", "policy": "{\"Statement\":[],\"Version\":\"2012-10-17\"}", "path": ""});
         assert_eq!(project(policy, &a), project(policy, &b));
+        let one = json!({"name": "p", "policy": r#"{"Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": ["*"]}]}"#});
+        let other = json!({"name": "p", "policy": r#"{"Statement": {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}}"#});
+        assert_eq!(project(policy, &one), project(policy, &other));
+        let narrower = json!({"name": "p", "policy": r#"{"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}"#});
+        assert_ne!(project(policy, &one), project(policy, &narrower));
         assert_eq!(arn_region("arn:aws:ec2:eu-west-1:1:instance/i-1"), Some("eu-west-1"));
         assert_eq!(arn_region("arn:aws:s3:::bucket"), None);
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use chrono::Utc;
 use day2_model::{Diagnostic, DiagnosticKind, Examined, Origin, Snapshot};
 use serde_json::{Map, Value, json};
@@ -53,6 +54,7 @@ pub async fn collect(config: &AwsConfig) -> Snapshot {
     let clients = clients(config).await;
     let place = format!("aws:{}", config.scope());
     let mut examined: BTreeSet<String> = BTreeSet::new();
+    let mut unread_buckets: Vec<String> = Vec::new();
     let readers: [(&[&'static str], Objects); 6] = [
         (&["aws_vpc", "aws_subnet"], network(&clients, config).await),
         (&["aws_security_group"], security_groups(&clients, config).await),
@@ -65,7 +67,7 @@ pub async fn collect(config: &AwsConfig) -> Snapshot {
                 "aws_s3_bucket_server_side_encryption_configuration",
                 "aws_s3_bucket_versioning",
             ],
-            buckets(&clients, config).await,
+            buckets(&clients, config, &mut unread_buckets).await,
         ),
         (&["aws_iam_role", "aws_iam_policy"], iam(&clients, config).await),
         (&["aws_db_instance"], databases(&clients, config).await),
@@ -95,6 +97,11 @@ pub async fn collect(config: &AwsConfig) -> Snapshot {
             }
         }
     }
+    // A bucket that could not be read leaves its settings unknown: the other buckets are kept, nothing is missing.
+    for problem in unread_buckets {
+        snapshot.complete = false;
+        snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, &place, None, problem));
+    }
     tracing::info!(scope = %config.scope(), region = %clients.region, objects = snapshot.resources.len(), "Read AWS.");
     snapshot.examined = Examined::Listed { kinds: examined, namespaces: None };
     snapshot
@@ -102,7 +109,14 @@ pub async fn collect(config: &AwsConfig) -> Snapshot {
 
 async fn clients(config: &AwsConfig) -> Clients {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(config.max_attempts.max(1)));
+        .retry_config(RetryConfig::adaptive().with_max_attempts(config.max_attempts.max(1)))
+        .timeout_config(
+            // Each attempt is bounded, so an endpoint that accepts and never answers fails the read, not hangs it.
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(config.timeout_seconds.clamp(1, 10)))
+                .operation_attempt_timeout(Duration::from_secs(config.timeout_seconds.max(1)))
+                .build(),
+        );
     if let Some(region) = &config.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
@@ -316,10 +330,9 @@ async fn compute(c: &Clients, config: &AwsConfig) -> Objects {
     Ok(out)
 }
 
-/// Buckets of this region with their tags, ACL, public access block, default encryption and versioning. Settings
-/// a bucket does not have (no tags, no public access block) are absent, not errors.
-async fn buckets(c: &Clients, config: &AwsConfig) -> Objects {
-    use aws_sdk_s3::error::ProvideErrorMetadata;
+/// S3 buckets of this region with their settings. Listing the buckets failing fails the read; one bucket failing
+/// (access denied by its policy, deleted meanwhile) is reported in `unread` and the other buckets are kept.
+async fn buckets(c: &Clients, config: &AwsConfig, unread: &mut Vec<String>) -> Objects {
     let kinds = [
         "aws_s3_bucket",
         "aws_s3_bucket_acl",
@@ -329,10 +342,6 @@ async fn buckets(c: &Clients, config: &AwsConfig) -> Objects {
     ];
     if !wants(config, &kinds) {
         return Ok(Vec::new());
-    }
-    // Only an unset setting is absent; anything else (denied, throttled for good) fails the read.
-    fn unset<E: ProvideErrorMetadata + std::error::Error + 'static>(e: E, absent: &str) -> Result<(), String> {
-        if e.code() == Some(absent) { Ok(()) } else { Err(explain(&e)) }
     }
     let mut out = Vec::new();
     let mut names = Vec::new();
@@ -344,96 +353,112 @@ async fn buckets(c: &Clients, config: &AwsConfig) -> Objects {
         names.extend(page.map_err(|e| explain(&e))?.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
     }
     for bucket in names {
-        c.pace.wait().await;
-        let location = c.s3.get_bucket_location().bucket(&bucket).send().await.map_err(|e| explain(&e))?;
-        // No location constraint is us-east-1, S3's first region.
-        let region =
-            location.location_constraint().map(|l| l.as_str()).filter(|l| !l.is_empty()).unwrap_or("us-east-1");
-        if region != c.region {
-            continue;
+        match bucket_settings(c, &bucket).await {
+            Ok(settings) => out.extend(settings),
+            Err(message) => unread.push(format!("cannot read S3 bucket {bucket}: {message}")),
         }
-        c.pace.wait().await;
-        let tags = match c.s3.get_bucket_tagging().bucket(&bucket).send().await {
-            Ok(t) => t.tag_set().iter().map(|t| (t.key().to_owned(), Value::String(t.value().to_owned()))).collect(),
-            Err(e) => {
-                unset(e, "NoSuchTagSet")?;
-                Map::new()
-            }
-        };
-        out.push(("aws_s3_bucket", json!({"bucket": bucket, "tags": tags})));
+    }
+    Ok(out)
+}
 
-        c.pace.wait().await;
-        let acl = c.s3.get_bucket_acl().bucket(&bucket).send().await.map_err(|e| explain(&e))?;
-        let grants: Vec<Value> = acl
-            .grants()
-            .iter()
-            .map(|g| {
-                let grantee = g.grantee();
-                json!({
-                    "grantee": [{"id": grantee.and_then(|g| g.id()), "uri": grantee.and_then(|g| g.uri()),
-                                 "type": grantee.map(|g| g.r#type().as_str())}],
-                    "permission": g.permission().map(|p| p.as_str()),
-                })
+/// One bucket's objects (the bucket and its ACL, public access block, encryption and versioning), none when the
+/// bucket lives in another region. Settings a bucket does not have (no tags, no public access block) are absent.
+async fn bucket_settings(c: &Clients, bucket: &str) -> Objects {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    // Only an unset setting is absent; anything else (denied, throttled for good) fails the read.
+    fn unset<E: ProvideErrorMetadata + std::error::Error + 'static>(e: E, absent: &str) -> Result<(), String> {
+        if e.code() == Some(absent) { Ok(()) } else { Err(explain(&e)) }
+    }
+    let mut out = Vec::new();
+    c.pace.wait().await;
+    let location = c.s3.get_bucket_location().bucket(bucket).send().await.map_err(|e| explain(&e))?;
+    let region = match location.location_constraint().map(|l| l.as_str()) {
+        // No location constraint is us-east-1, S3's first region; `EU` is how early eu-west-1 buckets answer.
+        None | Some("") => "us-east-1",
+        Some("EU") => "eu-west-1",
+        Some(region) => region,
+    };
+    if region != c.region {
+        return Ok(out);
+    }
+    c.pace.wait().await;
+    let tags = match c.s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(t) => t.tag_set().iter().map(|t| (t.key().to_owned(), Value::String(t.value().to_owned()))).collect(),
+        Err(e) => {
+            unset(e, "NoSuchTagSet")?;
+            Map::new()
+        }
+    };
+    out.push(("aws_s3_bucket", json!({"bucket": bucket, "tags": tags})));
+
+    c.pace.wait().await;
+    let acl = c.s3.get_bucket_acl().bucket(bucket).send().await.map_err(|e| explain(&e))?;
+    let grants: Vec<Value> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            let grantee = g.grantee();
+            json!({
+                "grantee": [{"id": grantee.and_then(|g| g.id()), "uri": grantee.and_then(|g| g.uri()),
+                             "type": grantee.map(|g| g.r#type().as_str())}],
+                "permission": g.permission().map(|p| p.as_str()),
             })
-            .collect();
-        let owner = acl.owner().and_then(|o| o.id());
-        out.push((
-            "aws_s3_bucket_acl",
-            json!({"bucket": bucket, "access_control_policy": [{"owner": [{"id": owner}], "grant": grants}]}),
-        ));
+        })
+        .collect();
+    let owner = acl.owner().and_then(|o| o.id());
+    out.push((
+        "aws_s3_bucket_acl",
+        json!({"bucket": bucket, "access_control_policy": [{"owner": [{"id": owner}], "grant": grants}]}),
+    ));
 
-        c.pace.wait().await;
-        match c.s3.get_public_access_block().bucket(&bucket).send().await {
-            Ok(block) => {
-                if let Some(b) = block.public_access_block_configuration() {
-                    out.push((
-                        "aws_s3_bucket_public_access_block",
-                        json!({
-                            "bucket": bucket, "block_public_acls": b.block_public_acls(),
-                            "block_public_policy": b.block_public_policy(), "ignore_public_acls": b.ignore_public_acls(),
-                            "restrict_public_buckets": b.restrict_public_buckets(),
-                        }),
-                    ));
-                }
-            }
-            Err(e) => unset(e, "NoSuchPublicAccessBlockConfiguration")?,
-        }
-
-        c.pace.wait().await;
-        match c.s3.get_bucket_encryption().bucket(&bucket).send().await {
-            Ok(encryption) => {
-                let rules: Vec<Value> = encryption
-                    .server_side_encryption_configuration()
-                    .map(|c| c.rules())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|r| {
-                        let by_default = r.apply_server_side_encryption_by_default();
-                        json!({
-                            "apply_server_side_encryption_by_default": [{
-                                "sse_algorithm": by_default.map(|d| d.sse_algorithm().as_str()),
-                                "kms_master_key_id": by_default.and_then(|d| d.kms_master_key_id()),
-                            }],
-                            "bucket_key_enabled": r.bucket_key_enabled(),
-                        })
-                    })
-                    .collect();
+    c.pace.wait().await;
+    match c.s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(block) => {
+            if let Some(b) = block.public_access_block_configuration() {
                 out.push((
-                    "aws_s3_bucket_server_side_encryption_configuration",
-                    json!({"bucket": bucket, "rule": rules}),
+                    "aws_s3_bucket_public_access_block",
+                    json!({
+                        "bucket": bucket, "block_public_acls": b.block_public_acls(),
+                        "block_public_policy": b.block_public_policy(), "ignore_public_acls": b.ignore_public_acls(),
+                        "restrict_public_buckets": b.restrict_public_buckets(),
+                    }),
                 ));
             }
-            Err(e) => unset(e, "ServerSideEncryptionConfigurationNotFoundError")?,
         }
-
-        c.pace.wait().await;
-        let versioning = c.s3.get_bucket_versioning().bucket(&bucket).send().await.map_err(|e| explain(&e))?;
-        let status = versioning.status().map(|s| s.as_str());
-        out.push((
-            "aws_s3_bucket_versioning",
-            json!({"bucket": bucket, "versioning_configuration": [{"status": status.unwrap_or("Disabled")}]}),
-        ));
+        Err(e) => unset(e, "NoSuchPublicAccessBlockConfiguration")?,
     }
+
+    c.pace.wait().await;
+    match c.s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(encryption) => {
+            let rules: Vec<Value> = encryption
+                .server_side_encryption_configuration()
+                .map(|c| c.rules())
+                .unwrap_or_default()
+                .iter()
+                .map(|r| {
+                    let by_default = r.apply_server_side_encryption_by_default();
+                    json!({
+                        "apply_server_side_encryption_by_default": [{
+                            "sse_algorithm": by_default.map(|d| d.sse_algorithm().as_str()),
+                            "kms_master_key_id": by_default.and_then(|d| d.kms_master_key_id()),
+                        }],
+                        "bucket_key_enabled": r.bucket_key_enabled(),
+                    })
+                })
+                .collect();
+            out.push(("aws_s3_bucket_server_side_encryption_configuration", json!({"bucket": bucket, "rule": rules})));
+        }
+        Err(e) => unset(e, "ServerSideEncryptionConfigurationNotFoundError")?,
+    }
+
+    c.pace.wait().await;
+    let versioning = c.s3.get_bucket_versioning().bucket(bucket).send().await.map_err(|e| explain(&e))?;
+    let status = versioning.status().map(|s| s.as_str());
+    out.push((
+        "aws_s3_bucket_versioning",
+        json!({"bucket": bucket, "versioning_configuration": [{"status": status.unwrap_or("Disabled")}]}),
+    ));
     Ok(out)
 }
 
@@ -508,7 +533,7 @@ async fn iam(c: &Clients, config: &AwsConfig) -> Objects {
     Ok(out)
 }
 
-/// RDS instances.
+/// RDS instances, but Aurora cluster members, which Terraform declares as `aws_rds_cluster_instance`.
 async fn databases(c: &Clients, config: &AwsConfig) -> Objects {
     if !config.reads("aws_db_instance") {
         return Ok(Vec::new());
@@ -519,7 +544,8 @@ async fn databases(c: &Clients, config: &AwsConfig) -> Objects {
         c.pace.wait().await;
         pages.next().await
     } {
-        for db in page.map_err(|e| explain(&e))?.db_instances() {
+        for db in page.map_err(|e| explain(&e))?.db_instances().iter().filter(|db| db.db_cluster_identifier().is_none())
+        {
             let tags: Map<String, Value> = db
                 .tag_list()
                 .iter()
