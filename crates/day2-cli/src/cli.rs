@@ -89,6 +89,9 @@ pub enum Command {
     /// Ask the store anything in SQL (read-only): findings, resources and runs across time.
     #[command(after_long_help = QUERY_HELP)]
     Query(QueryArgs),
+    /// Make an API token for `day2 serve`: prints the token once and the line for day2.yaml (its hash).
+    #[command(after_long_help = TOKEN_HELP)]
+    Token(TokenArgs),
     /// Write a commented example day2.yaml.
     Init(InitArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -404,6 +407,40 @@ pub enum QueryFormat {
     Table,
     /// An array of objects, one per row, keyed by column.
     Json,
+}
+
+const TOKEN_HELP: &str = "Roles, each able to do what the ones before it can:
+  viewer     read findings, sources, resources, metrics
+  operator   start runs (POST /api/v1/runs)
+  approver   approve remediations
+  admin      reload the configuration (POST /api/v1/config/reload)
+
+Examples:
+  day2 token --name ci-bot --role operator
+
+Callers send it as `Authorization: Bearer <token>`. day2.yaml keeps only its SHA-256, so the file holds no secret;
+to revoke a token, delete its entry and reload (SIGHUP).";
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Who will hold the token (shown in logs).
+    #[arg(long)]
+    pub name: String,
+    /// What it may do.
+    #[arg(long, value_enum, default_value_t = TokenRole::Viewer)]
+    pub role: TokenRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    /// Read.
+    Viewer,
+    /// Read and start runs.
+    Operator,
+    /// Also approve remediations.
+    Approver,
+    /// Also reload the configuration.
+    Admin,
 }
 
 #[derive(Debug, Args)]

@@ -13,9 +13,15 @@ use serde_json::Value;
 
 /// One HTTP/1.0 GET (so no server answers in chunks); returns the status code and the body.
 fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    request(port, "GET", path, None)
+}
+
+/// One HTTP/1.0 request, with a bearer token when given.
+fn request(port: u16, method: &str, path: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 0\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -44,20 +50,15 @@ fn free_port() -> u16 {
 
 /// `day2 serve` on the example fleet, ready (its first cycle recorded).
 fn serve_example_fleet(dir: &std::path::Path) -> (Server, u16) {
+    serve_config(dir, "examples/fleet/day2.yaml")
+}
+
+/// `day2 serve -c config`, ready (its first cycle recorded).
+fn serve_config(dir: &std::path::Path, config: &str) -> (Server, u16) {
     let port = free_port();
     let store = dir.join("day2.db");
     let listen = format!("127.0.0.1:{port}");
-    let args = [
-        "serve",
-        "-c",
-        "examples/fleet/day2.yaml",
-        "--listen",
-        &listen,
-        "--store",
-        store.to_str().unwrap(),
-        "--interval",
-        "1h",
-    ];
+    let args = ["serve", "-c", config, "--listen", &listen, "--store", store.to_str().unwrap(), "--interval", "1h"];
     let server = Server(common::command(&args).spawn().unwrap());
     // Not ready until the first cycle (check, then drift against the recording) is in the store.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -119,7 +120,10 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{metrics}"));
     assert_eq!(drift_high, 1.0, "legacy-search is missing");
     assert!(line("day2_runs_total{job=\"check\",result=").is_some(), "{metrics}");
-    assert!(line("day2_source_complete{source=\"live:shop-prod-eu\"} 1").is_some(), "{metrics}");
+    assert!(line("day2_source_complete{job=\"drift\",source=\"live:shop-prod-eu\"} 1").is_some(), "{metrics}");
+    let (status, body) = request(port, "POST", "/api/v1/runs", Some("anything")).unwrap();
+    assert_eq!(status, 401, "no tokens configured: the API is read-only");
+    assert!(body.contains("serve.tokens"), "{body}");
 
     let pid = server.0.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -132,6 +136,91 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// Tokens for every role, and the configuration granting them (all, or all but the viewer's).
+fn tokens_config(dir: &std::path::Path, with_viewer: bool) -> std::path::PathBuf {
+    let manifest = dir.join("app.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n")
+        .unwrap();
+    let mut text = "sources:\n  manifests:\n    - paths: [app.yaml]\nserve:\n  tokens:\n".to_owned();
+    for role in ["viewer", "operator", "approver", "admin"].into_iter().filter(|r| with_viewer || *r != "viewer") {
+        let hash = day2_server::auth::token_hash(&format!("{role}-token"));
+        text.push_str(&format!("    - {{name: {role}-bot, role: {role}, sha256: {hash}}}\n"));
+    }
+    let path = dir.join("day2.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn started_at(port: u16) -> String {
+    let (_, body) = request(port, "GET", "/api/v1/sources", Some("admin-token")).unwrap();
+    let sources: Value = serde_json::from_str(&body).unwrap();
+    sources["jobs"][0]["started_at"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn every_endpoint_refuses_missing_invalid_and_lower_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tokens_config(dir.path(), true);
+    let (mut server, port) = serve_config(dir.path(), config.to_str().unwrap());
+    let callers = [
+        None,
+        Some("not-a-token"),
+        Some("viewer-token"),
+        Some("operator-token"),
+        Some("approver-token"),
+        Some("admin-token"),
+    ];
+    // Least caller (index into `callers`) each endpoint admits; those before it are refused.
+    let endpoints: [(&str, &str, usize, u16); 4] = [
+        ("GET", "/api/v1/findings", 2, 200),
+        ("GET", "/api/v1/sources", 2, 200),
+        ("POST", "/api/v1/runs", 3, 202),
+        ("POST", "/api/v1/config/reload", 5, 200),
+    ];
+    for (method, path, least, ok) in endpoints {
+        for (i, caller) in callers.iter().enumerate() {
+            let (status, body) = request(port, method, path, *caller).unwrap();
+            let expected = match i {
+                _ if i >= least => ok,
+                0 | 1 => 401,
+                _ => 403,
+            };
+            assert_eq!(status, expected, "{method} {path} as {caller:?}: {body}");
+        }
+    }
+    assert_eq!(get(port, "/healthz").unwrap().0, 200);
+    assert_eq!(get(port, "/metrics").unwrap().0, 200, "Prometheus scrapes without a token by default");
+
+    // A run asked for through the API starts now, not at the next interval (an hour away).
+    let before = started_at(port);
+    assert_eq!(request(port, "POST", "/api/v1/runs", Some("operator-token")).unwrap().0, 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while started_at(port) == before {
+        assert!(Instant::now() < deadline, "no run within 60 s of asking");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Revoking: the viewer's entry removed and the configuration reloaded, through the API, then by SIGHUP.
+    tokens_config(dir.path(), false);
+    assert_eq!(request(port, "POST", "/api/v1/config/reload", Some("admin-token")).unwrap().0, 200);
+    assert_eq!(request(port, "GET", "/api/v1/findings", Some("viewer-token")).unwrap().0, 401);
+    tokens_config(dir.path(), true);
+    let pid = server.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request(port, "GET", "/api/v1/findings", Some("viewer-token")).unwrap().0 != 200 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload the configuration");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A configuration that does not load is refused and the running one stays.
+    std::fs::write(&config, "serve:\n  tokens:\n    - {name: x, role: root, sha256: 00}\n").unwrap();
+    let (status, body) = request(port, "POST", "/api/v1/config/reload", Some("admin-token")).unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("the running one is kept"), "{body}");
+    assert_eq!(request(port, "GET", "/api/v1/findings", Some("viewer-token")).unwrap().0, 200);
+    let _ = server.0.kill();
 }
 
 struct Prometheus(std::process::Child);

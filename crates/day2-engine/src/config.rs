@@ -37,6 +37,75 @@ pub struct LiveConfig {
     pub aws: Vec<day2_collect::aws::AwsConfig>,
 }
 
+/// What a caller of `day2 serve`'s API may do. Each role can do what the roles before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read findings, resources, sources and outcomes.
+    Viewer,
+    /// Also start runs.
+    Operator,
+    /// Also approve remediations.
+    Approver,
+    /// Also reload the configuration.
+    Admin,
+}
+
+impl Role {
+    /// The name used in configuration and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A bearer token of `day2 serve`'s API, stored as its SHA-256 so the file holds no secret (`day2 token` makes one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds it, for logs and the audit trail.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the token, in hex.
+    pub sha256: String,
+}
+
+/// `serve:`: settings of `day2 serve` that belong with the fleet rather than the process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// API tokens. With none, the API is read-only and open (bind it to loopback); with some, every `/api` request
+    /// needs one.
+    pub tokens: Vec<ApiToken>,
+    /// Whether `/metrics` needs a token too (viewer). Default false, so Prometheus scrapes without one.
+    pub metrics_need_token: bool,
+}
+
+impl ServeConfig {
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, token) in self.tokens.iter().enumerate() {
+            if token.name.trim().is_empty() {
+                problems.push(format!("serve.tokens[{i}].name: must not be empty"));
+            } else if !names.insert(token.name.as_str()) {
+                problems.push(format!("serve.tokens[{i}].name: `{}` is used twice", token.name));
+            }
+            if token.sha256.len() != 64 || !token.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(format!(
+                    "serve.tokens[{i}].sha256: must be 64 hex digits (the SHA-256 of the token; `day2 token` prints it)"
+                ));
+            }
+        }
+        problems
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -59,6 +128,8 @@ pub struct Config {
     pub suppression_files: Vec<PathBuf>,
     /// Fail (exit 1) when an active finding is at or above this severity. Default `high`.
     pub fail_on: Severity,
+    /// `day2 serve`: API tokens and roles.
+    pub serve: ServeConfig,
 }
 
 impl Default for Config {
@@ -73,6 +144,7 @@ impl Default for Config {
             suppressions: Vec::new(),
             suppression_files: Vec::new(),
             fail_on: Severity::High,
+            serve: ServeConfig::default(),
         }
     }
 }
@@ -171,6 +243,7 @@ impl Config {
                 problems.push(format!("live.aws[{i}]: this build of day2 has no AWS support (cargo feature `aws`)"));
             }
         }
+        problems.extend(self.serve.validate());
         if problems.is_empty() {
             Ok(())
         } else {

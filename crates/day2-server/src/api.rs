@@ -1,10 +1,13 @@
-//! The HTTP API (read-only for now):
+//! The HTTP API. Health and readiness are open; the rest needs the role named (see `auth`):
 //! - `GET /healthz`: the process answers;
 //! - `GET /readyz`: 200 once the first cycle is recorded, else 503;
-//! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all`: stored findings, most severe
-//!   first; an unknown filter value is a 400 that names the accepted ones;
-//! - `GET /api/v1/sources`: the last run of each job and the last collection of each source;
-//! - `GET /metrics`: Prometheus exposition.
+//! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all` (viewer): stored findings,
+//!   most severe first; an unknown filter value is a 400 that names the accepted ones;
+//! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
+//! - `POST /api/v1/runs` (operator): start a cycle now rather than at the next interval; 202;
+//! - `POST /api/v1/config/reload` (admin): read day2.yaml again, as SIGHUP does; 400 with the problem when it does
+//!   not load, and the running configuration stays;
+//! - `GET /metrics`: Prometheus exposition (viewer when `serve.metrics_need_token`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +15,10 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::{Query, State as Shared};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use day2_engine::config::Role;
 use day2_model::{Domain, Finding, FindingStatus, Severity};
 use day2_store::{FindingQuery, Store};
 use serde_json::json;
@@ -27,6 +31,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/readyz", get(ready))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/runs", post(start_run))
+        .route("/api/v1/config/reload", post(reload))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -43,7 +49,22 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }
 
-async fn findings(Shared(state): Shared<Arc<State>>, Query(query): Query<BTreeMap<String, String>>) -> Response {
+/// Answers with the refusal when the caller lacks `least`.
+macro_rules! authorize {
+    ($state:expr, $headers:expr, $least:expr) => {
+        match $state.loaded().tokens.authorize(&$headers, $least) {
+            Ok(caller) => caller,
+            Err(refusal) => return refusal.into_response(),
+        }
+    };
+}
+
+async fn findings(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    authorize!(state, headers, Role::Viewer);
     for key in query.keys() {
         if !["domain", "severity", "team", "status"].contains(&key.as_str()) {
             return bad_request(format!("unknown parameter `{key}` (filters: domain, severity, team, status)"));
@@ -85,13 +106,33 @@ async fn findings(Shared(state): Shared<Arc<State>>, Query(query): Query<BTreeMa
     Json(selected).into_response()
 }
 
-async fn sources(Shared(state): Shared<Arc<State>>) -> Response {
+async fn sources(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    authorize!(state, headers, Role::Viewer);
     let jobs: Vec<_> = state.jobs.read().await.values().cloned().collect();
     let sources: Vec<_> = state.sources.read().await.values().cloned().collect();
     Json(json!({"jobs": jobs, "sources": sources})).into_response()
 }
 
-async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
+async fn start_run(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    let caller = authorize!(state, headers, Role::Operator);
+    tracing::info!(caller = %caller.name, "A run was asked for.");
+    state.wake.notify_one();
+    (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response()
+}
+
+async fn reload(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    let caller = authorize!(state, headers, Role::Admin);
+    tracing::info!(caller = %caller.name, "A configuration reload was asked for.");
+    match state.reload() {
+        Ok(()) => Json(json!({"reloaded": true})).into_response(),
+        Err(e) => bad_request(format!("the configuration does not load, the running one is kept: {e}")),
+    }
+}
+
+async fn metrics(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    if state.loaded().tokens.metrics_need_token() {
+        authorize!(state, headers, Role::Viewer);
+    }
     match state.metrics.encode() {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),

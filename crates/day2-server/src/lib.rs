@@ -6,20 +6,26 @@
 //! - `scheduler`: every interval, the same pipeline runs as `day2 check` and (when live sources are configured)
 //!   `day2 drift`, each recorded in the store, so findings move new → open → resolved → reopened with timestamps. A
 //!   run never overlaps the next; a failed run is recorded as a job error and the loop goes on.
-//! - `api`: health and readiness, findings (filtered), sources and jobs, and Prometheus metrics at `/metrics`.
+//! - `api`: health and readiness, findings (filtered), sources and jobs, Prometheus metrics at `/metrics`, and the
+//!   mutating endpoints (start a run, reload the configuration), each behind the role it needs.
+//! - `auth`: bearer tokens (stored hashed in day2.yaml) and roles.
 //! - `metrics`: the exported series, refreshed from the store after each run so they say what the store says.
 //!
-//! Later steps of this capability (issue [D]) plug in here: watches, PostgreSQL store and leases, auth, notifications.
+//! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
+//! running one is kept.
+//!
+//! Later steps of this capability (issue [D]) plug in here: watches, PostgreSQL store and leases, notifications.
 
 mod api;
+pub mod auth;
 mod metrics;
 mod scheduler;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -78,9 +84,10 @@ pub(crate) struct JobHealth {
     error: Option<String>,
 }
 
-/// How the last collection of a source went.
+/// How the last collection of a source in a job went.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SourceHealth {
+    job: &'static str,
     name: String,
     complete: bool,
     resources: usize,
@@ -89,14 +96,41 @@ pub(crate) struct SourceHealth {
     last_complete: Option<DateTime<Utc>>,
 }
 
+/// The configuration in force, with its tokens: replaced whole on reload.
+pub(crate) struct Loaded {
+    config: Config,
+    tokens: auth::Tokens,
+}
+
 /// What the scheduler and the API share.
 pub(crate) struct State {
     store: SqliteStore,
+    config_path: PathBuf,
+    loaded: std::sync::RwLock<Arc<Loaded>>,
     jobs: RwLock<BTreeMap<&'static str, JobHealth>>,
-    sources: RwLock<BTreeMap<String, SourceHealth>>,
+    /// By job and source name.
+    sources: RwLock<BTreeMap<(&'static str, String), SourceHealth>>,
     /// Set once the first cycle has been recorded.
     ready: AtomicBool,
+    /// Wakes the scheduler for a run now (`POST /api/v1/runs`).
+    wake: tokio::sync::Notify,
     metrics: metrics::Metrics,
+}
+
+impl State {
+    /// The configuration in force.
+    pub(crate) fn loaded(&self) -> Arc<Loaded> {
+        self.loaded.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Reads day2.yaml again; the running configuration stays when the new one does not load.
+    pub(crate) fn reload(&self) -> Result<(), ConfigError> {
+        let config = Config::load(&self.config_path)?;
+        let tokens = auth::Tokens::new(&config.serve);
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
+        tracing::info!(config = %self.config_path.display(), "Configuration reloaded.");
+        Ok(())
+    }
 }
 
 /// Serves until `shutdown` completes: the scheduler finishes its current run first, so nothing acknowledged is lost.
@@ -110,17 +144,22 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Listen { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: options.listen, source })?;
+    let tokens = auth::Tokens::new(&config.serve);
     let state = Arc::new(State {
         store,
+        config_path: options.config.clone(),
+        loaded: std::sync::RwLock::new(Arc::new(Loaded { config, tokens })),
         jobs: RwLock::default(),
         sources: RwLock::default(),
         ready: AtomicBool::new(false),
+        wake: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
     });
     tracing::info!(%addr, store = %options.store.display(), interval_s = options.interval.as_secs(), "Serving.");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let config_name = options.config.display().to_string();
-    let scheduler = tokio::spawn(scheduler::run(config, config_name, options.interval, state.clone(), stopped));
+    let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
+    tokio::spawn(reload_on_sighup(state.clone()));
     let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing the current run.");
@@ -131,4 +170,22 @@ pub async fn serve(
         tracing::error!(error = %e, "the scheduler stopped abnormally");
     }
     served
+}
+
+/// SIGHUP reloads the configuration, as daemons do.
+async fn reload_on_sighup(state: Arc<State>) {
+    #[cfg(unix)]
+    {
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(signal) => signal,
+            Err(e) => return tracing::error!(error = %e, "cannot listen for SIGHUP"),
+        };
+        while hangup.recv().await.is_some() {
+            if let Err(e) = state.reload() {
+                tracing::error!(error = %e, "SIGHUP: the configuration does not load; the running one is kept");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(state);
 }

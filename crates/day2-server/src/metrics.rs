@@ -1,9 +1,10 @@
 //! Prometheus series at `/metrics` (OpenMetrics text):
 //! - `day2_findings{domain,severity,team}`: open findings in the store;
 //! - `day2_runs_total{job,result}` and `day2_run_duration_seconds{job}`: runs of each job;
-//! - `day2_source_complete{source}` and `day2_source_resources{source}`: the last collection of each source.
+//! - `day2_source_complete{job,source}` and `day2_source_resources{job,source}`: the last collection of each source
+//!   in each job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::Finding;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -34,6 +35,7 @@ struct JobLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabels {
+    job: String,
     source: String,
 }
 
@@ -44,6 +46,8 @@ pub(crate) struct Metrics {
     durations: Family<JobLabels, Histogram>,
     complete: Family<SourceLabels, Gauge>,
     resources: Family<SourceLabels, Gauge>,
+    /// The finding series set by the last refresh, so those that fell to zero can be removed.
+    finding_series: std::sync::Mutex<BTreeSet<FindingLabels>>,
 }
 
 impl Metrics {
@@ -61,7 +65,7 @@ impl Metrics {
         registry.register("source_complete", "1 when the source's last collection was complete", complete.clone());
         let resources = Family::<SourceLabels, Gauge>::default();
         registry.register("source_resources", "Resources in the source's last collection", resources.clone());
-        Metrics { registry, findings, runs, durations, complete, resources }
+        Metrics { registry, findings, runs, durations, complete, resources, finding_series: Default::default() }
     }
 
     /// Replaces the finding counts with those of `open` (series of counts that fell to zero disappear).
@@ -75,10 +79,15 @@ impl Metrics {
             };
             *counts.entry(labels).or_default() += 1;
         }
-        self.findings.clear();
-        for (labels, count) in counts {
-            self.findings.get_or_create(&labels).set(count);
+        // Set the new counts, then drop the series that are gone: a scrape in between never sees no series at all.
+        let mut previous = self.finding_series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (labels, count) in &counts {
+            self.findings.get_or_create(labels).set(*count);
         }
+        for gone in previous.iter().filter(|l| !counts.contains_key(*l)) {
+            self.findings.remove(gone);
+        }
+        *previous = counts.into_keys().collect();
     }
 
     pub(crate) fn job(&self, job: &str, seconds: f64, ok: bool) {
@@ -87,8 +96,8 @@ impl Metrics {
         self.durations.get_or_create(&JobLabels { job: job.to_owned() }).observe(seconds);
     }
 
-    pub(crate) fn source(&self, source: &str, complete: bool, resources: usize) {
-        let labels = SourceLabels { source: source.to_owned() };
+    pub(crate) fn source(&self, job: &str, source: &str, complete: bool, resources: usize) {
+        let labels = SourceLabels { job: job.to_owned(), source: source.to_owned() };
         self.complete.get_or_create(&labels).set(i64::from(complete));
         self.resources.get_or_create(&labels).set(i64::try_from(resources).unwrap_or(i64::MAX));
     }

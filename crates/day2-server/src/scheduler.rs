@@ -13,25 +13,31 @@ use day2_store::{RunRecord, Store};
 use crate::{JobHealth, SourceHealth, State};
 
 pub(crate) async fn run(
-    config: Config,
     config_name: String,
     interval: Duration,
     state: Arc<State>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let has_live =
-        !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty();
     loop {
         let cycle = Instant::now();
-        let settings = Settings::new(&config, &[], &config_name);
+        // The configuration in force at the start of the cycle (a reload takes effect at the next one).
+        let config: &Config = &state.loaded().config;
+        let has_live =
+            !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty();
+        let settings = Settings::new(config, &[], &config_name);
         job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
-        if has_live {
+        // A shutdown asked for during the check is not kept waiting by the drift job.
+        if has_live && !*stopped.borrow() {
             job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
         }
         state.ready.store(true, Ordering::Release);
+        if *stopped.borrow() {
+            break;
+        }
         let wait = interval.saturating_sub(cycle.elapsed());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = state.wake.notified() => tracing::info!("Run asked for through the API."),
             _ = stopped.changed() => break,
         }
         if *stopped.borrow() {
@@ -66,10 +72,12 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
             }
             let mut sources = state.sources.write().await;
             for s in &run.report.sources {
-                let previous = sources.get(&s.name).and_then(|h| h.last_complete);
+                let key = (name, s.name.clone());
+                let previous = sources.get(&key).and_then(|h| h.last_complete);
                 sources.insert(
-                    s.name.clone(),
+                    key,
                     SourceHealth {
+                        job: name,
                         name: s.name.clone(),
                         complete: s.complete,
                         resources: s.resources,
@@ -77,7 +85,7 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
                         last_complete: if s.complete { Some(started_at) } else { previous },
                     },
                 );
-                state.metrics.source(&s.name, s.complete, s.resources);
+                state.metrics.source(name, &s.name, s.complete, s.resources);
             }
             let errors = run.report.diagnostics.iter().filter(|d| d.kind.is_error()).count();
             if errors > 0 && health.error.is_none() {

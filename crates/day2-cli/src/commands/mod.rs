@@ -9,6 +9,7 @@ mod init;
 mod policy;
 mod query;
 mod serve;
+mod token;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Findings(args) => findings::run(&cli.global, args),
         Command::Query(args) => query::run(args),
+        Command::Token(args) => token::run(&args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
