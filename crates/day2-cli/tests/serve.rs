@@ -223,6 +223,97 @@ fn every_endpoint_refuses_missing_invalid_and_lower_tokens() {
     let _ = server.0.kill();
 }
 
+/// Polls the findings (`query`) until one names a resource ending in `suffix`; returns how long that took.
+fn time_to_finding(port: u16, query: &str, suffix: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let findings = json(port, &format!("/api/v1/findings?{query}"));
+        if findings.as_array().unwrap().iter().any(|f| f["resource"].as_str().unwrap().ends_with(suffix)) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no finding on {suffix} after 30 s");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/web:1.4.2
+";
+
+#[test]
+fn a_changed_file_becomes_a_finding_within_two_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("k8s")).unwrap();
+    std::fs::write(dir.path().join("k8s/web.yaml"), DEPLOYMENT).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(&config, "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\n").unwrap();
+    let (_server, port) = serve_config(dir.path(), config.to_str().unwrap());
+    assert!(
+        json(port, "/api/v1/findings")
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["resource"].as_str().unwrap().ends_with("/Pod/shop/debug"))
+    );
+
+    // Someone commits a privileged debug Pod; the interval is an hour, so only the file watch can see it.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\n  namespace: shop\nspec:\n  containers:\n    - name: shell\n      image: busybox:1.36\n      securityContext: {privileged: true}\n";
+    std::fs::write(dir.path().join("k8s/debug.yaml"), pod).unwrap();
+    let took = time_to_finding(port, "domain=security", "/Pod/shop/debug");
+    eprintln!("a changed file became a finding in {took:?}");
+    assert!(took < Duration::from_secs(2), "the change became a finding after {took:?}");
+}
+
+#[test]
+fn a_cluster_change_becomes_a_drift_finding_within_two_seconds() {
+    // The cluster is day2_testkit::kube_api, a local server speaking the Kubernetes API's wire format, watches
+    // included (newline-delimited WatchEvents on a held connection): no real API server can run here.
+    let dir = tempfile::tempdir().unwrap();
+    let live: Value = serde_saphyr::from_str(DEPLOYMENT).unwrap();
+    let api = day2_testkit::kube_api::KubeApi::start(vec![live.clone()]).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path(), "prod-admin").unwrap();
+    std::fs::write(dir.path().join("web.yaml"), DEPLOYMENT).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  manifests:\n    - paths: [web.yaml]\n      cluster: prod\nlive:\n  kubernetes:\n    - cluster: prod\n      kubeconfig: {}\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let (_server, port) = serve_config(dir.path(), config.to_str().unwrap());
+    assert_eq!(json(port, "/api/v1/findings?domain=drift"), Value::Array(Vec::new()), "declared as it runs");
+
+    // Someone scales the Deployment by hand.
+    let mut scaled = live;
+    scaled["spec"]["replicas"] = 5.into();
+    // Watches start from the version current when they open, so the change is made once Deployments are watched.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !api.requests().iter().any(|r| r.starts_with("/apis/apps/v1/deployments?") && r.contains("watch=true")) {
+        assert!(Instant::now() < deadline, "Deployments are not watched: {:?}", api.requests());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    api.apply(scaled);
+    let took = time_to_finding(port, "domain=drift", "/apps.Deployment/shop/web");
+    eprintln!("a cluster change became a drift finding in {took:?}");
+    assert!(took < Duration::from_secs(2), "the change became a finding after {took:?}");
+}
+
 struct Prometheus(std::process::Child);
 
 impl Drop for Prometheus {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use day2_model::{Diagnostic, DiagnosticKind, Examined, Origin, Snapshot};
 use futures::{StreamExt, TryStreamExt};
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersion;
 use kube::discovery::{self, ApiCapabilities, ApiGroup, ApiResource, Scope, verbs};
@@ -123,7 +123,8 @@ pub async fn collect(config: &KubernetesConfig) -> Snapshot {
     snapshot
 }
 
-async fn client(config: &KubernetesConfig) -> Result<kube::Client, ApiError> {
+/// A client for `config`'s cluster. Watches hold a connection open for minutes, so theirs has no read timeout.
+async fn client(config: &KubernetesConfig, for_watches: bool) -> Result<kube::Client, ApiError> {
     let options = KubeConfigOptions { context: config.context.clone(), ..KubeConfigOptions::default() };
     let mut client_config = match &config.kubeconfig {
         Some(path) => kube::Config::from_custom_kubeconfig(Kubeconfig::read_from(path)?, &options).await?,
@@ -132,7 +133,7 @@ async fn client(config: &KubernetesConfig) -> Result<kube::Client, ApiError> {
     };
     let timeout = Some(Duration::from_secs(config.timeout_seconds.max(1)));
     client_config.connect_timeout = timeout;
-    client_config.read_timeout = timeout;
+    client_config.read_timeout = if for_watches { None } else { timeout };
     // Requests are retried by `with_retries`, a few times. The client's own policy retries a 503 fifteen times with
     // waits up to 1000 s, which turns one unavailable aggregated API into a collection that never ends.
     client_config.default_retry = false;
@@ -140,7 +141,7 @@ async fn client(config: &KubernetesConfig) -> Result<kube::Client, ApiError> {
 }
 
 async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Result<(), ApiError> {
-    let client = client(config).await?;
+    let client = client(config, false).await?;
     let served = discover(&client, config, snapshot).await?;
     for wanted in &config.kinds {
         if !served.iter().any(|(ar, _)| names(ar, wanted)) {
@@ -152,23 +153,9 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
             ));
         }
     }
-    let chosen: Vec<&(ApiResource, ApiCapabilities)> = served
-        .iter()
-        .filter(|(ar, _)| match config.kinds.is_empty() {
-            // A kind asked for by name is read even when excluded by default.
-            false => config.kinds.iter().any(|k| names(ar, k)),
-            true => !config.exclude_kinds.iter().any(|k| names(ar, k)),
-        })
-        .collect();
-    // One list per kind, and per namespace when namespaces are configured; a few at a time, as kubectl does.
-    let mut requests: Vec<(&ApiResource, Option<&str>)> = Vec::new();
-    for (ar, caps) in &chosen {
-        if caps.scope == Scope::Namespaced && !config.namespaces.is_empty() {
-            requests.extend(config.namespaces.iter().map(|ns| (ar, Some(ns.as_str()))));
-        } else {
-            requests.push((ar, None));
-        }
-    }
+    let chosen = chosen(config, &served);
+    // A few lists at a time, as kubectl does.
+    let requests = requests(config, &chosen);
     let source = config.source();
     let results: Vec<_> = futures::stream::iter(requests.into_iter().map(|(ar, ns)| {
         let client = client.clone();
@@ -222,6 +209,106 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
     let namespaces = (!config.namespaces.is_empty()).then(|| config.namespaces.iter().cloned().collect());
     snapshot.examined = Examined::Listed { kinds: listed, namespaces };
     Ok(())
+}
+
+/// Calls `changed` whenever an object of the kinds [`collect`] reads is added, modified or deleted, until the future
+/// is dropped. Each kind (per namespace, with a namespaces filter) is watched from its current resource version, so
+/// what already exists is not reported; a watch that ends is resumed from the last version seen, and one whose
+/// version expired (410 Gone) starts again from a fresh list. Errors are logged and retried with growing waits.
+pub async fn watch(config: &KubernetesConfig, changed: impl Fn() + Sync) -> Result<(), String> {
+    let client = client(config, true).await.map_err(|e| e.to_string())?;
+    let mut unused = Snapshot::default();
+    let served = discover(&client, config, &mut unused).await.map_err(|e| e.to_string())?;
+    let chosen = chosen(config, &served);
+    let watches = requests(config, &chosen).into_iter().map(|(ar, ns)| watch_kind(&client, ar, ns, &changed));
+    futures::future::join_all(watches).await;
+    Ok(())
+}
+
+async fn watch_kind(client: &kube::Client, ar: &ApiResource, namespace: Option<&str>, changed: &(impl Fn() + Sync)) {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    };
+    let current = ListParams::default().limit(1);
+    let mut version: Option<String> = None;
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let from = match version.take() {
+            Some(version) => version,
+            None => match with_retries(|| api.list(&current)).await {
+                Ok(list) => list.metadata.resource_version.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(kind = %ar.plural, error = %describe(&e), "Cannot start watching; retrying.");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(60));
+                    continue;
+                }
+            },
+        };
+        let stream = match api.watch(&WatchParams::default().timeout(290), &from).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(kind = %ar.plural, error = %describe(&e), "Cannot watch; retrying.");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        pause = Duration::from_secs(1);
+        version = Some(from);
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o)) => {
+                    version = o.metadata.resource_version.or(version);
+                    changed();
+                }
+                Ok(WatchEvent::Bookmark(bookmark)) => version = Some(bookmark.metadata.resource_version),
+                Ok(WatchEvent::Error(status)) => {
+                    if status.code == 410 {
+                        version = None;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(kind = %ar.plural, error = %describe(&e), "The watch ended; resuming.");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The served kinds `config` reads: those it names, else all but the excluded ones.
+fn chosen<'s>(
+    config: &KubernetesConfig,
+    served: &'s [(ApiResource, ApiCapabilities)],
+) -> Vec<&'s (ApiResource, ApiCapabilities)> {
+    served
+        .iter()
+        .filter(|(ar, _)| match config.kinds.is_empty() {
+            // A kind asked for by name is read even when excluded by default.
+            false => config.kinds.iter().any(|k| names(ar, k)),
+            true => !config.exclude_kinds.iter().any(|k| names(ar, k)),
+        })
+        .collect()
+}
+
+/// One request per kind, and per namespace for namespaced kinds when namespaces are configured.
+fn requests<'s>(
+    config: &'s KubernetesConfig,
+    chosen: &[&'s (ApiResource, ApiCapabilities)],
+) -> Vec<(&'s ApiResource, Option<&'s str>)> {
+    let mut requests = Vec::new();
+    for (ar, caps) in chosen {
+        if caps.scope == Scope::Namespaced && !config.namespaces.is_empty() {
+            requests.extend(config.namespaces.iter().map(|ns| (ar, Some(ns.as_str()))));
+        } else {
+            requests.push((ar, None));
+        }
+    }
+    requests
 }
 
 /// Every listable kind the cluster serves, at each group's preferred version. A group whose discovery fails (an

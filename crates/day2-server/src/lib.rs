@@ -11,15 +11,18 @@
 //! - `auth`: bearer tokens (stored hashed in day2.yaml) and roles.
 //! - `metrics`: the exported series, refreshed from the store after each run so they say what the store says.
 //!
+//! - `watch`: changes to watched files and clusters start a cycle at once.
+//!
 //! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
 //! running one is kept.
 //!
-//! Later steps of this capability (issue [D]) plug in here: watches, PostgreSQL store and leases, notifications.
+//! Later steps of this capability (issue [D]) plug in here: PostgreSQL store and leases, notifications, outcomes.
 
 mod api;
 pub mod auth;
 mod metrics;
 mod scheduler;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -112,8 +115,10 @@ pub(crate) struct State {
     sources: RwLock<BTreeMap<(&'static str, String), SourceHealth>>,
     /// Set once the first cycle has been recorded.
     ready: AtomicBool,
-    /// Wakes the scheduler for a run now (`POST /api/v1/runs`).
+    /// Wakes the scheduler for a run now (`POST /api/v1/runs`, a watched change).
     wake: tokio::sync::Notify,
+    /// Tells the watchers that the configuration changed.
+    reloaded: tokio::sync::Notify,
     metrics: metrics::Metrics,
 }
 
@@ -128,6 +133,7 @@ impl State {
         let config = Config::load(&self.config_path)?;
         let tokens = auth::Tokens::new(&config.serve);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
+        self.reloaded.notify_one();
         tracing::info!(config = %self.config_path.display(), "Configuration reloaded.");
         Ok(())
     }
@@ -153,6 +159,7 @@ pub async fn serve(
         sources: RwLock::default(),
         ready: AtomicBool::new(false),
         wake: tokio::sync::Notify::new(),
+        reloaded: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
     });
     tracing::info!(%addr, store = %options.store.display(), interval_s = options.interval.as_secs(), "Serving.");
@@ -160,6 +167,7 @@ pub async fn serve(
     let config_name = options.config.display().to_string();
     let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
     tokio::spawn(reload_on_sighup(state.clone()));
+    tokio::spawn(watch::run(state.clone()));
     let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing the current run.");

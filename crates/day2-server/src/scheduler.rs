@@ -37,7 +37,11 @@ pub(crate) async fn run(
         let wait = interval.saturating_sub(cycle.elapsed());
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = state.wake.notified() => tracing::info!("Run asked for through the API."),
+            () = state.wake.notified() => {
+                // A change was seen (or a run asked for): let a burst of writes settle before reading.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tracing::info!("Running now: a watched source changed or a run was asked for.");
+            }
             _ = stopped.changed() => break,
         }
         if *stopped.borrow() {

@@ -7,6 +7,11 @@
 //! `<Kind>List` documents whose items carry no `apiVersion` or `kind` (as the API server sends them), paginated by
 //! `limit` with an opaque `continue` token and `remainingItemCount`. Errors are `Status` documents. Every request's
 //! path and query is recorded so tests can check how the client paged.
+//!
+//! Watches ("Efficient detection of changes"): a list with `watch=true` from a `resourceVersion` answers with a stream
+//! of newline-delimited `WatchEvent`s (`{"type": "ADDED|MODIFIED|DELETED", "object": …}`), first the changes after that
+//! version, then each change as [`KubeApi::apply`] or [`KubeApi::delete`] makes it, on a connection kept open. Every
+//! change bumps the server's resource version, which lists report in their `metadata.resourceVersion`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -14,9 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// A kind the server serves: group, version, kind, plural resource name, and whether it is namespaced.
@@ -100,11 +107,26 @@ fn builtin() -> Vec<Served> {
     served
 }
 
-#[derive(Default)]
+/// One change to a served object, as watches report it.
+#[derive(Debug, Clone)]
+struct Change {
+    version: u64,
+    group_version: String,
+    plural: String,
+    namespace: Option<String>,
+    event: &'static str,
+    object: Value,
+}
+
 struct Cluster {
     served: Vec<Served>,
     /// Objects per (group/version, plural), in list order.
     objects: BTreeMap<(String, String), Vec<Value>>,
+    /// The resource version of the latest change.
+    version: u64,
+    /// Every change so far, for watches that start from an older version.
+    history: Vec<Change>,
+    changes: tokio::sync::broadcast::Sender<Change>,
     forbidden: BTreeSet<String>,
     /// API groups whose discovery answers 503, as an aggregated API does when its backing service is down.
     unavailable: BTreeSet<String>,
@@ -125,7 +147,16 @@ impl KubeApi {
     /// Serves `objects` (full API objects, with `apiVersion` and `kind`) next to the built-in kinds; a kind not
     /// built in is served too, namespaced when its objects are.
     pub fn start(objects: Vec<Value>) -> std::io::Result<KubeApi> {
-        let mut cluster = Cluster { served: builtin(), ..Cluster::default() };
+        let mut cluster = Cluster {
+            served: builtin(),
+            objects: BTreeMap::new(),
+            version: 4242,
+            history: Vec::new(),
+            changes: tokio::sync::broadcast::channel(1024).0,
+            forbidden: BTreeSet::new(),
+            unavailable: BTreeSet::new(),
+            requests: Vec::new(),
+        };
         for object in objects {
             let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
             let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -165,6 +196,38 @@ impl KubeApi {
         Self::start(objects)
     }
 
+    /// Creates or replaces an object (matched by kind, namespace and name), as `kubectl apply` would, and tells the
+    /// watches of its kind. Its kind must be served already.
+    pub fn apply(&self, mut object: Value) {
+        let mut cluster = self.lock();
+        let Some((served, namespace, name)) = cluster.locate(&object) else { return };
+        cluster.version += 1;
+        object["metadata"]["resourceVersion"] = json!(cluster.version.to_string());
+        let list = cluster.objects.entry((served.group_version(), served.plural.clone())).or_default();
+        let event = match list.iter_mut().find(|o| same_object(o, namespace.as_deref(), &name)) {
+            Some(existing) => {
+                *existing = object.clone();
+                "MODIFIED"
+            }
+            None => {
+                list.push(object.clone());
+                "ADDED"
+            }
+        };
+        cluster.publish(&served, namespace, event, object);
+    }
+
+    /// Deletes an object (given by its `apiVersion`, `kind` and metadata) and tells the watches of its kind.
+    pub fn delete(&self, object: &Value) {
+        let mut cluster = self.lock();
+        let Some((served, namespace, name)) = cluster.locate(object) else { return };
+        let list = cluster.objects.entry((served.group_version(), served.plural.clone())).or_default();
+        let Some(position) = list.iter().position(|o| same_object(o, namespace.as_deref(), &name)) else { return };
+        let removed = list.remove(position);
+        cluster.version += 1;
+        cluster.publish(&served, namespace, "DELETED", removed);
+    }
+
     /// Answers lists of this resource (plural name) with 403 Forbidden, as RBAC would.
     pub fn forbid(&self, plural: &str) {
         self.lock().forbidden.insert(plural.to_owned());
@@ -195,6 +258,73 @@ impl KubeApi {
     fn lock(&self) -> std::sync::MutexGuard<'_, Cluster> {
         self.cluster.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+impl Cluster {
+    /// The served kind of an object, its namespace and name.
+    fn locate(&self, object: &Value) -> Option<(Served, Option<String>, String)> {
+        let api_version = object["apiVersion"].as_str()?;
+        let kind = object["kind"].as_str()?;
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let served = self.served.iter().find(|s| s.group == group && s.version == version && s.kind == kind)?;
+        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_owned);
+        let name = object.pointer("/metadata/name").and_then(Value::as_str)?.to_owned();
+        Some((served.clone(), namespace, name))
+    }
+
+    fn publish(&mut self, served: &Served, namespace: Option<String>, event: &'static str, object: Value) {
+        let change = Change {
+            version: self.version,
+            group_version: served.group_version(),
+            plural: served.plural.clone(),
+            namespace,
+            event,
+            object,
+        };
+        self.history.push(change.clone());
+        // No watch open is not an error.
+        let _ = self.changes.send(change);
+    }
+}
+
+fn same_object(object: &Value, namespace: Option<&str>, name: &str) -> bool {
+    object.pointer("/metadata/namespace").and_then(Value::as_str) == namespace
+        && object.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+}
+
+/// The changes to one resource (in one namespace, or all) after `from`, then each new one, as a stream of
+/// newline-delimited `WatchEvent`s that stays open.
+fn watch(cluster: &Cluster, group_version: String, plural: String, namespace: Option<String>, from: u64) -> Response {
+    let wanted = move |c: &Change| {
+        c.group_version == group_version
+            && c.plural == plural
+            && namespace.as_ref().is_none_or(|ns| c.namespace.as_ref() == Some(ns))
+    };
+    let past: Vec<Change> = cluster.history.iter().filter(|c| c.version > from && wanted(c)).cloned().collect();
+    let receiver = cluster.changes.subscribe();
+    let next = live_changes(receiver, wanted);
+    let events = futures::stream::iter(past).chain(next).map(|c| {
+        let line = json!({"type": c.event, "object": c.object}).to_string() + "\n";
+        Ok::<_, std::convert::Infallible>(line)
+    });
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], Body::from_stream(events))
+        .into_response()
+}
+
+/// The changes `wanted` picks from `receiver`, as they come.
+fn live_changes(
+    receiver: tokio::sync::broadcast::Receiver<Change>,
+    wanted: impl Fn(&Change) -> bool + Send + 'static,
+) -> impl futures::Stream<Item = Change> + Send {
+    futures::stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(change) if wanted(&change) => return Some((change, (receiver, wanted))),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
 }
 
 async fn handle(State(cluster): State<Shared>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
@@ -270,6 +400,11 @@ fn list(cluster: &Cluster, group: &str, version: &str, rest: &[&str], query: &BT
     if !served.verbs.contains(&"list") {
         return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the server does not allow this method");
     }
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let from = query.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(cluster.version);
+        let namespace = namespace.map(str::to_owned);
+        return watch(cluster, served.group_version(), served.plural.clone(), namespace, from);
+    }
     if cluster.forbidden.contains(plural) {
         let scope = namespace.map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or(" at the cluster scope".into());
         let message = format!(
@@ -311,7 +446,7 @@ fn list(cluster: &Cluster, group: &str, version: &str, rest: &[&str], query: &BT
             item
         })
         .collect();
-    let mut metadata = json!({"resourceVersion": "4242"});
+    let mut metadata = json!({"resourceVersion": cluster.version.to_string()});
     if end < all.len() {
         metadata["continue"] = json!(format!("day2-fake-{end}"));
         metadata["remainingItemCount"] = json!(all.len() - end);
