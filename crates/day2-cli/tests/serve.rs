@@ -55,11 +55,18 @@ fn serve_example_fleet(dir: &std::path::Path) -> (Server, u16) {
 
 /// `day2 serve -c config`, ready (its first cycle recorded).
 fn serve_config(dir: &std::path::Path, config: &str) -> (Server, u16) {
+    serve_with_env(dir, config, &[])
+}
+
+/// `day2 serve -c config` with extra environment variables (secrets), ready.
+fn serve_with_env(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> (Server, u16) {
     let port = free_port();
     let store = dir.join("day2.db");
     let listen = format!("127.0.0.1:{port}");
     let args = ["serve", "-c", config, "--listen", &listen, "--store", store.to_str().unwrap(), "--interval", "1h"];
-    let server = Server(common::command(&args).spawn().unwrap());
+    let mut command = common::command(&args);
+    command.envs(env.iter().copied());
+    let server = Server(command.spawn().unwrap());
     // Not ready until the first cycle (check, then drift against the recording) is in the store.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -312,6 +319,175 @@ fn a_cluster_change_becomes_a_drift_finding_within_two_seconds() {
     let took = time_to_finding(port, "domain=drift", "/apps.Deployment/shop/web");
     eprintln!("a cluster change became a drift finding in {took:?}");
     assert!(took < Duration::from_secs(2), "the change became a finding after {took:?}");
+}
+
+const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\n  namespace: shop\nspec:\n  containers:\n    - name: shell\n      image: busybox:1.36\n      securityContext: {privileged: true}\n";
+
+/// Waits until `check` holds for what the sink received.
+fn wait_for(
+    sink: &day2_testkit::http_sink::HttpSink,
+    what: &str,
+    check: impl Fn(&[day2_testkit::http_sink::Received]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check(&sink.received()) {
+        assert!(Instant::now() < deadline, "{what}: not after 60 s; received {:?}", sink.received());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn about_debug_pod(r: &day2_testkit::http_sink::Received, transition: &str) -> bool {
+    let body = r.json();
+    body["transition"] == transition
+        && body["finding"]["resource"].as_str().unwrap_or_default().ends_with("/Pod/shop/debug")
+}
+
+#[test]
+fn findings_are_notified_signed_retried_and_kept_across_a_kill() {
+    let sink = day2_testkit::http_sink::HttpSink::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("k8s")).unwrap();
+    std::fs::write(dir.path().join("k8s/web.yaml"), DEPLOYMENT).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}', secret_env: HOOK_SECRET}}\n",
+            sink.url("/day2")
+        ),
+    )
+    .unwrap();
+    let env = [("HOOK_SECRET", "s3cret")];
+    let (server, port) = serve_with_env(dir.path(), config.to_str().unwrap(), &env);
+    assert_eq!(sink.received().len(), 0, "the Deployment has no high findings");
+
+    // A committed privileged Pod: a finding, and the webhook told, within two seconds.
+    let written = Instant::now();
+    std::fs::write(dir.path().join("k8s/debug.yaml"), PRIVILEGED_POD).unwrap();
+    wait_for(&sink, "opened", |r| r.iter().any(|r| about_debug_pod(r, "opened")));
+    let opened = sink.received().into_iter().find(|r| about_debug_pod(r, "opened")).unwrap();
+    let took = opened.at.duration_since(written);
+    eprintln!("a changed file was notified in {took:?}");
+    assert!(took < Duration::from_secs(2), "notified after {took:?}");
+    assert_eq!(
+        opened.header("x-day2-signature"),
+        Some(format!("sha256={}", day2_server::notify::sign(b"s3cret", &opened.body)).as_str())
+    );
+    assert_eq!(opened.header("x-day2-event"), Some(opened.json()["event_id"].to_string().as_str()));
+    assert_eq!(
+        json(port, "/api/v1/findings?severity=critical").as_array().unwrap().len()
+            + json(port, "/api/v1/findings?severity=high").as_array().unwrap().len(),
+        sink.received().len(),
+        "one event per high or critical finding"
+    );
+
+    // The receiver fails twice: the resolution arrives anyway, after the retries.
+    sink.fail_next(2);
+    std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
+    wait_for(&sink, "resolved", |r| r.iter().any(|r| about_debug_pod(r, "resolved")));
+    assert_eq!(sink.refused(), 2);
+
+    // The receiver is down, the Pod comes back, and day2 is killed (-9) before it can deliver: after a restart on the
+    // same store, the event is delivered.
+    sink.fail_next(usize::MAX);
+    std::fs::write(dir.path().join("k8s/debug.yaml"), PRIVILEGED_POD).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.refused() < 3 {
+        assert!(Instant::now() < deadline, "no delivery attempt for the reopened finding");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let pid = server.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    drop(server);
+    sink.fail_next(0);
+    let (_server, _port) = serve_with_env(dir.path(), config.to_str().unwrap(), &env);
+    wait_for(&sink, "reopened after the restart", |r| r.iter().any(|r| about_debug_pod(r, "reopened")));
+    let events: Vec<i64> = sink.received().iter().map(|r| r.json()["event_id"].as_i64().unwrap()).collect();
+    let mut unique = events.clone();
+    unique.dedup();
+    assert_eq!(events, unique, "each event delivered once here, in order");
+}
+
+struct Alertmanager(std::process::Child);
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Alertmanager's active alerts about the debug Pod.
+fn debug_pod_alerts(port: u16) -> Vec<Value> {
+    let Ok((200, body)) = get(port, "/api/v2/alerts?active=true") else { return Vec::new() };
+    let alerts: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+    alerts
+        .into_iter()
+        .filter(|a| a["labels"]["resource"].as_str().unwrap_or_default().ends_with("/Pod/shop/debug"))
+        .collect()
+}
+
+#[test]
+fn a_real_alertmanager_receives_and_resolves_day2_alerts() {
+    let binary = std::path::Path::new("/usr/bin/prometheus-alertmanager");
+    if !binary.is_file() {
+        assert!(std::env::var_os("DAY2_REQUIRE_ALERTMANAGER").is_none(), "Alertmanager is required but not installed");
+        eprintln!("skipped: Alertmanager is not installed (apt-get install prometheus-alertmanager)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let am_config = dir.path().join("alertmanager.yml");
+    std::fs::write(&am_config, "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n").unwrap();
+    let am_port = free_port();
+    let _alertmanager = Alertmanager(
+        std::process::Command::new(binary)
+            .arg(format!("--config.file={}", am_config.display()))
+            .arg(format!("--storage.path={}", dir.path().join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(am_port, "/-/ready").map(|(s, _)| s).unwrap_or(0) != 200 {
+        assert!(Instant::now() < deadline, "Alertmanager not ready after 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::create_dir(dir.path().join("k8s")).unwrap();
+    std::fs::write(dir.path().join("k8s/debug.yaml"), PRIVILEGED_POD).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!("sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: am\n    route: {{min_severity: high}}\n    alertmanager: {{url: 'http://127.0.0.1:{am_port}'}}\n"),
+    )
+    .unwrap();
+    let (_server, _port) = serve_config(dir.path(), config.to_str().unwrap());
+
+    // Through Alertmanager's own API: day2's alert, with its labels.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let alerts = loop {
+        let alerts = debug_pod_alerts(am_port);
+        if !alerts.is_empty() {
+            break alerts;
+        }
+        assert!(Instant::now() < deadline, "no day2 alert in Alertmanager after 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let alert = &alerts[0];
+    assert_eq!(alert["status"]["state"], "active", "{alert}");
+    assert!(alert["labels"]["alertname"].as_str().unwrap().starts_with("K8S-"), "{alert}");
+    assert!(["high", "critical"].contains(&alert["labels"]["severity"].as_str().unwrap()), "{alert}");
+    assert!(!alert["annotations"]["description"].as_str().unwrap().is_empty());
+
+    // The Pod removed: the finding resolves, and Alertmanager ends the alert.
+    std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !debug_pod_alerts(am_port).is_empty() {
+        assert!(Instant::now() < deadline, "the alert is still active 30 s after the finding resolved");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 struct Prometheus(std::process::Child);

@@ -9,7 +9,7 @@ use day2_analyze::suppress::SuppressionRule;
 use day2_collect::kubernetes::KubernetesConfig;
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
-use day2_model::{OwnerKeys, Severity};
+use day2_model::{Domain, OwnerKeys, Severity};
 use day2_policy::PolicyConfig;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,111 @@ impl ServeConfig {
     }
 }
 
+/// Which findings a notifier is told about. Every condition given must hold; none given matches everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteConfig {
+    /// Domains (`security`, `drift`, …). Default: all.
+    pub domains: Vec<Domain>,
+    /// Least severity. Default `info`: all.
+    pub min_severity: Severity,
+    /// Owning teams. Default: all, unowned findings included.
+    pub teams: Vec<String>,
+}
+
+impl Default for RouteConfig {
+    fn default() -> Self {
+        RouteConfig { domains: Vec::new(), min_severity: Severity::Info, teams: Vec::new() }
+    }
+}
+
+/// Alertmanager API v2: open findings are alerts (re-sent every minute, as Prometheus does), resolved ones end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Base URL (`http://alertmanager:9093`); alerts go to `<url>/api/v2/alerts`.
+    pub url: String,
+}
+
+/// A generic webhook: one POST per lifecycle event, its JSON body signed with HMAC-SHA256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST.
+    pub url: String,
+    /// Environment variable holding the signing secret; the signature goes in `X-Day2-Signature: sha256=<hex>`.
+    pub secret_env: Option<String>,
+}
+
+/// A Slack incoming webhook: one message per lifecycle event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// Environment variable holding the webhook URL (it is a secret).
+    pub url_env: String,
+}
+
+/// PagerDuty Events API v2: an opened finding triggers, a resolved one resolves, deduplicated by finding id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// Environment variable holding the integration's routing key.
+    pub routing_key_env: String,
+    /// Events API endpoint. Default `https://events.pagerduty.com/v2/enqueue`.
+    #[serde(default = "PagerDutyConfig::default_url")]
+    pub url: String,
+}
+
+impl PagerDutyConfig {
+    fn default_url() -> String {
+        "https://events.pagerduty.com/v2/enqueue".to_owned()
+    }
+}
+
+/// One notifier (`notifications[]`): a name, a route, and exactly one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierConfig {
+    /// Unique name: logs, and where delivery resumes after a restart.
+    pub name: String,
+    /// Which findings it is told about.
+    #[serde(default)]
+    pub route: RouteConfig,
+    /// Alertmanager destination.
+    pub alertmanager: Option<AlertmanagerConfig>,
+    /// Webhook destination.
+    pub webhook: Option<WebhookConfig>,
+    /// Slack destination.
+    pub slack: Option<SlackConfig>,
+    /// PagerDuty destination.
+    pub pagerduty: Option<PagerDutyConfig>,
+}
+
+fn validate_notifiers(notifiers: &[NotifierConfig]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, n) in notifiers.iter().enumerate() {
+        if n.name.trim().is_empty() || !names.insert(n.name.as_str()) {
+            problems.push(format!("notifications[{i}].name: must be given and unique"));
+        }
+        let destinations = [n.alertmanager.is_some(), n.webhook.is_some(), n.slack.is_some(), n.pagerduty.is_some()];
+        if destinations.iter().filter(|d| **d).count() != 1 {
+            problems.push(format!("notifications[{i}]: give exactly one of alertmanager, webhook, slack, pagerduty"));
+        }
+        let urls = [
+            n.alertmanager.as_ref().map(|a| &a.url),
+            n.webhook.as_ref().map(|w| &w.url),
+            n.pagerduty.as_ref().map(|p| &p.url),
+        ];
+        for url in urls.into_iter().flatten() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!("notifications[{i}]: `{url}` is not an http(s) URL"));
+            }
+        }
+    }
+    problems
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -130,6 +235,8 @@ pub struct Config {
     pub fail_on: Severity,
     /// `day2 serve`: API tokens and roles.
     pub serve: ServeConfig,
+    /// `day2 serve`: who is told when findings open and resolve.
+    pub notifications: Vec<NotifierConfig>,
 }
 
 impl Default for Config {
@@ -145,6 +252,7 @@ impl Default for Config {
             suppression_files: Vec::new(),
             fail_on: Severity::High,
             serve: ServeConfig::default(),
+            notifications: Vec::new(),
         }
     }
 }
@@ -244,6 +352,7 @@ impl Config {
             }
         }
         problems.extend(self.serve.validate());
+        problems.extend(validate_notifiers(&self.notifications));
         if problems.is_empty() {
             Ok(())
         } else {

@@ -12,15 +12,17 @@
 //! - `metrics`: the exported series, refreshed from the store after each run so they say what the store says.
 //!
 //! - `watch`: changes to watched files and clusters start a cycle at once.
+//! - `notify`: the findings' lifecycle, delivered to webhooks, Slack, PagerDuty and Alertmanager from a durable outbox.
 //!
 //! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
 //! running one is kept.
 //!
-//! Later steps of this capability (issue [D]) plug in here: PostgreSQL store and leases, notifications, outcomes.
+//! Later steps of this capability (issue [D]) plug in here: PostgreSQL store and leases, outcomes.
 
 mod api;
 pub mod auth;
 mod metrics;
+pub mod notify;
 mod scheduler;
 mod watch;
 
@@ -68,6 +70,9 @@ pub enum ServeError {
         /// The error.
         source: std::io::Error,
     },
+    /// A notifier cannot be set up (a secret's variable is not set).
+    #[error("{0}")]
+    Notifier(String),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
@@ -119,6 +124,10 @@ pub(crate) struct State {
     wake: tokio::sync::Notify,
     /// Tells the watchers that the configuration changed.
     reloaded: tokio::sync::Notify,
+    /// Tells the notifiers that the configuration changed.
+    reloaded_notifiers: tokio::sync::Notify,
+    /// Tells the notifiers that a run was recorded (its lifecycle events are in the store).
+    recorded: tokio::sync::Notify,
     metrics: metrics::Metrics,
 }
 
@@ -134,6 +143,7 @@ impl State {
         let tokens = auth::Tokens::new(&config.serve);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
         self.reloaded.notify_one();
+        self.reloaded_notifiers.notify_one();
         tracing::info!(config = %self.config_path.display(), "Configuration reloaded.");
         Ok(())
     }
@@ -145,7 +155,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let config = Config::load(&options.config)?;
+    // Secrets of notifiers come from the environment: a missing one stops the start, naming the variable.
+    for notifier in &config.notifications {
+        notify::Notifier::new(notifier).map_err(ServeError::Notifier)?;
+    }
     let store = SqliteStore::open(&options.store).await?;
+    // Each notifier's place in the lifecycle log is fixed before the first run, so that run's findings are delivered.
+    for notifier in &config.notifications {
+        day2_store::Store::notifier_cursor(&store, &notifier.name).await?;
+    }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: options.listen, source })?;
@@ -160,6 +178,8 @@ pub async fn serve(
         ready: AtomicBool::new(false),
         wake: tokio::sync::Notify::new(),
         reloaded: tokio::sync::Notify::new(),
+        reloaded_notifiers: tokio::sync::Notify::new(),
+        recorded: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
     });
     tracing::info!(%addr, store = %options.store.display(), interval_s = options.interval.as_secs(), "Serving.");
@@ -168,6 +188,7 @@ pub async fn serve(
     let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
     tokio::spawn(reload_on_sighup(state.clone()));
     tokio::spawn(watch::run(state.clone()));
+    tokio::spawn(notify::run(state.clone()));
     let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing the current run.");

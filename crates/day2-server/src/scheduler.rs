@@ -71,6 +71,7 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
                 Ok(recorded) => {
                     health.new = recorded.new.len();
                     health.resolved = recorded.resolved.len();
+                    state.recorded.notify_waiters();
                 }
                 Err(e) => health.error = Some(format!("recording the run: {e}")),
             }

@@ -81,6 +81,46 @@ pub struct QueryResult {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
+/// How a finding's lifecycle moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transition {
+    /// Seen for the first time.
+    Opened,
+    /// Seen again after being resolved.
+    Reopened,
+    /// No longer seen in a source read completely.
+    Resolved,
+}
+
+impl Transition {
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Opened => "opened",
+            Transition::Reopened => "reopened",
+            Transition::Resolved => "resolved",
+        }
+    }
+}
+
+/// One entry of the findings' lifecycle log, recorded with the run that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingEvent {
+    /// Position in the log (increasing).
+    pub id: i64,
+    /// The run that caused it.
+    pub run_id: i64,
+    /// When (the run's start).
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub transition: Transition,
+    /// The state before: None for a new finding, else `open`, `suppressed` or `resolved`.
+    pub previous: Option<String>,
+    /// The finding after the transition.
+    pub finding: Finding,
+}
+
 /// A persistent store of runs, resources and findings.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -93,4 +133,11 @@ pub trait Store: Send + Sync {
     /// Runs one SQL statement over the tables and views documented in docs/query.md, on a read-only connection:
     /// anything that would write fails.
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError>;
+    /// Lifecycle events after `after` (an event id), oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError>;
+    /// The last event a notifier has dealt with. A notifier seen for the first time starts at the newest event, so
+    /// adding one does not replay history.
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError>;
+    /// Records that a notifier has dealt with every event up to `event`.
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError>;
 }

@@ -8,7 +8,7 @@ use day2_model::{Finding, FindingStatus};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::{FindingQuery, QueryResult, RunOutcome, RunRecord, Store, StoreError};
+use crate::{FindingEvent, FindingQuery, QueryResult, RunOutcome, RunRecord, Store, StoreError, Transition};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -24,6 +24,34 @@ fn query_err(e: sqlx::Error) -> StoreError {
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// A lifecycle transition about to be logged.
+struct Event<'a> {
+    finding: &'a Finding,
+    transition: Transition,
+    previous: Option<&'a str>,
+}
+
+async fn insert_event(
+    tx: &mut Transaction<'_, Sqlite>,
+    run_id: i64,
+    at: &str,
+    event: &Event<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO finding_events (finding_id, run_id, at, transition, previous, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(event.finding.id.as_str())
+    .bind(run_id)
+    .bind(at)
+    .bind(event.transition.as_str())
+    .bind(event.previous)
+    .bind(json(event.finding)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err)?;
+    Ok(())
 }
 
 fn state_of(f: &Finding) -> &'static str {
@@ -112,10 +140,10 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(query_err)?;
-            let (first_seen, reopened) = match previous {
+            let (first_seen, previous_state) = match previous {
                 None => {
                     outcome.new.push(f.id.clone());
-                    (now.clone(), false)
+                    (now.clone(), None)
                 }
                 Some(row) => {
                     let state: String = row.get(0);
@@ -124,9 +152,10 @@ impl Store for SqliteStore {
                         outcome.new.push(f.id.clone());
                         outcome.reopened.push(f.id.clone());
                     }
-                    (first, state == "resolved")
+                    (first, Some(state))
                 }
             };
+            let reopened = previous_state.as_deref() == Some("resolved");
             let first_time =
                 DateTime::parse_from_rfc3339(&first_seen).map(|t| t.with_timezone(&Utc)).unwrap_or(run.started_at);
             outcome.first_seen.insert(f.id.clone(), first_time);
@@ -153,14 +182,26 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;
+            let transition = match (previous_state.as_deref(), state_of(f)) {
+                (None, _) => Some(Transition::Opened),
+                (Some("resolved"), _) => Some(Transition::Reopened),
+                // A suppression that expired (or was removed) opens the finding for whoever is told.
+                (Some("suppressed"), "open") => Some(Transition::Opened),
+                _ => None,
+            };
+            if let Some(transition) = transition {
+                let event = Event { finding: &stored, transition, previous: previous_state.as_deref() };
+                insert_event(&mut tx, run_id, &now, &event).await?;
+            }
         }
 
         for source in run.sources.iter().filter(|s| s.complete) {
-            let rows = sqlx::query("SELECT id, data, rule_id FROM findings WHERE source = ?1 AND state != 'resolved'")
-                .bind(&source.name)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(query_err)?;
+            let rows =
+                sqlx::query("SELECT id, data, rule_id, state FROM findings WHERE source = ?1 AND state != 'resolved'")
+                    .bind(&source.name)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(query_err)?;
             for row in rows {
                 let id: String = row.get(0);
                 let rule: String = row.get(2);
@@ -178,6 +219,9 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(query_err)?;
+                let previous: String = row.get(3);
+                let event = Event { finding: &f, transition: Transition::Resolved, previous: Some(&previous) };
+                insert_event(&mut tx, run_id, &now, &event).await?;
                 outcome.resolved.push(f);
             }
         }
@@ -230,6 +274,67 @@ impl Store for SqliteStore {
 
     async fn run_count(&self) -> Result<i64, StoreError> {
         sqlx::query("SELECT COUNT(*) FROM runs").fetch_one(&self.pool).await.map(|r| r.get(0)).map_err(query_err)
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, run_id, at, transition, previous, data FROM finding_events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let decode = |e: &dyn std::fmt::Display| StoreError::Decode(e.to_string());
+        rows.iter()
+            .map(|row| {
+                let transition: String = row.get(3);
+                let data: String = row.get(5);
+                Ok(FindingEvent {
+                    id: row.get(0),
+                    run_id: row.get(1),
+                    at: DateTime::parse_from_rfc3339(&row.get::<String, _>(2))
+                        .map_err(|e| decode(&e))?
+                        .with_timezone(&Utc),
+                    transition: serde_json::from_value(serde_json::Value::String(transition))
+                        .map_err(|e| decode(&e))?,
+                    previous: row.get(4),
+                    finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
+             VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), ?2) ON CONFLICT(notifier) DO NOTHING",
+        )
+        .bind(notifier)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = ?1")
+            .bind(notifier)
+            .fetch_one(&self.pool)
+            .await
+            .map(|row| row.get(0))
+            .map_err(query_err)
+    }
+
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(notifier) DO UPDATE SET last_event = MAX(last_event, ?2), updated_at = ?3",
+        )
+        .bind(notifier)
+        .bind(event)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(())
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {

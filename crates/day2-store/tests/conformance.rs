@@ -5,7 +5,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use day2_model::*;
-use day2_store::{FindingQuery, RunRecord, Store};
+use day2_store::{FindingQuery, RunRecord, Store, Transition};
 
 use day2_testkit::build::resource;
 
@@ -18,6 +18,8 @@ fn source(name: &str, complete: bool) -> SourceSummary {
 }
 
 async fn lifecycle(store: &dyn Store) {
+    // A notifier registered before any run starts at the beginning of the log.
+    assert_eq!(store.notifier_cursor("early").await.unwrap(), 0);
     let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
     let (cart, web) = (resource("cart", "m"), resource("web", "m"));
     let resources = vec![cart.clone(), web.clone()];
@@ -117,6 +119,33 @@ async fn lifecycle(store: &dyn Store) {
     let all = store.findings(&FindingQuery { include_suppressed: true, include_resolved: true }).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(store.run_count().await.unwrap(), 6);
+
+    // The lifecycle log, in order: both opened, B resolved, B reopened; the suppressed finding opened suppressed.
+    let events = store.events_after(0, 100).await.unwrap();
+    let log: Vec<(&str, Transition, Option<&str>)> =
+        events.iter().map(|e| (e.finding.rule_id.as_str(), e.transition, e.previous.as_deref())).collect();
+    assert_eq!(
+        log,
+        [
+            ("K8S-POD-001", Transition::Opened, None),
+            ("K8S-POD-008", Transition::Opened, None),
+            ("K8S-POD-008", Transition::Resolved, Some("open")),
+            ("K8S-POD-008", Transition::Reopened, Some("resolved")),
+            ("K8S-POD-011", Transition::Opened, None),
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(events[2].at, t1);
+    assert_eq!(store.events_after(events[3].id, 100).await.unwrap().len(), 1);
+    assert_eq!(store.events_after(0, 2).await.unwrap().len(), 2, "limit");
+
+    // Notifier cursors: a new one starts at the newest event (no replay); they only move forward.
+    let newest = events[4].id;
+    assert_eq!(store.notifier_cursor("late").await.unwrap(), newest);
+    assert_eq!(store.notifier_cursor("early").await.unwrap(), 0);
+    store.advance_notifier("early", events[2].id).await.unwrap();
+    store.advance_notifier("early", events[1].id).await.unwrap();
+    assert_eq!(store.notifier_cursor("early").await.unwrap(), events[2].id);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod corpus;
+pub mod http_sink;
 pub mod kube_api;
 pub mod moto;
 pub mod postgres;
