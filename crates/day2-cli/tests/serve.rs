@@ -35,6 +35,7 @@ fn json(port: u16, path: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// A child process (day2, Prometheus, Alertmanager), killed when the test ends however it ends.
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -374,12 +375,11 @@ fn findings_are_notified_signed_retried_and_kept_across_a_kill() {
         Some(format!("sha256={}", day2_server::notify::sign(b"s3cret", &opened.body)).as_str())
     );
     assert_eq!(opened.header("x-day2-event"), Some(opened.json()["event_id"].to_string().as_str()));
-    assert_eq!(
-        json(port, "/api/v1/findings?severity=critical").as_array().unwrap().len()
-            + json(port, "/api/v1/findings?severity=high").as_array().unwrap().len(),
-        sink.received().len(),
-        "one event per high or critical finding"
-    );
+    let high_or_critical: usize = ["critical", "high"]
+        .iter()
+        .map(|s| json(port, &format!("/api/v1/findings?severity={s}")).as_array().unwrap().len())
+        .sum();
+    wait_for(&sink, "one event per high or critical finding", |r| r.len() == high_or_critical);
 
     // The receiver fails twice: the resolution arrives anyway, after the retries.
     sink.fail_next(2);
@@ -408,15 +408,6 @@ fn findings_are_notified_signed_retried_and_kept_across_a_kill() {
     assert_eq!(events, unique, "each event delivered once here, in order");
 }
 
-struct Alertmanager(std::process::Child);
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Alertmanager's active alerts about the debug Pod.
 fn debug_pod_alerts(port: u16) -> Vec<Value> {
     let Ok((200, body)) = get(port, "/api/v2/alerts?active=true") else { return Vec::new() };
@@ -439,7 +430,7 @@ fn a_real_alertmanager_receives_and_resolves_day2_alerts() {
     let am_config = dir.path().join("alertmanager.yml");
     std::fs::write(&am_config, "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n").unwrap();
     let am_port = free_port();
-    let _alertmanager = Alertmanager(
+    let _alertmanager = Server(
         std::process::Command::new(binary)
             .arg(format!("--config.file={}", am_config.display()))
             .arg(format!("--storage.path={}", dir.path().join("am").display()))
@@ -490,15 +481,6 @@ fn a_real_alertmanager_receives_and_resolves_day2_alerts() {
     }
 }
 
-struct Prometheus(std::process::Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_real_prometheus_scrapes_day2() {
     let binary = std::path::Path::new("/usr/bin/prometheus");
@@ -516,7 +498,7 @@ fn a_real_prometheus_scrapes_day2() {
     )
     .unwrap();
     let port = free_port();
-    let _prometheus = Prometheus(
+    let _prometheus = Server(
         std::process::Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))

@@ -225,6 +225,11 @@ pub async fn watch(config: &KubernetesConfig, changed: impl Fn() + Sync) -> Resu
     Ok(())
 }
 
+/// How long a watch may stay silent before it is presumed dead (the server ends each one after `WATCH_SECONDS`).
+const WATCH_SECONDS: u32 = 290;
+const SILENCE: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 40);
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
 async fn watch_kind(client: &kube::Client, ar: &ApiResource, namespace: Option<&str>, changed: &(impl Fn() + Sync)) {
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
@@ -232,37 +237,59 @@ async fn watch_kind(client: &kube::Client, ar: &ApiResource, namespace: Option<&
     };
     let current = ListParams::default().limit(1);
     let mut version: Option<String> = None;
+    let mut relisted = false;
     let mut pause = Duration::from_secs(1);
+    let mut contents = Contents::default();
     loop {
         let from = match version.take() {
             Some(version) => version,
-            None => match with_retries(|| api.list(&current)).await {
-                Ok(list) => list.metadata.resource_version.unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(kind = %ar.plural, error = %describe(&e), "Cannot start watching; retrying.");
+            None => match tokio::time::timeout(LIST_TIMEOUT, with_retries(|| api.list(&current))).await {
+                Ok(Ok(list)) => {
+                    // After the first list, what changed while the watch was down is unknown: look again.
+                    if std::mem::replace(&mut relisted, true) {
+                        changed();
+                    }
+                    list.metadata.resource_version.unwrap_or_default()
+                }
+                failed => {
+                    let error = match failed {
+                        Ok(Err(e)) => describe(&e),
+                        _ => "no answer".to_owned(),
+                    };
+                    tracing::warn!(kind = %ar.plural, error, "Cannot start watching; retrying.");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(60));
                     continue;
                 }
             },
         };
-        let stream = match api.watch(&WatchParams::default().timeout(290), &from).await {
+        let started = tokio::time::Instant::now();
+        let stream = match api.watch(&WatchParams::default().timeout(WATCH_SECONDS), &from).await {
             Ok(stream) => stream,
             Err(e) => {
                 tracing::warn!(kind = %ar.plural, error = %describe(&e), "Cannot watch; retrying.");
+                version = Some(from);
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(60));
                 continue;
             }
         };
-        pause = Duration::from_secs(1);
         version = Some(from);
         let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
+        // A half-open connection says nothing: a watch silent for longer than the server keeps it is dead.
+        while let Ok(Some(event)) = tokio::time::timeout(SILENCE, stream.next()).await {
             match event {
-                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o)) => {
-                    version = o.metadata.resource_version.or(version);
-                    changed();
+                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                    version = o.metadata.resource_version.clone().or(version);
+                    if contents.changed(&o) {
+                        changed();
+                    }
+                }
+                Ok(WatchEvent::Deleted(o)) => {
+                    version = o.metadata.resource_version.clone().or(version);
+                    if contents.forget(&o) {
+                        changed();
+                    }
                 }
                 Ok(WatchEvent::Bookmark(bookmark)) => version = Some(bookmark.metadata.resource_version),
                 Ok(WatchEvent::Error(status)) => {
@@ -277,7 +304,59 @@ async fn watch_kind(client: &kube::Client, ar: &ApiResource, namespace: Option<&
                 }
             }
         }
+        // A watch that ends at once (refused, broken) is not reopened in a tight loop.
+        if started.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(60));
+        } else {
+            pause = Duration::from_secs(1);
+        }
     }
+}
+
+/// What the watched objects held, so updates that change only status or bookkeeping (a Pod's phase, a Node's
+/// conditions, a resourceVersion) do not start a cycle: drift compares neither. Objects owned by another (Pods of a
+/// ReplicaSet, ReplicaSets of a Deployment) are not declared, so their churn is not news either.
+#[derive(Default)]
+struct Contents {
+    fingerprints: std::collections::HashMap<String, u64>,
+}
+
+impl Contents {
+    /// Whether an added or modified object differs in what drift compares from what was seen of it last.
+    fn changed(&mut self, object: &DynamicObject) -> bool {
+        if object.metadata.owner_references.as_ref().is_some_and(|o| !o.is_empty()) {
+            return false;
+        }
+        let Some(uid) = object.metadata.uid.clone() else { return true };
+        let fingerprint = fingerprint(object);
+        self.fingerprints.insert(uid, fingerprint) != Some(fingerprint)
+    }
+
+    /// Whether a deleted object was one whose changes matter.
+    fn forget(&mut self, object: &DynamicObject) -> bool {
+        if let Some(uid) = &object.metadata.uid {
+            self.fingerprints.remove(uid);
+        }
+        object.metadata.owner_references.as_ref().is_none_or(Vec::is_empty)
+    }
+}
+
+/// A hash of an object without its status and the metadata the server keeps.
+fn fingerprint(object: &DynamicObject) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut value = serde_json::to_value(object).unwrap_or_default();
+    if let Value::Object(map) = &mut value {
+        map.remove("status");
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            for key in ["resourceVersion", "managedFields", "generation"] {
+                metadata.remove(key);
+            }
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The served kinds `config` reads: those it names, else all but the excluded ones.

@@ -124,6 +124,8 @@ pub(crate) struct State {
     wake: tokio::sync::Notify,
     /// Tells the watchers that the configuration changed.
     reloaded: tokio::sync::Notify,
+    /// Held while a reload reads and swaps the configuration.
+    reloading: std::sync::Mutex<()>,
     /// Tells the notifiers that the configuration changed.
     reloaded_notifiers: tokio::sync::Notify,
     /// Tells the notifiers that a run was recorded (its lifecycle events are in the store).
@@ -137,9 +139,14 @@ impl State {
         self.loaded.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Reads day2.yaml again; the running configuration stays when the new one does not load.
-    pub(crate) fn reload(&self) -> Result<(), ConfigError> {
-        let config = Config::load(&self.config_path)?;
+    /// Reads day2.yaml again; the running configuration stays when the new one does not load or names a secret
+    /// variable that is not set. Reloads (file watch, SIGHUP, API) take turns, so the last file read is the one kept.
+    pub(crate) fn reload(&self) -> Result<(), String> {
+        let _turn = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
+        let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        for notifier in &config.notifications {
+            notify::Notifier::new(notifier)?;
+        }
         let tokens = auth::Tokens::new(&config.serve);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
         self.reloaded.notify_one();
@@ -179,6 +186,7 @@ pub async fn serve(
         wake: tokio::sync::Notify::new(),
         reloaded: tokio::sync::Notify::new(),
         reloaded_notifiers: tokio::sync::Notify::new(),
+        reloading: std::sync::Mutex::new(()),
         recorded: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
     });

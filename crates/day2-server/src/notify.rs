@@ -87,7 +87,8 @@ impl Notifier {
     fn wants(&self, event: &FindingEvent) -> bool {
         let relevant = match event.transition {
             Transition::Opened | Transition::Reopened => matches!(event.finding.status, FindingStatus::Open { .. }),
-            Transition::Resolved => event.previous.as_deref() == Some("open"),
+            // The finding stops being open either way: whoever was told it opened is told it ended.
+            Transition::Resolved | Transition::Suppressed => event.previous.as_deref() == Some("open"),
         };
         relevant && self.routes(&event.finding)
     }
@@ -95,7 +96,7 @@ impl Notifier {
     /// The request for one event: URL and JSON body.
     fn request(&self, event: &FindingEvent) -> (&str, Value) {
         match &self.destination {
-            Destination::Alertmanager { url } => (url, json!([alert(&event.finding)])),
+            Destination::Alertmanager { url } => (url, json!([alert(&event.finding, Some(event))])),
             Destination::Webhook { url, .. } => (url, webhook_body(event)),
             Destination::Slack { url } => (url, slack_message(event)),
             Destination::PagerDuty { url, routing_key } => (url, pagerduty_event(event, routing_key)),
@@ -118,7 +119,7 @@ impl Notifier {
     async fn resend_open(&self, client: &reqwest::Client, store: &dyn Store) -> Result<(), Failure> {
         let Destination::Alertmanager { url } = &self.destination else { return Ok(()) };
         let open = store.findings(&FindingQuery::default()).await.map_err(|e| Failure::Retry(e.to_string()))?;
-        let alerts: Vec<Value> = open.iter().filter(|f| self.routes(f)).map(alert).collect();
+        let alerts: Vec<Value> = open.iter().filter(|f| self.routes(f)).map(|f| alert(f, None)).collect();
         if alerts.is_empty() {
             return Ok(());
         }
@@ -127,7 +128,8 @@ impl Notifier {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<(), Failure> {
-    let response = request.send().await.map_err(|e| Failure::Retry(e.to_string()))?;
+    // Without the URL: a Slack webhook URL is a secret and errors end up in logs.
+    let response = request.send().await.map_err(|e| Failure::Retry(e.without_url().to_string()))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -157,7 +159,8 @@ fn webhook_body(event: &FindingEvent) -> Value {
     })
 }
 
-fn alert(f: &Finding) -> Value {
+/// An Alertmanager alert: ending when the finding resolved or was suppressed, else a few minutes ahead (re-sent).
+fn alert(f: &Finding, event: Option<&FindingEvent>) -> Value {
     let mut labels = serde_json::Map::new();
     for (key, value) in [
         ("alertname", Some(f.rule_id.as_str())),
@@ -172,7 +175,12 @@ fn alert(f: &Finding) -> Value {
             labels.insert(key.to_owned(), json!(value));
         }
     }
-    let ends_at = f.resolved_at.unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(ALERT_LIFETIME_MINUTES));
+    let ended = event.and_then(|e| match e.transition {
+        Transition::Resolved => Some(f.resolved_at.unwrap_or(e.at)),
+        Transition::Suppressed => Some(e.at),
+        Transition::Opened | Transition::Reopened => None,
+    });
+    let ends_at = ended.unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(ALERT_LIFETIME_MINUTES));
     json!({
         "labels": labels,
         "annotations": {"summary": f.title, "description": f.message, "remediation": f.remediation},
@@ -187,6 +195,7 @@ fn slack_message(event: &FindingEvent) -> Value {
         Transition::Opened => (":red_circle:", "new"),
         Transition::Reopened => (":red_circle:", "back"),
         Transition::Resolved => (":white_check_mark:", "resolved"),
+        Transition::Suppressed => (":white_check_mark:", "suppressed"),
     };
     let place = match (&f.file, f.line) {
         (Some(file), Some(line)) => format!(" ({file}:{line})"),
@@ -201,7 +210,10 @@ fn slack_message(event: &FindingEvent) -> Value {
 
 fn pagerduty_event(event: &FindingEvent, routing_key: &str) -> Value {
     let f = &event.finding;
-    let action = if event.transition == Transition::Resolved { "resolve" } else { "trigger" };
+    let action = match event.transition {
+        Transition::Opened | Transition::Reopened => "trigger",
+        Transition::Resolved | Transition::Suppressed => "resolve",
+    };
     let severity = match f.severity {
         Severity::Critical => "critical",
         Severity::High => "error",
@@ -278,12 +290,12 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
             if notifier.wants(event) {
                 deliver_one(&client, notifier, event).await;
             }
-            match store.advance_notifier(&notifier.name, event.id).await {
-                Ok(()) => cursor = event.id,
-                Err(e) => {
-                    tracing::warn!(notifier = %notifier.name, error = %e, "Cannot record delivery; it may repeat.")
-                }
+            // Delivered (or not for this notifier) either way: an unrecorded position only means a repeat after a
+            // restart, never a loop now.
+            if let Err(e) = store.advance_notifier(&notifier.name, event.id).await {
+                tracing::warn!(notifier = %notifier.name, error = %e, "Cannot record delivery; it may repeat after a restart.");
             }
+            cursor = event.id;
         }
         if last_resend.is_none_or(|at| at.elapsed() >= RESEND) {
             if let Err(e) = notifier.resend_open(&client, store).await {

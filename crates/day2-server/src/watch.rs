@@ -63,6 +63,8 @@ fn watch_files(state: &Arc<State>, config: &Config) -> Option<RecommendedWatcher
             return;
         }
         if event.paths.iter().any(|p| same_file(p, &config_path)) {
+            // Editors write in steps (truncate, then write): read the file once the burst is over.
+            std::thread::sleep(std::time::Duration::from_millis(200));
             if let Err(e) = handler_state.reload() {
                 tracing::error!(error = %e, "day2.yaml changed but does not load; the running configuration is kept");
                 return;
@@ -104,8 +106,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
 async fn watch_clusters(state: &Arc<State>, config: &Config) {
     let clusters = config.live.kubernetes.iter().filter(|k| k.recorded.is_empty()).map(|cluster| async move {
         let changed = || state.wake.notify_one();
-        if let Err(e) = day2_collect::kubernetes::watch(cluster, changed).await {
-            tracing::warn!(cluster = %cluster.cluster, error = %e, "Cannot watch the cluster; changes are seen at the next interval.");
+        let mut pause = std::time::Duration::from_secs(5);
+        // Setting up (client, discovery) fails while the cluster is unreachable: try again, less and less often.
+        while let Err(e) = day2_collect::kubernetes::watch(cluster, changed).await {
+            tracing::warn!(cluster = %cluster.cluster, error = %e, retry_in_s = pause.as_secs(), "Cannot watch the cluster yet; changes are seen at the next interval meanwhile.");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(300));
         }
     });
     futures::future::join_all(clusters).await;

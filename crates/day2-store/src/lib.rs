@@ -91,6 +91,8 @@ pub enum Transition {
     Reopened,
     /// No longer seen in a source read completely.
     Resolved,
+    /// Open, then suppressed (an exception was accepted).
+    Suppressed,
 }
 
 impl Transition {
@@ -100,6 +102,7 @@ impl Transition {
             Transition::Opened => "opened",
             Transition::Reopened => "reopened",
             Transition::Resolved => "resolved",
+            Transition::Suppressed => "suppressed",
         }
     }
 }

@@ -187,6 +187,7 @@ impl Store for SqliteStore {
                 (Some("resolved"), _) => Some(Transition::Reopened),
                 // A suppression that expired (or was removed) opens the finding for whoever is told.
                 (Some("suppressed"), "open") => Some(Transition::Opened),
+                (Some("open"), "suppressed") => Some(Transition::Suppressed),
                 _ => None,
             };
             if let Some(transition) = transition {
@@ -286,23 +287,24 @@ impl Store for SqliteStore {
         .await
         .map_err(query_err)?;
         let decode = |e: &dyn std::fmt::Display| StoreError::Decode(e.to_string());
-        rows.iter()
-            .map(|row| {
-                let transition: String = row.get(3);
-                let data: String = row.get(5);
-                Ok(FindingEvent {
-                    id: row.get(0),
-                    run_id: row.get(1),
-                    at: DateTime::parse_from_rfc3339(&row.get::<String, _>(2))
-                        .map_err(|e| decode(&e))?
-                        .with_timezone(&Utc),
-                    transition: serde_json::from_value(serde_json::Value::String(transition))
-                        .map_err(|e| decode(&e))?,
-                    previous: row.get(4),
-                    finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
-                })
+        let events = rows.iter().map(|row| {
+            let transition: String = row.get(3);
+            let data: String = row.get(5);
+            Ok(FindingEvent {
+                id: row.get(0),
+                run_id: row.get(1),
+                at: DateTime::parse_from_rfc3339(&row.get::<String, _>(2)).map_err(|e| decode(&e))?.with_timezone(&Utc),
+                transition: serde_json::from_value(serde_json::Value::String(transition)).map_err(|e| decode(&e))?,
+                previous: row.get(4),
+                finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
             })
-            .collect()
+        });
+        // One entry this version cannot read must not stop every later one from being delivered.
+        Ok(events
+            .filter_map(|event: Result<FindingEvent, StoreError>| {
+                event.map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read.")).ok()
+            })
+            .collect())
     }
 
     async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {

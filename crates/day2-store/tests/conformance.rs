@@ -146,6 +146,30 @@ async fn lifecycle(store: &dyn Store) {
     store.advance_notifier("early", events[2].id).await.unwrap();
     store.advance_notifier("early", events[1].id).await.unwrap();
     assert_eq!(store.notifier_cursor("early").await.unwrap(), events[2].id);
+
+    // An open finding that is suppressed is logged as such, so whoever was told it opened can be told it ended.
+    let s = Suppression { by: "config".into(), owner: None, reason: "accepted".into(), expires: None };
+    let a_suppressed = vec![finding("K8S-POD-001", &cart, FindingStatus::Suppressed(s)), b.clone()];
+    store
+        .record_run(&RunRecord {
+            started_at: t3 + Duration::hours(2),
+            sources: &complete,
+            resources: &resources,
+            findings: &a_suppressed,
+            rules_run: &rules,
+        })
+        .await
+        .unwrap();
+    let last = store.events_after(newest, 100).await.unwrap();
+    let log: Vec<(&str, Transition, Option<&str>)> =
+        last.iter().map(|e| (e.finding.rule_id.as_str(), e.transition, e.previous.as_deref())).collect();
+    assert_eq!(
+        log,
+        [
+            ("K8S-POD-001", Transition::Suppressed, Some("open")),
+            ("K8S-POD-011", Transition::Resolved, Some("suppressed"))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -155,7 +179,7 @@ async fn sqlite_lifecycle() {
     lifecycle(&store).await;
     // Reopening the same file sees the same history (migrations are idempotent).
     let again = day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap();
-    assert_eq!(again.run_count().await.unwrap(), 6);
+    assert_eq!(again.run_count().await.unwrap(), 7);
 }
 
 async fn source_renames_follow_the_finding(store: &dyn Store) {

@@ -223,8 +223,9 @@ impl KubeApi {
         let Some((served, namespace, name)) = cluster.locate(object) else { return };
         let list = cluster.objects.entry((served.group_version(), served.plural.clone())).or_default();
         let Some(position) = list.iter().position(|o| same_object(o, namespace.as_deref(), &name)) else { return };
-        let removed = list.remove(position);
+        let mut removed = list.remove(position);
         cluster.version += 1;
+        removed["metadata"]["resourceVersion"] = json!(cluster.version.to_string());
         cluster.publish(&served, namespace, "DELETED", removed);
     }
 

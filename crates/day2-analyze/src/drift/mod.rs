@@ -119,10 +119,11 @@ impl Seen {
     }
 
     fn covers(&self, declared: &Resource) -> bool {
+        // A Namespace is in the namespaces it names: with a filter, only those listed were read.
+        let namespace = if declared.kind == "Namespace" { &declared.name } else { &declared.namespace };
         self.everything
             || (self.kinds.contains(&declared.kind)
-                && (declared.namespace.is_empty()
-                    || self.namespaces.as_ref().is_none_or(|n| n.contains(&declared.namespace))))
+                && (namespace.is_empty() || self.namespaces.as_ref().is_none_or(|n| n.contains(namespace))))
     }
 }
 

@@ -129,16 +129,15 @@ pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2
 /// attributes as [`live_resource`], with the Terraform address as name and the state's file, line and module as
 /// origin, so findings trace to the declaration.
 pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource> + Clone) -> Vec<Resource> {
-    let declared = terraform
-        .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
-        .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope));
-    // S3 bucket settings carry no region of their own: they are where their bucket is.
-    let bucket_regions: BTreeMap<&str, &str> = declared
+    // S3 bucket settings carry no region of their own: they are where their bucket is, wherever it is declared.
+    let bucket_regions: BTreeMap<&str, &str> = terraform
         .clone()
-        .filter(|r| r.kind == "aws_s3_bucket")
+        .filter(|r| r.provider == Provider::Tf && r.kind == "aws_s3_bucket")
         .filter_map(|r| Some((r.attrs.get("bucket")?.as_str()?, region_of(r)?)))
         .collect();
-    declared
+    terraform
+        .filter(|r| r.provider == Provider::Tf && config.reads(&r.kind))
+        .filter(|r| config.terraform.is_empty() || config.terraform.contains(&r.scope))
         .filter(|r| {
             let bucket = || r.attrs.get("bucket").and_then(Attr::as_str).and_then(|b| bucket_regions.get(b).copied());
             match (region_of(r).or_else(bucket), &config.region) {

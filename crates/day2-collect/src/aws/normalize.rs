@@ -121,7 +121,14 @@ pub fn project(spec: &TypeSpec, attrs: &Value) -> Value {
             out.insert((*key).to_owned(), v);
         }
     }
-    if let Some(actual) = scalar(attrs.get("engine_version_actual")).filter(|_| spec.kind == "aws_db_instance") {
+    // Only a version named in part (`15`) stands for the one running (`15.4`); a full one is compared as given.
+    let declared = attrs.get("engine_version").and_then(Value::as_str).unwrap_or_default();
+    let actual = attrs.get("engine_version_actual").and_then(Value::as_str).unwrap_or_default();
+    let partial = declared.is_empty() || actual.starts_with(&format!("{declared}."));
+    if spec.kind == "aws_db_instance"
+        && partial
+        && let Some(actual) = scalar(attrs.get("engine_version_actual"))
+    {
         out.insert("engine_version".to_owned(), actual);
     }
     if spec.tagged {
@@ -323,6 +330,8 @@ mod tests {
         let declared = json!({"identifier": "orders", "engine_version": "15", "engine_version_actual": "15.4"});
         assert_eq!(project(db, &declared), project(db, &json!({"identifier": "orders", "engine_version": "15.4"})));
         assert_ne!(project(db, &declared), project(db, &json!({"identifier": "orders", "engine_version": "16.1"})));
+        let pinned = json!({"identifier": "orders", "engine_version": "15.4", "engine_version_actual": "15.5"});
+        assert_ne!(project(db, &pinned), project(db, &json!({"identifier": "orders", "engine_version": "15.5"})));
     }
 
     #[test]
