@@ -369,6 +369,10 @@ pub struct Finding {
     /// When it stopped being seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// When the object last changed, where its source says (Kubernetes `managedFields` times): time to detect is
+    /// measured from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 impl Finding {

@@ -324,6 +324,7 @@ fn finding(
         first_seen: context.now,
         last_seen: context.now,
         resolved_at: None,
+        changed_at: None,
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) fn report() -> Report {
             first_seen: now,
             last_seen: now,
             resolved_at: None,
+            changed_at: None,
         }
     };
     let suppression = Suppression {

@@ -1,14 +1,22 @@
 //! day2 stores: remember resources and findings across runs, so a scan can say what is new and what was resolved.
 //!
-//! [`Store`] is the contract; [`sqlite::SqliteStore`] is the embedded backend (WAL mode). A PostgreSQL backend will
-//! implement the same trait and pass the same conformance tests (`tests/conformance.rs`).
+//! [`Store`] is the contract; [`sqlite::SqliteStore`] is the embedded backend (WAL mode) and
+//! [`postgres::PgStore`] the shared one, where several `day2 serve` replicas divide the work through leases. Both pass
+//! the same conformance tests (`tests/conformance.rs`); [`open`] picks one from a [`StoreLocation`].
 //!
 //! Lifecycle of a finding: first seen → open (or suppressed) → resolved when a run no longer sees it *and* the source of
 //! its resource was read completely *and* its rule ran → reopened if it comes back. A partial or failed collection
 //! never resolves anything.
 
+mod lifecycle;
+pub mod outcomes;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use day2_model::{Finding, Resource, SourceSummary};
@@ -30,6 +38,79 @@ pub enum StoreError {
     /// Stored data could not be decoded (written by an incompatible version?).
     #[error("store holds data this version cannot read: {0}")]
     Decode(String),
+    /// The location names a backend this build does not include.
+    #[error("this day2 was built without the {0} store (cargo feature `{0}`)")]
+    NotBuilt(&'static str),
+}
+
+/// Where the store lives: a SQLite file (the default) or a PostgreSQL database shared by replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite file, created when missing.
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreLocation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(StoreLocation::Postgres(s.to_owned()))
+        } else if s.contains("://") {
+            Err(format!("`{s}`: a store is a SQLite file path or a postgres:// URL"))
+        } else if s.is_empty() {
+            Err("the store path is empty".to_owned())
+        } else {
+            Ok(StoreLocation::Sqlite(PathBuf::from(s)))
+        }
+    }
+}
+
+impl std::fmt::Display for StoreLocation {
+    /// The path, or the URL without its password (it ends up in logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Opens (creating and migrating as needed) the store at `location`.
+pub async fn open(location: &StoreLocation) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match location {
+        #[cfg(feature = "sqlite")]
+        StoreLocation::Sqlite(path) => Ok(std::sync::Arc::new(sqlite::SqliteStore::open(path).await?)),
+        #[cfg(not(feature = "sqlite"))]
+        StoreLocation::Sqlite(_) => Err(StoreError::NotBuilt("sqlite")),
+        #[cfg(feature = "postgres")]
+        StoreLocation::Postgres(url) => Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?)),
+        #[cfg(not(feature = "postgres"))]
+        StoreLocation::Postgres(_) => Err(StoreError::NotBuilt("postgres")),
+    }
+}
+
+/// Who holds a lease, until when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lease {
+    /// What it is for (`job:check`, `notify`, …).
+    pub name: String,
+    /// The replica holding it.
+    pub holder: String,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// What one run hands to the store.
@@ -124,6 +205,19 @@ pub struct FindingEvent {
     pub finding: Finding,
 }
 
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Pruned {
+    /// Lifecycle events.
+    pub events: u64,
+    /// Resolved findings.
+    pub findings: u64,
+    /// Resources no longer seen.
+    pub resources: u64,
+    /// Runs nothing refers to any more.
+    pub runs: u64,
+}
+
 /// A persistent store of runs, resources and findings.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -143,4 +237,16 @@ pub trait Store: Send + Sync {
     async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError>;
     /// Records that a notifier has dealt with every event up to `event`.
     async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError>;
+    /// Takes the lease `name` for `holder`, or renews it when `holder` has it, for `ttl`; true when `holder` holds
+    /// it afterwards. A lease its holder stopped renewing lapses after `ttl` and goes to whoever asks next. Expiry
+    /// is judged by the database's clock, so replicas' clocks need not agree.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` has it (at shutdown), so another replica takes it at once.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// The leases not yet lapsed, by name.
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// Forgets history from before `before`: findings resolved then, resources last seen then, lifecycle events of
+    /// findings no longer open that every notifier has dealt with, and the runs nothing refers to any more. Open and
+    /// suppressed findings stay however old, with the events that opened them.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError>;
 }

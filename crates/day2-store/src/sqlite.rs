@@ -1,14 +1,16 @@
 //! The embedded SQLite store (sqlx, runtime queries, WAL journal). Schema: `migrations/sqlite/`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use day2_model::{Finding, FindingStatus};
+use chrono::{DateTime, TimeZone, Utc};
+use day2_model::Finding;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
-use crate::{FindingEvent, FindingQuery, QueryResult, RunOutcome, RunRecord, Store, StoreError, Transition};
+use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
+use crate::{FindingEvent, FindingQuery, Lease, Pruned, QueryResult, RunOutcome, RunRecord, Store, StoreError};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -22,22 +24,15 @@ fn query_err(e: sqlx::Error) -> StoreError {
     StoreError::Query(e.to_string())
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Decode(e.to_string()))
-}
-
-/// A lifecycle transition about to be logged.
-struct Event<'a> {
-    finding: &'a Finding,
-    transition: Transition,
-    previous: Option<&'a str>,
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 async fn insert_event(
     tx: &mut Transaction<'_, Sqlite>,
     run_id: i64,
     at: &str,
-    event: &Event<'_>,
+    event: &Logged,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO finding_events (finding_id, run_id, at, transition, previous, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -46,20 +41,12 @@ async fn insert_event(
     .bind(run_id)
     .bind(at)
     .bind(event.transition.as_str())
-    .bind(event.previous)
-    .bind(json(event.finding)?)
+    .bind(event.previous.as_deref())
+    .bind(json(&event.finding)?)
     .execute(&mut **tx)
     .await
     .map_err(query_err)?;
     Ok(())
-}
-
-fn state_of(f: &Finding) -> &'static str {
-    match f.status {
-        FindingStatus::Suppressed(_) => "suppressed",
-        FindingStatus::Resolved => "resolved",
-        FindingStatus::Open { .. } => "open",
-    }
 }
 
 impl SqliteStore {
@@ -130,37 +117,23 @@ impl Store for SqliteStore {
         .get(0);
         Self::upsert_resources(&mut tx, run, run_id, &now).await?;
 
-        let source_of: HashMap<&str, &str> = run.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
+        let findings = lifecycle::distinct_findings(run);
         let mut outcome = RunOutcome { run_id, ..RunOutcome::default() };
-        let mut seen = HashSet::new();
-        for f in run.findings {
-            seen.insert(f.id.as_str());
-            let previous = sqlx::query("SELECT state, first_seen FROM findings WHERE id = ?1")
-                .bind(f.id.as_str())
-                .fetch_optional(&mut *tx)
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        let mut prior = HashMap::new();
+        let rows =
+            sqlx::query("SELECT id, state, first_seen FROM findings WHERE id IN (SELECT value FROM json_each(?1))")
+                .bind(json(&ids)?)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(query_err)?;
-            let (first_seen, previous_state) = match previous {
-                None => {
-                    outcome.new.push(f.id.clone());
-                    (now.clone(), None)
-                }
-                Some(row) => {
-                    let state: String = row.get(0);
-                    let first: String = row.get(1);
-                    if state == "resolved" {
-                        outcome.new.push(f.id.clone());
-                        outcome.reopened.push(f.id.clone());
-                    }
-                    (first, Some(state))
-                }
-            };
-            let reopened = previous_state.as_deref() == Some("resolved");
-            let first_time =
-                DateTime::parse_from_rfc3339(&first_seen).map(|t| t.with_timezone(&Utc)).unwrap_or(run.started_at);
-            outcome.first_seen.insert(f.id.clone(), first_time);
-            let mut stored = f.clone();
-            stored.first_seen = first_time;
+        for row in rows {
+            let first_seen = parse_time(row.get(2))?;
+            prior.insert(row.get(0), Prior { state: row.get(1), first_seen });
+        }
+        let (seen, mut logged) = lifecycle::plan_seen(run, &findings, &prior, &mut outcome);
+        for s in &seen {
+            let f = &s.finding;
             sqlx::query(
                 "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen, resolved_at, reopened, last_run)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, 0, ?11)
@@ -170,61 +143,49 @@ impl Store for SqliteStore {
             .bind(f.id.as_str())
             .bind(&f.rule_id)
             .bind(f.resource.as_str())
-            .bind(source_of.get(f.resource.as_str()).copied().unwrap_or_default())
+            .bind(s.source)
             .bind(f.severity.as_str())
             .bind(f.domain.as_str())
-            .bind(state_of(f))
-            .bind(json(&stored)?)
-            .bind(&first_seen)
+            .bind(s.state)
+            .bind(json(f)?)
+            .bind(f.first_seen.to_rfc3339())
             .bind(&now)
             .bind(run_id)
-            .bind(i64::from(reopened))
+            .bind(i64::from(s.reopened))
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;
-            let transition = match (previous_state.as_deref(), state_of(f)) {
-                (None, _) => Some(Transition::Opened),
-                (Some("resolved"), _) => Some(Transition::Reopened),
-                // A suppression that expired (or was removed) opens the finding for whoever is told.
-                (Some("suppressed"), "open") => Some(Transition::Opened),
-                (Some("open"), "suppressed") => Some(Transition::Suppressed),
-                _ => None,
-            };
-            if let Some(transition) = transition {
-                let event = Event { finding: &stored, transition, previous: previous_state.as_deref() };
-                insert_event(&mut tx, run_id, &now, &event).await?;
-            }
         }
 
-        for source in run.sources.iter().filter(|s| s.complete) {
-            let rows =
-                sqlx::query("SELECT id, data, rule_id, state FROM findings WHERE source = ?1 AND state != 'resolved'")
-                    .bind(&source.name)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(query_err)?;
-            for row in rows {
-                let id: String = row.get(0);
-                let rule: String = row.get(2);
-                if seen.contains(id.as_str()) || run.rules_run.binary_search(&rule).is_err() {
-                    continue;
-                }
-                let data: String = row.get(1);
-                let mut f: Finding = serde_json::from_str(&data).map_err(|e| StoreError::Decode(e.to_string()))?;
-                f.status = FindingStatus::Resolved;
-                f.resolved_at = Some(run.started_at);
-                sqlx::query("UPDATE findings SET state = 'resolved', resolved_at = ?2, data = ?3 WHERE id = ?1")
-                    .bind(&id)
-                    .bind(&now)
-                    .bind(json(&f)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_err)?;
-                let previous: String = row.get(3);
-                let event = Event { finding: &f, transition: Transition::Resolved, previous: Some(&previous) };
-                insert_event(&mut tx, run_id, &now, &event).await?;
-                outcome.resolved.push(f);
-            }
+        let complete = lifecycle::complete_sources(run);
+        let rows = sqlx::query(
+            "SELECT id, rule_id, state, data FROM findings
+             WHERE source IN (SELECT value FROM json_each(?1)) AND state != 'resolved'",
+        )
+        .bind(json(&complete)?)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err)?;
+        let candidates = rows.iter().map(|row| Unresolved {
+            id: row.get(0),
+            rule_id: row.get(1),
+            state: row.get(2),
+            data: row.get(3),
+        });
+        let resolved = lifecycle::plan_resolved(run, &findings, candidates.collect())?;
+        for r in &resolved {
+            sqlx::query("UPDATE findings SET state = 'resolved', resolved_at = ?2, data = ?3 WHERE id = ?1")
+                .bind(r.finding.id.as_str())
+                .bind(&now)
+                .bind(json(&r.finding)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err)?;
+        }
+        outcome.resolved = resolved.iter().map(|r| r.finding.clone()).collect();
+        logged.extend(resolved);
+        for event in &logged {
+            insert_event(&mut tx, run_id, &now, event).await?;
         }
         sqlx::query("UPDATE runs SET new = ?2, resolved = ?3 WHERE id = ?1")
             .bind(run_id)
@@ -238,38 +199,25 @@ impl Store for SqliteStore {
     }
 
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
-        let mut states = vec!["open"];
-        if query.include_suppressed {
-            states.push("suppressed");
-        }
-        if query.include_resolved {
-            states.push("resolved");
-        }
-        let rows = sqlx::query("SELECT data, first_seen, last_seen, resolved_at, state FROM findings ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err)?;
-        let mut out = Vec::new();
+        let states = lifecycle::listed_states(query);
+        let rows = sqlx::query(
+            "SELECT data, first_seen, last_seen, resolved_at FROM findings
+             WHERE state IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )
+        .bind(json(&states)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let state: String = row.get(4);
-            if !states.contains(&state.as_str()) {
-                continue;
-            }
             let data: String = row.get(0);
             let mut f: Finding = serde_json::from_str(&data).map_err(|e| StoreError::Decode(e.to_string()))?;
-            let parse = |s: String| DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).ok();
-            if let Some(t) = parse(row.get(1)) {
-                f.first_seen = t;
-            }
-            if let Some(t) = parse(row.get(2)) {
-                f.last_seen = t;
-            }
-            f.resolved_at = row.get::<Option<String>, _>(3).and_then(parse);
+            f.first_seen = parse_time(row.get(1))?;
+            f.last_seen = parse_time(row.get(2))?;
+            f.resolved_at = row.get::<Option<&str>, _>(3).map(parse_time).transpose()?;
             out.push(f);
         }
-        out.sort_by(|a, b| {
-            b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line))
-        });
+        lifecycle::most_severe_first(&mut out);
         Ok(out)
     }
 
@@ -337,6 +285,72 @@ impl Store for SqliteStore {
         .await
         .map_err(query_err)?;
         Ok(())
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?3)
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+             WHERE leases.holder = excluded.holder OR leases.expires_ms < CAST(unixepoch('subsec') * 1000 AS INTEGER)
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err)?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, holder, expires_ms FROM leases
+             WHERE expires_ms >= CAST(unixepoch('subsec') * 1000 AS INTEGER) ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        rows.iter()
+            .map(|row| {
+                let expires_at = Utc
+                    .timestamp_millis_opt(row.get(2))
+                    .single()
+                    .ok_or_else(|| StoreError::Decode("lease expiry out of range".into()))?;
+                Ok(Lease { name: row.get(0), holder: row.get(1), expires_at })
+            })
+            .collect()
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let before = before.to_rfc3339();
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let mut removed = [0u64; 4];
+        for (count, statement) in removed.iter_mut().zip([
+            "DELETE FROM finding_events WHERE julianday(at) < julianday(?1)
+                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
+                 AND finding_id NOT IN (SELECT id FROM findings WHERE state <> 'resolved')",
+            "DELETE FROM findings WHERE state = 'resolved' AND julianday(resolved_at) < julianday(?1)",
+            "DELETE FROM resources WHERE julianday(last_seen) < julianday(?1)",
+            "DELETE FROM runs WHERE julianday(started_at) < julianday(?1)
+                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
+                 AND id NOT IN (SELECT run_id FROM finding_events)",
+        ]) {
+            *count = sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(query_err)?;
+        let [events, findings, resources, runs] = removed;
+        Ok(Pruned { events, findings, resources, runs })
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {

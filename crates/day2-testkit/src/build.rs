@@ -49,5 +49,6 @@ pub fn finding(rule: &str, r: &Resource) -> Finding {
         first_seen: now,
         last_seen: now,
         resolved_at: None,
+        changed_at: None,
     }
 }

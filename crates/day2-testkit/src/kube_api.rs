@@ -131,6 +131,8 @@ struct Cluster {
     /// API groups whose discovery answers 503, as an aggregated API does when its backing service is down.
     unavailable: BTreeSet<String>,
     requests: Vec<String>,
+    /// Added before every answer, as a distant or overloaded API server would.
+    latency: std::time::Duration,
 }
 
 type Shared = Arc<Mutex<Cluster>>;
@@ -156,6 +158,7 @@ impl KubeApi {
             forbidden: BTreeSet::new(),
             unavailable: BTreeSet::new(),
             requests: Vec::new(),
+            latency: std::time::Duration::ZERO,
         };
         for object in objects {
             let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
@@ -238,6 +241,11 @@ impl KubeApi {
     /// an aggregated API whose backing service is down.
     pub fn make_group_unavailable(&self, group: &str) {
         self.lock().unavailable.insert(group.to_owned());
+    }
+
+    /// Delays every answer from now on by `latency`, so that a collection takes long enough to be interrupted.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
     }
 
     /// Every request so far, as `path?query`.
@@ -329,6 +337,10 @@ fn live_changes(
 }
 
 async fn handle(State(cluster): State<Shared>, uri: Uri, Query(query): Query<BTreeMap<String, String>>) -> Response {
+    let latency = cluster.lock().unwrap_or_else(std::sync::PoisonError::into_inner).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut cluster = cluster.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     cluster.requests.push(uri.path_and_query().map(ToString::to_string).unwrap_or_default());
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();

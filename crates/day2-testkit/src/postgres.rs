@@ -114,3 +114,63 @@ impl Drop for PgInstance {
         let _ = run(&self.bin.join("pg_ctl"), &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 }
+
+/// A fresh database on the machine's shared PostgreSQL server, dropped (with its connections) when dropped: for tests
+/// of day2's own store, which need a database but never change server settings. The server is
+/// `DAY2_TEST_POSTGRES_URL` (an admin connection URL), by default `postgres://postgres@127.0.0.1:5432/postgres`.
+pub struct ScratchDatabase {
+    admin: String,
+    name: String,
+    /// Connection URL of the new database.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates one. `Ok(None)` when the server cannot be reached or `psql` is missing (the caller skips and says
+    /// why), unless `DAY2_REQUIRE_POSTGRES` is set.
+    pub fn create() -> Result<Option<ScratchDatabase>, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("DAY2_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let Some((server, _)) = admin.rsplit_once('/') else {
+            return Err(format!("DAY2_TEST_POSTGRES_URL `{admin}` has no database part"));
+        };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let name = format!("day2_test_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let url = format!("{server}/{name}");
+        match psql(&admin, &format!("CREATE DATABASE {name}")) {
+            Ok(()) => Ok(Some(ScratchDatabase { admin, name, url })),
+            Err(e) if std::env::var_os("DAY2_REQUIRE_POSTGRES").is_some() => {
+                Err(format!("PostgreSQL at {admin} is required (DAY2_REQUIRE_POSTGRES): {e}"))
+            }
+            Err(e) => {
+                eprintln!("skipping: no PostgreSQL server for a scratch database ({e})");
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl ScratchDatabase {
+    /// Runs one SQL statement in the database (as its owner), via `psql`.
+    pub fn execute(&self, statement: &str) -> Result<(), String> {
+        psql(&self.url, statement)
+    }
+}
+
+fn psql(url: &str, statement: &str) -> Result<(), String> {
+    let output = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", statement])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_owned()) }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = psql(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("cannot drop scratch database {}: {e}", self.name);
+        }
+    }
+}

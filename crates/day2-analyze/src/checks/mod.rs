@@ -315,6 +315,7 @@ impl Checks {
             first_seen: context.now,
             last_seen: context.now,
             resolved_at: None,
+            changed_at: None,
         }
     }
 }

@@ -153,6 +153,7 @@ mod tests {
             first_seen: Utc::now(),
             last_seen: Utc::now(),
             resolved_at: None,
+            changed_at: None,
         }
     }
 

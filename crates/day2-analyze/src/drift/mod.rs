@@ -14,6 +14,7 @@ pub mod diff;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use day2_model::{
     Attr, Coverage, Domain, Evidence, Examined, Finding, FindingId, FindingStatus, Inventory, Provider, Resource,
     RuleMeta, Severity,
@@ -231,7 +232,7 @@ impl Drift {
             let findings: Vec<Finding> = declared_here
                 .par_iter()
                 .filter_map(|d| match live.get(&d.id) {
-                    Some(l) => self.changed(d, l, context),
+                    Some(l) => self.changed(d, l, context).map(|f| Finding { changed_at: last_change(l), ..f }),
                     None if scope.complete && seen.covers(d) => Some(missing(d, &scope.scope, context)),
                     None => None,
                 })
@@ -427,7 +428,19 @@ fn missing(declared: &Resource, scope: &str, context: &Context) -> Finding {
 
 fn unmanaged(live: &Resource, scope: &str, context: &Context) -> Finding {
     let message = format!("{} {} runs in {scope} but is declared nowhere", live.kind, display_name(live));
-    finding(live, UNMANAGED, Severity::Low, message, Vec::new(), context)
+    Finding { changed_at: last_change(live), ..finding(live, UNMANAGED, Severity::Low, message, Vec::new(), context) }
+}
+
+/// When a live Kubernetes object was last written, by its `metadata.managedFields` times (the latest of any manager):
+/// the change that drifted it is at or before that, so time to detect is measured from it.
+fn last_change(live: &Resource) -> Option<DateTime<Utc>> {
+    let entries = live.attrs.pointer("/metadata/managedFields").and_then(Attr::as_array)?;
+    entries
+        .iter()
+        .filter_map(|e| e.get("time").and_then(Attr::as_str))
+        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .max()
 }
 
 fn display_name(r: &Resource) -> String {
@@ -476,6 +489,7 @@ fn finding(
         first_seen: context.now,
         last_seen: context.now,
         resolved_at: None,
+        changed_at: None,
     }
 }
 

@@ -1,0 +1,150 @@
+//! The findings' lifecycle, decided once for every backend: given what the store held before a run, which findings
+//! are new, reopened, suppressed or resolved, and what each backend writes. Backends only read and write rows.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use day2_model::{Finding, FindingStatus};
+
+use crate::{FindingQuery, RunOutcome, RunRecord, StoreError, Transition};
+
+/// A stored finding's state before the run.
+pub(crate) struct Prior {
+    pub state: String,
+    pub first_seen: DateTime<Utc>,
+}
+
+/// A finding of the run, as it is to be stored.
+pub(crate) struct Seen<'a> {
+    /// The finding with its first-seen time.
+    pub finding: Finding,
+    /// The source of its resource (findings resolve per source).
+    pub source: &'a str,
+    pub state: &'static str,
+    /// It had been resolved and is back.
+    pub reopened: bool,
+}
+
+/// A lifecycle event to append to the log.
+pub(crate) struct Logged {
+    pub finding: Finding,
+    pub transition: Transition,
+    pub previous: Option<String>,
+}
+
+/// A finding still open or suppressed in the store, in a source the run read completely.
+pub(crate) struct Unresolved {
+    pub id: String,
+    pub rule_id: String,
+    pub state: String,
+    /// The JSON finding as last stored.
+    pub data: String,
+}
+
+pub(crate) fn state_of(f: &Finding) -> &'static str {
+    match f.status {
+        FindingStatus::Suppressed(_) => "suppressed",
+        FindingStatus::Resolved => "resolved",
+        FindingStatus::Open { .. } => "open",
+    }
+}
+
+/// The run's findings, one per id (the last wins, as repeated upserts would).
+pub(crate) fn distinct_findings<'a>(run: &RunRecord<'a>) -> Vec<&'a Finding> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(run.findings.len());
+    for (i, f) in run.findings.iter().enumerate() {
+        last.insert(f.id.as_str(), i);
+    }
+    run.findings.iter().enumerate().filter(|(i, f)| last.get(f.id.as_str()) == Some(i)).map(|(_, f)| f).collect()
+}
+
+/// Decides what each finding of the run becomes, given the stored state of those ids (`prior`), and fills the
+/// outcome's new, reopened and first-seen entries.
+pub(crate) fn plan_seen<'a>(
+    run: &RunRecord<'a>,
+    findings: &[&Finding],
+    prior: &HashMap<String, Prior>,
+    outcome: &mut RunOutcome,
+) -> (Vec<Seen<'a>>, Vec<Logged>) {
+    let source_of: HashMap<&str, &str> = run.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
+    let mut seen = Vec::with_capacity(findings.len());
+    let mut logged = Vec::new();
+    for f in findings {
+        let previous = prior.get(f.id.as_str());
+        let first_seen = previous.map_or(run.started_at, |p| p.first_seen);
+        let reopened = previous.is_some_and(|p| p.state == "resolved");
+        if previous.is_none() || reopened {
+            outcome.new.push(f.id.clone());
+        }
+        if reopened {
+            outcome.reopened.push(f.id.clone());
+        }
+        outcome.first_seen.insert(f.id.clone(), first_seen);
+        let mut stored = (*f).clone();
+        stored.first_seen = first_seen;
+        let state = state_of(f);
+        let transition = match (previous.map(|p| p.state.as_str()), state) {
+            (None, _) => Some(Transition::Opened),
+            (Some("resolved"), _) => Some(Transition::Reopened),
+            // A suppression that expired (or was removed) opens the finding for whoever is told.
+            (Some("suppressed"), "open") => Some(Transition::Opened),
+            (Some("open"), "suppressed") => Some(Transition::Suppressed),
+            _ => None,
+        };
+        if let Some(transition) = transition {
+            logged.push(Logged { finding: stored.clone(), transition, previous: previous.map(|p| p.state.clone()) });
+        }
+        let source = source_of.get(f.resource.as_str()).copied().unwrap_or_default();
+        seen.push(Seen { finding: stored, source, state, reopened });
+    }
+    (seen, logged)
+}
+
+/// Which of the stored unresolved findings of completely read sources this run resolves: those it did not see, of
+/// rules that ran. Each comes back marked resolved at the run's start.
+pub(crate) fn plan_resolved(
+    run: &RunRecord<'_>,
+    findings: &[&Finding],
+    candidates: Vec<Unresolved>,
+) -> Result<Vec<Logged>, StoreError> {
+    let seen: HashSet<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+    let mut resolved = Vec::new();
+    for candidate in candidates {
+        if seen.contains(candidate.id.as_str()) || run.rules_run.binary_search(&candidate.rule_id).is_err() {
+            continue;
+        }
+        let mut f: Finding = serde_json::from_str(&candidate.data).map_err(|e| StoreError::Decode(e.to_string()))?;
+        f.status = FindingStatus::Resolved;
+        f.resolved_at = Some(run.started_at);
+        resolved.push(Logged { finding: f, transition: Transition::Resolved, previous: Some(candidate.state) });
+    }
+    Ok(resolved)
+}
+
+/// The names of the sources read completely: only their findings can resolve.
+pub(crate) fn complete_sources<'a>(run: &RunRecord<'a>) -> Vec<&'a str> {
+    run.sources.iter().filter(|s| s.complete).map(|s| s.name.as_str()).collect()
+}
+
+/// The stored states a listing includes.
+pub(crate) fn listed_states(query: &FindingQuery) -> Vec<&'static str> {
+    let mut states = vec!["open"];
+    if query.include_suppressed {
+        states.push("suppressed");
+    }
+    if query.include_resolved {
+        states.push("resolved");
+    }
+    states
+}
+
+/// The order findings are listed in: most severe first, then by where they are declared.
+pub(crate) fn most_severe_first(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line))
+    });
+}
+
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Decode(e.to_string()))
+}

@@ -1,0 +1,485 @@
+//! The shared PostgreSQL store (sqlx, runtime queries). Schema: `migrations/postgres/`.
+//!
+//! Several `day2 serve` replicas use one database: migrations take sqlx's advisory lock, recording a run takes
+//! [`RECORD_LOCK`] so lifecycle events are committed in id order, and leases (judged by the database's clock) say
+//! which replica runs which job. Rows are written in bulk (`UNNEST` of arrays), one statement per table per run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use day2_model::Finding;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Executor, Postgres, Row, Transaction};
+
+use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
+use crate::{
+    FindingEvent, FindingQuery, Lease, Pruned, QueryResult, RunOutcome, RunRecord, Store, StoreError, Transition,
+};
+
+/// Advisory lock key held while a run is recorded ("day2" and 1).
+const RECORD_LOCK: i64 = 0x6461_7932_0000_0001;
+
+/// Rows per bulk statement: bounds the size of one message to the server.
+const CHUNK: usize = 5_000;
+
+/// What a `day2 query` transaction may do: read, for 30 s at most, with times in UTC.
+const QUERY_SETTINGS: [&str; 3] =
+    ["SET TRANSACTION READ ONLY", "SET LOCAL statement_timeout = '30s'", "SET LOCAL TimeZone = 'UTC'"];
+
+/// A store in one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn query_err(e: sqlx::Error) -> StoreError {
+    StoreError::Query(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/database`) and applies migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            location: crate::StoreLocation::Postgres(url.to_owned()).to_string(),
+            message: e.to_string(),
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| open_err(&e))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| open_err(&e))?;
+        Ok(PgStore { pool })
+    }
+
+    async fn upsert_resources(tx: &mut Transaction<'_, Postgres>, run: &RecordedRun<'_>) -> Result<(), StoreError> {
+        // One row per id, the last wins (as repeated upserts would): a statement may not update a row twice.
+        let mut last = HashMap::with_capacity(run.record.resources.len());
+        for (i, r) in run.record.resources.iter().enumerate() {
+            last.insert(r.id.as_str(), i);
+        }
+        let distinct: Vec<_> =
+            run.record.resources.iter().enumerate().filter(|(i, r)| last.get(r.id.as_str()) == Some(i)).collect();
+        for chunk in distinct.chunks(CHUNK) {
+            let mut columns: [Vec<String>; 8] = Default::default();
+            for (_, r) in chunk {
+                let values = [
+                    r.id.as_str().to_owned(),
+                    r.source.clone(),
+                    r.provider.as_str().to_owned(),
+                    r.kind.clone(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                    json(&r.owner)?,
+                    json(&r.attrs)?,
+                ];
+                for (column, value) in columns.iter_mut().zip(values) {
+                    column.push(value);
+                }
+            }
+            let [id, source, provider, kind, namespace, name, owner, attrs] = columns;
+            sqlx::query(
+                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run)
+                 SELECT id, source, provider, kind, namespace, name, owner::json, attrs::json, $9, $9, $10
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                     AS r(id, source, provider, kind, namespace, name, owner, attrs)
+                 ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, owner = EXCLUDED.owner, attrs = EXCLUDED.attrs,
+                     last_seen = EXCLUDED.last_seen, last_run = EXCLUDED.last_run",
+            )
+            .bind(id)
+            .bind(source)
+            .bind(provider)
+            .bind(kind)
+            .bind(namespace)
+            .bind(name)
+            .bind(owner)
+            .bind(attrs)
+            .bind(run.at)
+            .bind(run.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(query_err)?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_findings(
+        tx: &mut Transaction<'_, Postgres>,
+        run: &RecordedRun<'_>,
+        seen: &[lifecycle::Seen<'_>],
+    ) -> Result<(), StoreError> {
+        for chunk in seen.chunks(CHUNK) {
+            let mut text: [Vec<String>; 8] = Default::default();
+            let mut first_seen = Vec::with_capacity(chunk.len());
+            let mut reopened = Vec::with_capacity(chunk.len());
+            for s in chunk {
+                let f = &s.finding;
+                let values = [
+                    f.id.as_str().to_owned(),
+                    f.rule_id.clone(),
+                    f.resource.as_str().to_owned(),
+                    s.source.to_owned(),
+                    f.severity.as_str().to_owned(),
+                    f.domain.as_str().to_owned(),
+                    s.state.to_owned(),
+                    json(f)?,
+                ];
+                for (column, value) in text.iter_mut().zip(values) {
+                    column.push(value);
+                }
+                first_seen.push(f.first_seen);
+                reopened.push(i64::from(s.reopened));
+            }
+            let [id, rule, resource, source, severity, domain, state, data] = text;
+            sqlx::query(
+                "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen,
+                     resolved_at, reopened, last_run)
+                 SELECT id, rule_id, resource_id, source, severity, domain, state, data::json, first_seen, $11, NULL, reopened, $12
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::timestamptz[], $10::bigint[])
+                     AS f(id, rule_id, resource_id, source, severity, domain, state, data, first_seen, reopened)
+                 ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, severity = EXCLUDED.severity,
+                     state = EXCLUDED.state, data = EXCLUDED.data, last_seen = EXCLUDED.last_seen, resolved_at = NULL,
+                     reopened = findings.reopened + EXCLUDED.reopened, last_run = EXCLUDED.last_run",
+            )
+            .bind(id)
+            .bind(rule)
+            .bind(resource)
+            .bind(source)
+            .bind(severity)
+            .bind(domain)
+            .bind(state)
+            .bind(data)
+            .bind(first_seen)
+            .bind(reopened)
+            .bind(run.at)
+            .bind(run.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(query_err)?;
+        }
+        Ok(())
+    }
+
+    async fn mark_resolved(
+        tx: &mut Transaction<'_, Postgres>,
+        run: &RecordedRun<'_>,
+        resolved: &[Logged],
+    ) -> Result<(), StoreError> {
+        for chunk in resolved.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|r| r.finding.id.as_str()).collect();
+            let data = chunk.iter().map(|r| json(&r.finding)).collect::<Result<Vec<_>, _>>()?;
+            sqlx::query(
+                "UPDATE findings SET state = 'resolved', resolved_at = $3, data = u.data::json
+                 FROM UNNEST($1::text[], $2::text[]) AS u(id, data) WHERE findings.id = u.id",
+            )
+            .bind(ids)
+            .bind(data)
+            .bind(run.at)
+            .execute(&mut **tx)
+            .await
+            .map_err(query_err)?;
+        }
+        Ok(())
+    }
+
+    async fn append_events(
+        tx: &mut Transaction<'_, Postgres>,
+        run: &RecordedRun<'_>,
+        events: &[Logged],
+    ) -> Result<(), StoreError> {
+        for chunk in events.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|e| e.finding.id.as_str()).collect();
+            let transitions: Vec<&str> = chunk.iter().map(|e| e.transition.as_str()).collect();
+            let previous: Vec<Option<&str>> = chunk.iter().map(|e| e.previous.as_deref()).collect();
+            let data = chunk.iter().map(|e| json(&e.finding)).collect::<Result<Vec<_>, _>>()?;
+            // ORDER BY the array position: ids are handed out in the order the lifecycle decided.
+            sqlx::query(
+                "INSERT INTO finding_events (finding_id, run_id, at, transition, previous, data)
+                 SELECT finding_id, $5, $6, transition, previous, data::json
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                     AS e(finding_id, transition, previous, data, position)
+                 ORDER BY position",
+            )
+            .bind(ids)
+            .bind(transitions)
+            .bind(previous)
+            .bind(data)
+            .bind(run.id)
+            .bind(run.at)
+            .execute(&mut **tx)
+            .await
+            .map_err(query_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// A run being recorded: its id and time with what was handed in.
+struct RecordedRun<'a> {
+    record: &'a RunRecord<'a>,
+    id: i64,
+    at: DateTime<Utc>,
+}
+
+/// Reads one column of a `day2 query` answer, which arrives as text (simple query protocol), as JSON: numbers and
+/// booleans as such, times as RFC 3339 like the SQLite store's, everything else as text.
+fn query_value(row: &PgRow, i: usize) -> Result<serde_json::Value, StoreError> {
+    use sqlx::{TypeInfo, ValueRef};
+    let raw = row.try_get_raw(i).map_err(query_err)?;
+    if raw.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    let type_name = raw.type_info().name().to_owned();
+    let text = raw.as_str().map_err(|e| StoreError::Decode(e.to_string()))?;
+    Ok(match type_name.as_str() {
+        "INT2" | "INT4" | "INT8" | "OID" => text.parse::<i64>().map_or_else(|_| text.into(), serde_json::Value::from),
+        "FLOAT4" | "FLOAT8" | "NUMERIC" => {
+            text.parse::<serde_json::Number>().map_or_else(|_| text.into(), serde_json::Value::Number)
+        }
+        "BOOL" => serde_json::Value::Bool(text == "t"),
+        "TIMESTAMPTZ" => DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z")
+            .map_or_else(|_| text.into(), |t| t.with_timezone(&Utc).to_rfc3339().into()),
+        _ => text.into(),
+    })
+}
+
+/// Runs `sql` in `conn`'s transaction, made read-only first: the column names and the rows.
+async fn read_only_query(conn: &mut PgConnection, sql: &str) -> Result<(Vec<String>, Vec<PgRow>), sqlx::Error> {
+    use sqlx::Column;
+    for setting in QUERY_SETTINGS {
+        conn.execute(setting).await?;
+    }
+    // Preparing proves it is one statement (so it cannot end the read-only transaction and go on) and names the
+    // columns even when no row comes back. It then runs over the simple protocol, whose rows are text whatever the
+    // column type.
+    let described = conn.describe(sql).await?;
+    let columns = described.columns().iter().map(|c| c.name().to_owned()).collect();
+    let rows = conn.fetch_all(sqlx::raw_sql(sql)).await?;
+    Ok((columns, rows))
+}
+
+fn decode_event(row: &PgRow) -> Result<FindingEvent, StoreError> {
+    let decode = |e: &dyn std::fmt::Display| StoreError::Decode(e.to_string());
+    let transition: String = row.try_get(3).map_err(query_err)?;
+    let data: String = row.try_get(5).map_err(query_err)?;
+    Ok(FindingEvent {
+        id: row.try_get(0).map_err(query_err)?,
+        run_id: row.try_get(1).map_err(query_err)?,
+        at: row.try_get(2).map_err(query_err)?,
+        transition: serde_json::from_value::<Transition>(serde_json::Value::String(transition))
+            .map_err(|e| decode(&e))?,
+        previous: row.try_get(4).map_err(query_err)?,
+        finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn record_run(&self, record: &RunRecord<'_>) -> Result<RunOutcome, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(RECORD_LOCK).execute(&mut *tx).await.map_err(query_err)?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO runs (started_at, sources, findings, new, resolved) VALUES ($1, $2::json, $3, 0, 0) RETURNING id",
+        )
+        .bind(record.started_at)
+        .bind(json(&record.sources)?)
+        .bind(record.findings.len() as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_err)?
+        .get(0);
+        let run = RecordedRun { record, id, at: record.started_at };
+        Self::upsert_resources(&mut tx, &run).await?;
+
+        let findings = lifecycle::distinct_findings(record);
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        let rows = sqlx::query("SELECT id, state, first_seen FROM findings WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        let mut prior = HashMap::with_capacity(rows.len());
+        for row in rows {
+            prior.insert(row.get(0), Prior { state: row.get(1), first_seen: row.get(2) });
+        }
+        let mut outcome = RunOutcome { run_id: id, ..RunOutcome::default() };
+        let (seen, mut logged) = lifecycle::plan_seen(record, &findings, &prior, &mut outcome);
+        Self::upsert_findings(&mut tx, &run, &seen).await?;
+
+        let complete = lifecycle::complete_sources(record);
+        let rows = sqlx::query(
+            "SELECT id, rule_id, state, data::text FROM findings WHERE source = ANY($1) AND state <> 'resolved'",
+        )
+        .bind(&complete)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err)?;
+        let candidates = rows.iter().map(|row| Unresolved {
+            id: row.get(0),
+            rule_id: row.get(1),
+            state: row.get(2),
+            data: row.get(3),
+        });
+        let resolved = lifecycle::plan_resolved(record, &findings, candidates.collect())?;
+        Self::mark_resolved(&mut tx, &run, &resolved).await?;
+        outcome.resolved = resolved.iter().map(|r| r.finding.clone()).collect();
+        logged.extend(resolved);
+        Self::append_events(&mut tx, &run, &logged).await?;
+        sqlx::query("UPDATE runs SET new = $2, resolved = $3 WHERE id = $1")
+            .bind(id)
+            .bind(outcome.new.len() as i64)
+            .bind(outcome.resolved.len() as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        Ok(outcome)
+    }
+
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
+        let states = lifecycle::listed_states(query);
+        let rows = sqlx::query(
+            "SELECT data::text, first_seen, last_seen, resolved_at FROM findings WHERE state = ANY($1) ORDER BY id",
+        )
+        .bind(&states)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let data: String = row.get(0);
+            let mut f: Finding = serde_json::from_str(&data).map_err(|e| StoreError::Decode(e.to_string()))?;
+            f.first_seen = row.get(1);
+            f.last_seen = row.get(2);
+            f.resolved_at = row.get(3);
+            out.push(f);
+        }
+        lifecycle::most_severe_first(&mut out);
+        Ok(out)
+    }
+
+    async fn run_count(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) FROM runs").fetch_one(&self.pool).await.map(|r| r.get(0)).map_err(query_err)
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let mut removed = [0u64; 4];
+        for (count, statement) in removed.iter_mut().zip([
+            "DELETE FROM finding_events WHERE at < $1
+                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
+                 AND finding_id NOT IN (SELECT id FROM findings WHERE state <> 'resolved')",
+            "DELETE FROM findings WHERE state = 'resolved' AND resolved_at < $1",
+            "DELETE FROM resources WHERE last_seen < $1",
+            "DELETE FROM runs WHERE started_at < $1
+                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
+                 AND id NOT IN (SELECT run_id FROM finding_events)",
+        ]) {
+            *count = sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(query_err)?;
+        let [events, findings, resources, runs] = removed;
+        Ok(Pruned { events, findings, resources, runs })
+    }
+
+    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let (columns, rows) = read_only_query(&mut tx, sql).await.map_err(query_err)?;
+        tx.rollback().await.map_err(query_err)?;
+        let rows = rows
+            .iter()
+            .map(|row| (0..row.len()).map(|i| query_value(row, i)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<_, _>>()?;
+        Ok(QueryResult { columns, rows })
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, run_id, at, transition, previous, data::text FROM finding_events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        // One entry this version cannot read must not stop every later one from being delivered.
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                decode_event(row)
+                    .map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read."))
+                    .ok()
+            })
+            .collect())
+    }
+
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
+             VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), now()) ON CONFLICT (notifier) DO NOTHING",
+        )
+        .bind(notifier)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = $1")
+            .bind(notifier)
+            .fetch_one(&self.pool)
+            .await
+            .map(|row| row.get(0))
+            .map_err(query_err)
+    }
+
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES ($1, $2, now())
+             ON CONFLICT (notifier) DO UPDATE
+                 SET last_event = GREATEST(notifier_cursors.last_event, EXCLUDED.last_event), updated_at = now()",
+        )
+        .bind(notifier)
+        .bind(event)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(())
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < clock_timestamp()
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err)?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, holder, expires_at FROM leases WHERE expires_at >= clock_timestamp() ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(rows.iter().map(|row| Lease { name: row.get(0), holder: row.get(1), expires_at: row.get(2) }).collect())
+    }
+}
