@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use day2_report::Format;
+use day2_store::StoreLocation;
 
 const EXIT_CODES: &str = "Exit codes:
   0  nothing active at or above --fail-on, no input errors
@@ -89,6 +90,9 @@ pub enum Command {
     /// Ask the store anything in SQL (read-only): findings, resources and runs across time.
     #[command(after_long_help = QUERY_HELP)]
     Query(QueryArgs),
+    /// Day-2 outcomes from the store: time to detect, time to repair, drift-hours, open-finding age, by team.
+    #[command(after_long_help = OUTCOMES_HELP)]
+    Outcomes(OutcomesArgs),
     /// Make an API token for `day2 serve`: prints the token once and the line for day2.yaml (its hash).
     #[command(after_long_help = TOKEN_HELP)]
     Token(TokenArgs),
@@ -128,9 +132,10 @@ pub struct ReportArgs {
     /// Fail (exit 1) when an active finding is at or above this severity. Default: fail_on in day2.yaml, else high.
     #[arg(long, value_enum)]
     pub fail_on: Option<SeverityArg>,
-    /// Record resources and findings in this SQLite file and report what is new and resolved since the last run.
-    #[arg(long, value_name = "FILE", env = "DAY2_STORE")]
-    pub store: Option<PathBuf>,
+    /// Record resources and findings in this store (a SQLite file, or a `postgres://` URL) and report what is new and
+    /// resolved since the last run.
+    #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE")]
+    pub store: Option<StoreLocation>,
     /// Show suppressed findings in table and Markdown output (JSON, YAML, SARIF and JUnit always include them).
     #[arg(long)]
     pub show_suppressed: bool,
@@ -200,9 +205,10 @@ pub struct ServeArgs {
     /// Address of the HTTP API and metrics.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// SQLite store file (created when missing).
-    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
-    pub store: PathBuf,
+    /// The store: a SQLite file (created when missing), or `postgres://user@host/db` shared by several replicas,
+    /// which divide the jobs between them through leases (`serve.lease_seconds`).
+    #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: StoreLocation,
     /// Time between runs: `30s`, `5m`, `1h`.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: std::time::Duration,
@@ -365,9 +371,9 @@ pub enum ProviderArg {
 
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
-    /// The SQLite store written by `day2 check --store`.
-    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
-    pub store: PathBuf,
+    /// The store written by `day2 check --store` or `day2 serve`: a SQLite file or a `postgres://` URL.
+    #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: StoreLocation,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -390,12 +396,13 @@ Exit codes: 0 answered, 2 the store is missing or the statement fails (the messa
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    /// One SQL statement (SQLite dialect).
+    /// One SQL statement, in the dialect of the store (SQLite or PostgreSQL).
     #[arg(value_name = "SQL")]
     pub sql: String,
-    /// The store written by `day2 check --store`, `day2 drift --store` or `day2 serve`.
-    #[arg(long, value_name = "FILE", env = "DAY2_STORE", default_value = "day2.db")]
-    pub store: PathBuf,
+    /// The store written by `day2 check --store`, `day2 drift --store` or `day2 serve`: a SQLite file or a
+    /// `postgres://` URL.
+    #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: StoreLocation,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = QueryFormat::Table)]
     pub output: QueryFormat,
@@ -407,6 +414,33 @@ pub enum QueryFormat {
     Table,
     /// An array of objects, one per row, keyed by column.
     Json,
+}
+
+const OUTCOMES_HELP: &str =
+    "Computed from the findings' lifecycle log that `day2 check --store`, `day2 drift --store` and
+`day2 serve` keep:
+  time to detect   change → first sighting, where the source knows when the object changed (Kubernetes
+                   managedFields times); the count says how many findings that covers
+  time to repair   opened → resolved, per episode, for those resolved in the window (a suppression is no repair)
+  drift-hours      hours drift findings were open within the window, by scope
+  open age         how long the findings open now have been open
+
+Examples:
+  day2 outcomes --store day2.db
+  day2 outcomes --since 7d -o json
+  day2 outcomes --store postgres://day2@db/day2 --since 90d";
+
+#[derive(Debug, Args)]
+pub struct OutcomesArgs {
+    /// The store: a SQLite file or a `postgres://` URL.
+    #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
+    pub store: StoreLocation,
+    /// The window, back from now: `7d`, `30d`, `12h`.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub since: std::time::Duration,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = QueryFormat::Table)]
+    pub output: QueryFormat,
 }
 
 const TOKEN_HELP: &str = "Roles, each able to do what the ones before it can:

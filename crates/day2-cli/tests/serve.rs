@@ -61,10 +61,14 @@ fn serve_config(dir: &std::path::Path, config: &str) -> (Server, u16) {
 
 /// `day2 serve -c config` with extra environment variables (secrets), ready.
 fn serve_with_env(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> (Server, u16) {
+    serve_store(config, dir.join("day2.db").to_str().unwrap(), env)
+}
+
+/// `day2 serve -c config --store store` (a file or a URL), ready.
+fn serve_store(config: &str, store: &str, env: &[(&str, &str)]) -> (Server, u16) {
     let port = free_port();
-    let store = dir.join("day2.db");
     let listen = format!("127.0.0.1:{port}");
-    let args = ["serve", "-c", config, "--listen", &listen, "--store", store.to_str().unwrap(), "--interval", "1h"];
+    let args = ["serve", "-c", config, "--listen", &listen, "--store", store, "--interval", "1h"];
     let mut command = common::command(&args);
     command.envs(env.iter().copied());
     let server = Server(command.spawn().unwrap());
@@ -524,4 +528,123 @@ fn a_real_prometheus_scrapes_day2() {
     };
     assert_eq!(sample["metric"]["job"], "day2");
     assert_eq!(sample["value"][1], "1", "one missing object: {sample}");
+}
+
+/// Which replica holds each lease, as a replica's API reports it.
+fn lease_holders(port: u16) -> std::collections::BTreeMap<String, String> {
+    let leases = json(port, "/api/v1/leases");
+    leases["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap().to_owned(), l["holder"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// One number from the store, through `day2 query`.
+fn count(store: &str, sql: &str) -> i64 {
+    let out = common::day2(&["query", "--store", store, "-o", "json", sql]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    common::json_of(&out)[0]["n"].as_i64().unwrap()
+}
+
+/// Two replicas on one PostgreSQL store (a scratch database on the machine's server, 127.0.0.1:5432): each job
+/// runs on exactly one of them. The holder is killed (-9) in the middle of a collection (the cluster, a local
+/// Kubernetes wire-format server, answers slowly by then); the other takes its jobs and the notifications over within
+/// one lease period, and nothing recorded before the kill is lost. Then the killed one comes back as the standby.
+#[test]
+fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
+    let Some(db) = day2_testkit::postgres::ScratchDatabase::create().unwrap() else { return };
+    let sink = day2_testkit::http_sink::HttpSink::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let live: Value = serde_saphyr::from_str(DEPLOYMENT).unwrap();
+    let api = day2_testkit::kube_api::KubeApi::start(vec![live]).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path(), "prod-admin").unwrap();
+    std::fs::create_dir(dir.path().join("k8s")).unwrap();
+    std::fs::write(dir.path().join("k8s/web.yaml"), DEPLOYMENT).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nlive:\n  kubernetes:\n    - cluster: prod\n      kubeconfig: {}\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}'}}\nserve:\n  lease_seconds: 2\n",
+            kubeconfig.display(),
+            sink.url("/day2")
+        ),
+    )
+    .unwrap();
+    let (config, store) = (config.to_str().unwrap(), db.url.as_str());
+    let lease = Duration::from_secs(2);
+
+    let (a, a_port) = serve_store(config, store, &[]);
+    let a_name = json(a_port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned();
+    let (_b, b_port) = serve_store(config, store, &[]);
+    let b_name = json(b_port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned();
+    assert_ne!(a_name, b_name);
+    let all_held_by =
+        |name: &str| ["job:check", "job:drift", "notify"].iter().map(|l| ((*l).to_owned(), name.to_owned())).collect();
+    assert_eq!(lease_holders(b_port), all_held_by(&a_name), "the first replica took every job");
+    assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()), "the standby ran nothing");
+
+    // A change: both replicas see it, the holder alone runs the two jobs and tells the webhook once.
+    let runs_before = count(store, "SELECT count(*) AS n FROM runs");
+    std::fs::write(dir.path().join("k8s/debug.yaml"), PRIVILEGED_POD).unwrap();
+    wait_for(&sink, "opened", |r| r.iter().any(|r| about_debug_pod(r, "opened")));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(count(store, "SELECT count(*) AS n FROM runs") >= runs_before + 2, "a check and a drift run");
+    let delivered: Vec<i64> = sink.received().iter().map(|r| r.json()["event_id"].as_i64().unwrap()).collect();
+    let mut once = delivered.clone();
+    once.dedup();
+    assert_eq!(delivered, once, "each event told once, by one replica");
+    assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
+
+    // The cluster slows down; the Pod is deleted, and the holder is killed once its drift collection has begun (its
+    // check run, which resolved the Pod's finding, is recorded by then).
+    api.set_latency(Duration::from_millis(300));
+    let requests_before = api.requests().len();
+    std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !api.requests()[requests_before..].iter().any(|r| !r.contains("watch=true")) {
+        assert!(Instant::now() < deadline, "the drift collection did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = a.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let killed = Instant::now();
+    drop(a);
+    api.set_latency(Duration::ZERO);
+    let runs_at_kill = count(store, "SELECT count(*) AS n FROM runs");
+    let resolved = "SELECT count(*) AS n FROM finding_events WHERE transition = 'resolved'";
+    assert!(
+        count(store, resolved) > 0,
+        "the check run before the kill, which resolved the Pod's findings, is recorded"
+    );
+    let events_at_kill = count(store, "SELECT count(*) AS n FROM finding_events");
+    let findings_at_kill = count(store, "SELECT count(*) AS n FROM findings");
+
+    while lease_holders(b_port) != all_held_by(&b_name) {
+        assert!(killed.elapsed() < Duration::from_secs(30), "no hand-over: {:?}", lease_holders(b_port));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = killed.elapsed();
+    eprintln!("the killed replica's jobs moved in {took:?} (lease {lease:?})");
+    assert!(took < lease + Duration::from_millis(500), "handed over after {took:?}");
+
+    // The new holder runs both jobs at once, and delivers the resolution the killed one may not have.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while json(b_port, "/api/v1/sources")["jobs"].as_array().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the new holder did not run the jobs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for(&sink, "resolved", |r| r.iter().any(|r| about_debug_pod(r, "resolved")));
+    assert!(count(store, "SELECT count(*) AS n FROM runs") >= runs_at_kill + 2);
+    assert!(count(store, "SELECT count(*) AS n FROM finding_events") >= events_at_kill);
+    assert_eq!(count(store, "SELECT count(*) AS n FROM findings"), findings_at_kill, "no finding lost");
+    // The drift run the kill cut short is done by the new holder: the Pod, no longer declared, is no longer missing.
+    let missing_pod = "SELECT count(*) AS n FROM finding_list WHERE rule_id = 'DRIFT-MISSING' AND state = 'resolved'";
+    assert_eq!(count(store, missing_pod), 1);
+
+    // The killed replica restarts on the same store: it stands by.
+    let (_a, a_port) = serve_store(config, store, &[]);
+    assert_eq!(lease_holders(a_port), all_held_by(&b_name));
+    assert_eq!(json(a_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
 }

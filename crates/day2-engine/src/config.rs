@@ -76,7 +76,7 @@ pub struct ApiToken {
 }
 
 /// `serve:`: settings of `day2 serve` that belong with the fleet rather than the process.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
     /// API tokens. With none, the API is read-only and open (bind it to loopback); with some, every `/api` request
@@ -84,11 +84,26 @@ pub struct ServeConfig {
     pub tokens: Vec<ApiToken>,
     /// Whether `/metrics` needs a token too (viewer). Default false, so Prometheus scrapes without one.
     pub metrics_need_token: bool,
+    /// Replicas sharing one store divide the jobs (check, drift, notifications) through leases: a replica that dies
+    /// hands its jobs over within this many seconds. Default 30.
+    pub lease_seconds: u64,
+    /// Days of history the store keeps: resolved findings, resources no longer seen, delivered lifecycle events and
+    /// runs older than this are pruned hourly (open findings stay). 0 keeps everything. Default 90.
+    pub retention_days: u32,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig { tokens: Vec::new(), metrics_need_token: false, lease_seconds: 30, retention_days: 90 }
+    }
 }
 
 impl ServeConfig {
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if !(1..=3600).contains(&self.lease_seconds) {
+            problems.push(format!("serve.lease_seconds: {} is not between 1 and 3600", self.lease_seconds));
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, token) in self.tokens.iter().enumerate() {
             if token.name.trim().is_empty() {

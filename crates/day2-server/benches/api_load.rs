@@ -46,13 +46,16 @@ fn main() {
     // The server's own cycle reads one small manifest (another source, so the bench's findings stay open).
     std::fs::write(dir.path().join("app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\n")
         .unwrap();
-    std::fs::write(dir.path().join("day2.yaml"), "sources:\n  manifests:\n    - paths: [app.yaml]\n      source_name: app\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("day2.yaml"),
+        "sources:\n  manifests:\n    - paths: [app.yaml]\n      source_name: app\n",
+    )
+    .unwrap();
     let port = day2_testkit::free_port().unwrap();
     let options = ServeOptions {
         config: dir.path().join("day2.yaml"),
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        store: store_path,
+        store: day2_store::StoreLocation::Sqlite(store_path),
         interval: Duration::from_secs(3600),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -4,6 +4,9 @@
 //! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all` (viewer): stored findings,
 //!   most severe first; an unknown filter value is a 400 that names the accepted ones;
 //! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
+//! - `GET /api/v1/outcomes?since=30d` (viewer): time to detect, time to repair, drift-hours and open-finding age,
+//!   overall, by team and by scope (as `day2 outcomes -o json`);
+//! - `GET /api/v1/leases` (viewer): this replica's name and which replica runs which job;
 //! - `POST /api/v1/runs` (operator): start a cycle now rather than at the next interval; 202;
 //! - `POST /api/v1/config/reload` (admin): read day2.yaml again, as SIGHUP does; 400 with the problem when it does
 //!   not load, and the running configuration stays;
@@ -20,7 +23,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use day2_engine::config::Role;
 use day2_model::{Domain, Finding, FindingStatus, Severity};
-use day2_store::{FindingQuery, Store};
+use day2_store::FindingQuery;
 use serde_json::json;
 
 use crate::State;
@@ -31,6 +34,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/readyz", get(ready))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/outcomes", get(outcomes))
+        .route("/api/v1/leases", get(leases))
         .route("/api/v1/runs", post(start_run))
         .route("/api/v1/config/reload", post(reload))
         .route("/metrics", get(metrics))
@@ -111,6 +116,37 @@ async fn sources(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respo
     let jobs: Vec<_> = state.jobs.read().await.values().cloned().collect();
     let sources: Vec<_> = state.sources.read().await.values().cloned().collect();
     Json(json!({"jobs": jobs, "sources": sources})).into_response()
+}
+
+async fn outcomes(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    if let Some(key) = query.keys().find(|k| k.as_str() != "since") {
+        return bad_request(format!("unknown parameter `{key}` (filters: since)"));
+    }
+    let window = match query.get("since").map_or(Ok(std::time::Duration::from_secs(30 * 86_400)), |s| {
+        humantime::parse_duration(s).map_err(|e| format!("since: `{s}`: {e} (examples: 7d, 12h)"))
+    }) {
+        Ok(window) => window,
+        Err(e) => return bad_request(e),
+    };
+    let since = chrono::Duration::from_std(window).ok().and_then(|w| chrono::Utc::now().checked_sub_signed(w));
+    let Some(since) = since else { return bad_request("since: the window is too long".to_owned()) };
+    match day2_store::outcomes::of_store(state.store.as_ref(), since).await {
+        Ok(outcomes) => Json(outcomes).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+    }
+}
+
+async fn leases(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    match state.store.leases().await {
+        Ok(leases) => Json(json!({"replica": state.leases.holder(), "leases": leases})).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+    }
 }
 
 async fn start_run(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {

@@ -141,6 +141,7 @@ mod tests {
         let config = ServeConfig {
             tokens: vec![ApiToken { name: "ci".into(), role: Role::Operator, sha256: token_hash(&token) }],
             metrics_need_token: false,
+            ..ServeConfig::default()
         };
         let tokens = Tokens::new(&config);
         let caller = tokens.authorize(&headers(&token), Role::Operator).unwrap();

@@ -13,14 +13,16 @@
 //!
 //! - `watch`: changes to watched files and clusters start a cycle at once.
 //! - `notify`: the findings' lifecycle, delivered to webhooks, Slack, PagerDuty and Alertmanager from a durable outbox.
+//! - `lease`: replicas sharing one PostgreSQL store divide the jobs; each job runs on exactly one of them at a time.
 //!
 //! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
 //! running one is kept.
 //!
-//! Later steps of this capability (issue [D]) plug in here: PostgreSQL store and leases, outcomes.
+//! Later steps of this capability (issue [D]) plug in here: outcomes.
 
 mod api;
 pub mod auth;
+mod lease;
 mod metrics;
 pub mod notify;
 mod scheduler;
@@ -35,8 +37,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use day2_engine::config::{Config, ConfigError};
-use day2_store::StoreError;
-use day2_store::sqlite::SqliteStore;
+use day2_store::{Store, StoreError, StoreLocation};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
@@ -47,8 +48,8 @@ pub struct ServeOptions {
     pub config: PathBuf,
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
-    /// SQLite store file.
-    pub store: PathBuf,
+    /// The store: a SQLite file, or a PostgreSQL database that replicas share.
+    pub store: StoreLocation,
     /// Time between the start of one cycle and the next.
     pub interval: Duration,
 }
@@ -112,7 +113,9 @@ pub(crate) struct Loaded {
 
 /// What the scheduler and the API share.
 pub(crate) struct State {
-    store: SqliteStore,
+    store: Arc<dyn Store>,
+    /// This replica's leases: the jobs it runs.
+    leases: lease::Leases,
     config_path: PathBuf,
     loaded: std::sync::RwLock<Arc<Loaded>>,
     jobs: RwLock<BTreeMap<&'static str, JobHealth>>,
@@ -166,10 +169,10 @@ pub async fn serve(
     for notifier in &config.notifications {
         notify::Notifier::new(notifier).map_err(ServeError::Notifier)?;
     }
-    let store = SqliteStore::open(&options.store).await?;
+    let store = day2_store::open(&options.store).await?;
     // Each notifier's place in the lifecycle log is fixed before the first run, so that run's findings are delivered.
     for notifier in &config.notifications {
-        day2_store::Store::notifier_cursor(&store, &notifier.name).await?;
+        store.notifier_cursor(&notifier.name).await?;
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -178,6 +181,7 @@ pub async fn serve(
     let tokens = auth::Tokens::new(&config.serve);
     let state = Arc::new(State {
         store,
+        leases: lease::Leases::new(),
         config_path: options.config.clone(),
         loaded: std::sync::RwLock::new(Arc::new(Loaded { config, tokens })),
         jobs: RwLock::default(),
@@ -190,14 +194,19 @@ pub async fn serve(
         recorded: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
     });
-    tracing::info!(%addr, store = %options.store.display(), interval_s = options.interval.as_secs(), "Serving.");
+    // The outcome histograms count what happens from now on: the history only tells which episodes are open.
+    state.metrics.follow_log(state.store.as_ref()).await;
+    // The first cycle runs only the jobs this replica holds the leases of.
+    lease::renew(&state).await;
+    tracing::info!(%addr, store = %options.store, interval_s = options.interval.as_secs(), replica = state.leases.holder(), "Serving.");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let config_name = options.config.display().to_string();
-    let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
+    let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped.clone()));
+    tokio::spawn(lease::keep(state.clone(), stopped));
     tokio::spawn(reload_on_sighup(state.clone()));
     tokio::spawn(watch::run(state.clone()));
     tokio::spawn(notify::run(state.clone()));
-    let http = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+    let http = axum::serve(listener, api::router(state.clone())).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing the current run.");
         let _ = stop.send(true);
@@ -206,6 +215,8 @@ pub async fn serve(
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the scheduler stopped abnormally");
     }
+    // The last run is recorded: another replica may take the jobs over now.
+    lease::release_all(&state).await;
     served
 }
 

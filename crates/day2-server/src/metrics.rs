@@ -2,11 +2,16 @@
 //! - `day2_findings{domain,severity,team}`: open findings in the store;
 //! - `day2_runs_total{job,result}` and `day2_run_duration_seconds{job}`: runs of each job;
 //! - `day2_source_complete{job,source}` and `day2_source_resources{job,source}`: the last collection of each source
-//!   in each job.
+//!   in each job;
+//! - `day2_time_to_detect_seconds{domain,team}` and `day2_time_to_repair_seconds{domain,team}`: histograms of the
+//!   outcomes (definitions in `day2_store::outcomes`), observed as the lifecycle log grows after this process
+//!   started. Every replica follows the whole log, so aggregate across replicas with `max`, not `sum`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::Finding;
+use day2_store::Store;
+use day2_store::outcomes::{EpisodeTracker, Measured};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -39,6 +44,35 @@ struct SourceLabels {
     source: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    domain: String,
+    team: String,
+}
+
+/// How far the outcome histograms have followed the lifecycle log.
+#[derive(Default)]
+struct LogPosition {
+    last_event: i64,
+    episodes: EpisodeTracker,
+    /// False until the history before this process started has been read (it builds episodes, observes nothing).
+    caught_up: bool,
+}
+
+/// Buckets of the outcome histograms: a minute to a month.
+const OUTCOME_BUCKETS: [f64; 10] = [
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    4.0 * 3600.0,
+    86_400.0,
+    3.0 * 86_400.0,
+    7.0 * 86_400.0,
+    14.0 * 86_400.0,
+    30.0 * 86_400.0,
+];
+
 pub(crate) struct Metrics {
     registry: Registry,
     findings: Family<FindingLabels, Gauge>,
@@ -48,6 +82,9 @@ pub(crate) struct Metrics {
     resources: Family<SourceLabels, Gauge>,
     /// The finding series set by the last refresh, so those that fell to zero can be removed.
     finding_series: std::sync::Mutex<BTreeSet<FindingLabels>>,
+    time_to_detect: Family<OutcomeLabels, Histogram>,
+    time_to_repair: Family<OutcomeLabels, Histogram>,
+    log: tokio::sync::Mutex<LogPosition>,
 }
 
 impl Metrics {
@@ -65,7 +102,56 @@ impl Metrics {
         registry.register("source_complete", "1 when the source's last collection was complete", complete.clone());
         let resources = Family::<SourceLabels, Gauge>::default();
         registry.register("source_resources", "Resources in the source's last collection", resources.clone());
-        Metrics { registry, findings, runs, durations, complete, resources, finding_series: Default::default() }
+        let outcome = || Family::<OutcomeLabels, Histogram>::new_with_constructor(|| Histogram::new(OUTCOME_BUCKETS));
+        let (time_to_detect, time_to_repair) = (outcome(), outcome());
+        registry.register(
+            "time_to_detect_seconds",
+            "From a change to the finding it caused, where the source knows the change time",
+            time_to_detect.clone(),
+        );
+        registry.register("time_to_repair_seconds", "From a finding opened to it resolved", time_to_repair.clone());
+        Metrics {
+            registry,
+            findings,
+            runs,
+            durations,
+            complete,
+            resources,
+            finding_series: Default::default(),
+            time_to_detect,
+            time_to_repair,
+            log: Default::default(),
+        }
+    }
+
+    /// Reads the lifecycle log past where it was last read and observes the outcomes it measures. The first call
+    /// reads the history only to know which episodes are open.
+    pub(crate) async fn follow_log(&self, store: &dyn Store) {
+        const PAGE: u32 = 1_000;
+        let mut log = self.log.lock().await;
+        loop {
+            let events = match store.events_after(log.last_event, PAGE).await {
+                Ok(events) => events,
+                Err(e) => return tracing::warn!(error = %e, "Cannot read the lifecycle log for outcome metrics."),
+            };
+            for event in &events {
+                let measured = log.episodes.follow(event);
+                log.last_event = event.id;
+                let Some(measured) = measured.filter(|_| log.caught_up) else { continue };
+                let labels = OutcomeLabels {
+                    domain: event.finding.domain.as_str().to_owned(),
+                    team: event.finding.owner.team.clone().unwrap_or_else(|| "unowned".to_owned()),
+                };
+                match measured {
+                    Measured::TimeToDetect(seconds) => self.time_to_detect.get_or_create(&labels).observe(seconds),
+                    Measured::TimeToRepair(seconds) => self.time_to_repair.get_or_create(&labels).observe(seconds),
+                }
+            }
+            if events.len() < PAGE as usize {
+                break;
+            }
+        }
+        log.caught_up = true;
     }
 
     /// Replaces the finding counts with those of `open` (series of counts that fell to zero disappear).

@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::State;
+use crate::{State, lease};
 
 /// How often open findings are re-sent to Alertmanager, and how long past that an alert lives unless re-sent.
 const RESEND: Duration = Duration::from_secs(60);
@@ -263,26 +263,30 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
         Ok(client) => client,
         Err(e) => return tracing::error!(notifier = %notifier.name, error = %e, "Cannot build an HTTP client."),
     };
-    let store: &dyn Store = &state.store;
-    let mut pause = Duration::from_secs(1);
-    let mut cursor = loop {
-        match store.notifier_cursor(&notifier.name).await {
-            Ok(cursor) => break cursor,
-            Err(e) => {
-                tracing::warn!(notifier = %notifier.name, error = %e, "Cannot read the notifier's position; retrying.");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(300));
-            }
-        }
-    };
+    let store: &dyn Store = state.store.as_ref();
+    let mut cursor = None;
     // Alertmanager hears about open findings at once after a start, then every minute.
     let mut last_resend: Option<tokio::time::Instant> = None;
     loop {
+        // Another replica delivers while it holds the lease; this one takes over where that one's cursor stands.
+        if !state.leases.holds(lease::NOTIFY) {
+            let changed = state.leases.changed.notified();
+            if !state.leases.holds(lease::NOTIFY) {
+                changed.await;
+            }
+            cursor = None;
+            last_resend = None;
+            continue;
+        }
+        let Some(from) = cursor else {
+            cursor = Some(read_cursor(store, notifier).await);
+            continue;
+        };
         // Listen before looking, so a run recorded in between is not missed.
         let recorded = state.recorded.notified();
         tokio::pin!(recorded);
         recorded.as_mut().enable();
-        let events = store.events_after(cursor, 100).await.unwrap_or_else(|e| {
+        let events = store.events_after(from, 100).await.unwrap_or_else(|e| {
             tracing::warn!(notifier = %notifier.name, error = %e, "Cannot read the lifecycle log.");
             Vec::new()
         });
@@ -295,7 +299,7 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
             if let Err(e) = store.advance_notifier(&notifier.name, event.id).await {
                 tracing::warn!(notifier = %notifier.name, error = %e, "Cannot record delivery; it may repeat after a restart.");
             }
-            cursor = event.id;
+            cursor = Some(event.id);
         }
         if last_resend.is_none_or(|at| at.elapsed() >= RESEND) {
             if let Err(e) = notifier.resend_open(&client, store).await {
@@ -307,6 +311,21 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
             tokio::select! {
                 () = recorded => {}
                 () = tokio::time::sleep(RESEND) => {}
+            }
+        }
+    }
+}
+
+/// Where a notifier stands in the lifecycle log, asked until the store answers.
+async fn read_cursor(store: &dyn Store, notifier: &Notifier) -> i64 {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match store.notifier_cursor(&notifier.name).await {
+            Ok(cursor) => return cursor,
+            Err(e) => {
+                tracing::warn!(notifier = %notifier.name, error = %e, "Cannot read the notifier's position; retrying.");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(300));
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The loop: each cycle runs the check job, then the drift job when live sources are configured, records each run in
-//! the store and refreshes health and metrics. Pipelines are blocking (rayon inside), so they run on the blocking pool.
+//! the store and refreshes health and metrics. A replica runs only the jobs it holds the lease of (see `lease`).
+//! Pipelines are blocking (rayon inside), so they run on the blocking pool.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,9 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use day2_engine::config::Config;
 use day2_engine::pipeline::{self, Run, Settings};
-use day2_store::{RunRecord, Store};
+use day2_store::RunRecord;
 
-use crate::{JobHealth, SourceHealth, State};
+use crate::{JobHealth, SourceHealth, State, lease};
 
 pub(crate) async fn run(
     config_name: String,
@@ -18,6 +19,7 @@ pub(crate) async fn run(
     state: Arc<State>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut last_prune = None;
     loop {
         let cycle = Instant::now();
         // The configuration in force at the start of the cycle (a reload takes effect at the next one).
@@ -25,10 +27,17 @@ pub(crate) async fn run(
         let has_live =
             !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty();
         let settings = Settings::new(config, &[], &config_name);
-        job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
+        if state.leases.holds(lease::CHECK) {
+            job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
+        }
         // A shutdown asked for during the check is not kept waiting by the drift job.
-        if has_live && !*stopped.borrow() {
+        if has_live && !*stopped.borrow() && state.leases.holds(lease::DRIFT) {
             job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
+        }
+        // Pruning is one replica's job too: the one that runs the checks.
+        if state.leases.holds(lease::CHECK) && last_prune.is_none_or(|at: Instant| at.elapsed() >= PRUNE_EVERY) {
+            prune(&state, config.serve.retention_days).await;
+            last_prune = Some(Instant::now());
         }
         state.ready.store(true, Ordering::Release);
         if *stopped.borrow() {
@@ -38,8 +47,10 @@ pub(crate) async fn run(
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = state.wake.notified() => {
-                // A change was seen (or a run asked for): let a burst of writes settle before reading.
+                // A change was seen (or a run asked for): let a burst of writes settle before reading, and let the
+                // one run cover every wake-up of the burst.
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = tokio::time::timeout(Duration::ZERO, state.wake.notified()).await;
                 tracing::info!("Running now: a watched source changed or a run was asked for.");
             }
             _ = stopped.changed() => break,
@@ -47,6 +58,20 @@ pub(crate) async fn run(
         if *stopped.borrow() {
             break;
         }
+    }
+}
+
+/// How often history older than `serve.retention_days` is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+async fn prune(state: &State, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    let before = Utc::now() - chrono::Duration::days(i64::from(retention_days));
+    match state.store.prune(before).await {
+        Ok(pruned) => tracing::info!(?pruned, retention_days, "Pruned history."),
+        Err(e) => tracing::warn!(error = %e, "Cannot prune history; trying again in an hour."),
     }
 }
 
@@ -67,13 +92,19 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
                 findings: &run.report.findings,
                 rules_run: &run.rules_run,
             };
-            match state.store.record_run(&record).await {
+            let lease = if name == "drift" { lease::DRIFT } else { lease::CHECK };
+            let recorded = if lease::still_held(state, lease).await {
+                state.store.record_run(&record).await.map_err(|e| format!("recording the run: {e}"))
+            } else {
+                Err("not recorded: another replica took the job over during the run".to_owned())
+            };
+            match recorded {
                 Ok(recorded) => {
                     health.new = recorded.new.len();
                     health.resolved = recorded.resolved.len();
                     state.recorded.notify_waiters();
                 }
-                Err(e) => health.error = Some(format!("recording the run: {e}")),
+                Err(e) => health.error = Some(e),
             }
             let mut sources = state.sources.write().await;
             for s in &run.report.sources {
@@ -101,6 +132,7 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
     }
     health.duration_seconds = clock.elapsed().as_secs_f64();
     state.metrics.job(name, health.duration_seconds, health.error.is_none());
+    state.metrics.follow_log(state.store.as_ref()).await;
     match state.store.findings(&day2_store::FindingQuery::default()).await {
         Ok(open) => state.metrics.findings(&open),
         Err(e) => tracing::error!(error = %e, "cannot read findings for metrics"),

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use day2_engine::pipeline::{self, Run, Settings};
-use day2_store::{RunRecord, Store};
+use day2_store::{RunRecord, StoreLocation};
 
 use super::{emit, exit_code, load_config, use_color};
 use crate::cli::{CheckArgs, Global, ReportArgs};
@@ -52,7 +52,7 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
                 report.summary.resolved = Some(outcome.resolved.len());
                 report.resolved = outcome.resolved;
             }
-            Err(e) => store_error = Some(format!("recording the run in {}: {e:#}", path.display())),
+            Err(e) => store_error = Some(format!("recording the run in {path}: {e:#}")),
         }
     }
     let options =
@@ -72,10 +72,7 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
     Ok(code)
 }
 
-fn record_run(path: &std::path::Path, record: &RunRecord<'_>) -> Result<day2_store::RunOutcome> {
+fn record_run(location: &StoreLocation, record: &RunRecord<'_>) -> Result<day2_store::RunOutcome> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(async {
-        let store = day2_store::sqlite::SqliteStore::open(path).await?;
-        store.record_run(record).await
-    })?)
+    Ok(runtime.block_on(async { day2_store::open(location).await?.record_run(record).await })?)
 }

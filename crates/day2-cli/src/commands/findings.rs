@@ -2,22 +2,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use day2_model::{Report, Summary};
-use day2_store::{FindingQuery, Store};
+use day2_store::FindingQuery;
 
 use super::{emit, load_config, use_color};
 use crate::cli::{FindingsArgs, Global};
 
 pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
-    if !args.store.exists() {
-        bail!("{}: no store yet; record one with `day2 check --store {}`", args.store.display(), args.store.display());
-    }
     let (config, _) = load_config(global)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let findings = runtime.block_on(async {
-        let store = day2_store::sqlite::SqliteStore::open(&args.store).await?;
-        store.findings(&FindingQuery { include_suppressed: args.all, include_resolved: args.all }).await
+        let store = super::open_existing_store(&args.store).await?;
+        anyhow::Ok(store.findings(&FindingQuery { include_suppressed: args.all, include_resolved: args.all }).await?)
     })?;
     let mut report = Report {
         schema_version: Report::SCHEMA_VERSION,

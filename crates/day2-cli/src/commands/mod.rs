@@ -6,6 +6,7 @@ mod compliance;
 mod drift;
 mod findings;
 mod init;
+mod outcomes;
 mod policy;
 mod query;
 mod serve;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use day2_engine::Config;
+use day2_store::StoreLocation;
 
 use crate::cli::{Cli, ColorChoice, Command, Global};
 
@@ -30,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Findings(args) => findings::run(&cli.global, args),
         Command::Query(args) => query::run(args),
+        Command::Outcomes(args) => outcomes::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
@@ -107,4 +110,15 @@ pub(crate) fn exit_code(report: &day2_model::Report) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Opens a store that must already hold runs: a SQLite file that does not exist yet is an error that says how to make
+/// one, rather than a new empty file.
+pub(crate) async fn open_existing_store(location: &StoreLocation) -> Result<std::sync::Arc<dyn day2_store::Store>> {
+    if let StoreLocation::Sqlite(path) = location
+        && !path.exists()
+    {
+        anyhow::bail!("{}: no store yet; record one with `day2 check --store {}`", path.display(), path.display());
+    }
+    Ok(day2_store::open(location).await?)
 }

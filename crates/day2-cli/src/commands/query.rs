@@ -2,21 +2,18 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets};
-use day2_store::{QueryResult, Store};
+use day2_store::QueryResult;
 use serde_json::{Map, Value};
 
 use crate::cli::{QueryArgs, QueryFormat};
 
 pub fn run(args: QueryArgs) -> Result<ExitCode> {
-    if !args.store.exists() {
-        bail!("{}: no store yet; record one with `day2 check --store {}`", args.store.display(), args.store.display());
-    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let answer = runtime.block_on(async {
-        let store = day2_store::sqlite::SqliteStore::open(&args.store).await?;
-        store.query(&args.sql).await
+        let store = super::open_existing_store(&args.store).await?;
+        anyhow::Ok(store.query(&args.sql).await?)
     })?;
     let text = match args.output {
         QueryFormat::Json => serde_json::to_string_pretty(&objects(&answer))?,
