@@ -133,6 +133,24 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
     assert_eq!(drift_high, 1.0, "legacy-search is missing");
     assert!(line("day2_runs_total{job=\"check\",result=").is_some(), "{metrics}");
     assert!(line("day2_source_complete{job=\"drift\",source=\"live:shop-prod-eu\"} 1").is_some(), "{metrics}");
+    // Every path the OpenAPI document lists is served (POSTs refuse: no tokens configured, the API is read-only).
+    let openapi = json(port, "/api/v1/openapi.json");
+    assert_eq!(openapi["openapi"], "3.1.0");
+    let paths = openapi["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10);
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let (status, body) = request(port, &method.to_uppercase(), path, None).unwrap();
+            let expected: &[u16] = if method == "get" { &[200] } else { &[401] };
+            assert!(expected.contains(&status), "{method} {path}: {status} {body}");
+        }
+    }
+    let outcomes = json(port, "/api/v1/outcomes?since=1d");
+    assert!(outcomes["overall"]["detected"].as_u64().unwrap() > 0, "{outcomes}");
+    assert!(outcomes["drift_hours_by_scope"].is_object());
+    let page = get(port, "/api/v1/findings?limit=2&offset=1").unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&page.1).unwrap().as_array().unwrap().len(), 2);
+    assert_eq!(get(port, "/api/v1/findings?limit=0").unwrap().0, 400);
     let (status, body) = request(port, "POST", "/api/v1/runs", Some("anything")).unwrap();
     assert_eq!(status, 401, "no tokens configured: the API is read-only");
     assert!(body.contains("serve.tokens"), "{body}");

@@ -1,8 +1,9 @@
 //! The HTTP API. Health and readiness are open; the rest needs the role named (see `auth`):
 //! - `GET /healthz`: the process answers;
 //! - `GET /readyz`: 200 once the first cycle is recorded, else 503;
-//! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all` (viewer): stored findings,
-//!   most severe first; an unknown filter value is a 400 that names the accepted ones;
+//! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all&limit=&offset=` (viewer):
+//!   stored findings, most severe first, filtered and paged by the store (1,000 a page unless `limit` says, at most
+//!   10,000; a full page carries `x-next-offset`); an unknown filter value is a 400 that names the accepted ones;
 //! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
 //! - `GET /api/v1/outcomes?since=30d` (viewer): time to detect, time to repair, drift-hours and open-finding age,
 //!   overall, by team and by scope (as `day2 outcomes -o json`);
@@ -10,6 +11,7 @@
 //! - `POST /api/v1/runs` (operator): start a cycle now rather than at the next interval; 202;
 //! - `POST /api/v1/config/reload` (admin): read day2.yaml again, as SIGHUP does; 400 with the problem when it does
 //!   not load, and the running configuration stays;
+//! - `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of all of this (see `openapi`);
 //! - `GET /metrics`: Prometheus exposition (viewer when `serve.metrics_need_token`).
 
 use std::collections::BTreeMap;
@@ -22,8 +24,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use day2_engine::config::Role;
-use day2_model::{Domain, Finding, FindingStatus, Severity};
-use day2_store::FindingQuery;
+use day2_model::{Domain, Severity};
+use day2_store::{FindingQuery, StoredState};
 use serde_json::json;
 
 use crate::State;
@@ -39,6 +41,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/v1/runs", post(start_run))
         .route("/api/v1/config/reload", post(reload))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .with_state(state)
 }
 
@@ -64,51 +67,65 @@ macro_rules! authorize {
     };
 }
 
+/// Findings per page unless `limit` says otherwise, and the most one page holds.
+const DEFAULT_PAGE: u32 = 1_000;
+const MAX_PAGE: u32 = 10_000;
+
 async fn findings(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     authorize!(state, headers, Role::Viewer);
-    for key in query.keys() {
-        if !["domain", "severity", "team", "status"].contains(&key.as_str()) {
-            return bad_request(format!("unknown parameter `{key}` (filters: domain, severity, team, status)"));
-        }
+    match finding_query(&query) {
+        Ok(stored) => match state.store.findings(&stored).await {
+            Ok(page) => {
+                // A full page may have a next one.
+                let next = (page.len() == stored.limit.unwrap_or(DEFAULT_PAGE) as usize)
+                    .then(|| (stored.offset as usize + page.len()).to_string());
+                let mut response = Json(page).into_response();
+                if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+                    response.headers_mut().insert("x-next-offset", next);
+                }
+                response
+            }
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+        },
+        Err(message) => bad_request(message),
     }
-    let domain = match query.get("domain").map(|d| d.parse::<Domain>()) {
-        Some(Err(e)) => return bad_request(format!("domain: {e}")),
-        Some(Ok(d)) => Some(d),
-        None => None,
-    };
-    let severity = match query.get("severity").map(|s| s.parse::<Severity>()) {
-        Some(Err(e)) => return bad_request(format!("severity: {e}")),
-        Some(Ok(s)) => Some(s),
-        None => None,
-    };
-    let status = query.get("status").map_or("open", String::as_str);
-    if !["open", "suppressed", "resolved", "all"].contains(&status) {
-        return bad_request(format!("status: `{status}` is not one of open, suppressed, resolved, all"));
+}
+
+/// The store query a findings request asks for; an unknown parameter or value is an error naming the accepted ones.
+fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, String> {
+    const PARAMETERS: [&str; 6] = ["domain", "severity", "team", "status", "limit", "offset"];
+    if let Some(key) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
+        return Err(format!("unknown parameter `{key}` (accepted: {})", PARAMETERS.join(", ")));
     }
-    let stored = FindingQuery { include_suppressed: status != "open", include_resolved: status != "open" };
-    let all = match state.store.findings(&stored).await {
-        Ok(all) => all,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+    let states = match query.get("status").map_or("open", String::as_str) {
+        "open" => vec![StoredState::Open],
+        "suppressed" => vec![StoredState::Suppressed],
+        "resolved" => vec![StoredState::Resolved],
+        "all" => vec![StoredState::Open, StoredState::Suppressed, StoredState::Resolved],
+        other => return Err(format!("status: `{other}` is not one of open, suppressed, resolved, all")),
     };
-    let wanted = |f: &Finding| {
-        let state_matches = matches!(
-            (&f.status, status),
-            (_, "all")
-                | (FindingStatus::Open { .. }, "open")
-                | (FindingStatus::Suppressed(_), "suppressed")
-                | (FindingStatus::Resolved, "resolved")
-        );
-        state_matches
-            && domain.is_none_or(|d| f.domain == d)
-            && severity.is_none_or(|s| f.severity == s)
-            && query.get("team").is_none_or(|t| f.owner.team.as_deref() == Some(t.as_str()))
+    let number = |key: &str| -> Result<Option<u32>, String> {
+        query.get(key).map(|v| v.parse::<u32>().map_err(|_| format!("{key}: `{v}` is not a whole number"))).transpose()
     };
-    let selected: Vec<&Finding> = all.iter().filter(|f| wanted(f)).collect();
-    Json(selected).into_response()
+    let limit = number("limit")?.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(format!("limit: {limit} is not between 1 and {MAX_PAGE}"));
+    }
+    Ok(FindingQuery {
+        states,
+        domain: query.get("domain").map(|d| d.parse::<Domain>().map_err(|e| format!("domain: {e}"))).transpose()?,
+        severity: query
+            .get("severity")
+            .map(|s| s.parse::<Severity>().map_err(|e| format!("severity: {e}")))
+            .transpose()?,
+        team: query.get("team").cloned(),
+        limit: Some(limit),
+        offset: number("offset")?.unwrap_or(0),
+    })
 }
 
 async fn sources(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {

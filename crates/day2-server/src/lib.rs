@@ -25,6 +25,7 @@ pub mod auth;
 mod lease;
 mod metrics;
 pub mod notify;
+mod openapi;
 mod scheduler;
 mod watch;
 
@@ -80,7 +81,7 @@ pub enum ServeError {
 }
 
 /// How the last run of a job went (`check`, `drift`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct JobHealth {
     job: &'static str,
     started_at: DateTime<Utc>,
@@ -94,7 +95,7 @@ pub(crate) struct JobHealth {
 }
 
 /// How the last collection of a source in a job went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct SourceHealth {
     job: &'static str,
     name: String,

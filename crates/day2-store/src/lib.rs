@@ -103,7 +103,7 @@ pub async fn open(location: &StoreLocation) -> Result<std::sync::Arc<dyn Store>,
 }
 
 /// Who holds a lease, until when.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Lease {
     /// What it is for (`job:check`, `notify`, …).
     pub name: String,
@@ -144,13 +144,58 @@ pub struct RunOutcome {
     pub first_seen: std::collections::HashMap<day2_model::FindingId, DateTime<Utc>>,
 }
 
-/// Which stored findings to list.
+/// A stored finding's state, as listings filter on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredState {
+    /// Active.
+    Open,
+    /// Active but silenced by a suppression.
+    Suppressed,
+    /// No longer seen.
+    Resolved,
+}
+
+impl StoredState {
+    /// The name in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredState::Open => "open",
+            StoredState::Suppressed => "suppressed",
+            StoredState::Resolved => "resolved",
+        }
+    }
+}
+
+/// Which stored findings to list, and which page of them: filters and paging run in the database.
 #[derive(Debug, Clone, Default)]
 pub struct FindingQuery {
-    /// Include suppressed findings.
-    pub include_suppressed: bool,
-    /// Include resolved findings.
-    pub include_resolved: bool,
+    /// States listed; none given lists the open ones.
+    pub states: Vec<StoredState>,
+    /// Only this domain.
+    pub domain: Option<day2_model::Domain>,
+    /// Only this severity.
+    pub severity: Option<day2_model::Severity>,
+    /// Only findings of resources this team owns.
+    pub team: Option<String>,
+    /// At most this many (most severe first, then by file and line).
+    pub limit: Option<u32>,
+    /// Skip this many first.
+    pub offset: u32,
+}
+
+impl FindingQuery {
+    /// Every finding, whatever its state.
+    pub fn all() -> Self {
+        FindingQuery {
+            states: vec![StoredState::Open, StoredState::Suppressed, StoredState::Resolved],
+            ..FindingQuery::default()
+        }
+    }
+
+    /// The state names listed.
+    pub(crate) fn state_names(&self) -> Vec<&'static str> {
+        if self.states.is_empty() { vec!["open"] } else { self.states.iter().map(|s| s.as_str()).collect() }
+    }
 }
 
 /// The answer to a read-only SQL query: column names and rows of JSON values (numbers, text, null).

@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use day2_model::{Finding, FindingStatus};
+use day2_model::{Finding, FindingStatus, Severity};
 
-use crate::{FindingQuery, RunOutcome, RunRecord, StoreError, Transition};
+use crate::{RunOutcome, RunRecord, StoreError, Transition};
 
 /// A stored finding's state before the run.
 pub(crate) struct Prior {
@@ -126,23 +126,12 @@ pub(crate) fn complete_sources<'a>(run: &RunRecord<'a>) -> Vec<&'a str> {
     run.sources.iter().filter(|s| s.complete).map(|s| s.name.as_str()).collect()
 }
 
-/// The stored states a listing includes.
-pub(crate) fn listed_states(query: &FindingQuery) -> Vec<&'static str> {
-    let mut states = vec!["open"];
-    if query.include_suppressed {
-        states.push("suppressed");
-    }
-    if query.include_resolved {
-        states.push("resolved");
-    }
-    states
-}
+/// The listing order: most severe first, then by declaring file and line.
+pub(crate) const LISTING_ORDER: &str = " ORDER BY severity_rank, file NULLS FIRST, line NULLS FIRST, id";
 
-/// The order findings are listed in: most severe first, then by where they are declared.
-pub(crate) fn most_severe_first(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| a.file.cmp(&b.file)).then_with(|| a.line.cmp(&b.line))
-    });
+/// The position of a severity in the listing order (0 is critical).
+pub(crate) fn severity_rank(severity: Severity) -> i16 {
+    Severity::DESCENDING.iter().position(|s| *s == severity).map_or(4, |p| p as i16)
 }
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {

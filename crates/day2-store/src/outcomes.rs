@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::{FindingEvent, Store, StoreError, Transition};
 
 /// Summary statistics of durations, in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Durations {
     /// How many durations.
     pub count: usize,
@@ -55,7 +55,7 @@ impl Durations {
 }
 
 /// The outcomes of one group of findings (all, or one team's).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct OutcomeStats {
     /// Findings opened or reopened in the window.
     pub detected: usize,
@@ -74,7 +74,7 @@ pub struct OutcomeStats {
 }
 
 /// Outcomes over a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Outcomes {
     /// Start of the window.
     pub since: DateTime<Utc>,

@@ -114,6 +114,10 @@ impl PgStore {
             let mut text: [Vec<String>; 8] = Default::default();
             let mut first_seen = Vec::with_capacity(chunk.len());
             let mut reopened = Vec::with_capacity(chunk.len());
+            let mut rank = Vec::with_capacity(chunk.len());
+            let mut file = Vec::with_capacity(chunk.len());
+            let mut line = Vec::with_capacity(chunk.len());
+            let mut team = Vec::with_capacity(chunk.len());
             for s in chunk {
                 let f = &s.finding;
                 let values = [
@@ -131,18 +135,25 @@ impl PgStore {
                 }
                 first_seen.push(f.first_seen);
                 reopened.push(i64::from(s.reopened));
+                rank.push(lifecycle::severity_rank(f.severity));
+                file.push(f.file.as_deref());
+                line.push(f.line.map(i64::from));
+                team.push(f.owner.team.as_deref());
             }
             let [id, rule, resource, source, severity, domain, state, data] = text;
             sqlx::query(
                 "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen,
-                     resolved_at, reopened, last_run)
-                 SELECT id, rule_id, resource_id, source, severity, domain, state, data::json, first_seen, $11, NULL, reopened, $12
+                     resolved_at, reopened, last_run, severity_rank, file, line, team)
+                 SELECT id, rule_id, resource_id, source, severity, domain, state, data::json, first_seen, $11, NULL, reopened, $12,
+                     severity_rank, file, line, team
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::timestamptz[], $10::bigint[])
-                     AS f(id, rule_id, resource_id, source, severity, domain, state, data, first_seen, reopened)
+                     $9::timestamptz[], $10::bigint[], $13::smallint[], $14::text[], $15::bigint[], $16::text[])
+                     AS f(id, rule_id, resource_id, source, severity, domain, state, data, first_seen, reopened, severity_rank,
+                         file, line, team)
                  ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, severity = EXCLUDED.severity,
                      state = EXCLUDED.state, data = EXCLUDED.data, last_seen = EXCLUDED.last_seen, resolved_at = NULL,
-                     reopened = findings.reopened + EXCLUDED.reopened, last_run = EXCLUDED.last_run",
+                     reopened = findings.reopened + EXCLUDED.reopened, last_run = EXCLUDED.last_run,
+                     severity_rank = EXCLUDED.severity_rank, file = EXCLUDED.file, line = EXCLUDED.line, team = EXCLUDED.team",
             )
             .bind(id)
             .bind(rule)
@@ -156,6 +167,10 @@ impl PgStore {
             .bind(reopened)
             .bind(run.at)
             .bind(run.id)
+            .bind(rank)
+            .bind(file)
+            .bind(line)
+            .bind(team)
             .execute(&mut **tx)
             .await
             .map_err(query_err)?;
@@ -340,14 +355,24 @@ impl Store for PgStore {
     }
 
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
-        let states = lifecycle::listed_states(query);
-        let rows = sqlx::query(
-            "SELECT data::text, first_seen, last_seen, resolved_at FROM findings WHERE state = ANY($1) ORDER BY id",
-        )
-        .bind(&states)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
+        let mut select = sqlx::QueryBuilder::<Postgres>::new(
+            "SELECT data::text, first_seen, last_seen, resolved_at FROM findings WHERE state = ANY(",
+        );
+        select.push_bind(query.state_names()).push(")");
+        if let Some(domain) = query.domain {
+            select.push(" AND domain = ").push_bind(domain.as_str());
+        }
+        if let Some(severity) = query.severity {
+            select.push(" AND severity = ").push_bind(severity.as_str());
+        }
+        if let Some(team) = &query.team {
+            select.push(" AND team = ").push_bind(team.as_str());
+        }
+        select.push(lifecycle::LISTING_ORDER);
+        // LIMIT NULL is no limit.
+        select.push(" LIMIT ").push_bind(query.limit.map(i64::from));
+        select.push(" OFFSET ").push_bind(i64::from(query.offset));
+        let rows = select.build().fetch_all(&self.pool).await.map_err(query_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let data: String = row.get(0);
@@ -357,7 +382,6 @@ impl Store for PgStore {
             f.resolved_at = row.get(3);
             out.push(f);
         }
-        lifecycle::most_severe_first(&mut out);
         Ok(out)
     }
 

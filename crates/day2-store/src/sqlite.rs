@@ -135,10 +135,11 @@ impl Store for SqliteStore {
         for s in &seen {
             let f = &s.finding;
             sqlx::query(
-                "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen, resolved_at, reopened, last_run)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, 0, ?11)
+                "INSERT INTO findings (id, rule_id, resource_id, source, severity, domain, state, data, first_seen, last_seen,
+                     resolved_at, reopened, last_run, severity_rank, file, line, team)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, 0, ?11, ?13, ?14, ?15, ?16)
                  ON CONFLICT(id) DO UPDATE SET source = ?4, severity = ?5, state = ?7, data = ?8, last_seen = ?10, resolved_at = NULL,
-                     reopened = reopened + ?12, last_run = ?11",
+                     reopened = reopened + ?12, last_run = ?11, severity_rank = ?13, file = ?14, line = ?15, team = ?16",
             )
             .bind(f.id.as_str())
             .bind(&f.rule_id)
@@ -152,6 +153,10 @@ impl Store for SqliteStore {
             .bind(&now)
             .bind(run_id)
             .bind(i64::from(s.reopened))
+            .bind(lifecycle::severity_rank(f.severity))
+            .bind(f.file.as_deref())
+            .bind(f.line)
+            .bind(f.owner.team.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;
@@ -199,15 +204,24 @@ impl Store for SqliteStore {
     }
 
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError> {
-        let states = lifecycle::listed_states(query);
-        let rows = sqlx::query(
-            "SELECT data, first_seen, last_seen, resolved_at FROM findings
-             WHERE state IN (SELECT value FROM json_each(?1)) ORDER BY id",
-        )
-        .bind(json(&states)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
+        let mut select = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT data, first_seen, last_seen, resolved_at FROM findings WHERE state IN (SELECT value FROM json_each(",
+        );
+        select.push_bind(json(&query.state_names())?).push("))");
+        if let Some(domain) = query.domain {
+            select.push(" AND domain = ").push_bind(domain.as_str());
+        }
+        if let Some(severity) = query.severity {
+            select.push(" AND severity = ").push_bind(severity.as_str());
+        }
+        if let Some(team) = &query.team {
+            select.push(" AND team = ").push_bind(team.as_str());
+        }
+        select.push(lifecycle::LISTING_ORDER);
+        // SQLite reads a negative limit as none.
+        select.push(" LIMIT ").push_bind(query.limit.map_or(-1, i64::from));
+        select.push(" OFFSET ").push_bind(i64::from(query.offset));
+        let rows = select.build().fetch_all(&self.pool).await.map_err(query_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let data: String = row.get(0);
@@ -217,7 +231,6 @@ impl Store for SqliteStore {
             f.resolved_at = row.get::<Option<&str>, _>(3).map(parse_time).transpose()?;
             out.push(f);
         }
-        lifecycle::most_severe_first(&mut out);
         Ok(out)
     }
 

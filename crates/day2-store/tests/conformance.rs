@@ -119,7 +119,7 @@ async fn lifecycle(store: &dyn Store) {
     let open = store.findings(&FindingQuery::default()).await.unwrap();
     assert_eq!(open.len(), 2);
     assert_eq!(open.iter().find(|f| f.id == a.id).unwrap().first_seen, t0);
-    let all = store.findings(&FindingQuery { include_suppressed: true, include_resolved: true }).await.unwrap();
+    let all = store.findings(&FindingQuery::all()).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(store.run_count().await.unwrap(), 6);
 
@@ -404,7 +404,7 @@ async fn retention(store: &dyn Store) {
     let pruned = store.prune(before).await.unwrap();
     assert_eq!(pruned.events, 2, "{pruned:?}");
     assert_eq!(pruned.runs, 1, "the run that resolved it is referred to by nothing now");
-    let all = store.findings(&FindingQuery { include_suppressed: true, include_resolved: true }).await.unwrap();
+    let all = store.findings(&FindingQuery::all()).await.unwrap();
     assert_eq!(all.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), [open.id.as_str()]);
     assert_eq!(store.events_after(0, 10).await.unwrap().len(), 1, "the open finding's opening stays");
     assert_eq!(store.prune(before).await.unwrap(), day2_store::Pruned::default(), "nothing more to do");
@@ -420,4 +420,61 @@ async fn sqlite_retention() {
 async fn postgres_retention() {
     let Some(db) = ScratchDatabase::create().unwrap() else { return };
     retention(&PgStore::open(&db.url).await.unwrap()).await;
+}
+
+/// Listings filter and page in the database, most severe first, then by file and line.
+async fn listing_filters_and_pages(store: &dyn Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    let severities = [Severity::Low, Severity::Critical, Severity::Medium, Severity::Critical, Severity::High];
+    let resources: Vec<Resource> = (0..5).map(|i| resource(&format!("svc-{i}"), "m")).collect();
+    let findings: Vec<Finding> = resources
+        .iter()
+        .zip(severities)
+        .enumerate()
+        .map(|(i, (r, severity))| {
+            let mut f = finding("K8S-POD-001", r, FindingStatus::OPEN);
+            f.severity = severity;
+            f.domain = if i % 2 == 0 { Domain::Security } else { Domain::Reliability };
+            f.owner.team = Some(if i < 3 { "shop" } else { "payments" }.to_owned());
+            f.file = Some("app.yaml".to_owned());
+            f.line = Some(10 - i as u32);
+            f
+        })
+        .collect();
+    let rules = vec!["K8S-POD-001".to_owned()];
+    let run = RunRecord {
+        started_at: t0,
+        sources: &[source("m", true)],
+        resources: &resources,
+        findings: &findings,
+        rules_run: &rules,
+    };
+    store.record_run(&run).await.unwrap();
+    let names = |listed: Vec<Finding>| {
+        listed.iter().map(|f| f.resource.as_str().rsplit('/').next().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    // Critical first (svc-3 is declared on an earlier line than svc-1), then high, medium, low.
+    let everything = store.findings(&FindingQuery::default()).await.unwrap();
+    assert_eq!(names(everything), ["svc-3", "svc-1", "svc-4", "svc-2", "svc-0"]);
+    let page = FindingQuery { limit: Some(2), offset: 1, ..FindingQuery::default() };
+    assert_eq!(names(store.findings(&page).await.unwrap()), ["svc-1", "svc-4"]);
+    let critical = FindingQuery { severity: Some(Severity::Critical), ..FindingQuery::default() };
+    assert_eq!(names(store.findings(&critical).await.unwrap()), ["svc-3", "svc-1"]);
+    let shop_security =
+        FindingQuery { domain: Some(Domain::Security), team: Some("shop".into()), ..FindingQuery::default() };
+    assert_eq!(names(store.findings(&shop_security).await.unwrap()), ["svc-2", "svc-0"]);
+    let resolved = FindingQuery { states: vec![day2_store::StoredState::Resolved], ..FindingQuery::default() };
+    assert!(store.findings(&resolved).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_listing_filters_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    listing_filters_and_pages(&day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_listing_filters_and_pages() {
+    let Some(db) = ScratchDatabase::create().unwrap() else { return };
+    listing_filters_and_pages(&PgStore::open(&db.url).await.unwrap()).await;
 }

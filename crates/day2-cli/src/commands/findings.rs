@@ -14,7 +14,7 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let findings = runtime.block_on(async {
         let store = super::open_existing_store(&args.store).await?;
-        anyhow::Ok(store.findings(&FindingQuery { include_suppressed: args.all, include_resolved: args.all }).await?)
+        anyhow::Ok(store.findings(&if args.all { FindingQuery::all() } else { FindingQuery::default() }).await?)
     })?;
     let mut report = Report {
         schema_version: Report::SCHEMA_VERSION,

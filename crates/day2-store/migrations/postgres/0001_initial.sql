@@ -39,10 +39,16 @@ CREATE TABLE findings (
     last_seen    TIMESTAMPTZ NOT NULL,
     resolved_at  TIMESTAMPTZ,
     reopened     BIGINT      NOT NULL DEFAULT 0,
-    last_run     BIGINT      NOT NULL REFERENCES runs(id)
+    last_run     BIGINT      NOT NULL REFERENCES runs(id),
+    -- What listings sort and filter on, as columns rather than read out of `data` on every request.
+    severity_rank SMALLINT   NOT NULL,        -- 0 critical, 1 high, … 4 info
+    file         TEXT,                        -- declaring file
+    line         BIGINT,                      -- declaring line
+    team         TEXT                         -- owning team
 );
 CREATE INDEX findings_state ON findings(state);
 CREATE INDEX findings_source ON findings(source, state);
+CREATE INDEX findings_listing ON findings(state, severity_rank, file, line, id);
 
 -- The findings' lifecycle, append-only, written in the transaction of the run that caused it. Writers take an
 -- advisory lock first, so ids are committed in order and a reader never sees id n+1 before id n.

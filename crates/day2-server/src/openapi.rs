@@ -1,0 +1,154 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at `/api/v1/openapi.json`. Paths are written here next to the
+//! router's; the bodies' schemas are generated from the Rust types the handlers serialise (schemars), so they cannot
+//! drift from what is sent. The serve tests request every documented path.
+
+use day2_model::{Domain, Finding, Severity};
+use day2_store::Lease;
+use day2_store::outcomes::Outcomes;
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+use crate::{JobHealth, SourceHealth};
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"200": {"description": description, "content": {"application/json": {"schema": schema}}}})
+}
+
+fn query_parameter(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+/// Responses every `/api` endpoint may give besides its own.
+fn refusals(mut responses: Value, least: &str) -> Value {
+    if let Some(map) = responses.as_object_mut() {
+        map.insert("401".into(), json!({"description": "No token, or not a valid one (when tokens are configured)."}));
+        map.insert("403".into(), json!({"description": format!("The token's role is below {least}.")}));
+    }
+    responses
+}
+
+/// The whole document.
+pub(crate) fn document() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+    // Asking for a type's schema puts it, and every type it refers to, among the components.
+    for schema in [
+        generator.subschema_for::<Finding>(),
+        generator.subschema_for::<Domain>(),
+        generator.subschema_for::<Severity>(),
+        generator.subschema_for::<Outcomes>(),
+        generator.subschema_for::<Lease>(),
+        generator.subschema_for::<JobHealth>(),
+        generator.subschema_for::<SourceHealth>(),
+    ] {
+        drop(schema);
+    }
+    let schemas = generator.take_definitions(true);
+    let error = json!({"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]});
+    let text = json!({"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "day2 serve",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The continuous Day-2 loop: findings, sources, outcomes and leases of the store; runs and reloads on demand. With `serve.tokens` configured, every /api request needs `Authorization: Bearer <token>` of the role named on the operation.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {"get": {"summary": "The process answers.", "security": [], "responses": text}},
+            "/readyz": {"get": {
+                "summary": "Ready once the first cycle has run.",
+                "security": [],
+                "responses": {"200": {"description": "Ready."}, "503": {"description": "The first cycle has not run yet."}},
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus exposition (OpenMetrics text). Needs a viewer token when serve.metrics_need_token is set.",
+                "responses": text,
+            }},
+            "/api/v1/openapi.json": {"get": {"summary": "This document.", "security": [], "responses": ok("OpenAPI 3.1", json!({"type": "object"}))}},
+            "/api/v1/findings": {"get": {
+                "summary": "Stored findings, most severe first, filtered and paged by the store. Role: viewer.",
+                "parameters": [
+                    query_parameter("domain", "Only this domain.", reference("Domain")),
+                    query_parameter("severity", "Only this severity.", reference("Severity")),
+                    query_parameter("team", "Only findings of resources this team owns.", json!({"type": "string"})),
+                    query_parameter("status", "Which states (default open).", json!({"enum": ["open", "suppressed", "resolved", "all"]})),
+                    query_parameter("limit", "Page size (default 1000).", json!({"type": "integer", "minimum": 1, "maximum": 10000})),
+                    query_parameter("offset", "Findings to skip.", json!({"type": "integer", "minimum": 0})),
+                ],
+                "responses": refusals(json!({
+                    "200": {
+                        "description": "One page. A full page carries `x-next-offset`, the offset of the next one.",
+                        "headers": {"x-next-offset": {"schema": {"type": "integer"}}},
+                        "content": {"application/json": {"schema": {"type": "array", "items": reference("Finding")}}},
+                    },
+                    "400": {"description": "An unknown parameter or value; the message names the accepted ones.", "content": {"application/json": {"schema": error}}},
+                }), "viewer"),
+            }},
+            "/api/v1/sources": {"get": {
+                "summary": "The last run of each job and the last collection of each source in it. Role: viewer.",
+                "responses": refusals(ok("Jobs and sources", json!({
+                    "type": "object",
+                    "properties": {
+                        "jobs": {"type": "array", "items": reference("JobHealth")},
+                        "sources": {"type": "array", "items": reference("SourceHealth")},
+                    },
+                })), "viewer"),
+            }},
+            "/api/v1/outcomes": {"get": {
+                "summary": "Time to detect, time to repair, drift-hours and open-finding age, overall, by team and by scope. Role: viewer.",
+                "parameters": [query_parameter("since", "The window back from now (default 30d): 7d, 12h, …", json!({"type": "string"}))],
+                "responses": refusals(ok("Outcomes", reference("Outcomes")), "viewer"),
+            }},
+            "/api/v1/leases": {"get": {
+                "summary": "This replica's name and which replica runs which job. Role: viewer.",
+                "responses": refusals(ok("Leases", json!({
+                    "type": "object",
+                    "properties": {"replica": {"type": "string"}, "leases": {"type": "array", "items": reference("Lease")}},
+                })), "viewer"),
+            }},
+            "/api/v1/runs": {"post": {
+                "summary": "Start a cycle now rather than at the next interval. Role: operator.",
+                "responses": refusals(json!({"202": {"description": "Accepted: the scheduler wakes."}}), "operator"),
+            }},
+            "/api/v1/config/reload": {"post": {
+                "summary": "Read day2.yaml again, as SIGHUP does. Role: admin.",
+                "responses": refusals(json!({
+                    "200": {"description": "Reloaded."},
+                    "400": {"description": "It does not load; the running configuration stays.", "content": {"application/json": {"schema": error}}},
+                }), "admin"),
+            }},
+        },
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    #[test]
+    fn every_reference_resolves_to_a_component() {
+        let document = super::document();
+        let text = document.to_string();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for name in ["Finding", "Outcomes", "Lease", "JobHealth", "SourceHealth", "FindingStatus"] {
+            assert!(schemas.contains_key(name), "{name} missing");
+        }
+        for (at, _) in text.match_indices("#/components/schemas/") {
+            let name: String = text[at + 21..].chars().take_while(|c| *c != '"').collect();
+            assert!(schemas.contains_key(&name), "dangling reference to {name}");
+        }
+        assert!(!text.contains("#/$defs/"), "a reference into a schema's own definitions survived");
+    }
+}
