@@ -611,8 +611,9 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     assert!(count(store, "SELECT count(*) AS n FROM runs") >= runs_before + 2, "a check and a drift run");
     let delivered: Vec<i64> = sink.received().iter().map(|r| r.json()["event_id"].as_i64().unwrap()).collect();
     let mut once = delivered.clone();
+    once.sort_unstable();
     once.dedup();
-    assert_eq!(delivered, once, "each event told once, by one replica");
+    assert_eq!(delivered.len(), once.len(), "each event told once, by one replica: {delivered:?}");
     assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
 
     // The cluster slows down; the Pod is deleted, and the holder is killed once its drift collection has begun (its

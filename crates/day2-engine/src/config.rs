@@ -104,6 +104,12 @@ impl ServeConfig {
         if !(1..=3600).contains(&self.lease_seconds) {
             problems.push(format!("serve.lease_seconds: {} is not between 1 and 3600", self.lease_seconds));
         }
+        if self.retention_days > 36_500 {
+            problems.push(format!(
+                "serve.retention_days: {} is more than 36500 (a hundred years); 0 keeps everything",
+                self.retention_days
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, token) in self.tokens.iter().enumerate() {
             if token.name.trim().is_empty() {
@@ -304,6 +310,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Whether any live source is configured (so there is drift to look for).
+    pub fn has_live_sources(&self) -> bool {
+        !self.live.kubernetes.is_empty() || !self.live.postgres.is_empty() || !self.live.aws.is_empty()
+    }
+
     /// Reads and validates a configuration file; suppression files are resolved relative to it and merged in.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text =

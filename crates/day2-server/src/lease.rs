@@ -81,7 +81,7 @@ fn renewal_period(config: &Config) -> Duration {
 /// The leases a configuration's jobs need.
 fn wanted(config: &Config) -> Vec<&'static str> {
     let mut leases = vec![CHECK];
-    if !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty() {
+    if config.has_live_sources() {
         leases.push(DRIFT);
     }
     if !config.notifications.is_empty() {
@@ -90,8 +90,9 @@ fn wanted(config: &Config) -> Vec<&'static str> {
     leases
 }
 
-/// Asks for (or renews) every lease the configuration needs, once; gives up the ones it no longer needs.
-pub(crate) async fn renew(state: &State) {
+/// Asks for (or renews) every lease the configuration needs, once; gives up the ones it no longer needs. With
+/// `wake`, a job just taken over runs at once (not at start-up, where the first cycle is about to run anyway).
+pub(crate) async fn renew(state: &State, wake: bool) {
     let config = &state.loaded().config;
     let (ttl, wanted) = (ttl(config), wanted(config));
     let mut gained_job = false;
@@ -118,7 +119,7 @@ pub(crate) async fn renew(state: &State) {
         }
     }
     // A job taken over from a replica that died runs now rather than at the next interval.
-    if gained_job {
+    if gained_job && wake {
         state.wake.notify_one();
     }
 }
@@ -140,12 +141,13 @@ async fn release(state: &State, lease: &'static str) {
     state.leases.set(lease, false);
 }
 
-/// Asks for and renews leases until `stopped`.
+/// Asks for and renews leases until `stopped` (after the last run is recorded, so a run finishing during shutdown
+/// keeps its lease).
 pub(crate) async fn keep(state: Arc<State>, mut stopped: tokio::sync::watch::Receiver<bool>) {
     loop {
         let period = renewal_period(&state.loaded().config);
         tokio::select! {
-            () = tokio::time::sleep(period) => renew(&state).await,
+            () = tokio::time::sleep(period) => renew(&state, true).await,
             _ = stopped.changed() => break,
         }
     }

@@ -198,12 +198,13 @@ pub async fn serve(
     // The outcome histograms count what happens from now on: the history only tells which episodes are open.
     state.metrics.follow_log(state.store.as_ref()).await;
     // The first cycle runs only the jobs this replica holds the leases of.
-    lease::renew(&state).await;
+    lease::renew(&state, false).await;
     tracing::info!(%addr, store = %options.store, interval_s = options.interval.as_secs(), replica = state.leases.holder(), "Serving.");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let config_name = options.config.display().to_string();
-    let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped.clone()));
-    tokio::spawn(lease::keep(state.clone(), stopped));
+    let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
+    let (stop_leases, leases_stopped) = tokio::sync::watch::channel(false);
+    let leases = tokio::spawn(lease::keep(state.clone(), leases_stopped));
     tokio::spawn(reload_on_sighup(state.clone()));
     tokio::spawn(watch::run(state.clone()));
     tokio::spawn(notify::run(state.clone()));
@@ -217,6 +218,8 @@ pub async fn serve(
         tracing::error!(error = %e, "the scheduler stopped abnormally");
     }
     // The last run is recorded: another replica may take the jobs over now.
+    let _ = stop_leases.send(true);
+    let _ = leases.await;
     lease::release_all(&state).await;
     served
 }

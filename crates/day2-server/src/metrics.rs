@@ -5,7 +5,8 @@
 //!   in each job;
 //! - `day2_time_to_detect_seconds{domain,team}` and `day2_time_to_repair_seconds{domain,team}`: histograms of the
 //!   outcomes (definitions in `day2_store::outcomes`), observed as the lifecycle log grows after this process
-//!   started. Every replica follows the whole log, so aggregate across replicas with `max`, not `sum`.
+//!   started. Every replica follows the whole log after each cycle (whichever replica ran the jobs), so aggregate
+//!   across replicas with `max`, not `sum`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,7 +148,8 @@ impl Metrics {
                     Measured::TimeToRepair(seconds) => self.time_to_repair.get_or_create(&labels).observe(seconds),
                 }
             }
-            if events.len() < PAGE as usize {
+            // Until an empty page: a page can be short because an unreadable event was skipped.
+            if events.is_empty() {
                 break;
             }
         }

@@ -291,6 +291,10 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
             Vec::new()
         });
         for event in &events {
+            // Handed over meanwhile: the new holder goes on from the stored position.
+            if !state.leases.holds(lease::NOTIFY) {
+                break;
+            }
             if notifier.wants(event) {
                 deliver_one(&client, notifier, event).await;
             }
@@ -311,6 +315,8 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
             tokio::select! {
                 () = recorded => {}
                 () = tokio::time::sleep(RESEND) => {}
+                // Lost and maybe regained while waiting: another replica may have delivered; read the position again.
+                () = state.leases.changed.notified() => cursor = None,
             }
         }
     }

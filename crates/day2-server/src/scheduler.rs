@@ -24,14 +24,12 @@ pub(crate) async fn run(
         let cycle = Instant::now();
         // The configuration in force at the start of the cycle (a reload takes effect at the next one).
         let config: &Config = &state.loaded().config;
-        let has_live =
-            !config.live.kubernetes.is_empty() || !config.live.postgres.is_empty() || !config.live.aws.is_empty();
         let settings = Settings::new(config, &[], &config_name);
         if state.leases.holds(lease::CHECK) {
             job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
         }
         // A shutdown asked for during the check is not kept waiting by the drift job.
-        if has_live && !*stopped.borrow() && state.leases.holds(lease::DRIFT) {
+        if config.has_live_sources() && !*stopped.borrow() && state.leases.holds(lease::DRIFT) {
             job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
         }
         // Pruning is one replica's job too: the one that runs the checks.
@@ -39,6 +37,8 @@ pub(crate) async fn run(
             prune(&state, config.serve.retention_days).await;
             last_prune = Some(Instant::now());
         }
+        // Every replica's metrics say what the store says, whichever replica ran the jobs.
+        refresh_metrics(&state).await;
         state.ready.store(true, Ordering::Release);
         if *stopped.borrow() {
             break;
@@ -61,6 +61,14 @@ pub(crate) async fn run(
     }
 }
 
+async fn refresh_metrics(state: &State) {
+    state.metrics.follow_log(state.store.as_ref()).await;
+    match state.store.findings(&day2_store::FindingQuery::default()).await {
+        Ok(open) => state.metrics.findings(&open),
+        Err(e) => tracing::error!(error = %e, "cannot read findings for metrics"),
+    }
+}
+
 /// How often history older than `serve.retention_days` is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -68,7 +76,7 @@ async fn prune(state: &State, retention_days: u32) {
     if retention_days == 0 {
         return;
     }
-    let before = Utc::now() - chrono::Duration::days(i64::from(retention_days));
+    let Some(before) = Utc::now().checked_sub_signed(chrono::Duration::days(i64::from(retention_days))) else { return };
     match state.store.prune(before).await {
         Ok(pruned) => tracing::info!(?pruned, retention_days, "Pruned history."),
         Err(e) => tracing::warn!(error = %e, "Cannot prune history; trying again in an hour."),
@@ -132,11 +140,6 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
     }
     health.duration_seconds = clock.elapsed().as_secs_f64();
     state.metrics.job(name, health.duration_seconds, health.error.is_none());
-    state.metrics.follow_log(state.store.as_ref()).await;
-    match state.store.findings(&day2_store::FindingQuery::default()).await {
-        Ok(open) => state.metrics.findings(&open),
-        Err(e) => tracing::error!(error = %e, "cannot read findings for metrics"),
-    }
     if let Some(error) = &health.error {
         tracing::warn!(job = name, error, "Run finished with errors.");
     } else {

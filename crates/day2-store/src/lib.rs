@@ -43,8 +43,9 @@ pub enum StoreError {
     NotBuilt(&'static str),
 }
 
-/// Where the store lives: a SQLite file (the default) or a PostgreSQL database shared by replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the store lives: a SQLite file (the default) or a PostgreSQL database shared by replicas. Shown (`Display`,
+/// `Debug`) without the URL's password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A SQLite file, created when missing.
     Sqlite(PathBuf),
@@ -58,8 +59,9 @@ impl std::str::FromStr for StoreLocation {
     fn from_str(s: &str) -> Result<Self, String> {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             Ok(StoreLocation::Postgres(s.to_owned()))
-        } else if s.contains("://") {
-            Err(format!("`{s}`: a store is a SQLite file path or a postgres:// URL"))
+        } else if let Some((scheme, _)) = s.split_once("://") {
+            // Not the whole text: it may hold a password.
+            Err(format!("`{scheme}://…`: a store is a SQLite file path or a postgres:// URL"))
         } else if s.is_empty() {
             Err("the store path is empty".to_owned())
         } else {
@@ -78,13 +80,53 @@ impl std::fmt::Display for StoreLocation {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreLocation({self})")
+    }
+}
+
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`.
 fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    let Some(query) = query else { return base };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("password", _)) => "password=***".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::StoreLocation;
+
+    #[test]
+    fn locations_parse_and_never_show_passwords() {
+        let pg: StoreLocation = "postgres://day2:s3cr@t@db:5432/day2?sslmode=require&password=x".parse().unwrap();
+        assert_eq!(pg.to_string(), "postgres://day2:***@db:5432/day2?sslmode=require&password=***");
+        assert!(!format!("{pg:?}").contains("s3cr"));
+        assert_eq!(
+            "postgresql://db/day2".parse::<StoreLocation>().map(|l| l.to_string()),
+            Ok("postgresql://db/day2".into())
+        );
+        assert_eq!("day2.db".parse(), Ok(StoreLocation::Sqlite("day2.db".into())));
+        assert!("mysql://db/day2".parse::<StoreLocation>().unwrap_err().contains("postgres://"));
+        assert!("".parse::<StoreLocation>().is_err());
     }
 }
 
@@ -290,8 +332,8 @@ pub trait Store: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     /// The leases not yet lapsed, by name.
     async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
-    /// Forgets history from before `before`: findings resolved then, resources last seen then, lifecycle events of
-    /// findings no longer open that every notifier has dealt with, and the runs nothing refers to any more. Open and
-    /// suppressed findings stay however old, with the events that opened them.
+    /// Forgets history from before `before`: findings resolved then, resources last seen then, the lifecycle events
+    /// of those findings that every notifier has dealt with, and the runs nothing refers to any more. Open and
+    /// suppressed findings stay however old, with every event of theirs (outcomes need an episode's start).
     async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError>;
 }

@@ -82,7 +82,7 @@ pub struct Outcomes {
     pub until: DateTime<Utc>,
     /// Every finding.
     pub overall: OutcomeStats,
-    /// By owning team; findings without one under `(no team)`.
+    /// By owning team; findings without one under `unowned`.
     pub by_team: BTreeMap<String, OutcomeStats>,
     /// Drift-hours by scope (provider and scope of the resource: `k8s/prod-eu`).
     pub drift_hours_by_scope: BTreeMap<String, f64>,
@@ -113,7 +113,8 @@ impl Samples {
     }
 }
 
-const NO_TEAM: &str = "(no team)";
+/// The team of findings whose resources name none (as in the metrics' labels).
+const NO_TEAM: &str = "unowned";
 
 fn team_of(f: &Finding) -> String {
     f.owner.team.clone().unwrap_or_else(|| NO_TEAM.to_owned())
@@ -187,16 +188,19 @@ pub fn compute(events: &[FindingEvent], since: DateTime<Utc>, until: DateTime<Ut
     let mut open: HashMap<&str, (DateTime<Utc>, &Finding)> = HashMap::new();
     for event in events.iter().filter(|e| e.at <= until) {
         let finding = &event.finding;
-        match event.transition {
-            Transition::Opened | Transition::Reopened => {
-                tally.opened(finding, event.at);
+        match episode_step(event) {
+            Step::Opens { detected } => {
+                if detected {
+                    tally.opened(finding, event.at);
+                }
                 open.entry(finding.id.as_str()).or_insert((event.at, finding));
             }
-            Transition::Resolved | Transition::Suppressed => {
+            Step::Closes { repaired } => {
                 if let Some((from, _)) = open.remove(finding.id.as_str()) {
-                    tally.closed(finding, from, event.at, event.transition == Transition::Resolved);
+                    tally.closed(finding, from, event.at, repaired);
                 }
             }
+            Step::Nothing => {}
         }
     }
     for (from, finding) in open.into_values() {
@@ -212,6 +216,27 @@ pub fn compute(events: &[FindingEvent], since: DateTime<Utc>, until: DateTime<Ut
         overall: tally.overall.finish(),
         by_team: tally.by_team.into_iter().map(|(team, samples)| (team, samples.finish())).collect(),
         drift_hours_by_scope: tally.drift_by_scope,
+    }
+}
+
+/// What a lifecycle event does to a finding's episode. Only open findings are in an episode: one suppressed from the
+/// start never opens one, a suppression ends one without a repair, and the end of a suppression starts one without a
+/// new detection.
+enum Step {
+    Opens { detected: bool },
+    Closes { repaired: bool },
+    Nothing,
+}
+
+fn episode_step(event: &FindingEvent) -> Step {
+    let open = matches!(event.finding.status, day2_model::FindingStatus::Open { .. });
+    match event.transition {
+        Transition::Opened | Transition::Reopened if open => {
+            Step::Opens { detected: event.previous.as_deref() != Some("suppressed") }
+        }
+        Transition::Opened | Transition::Reopened => Step::Nothing,
+        Transition::Resolved => Step::Closes { repaired: true },
+        Transition::Suppressed => Step::Closes { repaired: false },
     }
 }
 
@@ -235,17 +260,17 @@ impl EpisodeTracker {
     /// Takes the next event; returns what it measured, if anything.
     pub fn follow(&mut self, event: &FindingEvent) -> Option<Measured> {
         let id = event.finding.id.as_str();
-        match event.transition {
-            Transition::Opened | Transition::Reopened => {
+        match episode_step(event) {
+            Step::Opens { detected } => {
                 self.open.entry(id.to_owned()).or_insert(event.at);
-                let changed = event.finding.changed_at.filter(|c| *c <= event.at)?;
+                let changed = event.finding.changed_at.filter(|c| detected && *c <= event.at)?;
                 Some(Measured::TimeToDetect(seconds(changed, event.at)))
             }
-            Transition::Resolved => self.open.remove(id).map(|from| Measured::TimeToRepair(seconds(from, event.at))),
-            Transition::Suppressed => {
-                self.open.remove(id);
-                None
+            Step::Closes { repaired } => {
+                let from = self.open.remove(id)?;
+                repaired.then(|| Measured::TimeToRepair(seconds(from, event.at)))
             }
+            Step::Nothing => None,
         }
     }
 }
@@ -254,13 +279,13 @@ impl EpisodeTracker {
 pub async fn of_store(store: &dyn Store, since: DateTime<Utc>) -> Result<Outcomes, StoreError> {
     const PAGE: u32 = 10_000;
     let mut events = Vec::new();
+    // Until an empty page: a page can be short of PAGE because an unreadable event was skipped.
     loop {
         let page = store.events_after(events.last().map_or(0, |e: &FindingEvent| e.id), PAGE).await?;
-        let done = page.len() < PAGE as usize;
-        events.extend(page);
-        if done {
+        if page.is_empty() {
             break;
         }
+        events.extend(page);
     }
     Ok(compute(&events, since, Utc::now()))
 }
@@ -269,6 +294,7 @@ pub async fn of_store(store: &dyn Store, since: DateTime<Utc>) -> Result<Outcome
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use chrono::{Duration, TimeZone};
+    use day2_model::{FindingStatus, Suppression};
     use day2_testkit::build::{finding, resource};
 
     use super::*;
@@ -287,12 +313,27 @@ mod tests {
         drift.changed_at = Some(t0 - Duration::minutes(3));
         let mut check = finding("K8S-POD-001", &resource("web", "m"));
         check.owner.team = None;
+        let mut accepted = finding("K8S-POD-008", &resource("db", "m"));
+        accepted.status = FindingStatus::Suppressed(Suppression {
+            by: "annotation".into(),
+            owner: None,
+            reason: "accepted".into(),
+            expires: None,
+        });
+        accepted.owner.team = None;
+        let mut accepted_again = accepted.clone();
+        accepted_again.status = FindingStatus::OPEN;
+        let mut suppression_ended = event(7, t0 + h(9), Transition::Opened, &accepted_again);
+        suppression_ended.previous = Some("suppressed".into());
         let events = [
             event(1, t0, Transition::Opened, &drift),
             event(2, t0, Transition::Opened, &check),
-            event(3, t0 + h(2), Transition::Resolved, &drift),
-            event(4, t0 + h(5), Transition::Reopened, &drift),
-            event(5, t0 + h(6), Transition::Suppressed, &check),
+            // Suppressed from the start: no episode, until the suppression ends (no new detection then).
+            event(3, t0, Transition::Opened, &accepted),
+            event(4, t0 + h(2), Transition::Resolved, &drift),
+            event(5, t0 + h(5), Transition::Reopened, &drift),
+            event(6, t0 + h(6), Transition::Suppressed, &check),
+            suppression_ended,
         ];
         // Window from t0 + 1h to t0 + 10h.
         let o = compute(&events, t0 + h(1), t0 + h(10));
@@ -305,10 +346,10 @@ mod tests {
         // Drift-hours inside the window: 1 h (t0+1h..t0+2h) + 5 h (t0+5h..t0+10h).
         assert_eq!(o.drift_hours_by_scope["k8s/c"], 6.0);
         assert_eq!(o.by_team["shop"].drift_hours, 6.0);
-        // Open at the end: the reopened drift, for 5 h.
-        assert_eq!(o.overall.open, 1);
+        // Open at the end: the reopened drift, for 5 h, and the finding whose suppression ended, for 1 h.
+        assert_eq!(o.overall.open, 2);
         assert_eq!(o.by_team["shop"].open_age.as_ref().unwrap().max_seconds, 5.0 * 3600.0);
-        assert_eq!(o.by_team[NO_TEAM].open, 0);
+        assert_eq!(o.by_team[NO_TEAM].open_age.as_ref().unwrap().max_seconds, 3600.0);
 
         // Followed live, the same log measures the same durations.
         let mut tracker = EpisodeTracker::default();
@@ -322,7 +363,8 @@ mod tests {
             ]
         );
 
-        // Over the whole history: both first sightings count, the one without a change time only as detected.
+        // Over the whole history: both open first sightings and the reopening count, the one without a change time
+        // only as detected; the suppressed finding and the end of its suppression do not.
         let all = compute(&events, t0, t0 + h(10));
         assert_eq!(all.overall.detected, 3);
         assert_eq!(all.overall.time_to_detect.as_ref().unwrap().count, 2);

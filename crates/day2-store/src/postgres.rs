@@ -395,7 +395,8 @@ impl Store for PgStore {
         for (count, statement) in removed.iter_mut().zip([
             "DELETE FROM finding_events WHERE at < $1
                  AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
-                 AND finding_id NOT IN (SELECT id FROM findings WHERE state <> 'resolved')",
+                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
+                     AND (f.state <> 'resolved' OR f.resolved_at >= $1))",
             "DELETE FROM findings WHERE state = 'resolved' AND resolved_at < $1",
             "DELETE FROM resources WHERE last_seen < $1",
             "DELETE FROM runs WHERE started_at < $1

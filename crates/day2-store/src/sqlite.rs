@@ -352,7 +352,8 @@ impl Store for SqliteStore {
         for (count, statement) in removed.iter_mut().zip([
             "DELETE FROM finding_events WHERE julianday(at) < julianday(?1)
                  AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
-                 AND finding_id NOT IN (SELECT id FROM findings WHERE state <> 'resolved')",
+                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
+                     AND (f.state <> 'resolved' OR julianday(f.resolved_at) >= julianday(?1)))",
             "DELETE FROM findings WHERE state = 'resolved' AND julianday(resolved_at) < julianday(?1)",
             "DELETE FROM resources WHERE julianday(last_seen) < julianday(?1)",
             "DELETE FROM runs WHERE julianday(started_at) < julianday(?1)

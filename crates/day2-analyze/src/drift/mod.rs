@@ -431,12 +431,14 @@ fn unmanaged(live: &Resource, scope: &str, context: &Context) -> Finding {
     Finding { changed_at: last_change(live), ..finding(live, UNMANAGED, Severity::Low, message, Vec::new(), context) }
 }
 
-/// When a live Kubernetes object was last written, by its `metadata.managedFields` times (the latest of any manager):
-/// the change that drifted it is at or before that, so time to detect is measured from it.
+/// When a live Kubernetes object's spec or metadata was last written, by its `metadata.managedFields` times (the
+/// latest of any manager; status writes, which controllers make all the time, do not count): the change that drifted
+/// it is at or before that, so time to detect is measured from it.
 fn last_change(live: &Resource) -> Option<DateTime<Utc>> {
     let entries = live.attrs.pointer("/metadata/managedFields").and_then(Attr::as_array)?;
     entries
         .iter()
+        .filter(|e| e.get("subresource").is_none())
         .filter_map(|e| e.get("time").and_then(Attr::as_str))
         .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))

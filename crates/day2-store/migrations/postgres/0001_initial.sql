@@ -42,7 +42,7 @@ CREATE TABLE findings (
     last_run     BIGINT      NOT NULL REFERENCES runs(id),
     -- What listings sort and filter on, as columns rather than read out of `data` on every request.
     severity_rank SMALLINT   NOT NULL,        -- 0 critical, 1 high, … 4 info
-    file         TEXT,                        -- declaring file
+    file         TEXT COLLATE "C",            -- declaring file; byte order, as SQLite sorts
     line         BIGINT,                      -- declaring line
     team         TEXT                         -- owning team
 );
