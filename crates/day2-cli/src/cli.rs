@@ -186,19 +186,26 @@ Exit codes: as `day2 check`.";
 
 const SERVE_HELP: &str = "Every --interval, runs what `day2 check` runs on the configured sources and, when live sources are
 configured, what `day2 drift` runs; each run is recorded in the store, so findings are new, open, resolved or reopened
-with timestamps. A run never overlaps the next. SIGTERM or Ctrl-C stops after the current run.
+with timestamps. A change to a watched file or cluster starts a run at once. A run never overlaps the next. SIGTERM or
+Ctrl-C stops after the current run; SIGHUP reloads day2.yaml and the TLS certificate.
 
-HTTP (read-only):
-  GET /healthz                 the process answers
-  GET /readyz                  200 once the first cycle is recorded
-  GET /api/v1/findings         stored findings; filters: domain, severity, team, status=open|suppressed|resolved|all
-  GET /api/v1/sources          last run of each job, last collection of each source
-  GET /metrics                 Prometheus: day2_findings{domain,severity,team}, day2_runs_total{job,result},
-                               day2_run_duration_seconds{job}, day2_source_complete{source}, day2_source_resources{source}
+Several replicas with one --store postgres://… divide the jobs (check, drift, notifications) through leases; a replica
+that dies hands its jobs over within serve.lease_seconds (30).
+
+HTTP (the OpenAPI document is at /api/v1/openapi.json; roles from serve.tokens):
+  GET  /healthz, /readyz        liveness; ready once the first cycle has run
+  GET  /api/v1/findings         stored findings, paged; filters: domain, severity, team, status, limit, offset
+  GET  /api/v1/sources          last run of each job, last collection of each source
+  GET  /api/v1/outcomes         time to detect, time to repair, drift-hours, open age (?since=30d)
+  GET  /api/v1/leases           which replica runs which job
+  POST /api/v1/runs             run now (operator)
+  POST /api/v1/config/reload    reload day2.yaml and the certificate (admin)
+  GET  /metrics                 Prometheus: findings, runs, durations, sources, outcome histograms
 
 Examples:
   day2 serve -c examples/fleet/day2.yaml                        the example fleet, API on 127.0.0.1:8080
-  day2 serve -c day2.yaml --listen 0.0.0.0:8080 --interval 1m --store /var/lib/day2/day2.db";
+  day2 serve -c day2.yaml --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key --store /var/lib/day2/day2.db
+  day2 serve -c day2.yaml --store postgres://day2@db.internal/day2      one of several replicas";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -209,6 +216,13 @@ pub struct ServeArgs {
     /// which divide the jobs between them through leases (`serve.lease_seconds`).
     #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
     pub store: StoreLocation,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Re-read on SIGHUP, so a renewed certificate is
+    /// served without a restart.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Time between runs: `30s`, `5m`, `1h`.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: std::time::Duration,

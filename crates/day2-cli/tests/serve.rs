@@ -667,3 +667,71 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     assert_eq!(lease_holders(a_port), all_held_by(&b_name));
     assert_eq!(json(a_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
 }
+
+/// A self-signed certificate for 127.0.0.1, written as PEM files named after `name`.
+fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// `curl --cacert ca https://127.0.0.1:port/path`: the body, or None when the TLS handshake or request fails.
+fn https_get(port: u16, path: &str, ca: &std::path::Path) -> Option<String> {
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// HTTPS with a certificate that is renewed in place: the API answers over TLS only, a SIGHUP serves the new
+/// certificate without a restart, and a key that does not match stops the start naming the files. The client is curl.
+#[test]
+fn serves_https_and_reloads_a_renewed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "first");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let store = dir.path().join("day2.db");
+    let serve = |cert: &std::path::Path, key: &std::path::Path| {
+        common::command(&["serve", "-c", "examples/fleet/day2.yaml", "--listen", &listen, "--interval", "1h"])
+            .args(["--store".as_ref(), store.as_os_str(), "--tls-cert".as_ref(), cert.as_os_str()])
+            .args(["--tls-key".as_ref(), key.as_os_str()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let server = Server(serve(&cert, &key));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while https_get(port, "/readyz", &cert).is_none() {
+        assert!(Instant::now() < deadline, "not ready over HTTPS");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(https_get(port, "/healthz", &cert).as_deref(), Some("ok\n"));
+    assert!(https_get(port, "/api/v1/findings?severity=critical", &cert).unwrap().starts_with('['));
+    assert_ne!(get(port, "/healthz").map(|(status, _)| status).unwrap_or(0), 200, "plain HTTP is not served");
+
+    // The certificate is renewed in place (new key too) and the process told with SIGHUP.
+    let (renewed, renewed_key) = certificate(dir.path(), "second");
+    std::fs::copy(&renewed, &cert).unwrap();
+    std::fs::copy(&renewed_key, &key).unwrap();
+    let pid = server.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while https_get(port, "/healthz", &renewed).is_none() {
+        assert!(Instant::now() < deadline, "the renewed certificate is not served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
+
+    // A key that is not the certificate's: no start, and the message names both files.
+    let (_, other_key) = certificate(dir.path(), "other");
+    let output = serve(&renewed, &other_key).wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("second.crt") && stderr.contains("other.key"), "{stderr}");
+}

@@ -45,6 +45,7 @@ fn run(dir: &tempfile::TempDir, name: &str, store: StoreLocation) {
         listen: format!("127.0.0.1:{port}").parse().unwrap(),
         store,
         interval: Duration::from_secs(3600),
+        tls: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = server_runtime.spawn(serve(options, async move {

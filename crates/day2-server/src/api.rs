@@ -177,7 +177,10 @@ async fn reload(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respon
     let caller = authorize!(state, headers, Role::Admin);
     tracing::info!(caller = %caller.name, "A configuration reload was asked for.");
     match state.reload() {
-        Ok(()) => Json(json!({"reloaded": true})).into_response(),
+        Ok(()) => match state.reload_tls().await {
+            Ok(()) => Json(json!({"reloaded": true})).into_response(),
+            Err(e) => bad_request(format!("the TLS certificate does not load, the one in force stays: {e}")),
+        },
         Err(e) => bad_request(format!("the configuration does not load, the running one is kept: {e}")),
     }
 }

@@ -53,6 +53,18 @@ pub struct ServeOptions {
     pub store: StoreLocation,
     /// Time between the start of one cycle and the next.
     pub interval: Duration,
+    /// Serve HTTPS with this certificate and key rather than plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key (PKCS#8, PKCS#1 or SEC1), re-read on SIGHUP and on
+/// `POST /api/v1/config/reload`, so a renewed certificate is served without a restart.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 /// Why serving could not start or stopped.
@@ -71,6 +83,16 @@ pub enum ServeError {
         addr: SocketAddr,
         /// The error.
         source: std::io::Error,
+    },
+    /// The TLS certificate or key cannot be read or do not match.
+    #[error("TLS certificate {cert} and key {key}: {message}")]
+    Tls {
+        /// Certificate file.
+        cert: String,
+        /// Key file.
+        key: String,
+        /// What is wrong.
+        message: String,
     },
     /// A notifier cannot be set up (a secret's variable is not set).
     #[error("{0}")]
@@ -135,6 +157,8 @@ pub(crate) struct State {
     /// Tells the notifiers that a run was recorded (its lifecycle events are in the store).
     recorded: tokio::sync::Notify,
     metrics: metrics::Metrics,
+    /// The TLS certificate in force, with the files it is re-read from.
+    tls: Option<(axum_server::tls_rustls::RustlsConfig, TlsFiles)>,
 }
 
 impl State {
@@ -158,6 +182,31 @@ impl State {
         tracing::info!(config = %self.config_path.display(), "Configuration reloaded.");
         Ok(())
     }
+
+    /// Reads the TLS certificate and key again (a renewed certificate); the one in force stays when they do not load.
+    pub(crate) async fn reload_tls(&self) -> Result<(), String> {
+        let Some((config, files)) = &self.tls else { return Ok(()) };
+        config.reload_from_pem_file(&files.cert, &files.key).await.map_err(|e| tls_error(files, &e).to_string())?;
+        tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded.");
+        Ok(())
+    }
+}
+
+fn tls_error(files: &TlsFiles, e: &dyn std::fmt::Display) -> ServeError {
+    ServeError::Tls {
+        cert: files.cert.display().to_string(),
+        key: files.key.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Loads the certificate and key, before anything listens: a bad pair stops the start, naming the files.
+async fn load_tls(files: &TlsFiles) -> Result<axum_server::tls_rustls::RustlsConfig, ServeError> {
+    // One crypto provider for every rustls user in the process (aws-lc-rs); an error means one is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .map_err(|e| tls_error(files, &e))
 }
 
 /// Serves until `shutdown` completes: the scheduler finishes its current run first, so nothing acknowledged is lost.
@@ -170,6 +219,10 @@ pub async fn serve(
     for notifier in &config.notifications {
         notify::Notifier::new(notifier).map_err(ServeError::Notifier)?;
     }
+    let tls = match &options.tls {
+        Some(files) => Some((load_tls(files).await?, files.clone())),
+        None => None,
+    };
     let store = day2_store::open(&options.store).await?;
     // Each notifier's place in the lifecycle log is fixed before the first run, so that run's findings are delivered.
     for notifier in &config.notifications {
@@ -194,6 +247,7 @@ pub async fn serve(
         reloading: std::sync::Mutex::new(()),
         recorded: tokio::sync::Notify::new(),
         metrics: metrics::Metrics::new(),
+        tls,
     });
     // The outcome histograms count what happens from now on: the history only tells which episodes are open.
     state.metrics.follow_log(state.store.as_ref()).await;
@@ -208,12 +262,28 @@ pub async fn serve(
     tokio::spawn(reload_on_sighup(state.clone()));
     tokio::spawn(watch::run(state.clone()));
     tokio::spawn(notify::run(state.clone()));
-    let http = axum::serve(listener, api::router(state.clone())).with_graceful_shutdown(async move {
+    let stopping = async move {
         shutdown.await;
         tracing::info!("Shutting down: finishing the current run.");
         let _ = stop.send(true);
-    });
-    let served = http.await.map_err(ServeError::Http);
+    };
+    let app = api::router(state.clone());
+    let served = match state.tls.as_ref().map(|(config, _)| config.clone()) {
+        None => axum::serve(listener, app).with_graceful_shutdown(stopping).await.map_err(ServeError::Http),
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let stop_accepting = handle.clone();
+            tokio::spawn(async move {
+                stopping.await;
+                stop_accepting.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            let listener = listener.into_std().map_err(ServeError::Http)?;
+            match axum_server::from_tcp_rustls(listener, config) {
+                Ok(server) => server.handle(handle).serve(app.into_make_service()).await.map_err(ServeError::Http),
+                Err(e) => Err(ServeError::Http(e)),
+            }
+        }
+    };
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the scheduler stopped abnormally");
     }
@@ -235,6 +305,9 @@ async fn reload_on_sighup(state: Arc<State>) {
         while hangup.recv().await.is_some() {
             if let Err(e) = state.reload() {
                 tracing::error!(error = %e, "SIGHUP: the configuration does not load; the running one is kept");
+            }
+            if let Err(e) = state.reload_tls().await {
+                tracing::error!(error = %e, "SIGHUP: the TLS certificate does not load; the one in force is kept");
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use day2_server::{ServeOptions, serve};
+use day2_server::{ServeOptions, TlsFiles, serve};
 
 use crate::cli::{Global, ServeArgs};
 
@@ -18,7 +18,11 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<ExitCode> {
     if args.interval.is_zero() {
         bail!("--interval must be longer than zero");
     }
-    let options = ServeOptions { config, listen: args.listen, store: args.store, interval: args.interval };
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let options = ServeOptions { config, listen: args.listen, store: args.store, interval: args.interval, tls };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(options, stop_signal()))?;
     Ok(ExitCode::SUCCESS)
