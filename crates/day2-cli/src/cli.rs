@@ -184,7 +184,8 @@ declared and live values and the declaring file and line). IaC coverage per clus
 
 Exit codes: as `day2 check`.";
 
-const SERVE_HELP: &str = "Every --interval, runs what `day2 check` runs on the configured sources and, when live sources are
+const SERVE_HELP: &str =
+    "Every --interval, runs what `day2 check` runs on the configured sources and, when live sources are
 configured, what `day2 drift` runs; each run is recorded in the store, so findings are new, open, resolved or reopened
 with timestamps. A change to a watched file or cluster starts a run at once. A run never overlaps the next. SIGTERM or
 Ctrl-C stops after the current run; SIGHUP reloads day2.yaml and the TLS certificate.
@@ -195,6 +196,8 @@ that dies hands its jobs over within serve.lease_seconds (30).
 HTTP (the OpenAPI document is at /api/v1/openapi.json; roles from serve.tokens):
   GET  /healthz, /readyz        liveness; ready once the first cycle has run
   GET  /api/v1/findings         stored findings, paged; filters: domain, severity, team, status, limit, offset
+  GET  /api/v1/resources        stored resources, paged; filters: provider, kind, namespace, team
+  GET  /api/v1/drift            IaC coverage per live scope and the open drift findings
   GET  /api/v1/sources          last run of each job, last collection of each source
   GET  /api/v1/outcomes         time to detect, time to repair, drift-hours, open age (?since=30d)
   GET  /api/v1/leases           which replica runs which job

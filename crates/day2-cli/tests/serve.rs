@@ -145,6 +145,13 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
             assert!(expected.contains(&status), "{method} {path}: {status} {body}");
         }
     }
+    let drift_view = json(port, "/api/v1/drift");
+    let coverage = drift_view["coverage"].as_array().unwrap();
+    assert!(coverage.iter().any(|c| c["scope"] == "k8s/shop-prod-eu" && c["live"].as_u64() > Some(0)), "{drift_view}");
+    assert_eq!(drift_view["findings"].as_array().unwrap().len(), 5, "the five drift findings above");
+    let deployments = json(port, "/api/v1/resources?kind=apps.Deployment&limit=3");
+    assert_eq!(deployments.as_array().unwrap().len(), 3);
+    assert!(deployments.as_array().unwrap().iter().all(|r| r["kind"] == "apps.Deployment"));
     let outcomes = json(port, "/api/v1/outcomes?since=1d");
     assert!(outcomes["overall"]["detected"].as_u64().unwrap() > 0, "{outcomes}");
     assert!(outcomes["drift_hours_by_scope"].is_object());

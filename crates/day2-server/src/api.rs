@@ -5,6 +5,9 @@
 //!   stored findings, most severe first, filtered and paged by the store (1,000 a page unless `limit` says, at most
 //!   10,000; a full page carries `x-next-offset`); an unknown filter value is a 400 that names the accepted ones;
 //! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
+//! - `GET /api/v1/resources?provider=&kind=&namespace=&team=&limit=&offset=` (viewer): stored resources by id, paged
+//!   like findings (raw objects are left out);
+//! - `GET /api/v1/drift` (viewer): IaC coverage per live scope (latest drift run) and the open drift findings;
 //! - `GET /api/v1/outcomes?since=30d` (viewer): time to detect, time to repair, drift-hours and open-finding age,
 //!   overall, by team and by scope (as `day2 outcomes -o json`);
 //! - `GET /api/v1/leases` (viewer): this replica's name and which replica runs which job;
@@ -25,7 +28,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use day2_engine::config::Role;
 use day2_model::{Domain, Severity};
-use day2_store::{FindingQuery, StoredState};
+use day2_store::{FindingQuery, ResourceQuery, StoredState};
 use serde_json::json;
 
 use crate::State;
@@ -36,6 +39,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/readyz", get(ready))
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/resources", get(resources))
+        .route("/api/v1/drift", get(drift))
         .route("/api/v1/outcomes", get(outcomes))
         .route("/api/v1/leases", get(leases))
         .route("/api/v1/runs", post(start_run))
@@ -77,21 +82,13 @@ async fn findings(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     authorize!(state, headers, Role::Viewer);
-    match finding_query(&query) {
-        Ok(stored) => match state.store.findings(&stored).await {
-            Ok(page) => {
-                // A full page may have a next one.
-                let next = (page.len() == stored.limit.unwrap_or(DEFAULT_PAGE) as usize)
-                    .then(|| (stored.offset as usize + page.len()).to_string());
-                let mut response = Json(page).into_response();
-                if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
-                    response.headers_mut().insert("x-next-offset", next);
-                }
-                response
-            }
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
-        },
-        Err(message) => bad_request(message),
+    let stored = match finding_query(&query) {
+        Ok(stored) => stored,
+        Err(message) => return bad_request(message),
+    };
+    match state.store.findings(&stored).await {
+        Ok(listed) => paged(listed, stored.limit.unwrap_or(DEFAULT_PAGE), stored.offset),
+        Err(e) => server_error(&e),
     }
 }
 
@@ -108,13 +105,7 @@ fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, Strin
         "all" => vec![StoredState::Open, StoredState::Suppressed, StoredState::Resolved],
         other => return Err(format!("status: `{other}` is not one of open, suppressed, resolved, all")),
     };
-    let number = |key: &str| -> Result<Option<u32>, String> {
-        query.get(key).map(|v| v.parse::<u32>().map_err(|_| format!("{key}: `{v}` is not a whole number"))).transpose()
-    };
-    let limit = number("limit")?.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(format!("limit: {limit} is not between 1 and {MAX_PAGE}"));
-    }
+    let (limit, offset) = page(query)?;
     Ok(FindingQuery {
         states,
         domain: query.get("domain").map(|d| d.parse::<Domain>().map_err(|e| format!("domain: {e}"))).transpose()?,
@@ -124,8 +115,71 @@ fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, Strin
             .transpose()?,
         team: query.get("team").cloned(),
         limit: Some(limit),
-        offset: number("offset")?.unwrap_or(0),
+        offset,
     })
+}
+
+fn server_error(e: &dyn std::fmt::Display) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response()
+}
+
+/// `limit` (1 to 10,000, default 1,000) and `offset` of a paged listing.
+fn page(query: &BTreeMap<String, String>) -> Result<(u32, u32), String> {
+    let number = |key: &str| -> Result<Option<u32>, String> {
+        query.get(key).map(|v| v.parse::<u32>().map_err(|_| format!("{key}: `{v}` is not a whole number"))).transpose()
+    };
+    let limit = number("limit")?.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(format!("limit: {limit} is not between 1 and {MAX_PAGE}"));
+    }
+    Ok((limit, number("offset")?.unwrap_or(0)))
+}
+
+/// Answers one page as JSON, with `x-next-offset` when the page is full (there may be more).
+fn paged<T: serde::Serialize>(items: Vec<T>, limit: u32, offset: u32) -> Response {
+    let next = (items.len() == limit as usize).then(|| (offset as usize + items.len()).to_string());
+    let mut response = Json(items).into_response();
+    if let Some(next) = next.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert("x-next-offset", next);
+    }
+    response
+}
+
+async fn resources(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    const PARAMETERS: [&str; 6] = ["provider", "kind", "namespace", "team", "limit", "offset"];
+    if let Some(key) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
+        return bad_request(format!("unknown parameter `{key}` (accepted: {})", PARAMETERS.join(", ")));
+    }
+    let (limit, offset) = match page(&query) {
+        Ok(page) => page,
+        Err(message) => return bad_request(message),
+    };
+    let stored = ResourceQuery {
+        provider: query.get("provider").cloned(),
+        kind: query.get("kind").cloned(),
+        namespace: query.get("namespace").cloned(),
+        team: query.get("team").cloned(),
+        limit: Some(limit),
+        offset,
+    };
+    match state.store.resources(&stored).await {
+        Ok(listed) => paged(listed, limit, offset),
+        Err(e) => server_error(&e),
+    }
+}
+
+async fn drift(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    let open = FindingQuery { domain: Some(Domain::Drift), limit: Some(MAX_PAGE), ..FindingQuery::default() };
+    match (state.store.coverage().await, state.store.findings(&open).await) {
+        (Ok(coverage), Ok(findings)) => Json(json!({"coverage": coverage, "findings": findings})).into_response(),
+        (Err(e), _) | (_, Err(e)) => server_error(&e),
+    }
 }
 
 async fn sources(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {

@@ -3,8 +3,8 @@
 //! drift from what is sent. The serve tests request every documented path.
 
 use day2_model::{Domain, Finding, Severity};
-use day2_store::Lease;
 use day2_store::outcomes::Outcomes;
+use day2_store::{Lease, StoredCoverage, StoredResource};
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
@@ -46,6 +46,8 @@ pub(crate) fn document() -> Value {
         generator.subschema_for::<Severity>(),
         generator.subschema_for::<Outcomes>(),
         generator.subschema_for::<Lease>(),
+        generator.subschema_for::<StoredResource>(),
+        generator.subschema_for::<StoredCoverage>(),
         generator.subschema_for::<JobHealth>(),
         generator.subschema_for::<SourceHealth>(),
     ] {
@@ -96,6 +98,35 @@ pub(crate) fn document() -> Value {
                     },
                     "400": {"description": "An unknown parameter or value; the message names the accepted ones.", "content": {"application/json": {"schema": error}}},
                 }), "viewer"),
+            }},
+            "/api/v1/resources": {"get": {
+                "summary": "Stored resources by id, paged (raw objects left out). Role: viewer.",
+                "parameters": [
+                    query_parameter("provider", "Only this provider: k8s, tf, aws, postgres.", json!({"type": "string"})),
+                    query_parameter("kind", "Only this kind (apps.Deployment, aws_s3_bucket, …).", json!({"type": "string"})),
+                    query_parameter("namespace", "Only this namespace.", json!({"type": "string"})),
+                    query_parameter("team", "Only resources this team owns.", json!({"type": "string"})),
+                    query_parameter("limit", "Page size (default 1000).", json!({"type": "integer", "minimum": 1, "maximum": 10000})),
+                    query_parameter("offset", "Resources to skip.", json!({"type": "integer", "minimum": 0})),
+                ],
+                "responses": refusals(json!({
+                    "200": {
+                        "description": "One page. A full page carries `x-next-offset`.",
+                        "headers": {"x-next-offset": {"schema": {"type": "integer"}}},
+                        "content": {"application/json": {"schema": {"type": "array", "items": reference("StoredResource")}}},
+                    },
+                    "400": {"description": "An unknown parameter or value.", "content": {"application/json": {"schema": error}}},
+                }), "viewer"),
+            }},
+            "/api/v1/drift": {"get": {
+                "summary": "IaC coverage per live scope (latest drift run that read it) and the open drift findings. Role: viewer.",
+                "responses": refusals(ok("Coverage and drift", json!({
+                    "type": "object",
+                    "properties": {
+                        "coverage": {"type": "array", "items": reference("StoredCoverage")},
+                        "findings": {"type": "array", "items": reference("Finding")},
+                    },
+                })), "viewer"),
             }},
             "/api/v1/sources": {"get": {
                 "summary": "The last run of each job and the last collection of each source in it. Role: viewer.",

@@ -111,6 +111,9 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
                     health.new = recorded.new.len();
                     health.resolved = recorded.resolved.len();
                     state.recorded.notify_waiters();
+                    if let Err(e) = state.store.record_coverage(run.report.started_at, &run.report.coverage).await {
+                        health.error = Some(format!("recording coverage: {e}"));
+                    }
                 }
                 Err(e) => health.error = Some(e),
             }

@@ -292,6 +292,56 @@ pub struct FindingEvent {
     pub finding: Finding,
 }
 
+/// Which stored resources to list, and which page of them.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceQuery {
+    /// Only this provider (`k8s`, `tf`, `aws`, `postgres`).
+    pub provider: Option<String>,
+    /// Only this kind (`apps.Deployment`, `aws_s3_bucket`).
+    pub kind: Option<String>,
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only resources this team owns.
+    pub team: Option<String>,
+    /// At most this many (by id).
+    pub limit: Option<u32>,
+    /// Skip this many first.
+    pub offset: u32,
+}
+
+/// A resource as the store keeps it (its raw object is left out of listings).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct StoredResource {
+    /// Identity.
+    pub id: String,
+    /// `k8s`, `tf`, `aws`, `postgres`.
+    pub provider: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace (empty when none).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The source that last saw it.
+    pub source: String,
+    /// Owner (team, service, environment, owner).
+    pub owner: day2_model::Owner,
+    /// When it was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last seen.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// IaC coverage of one live scope, from the latest drift run that read it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct StoredCoverage {
+    /// The coverage.
+    #[serde(flatten)]
+    pub coverage: day2_model::Coverage,
+    /// When that drift run started.
+    pub at: DateTime<Utc>,
+}
+
 /// What [`Store::prune`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Pruned {
@@ -332,6 +382,12 @@ pub trait Store: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     /// The leases not yet lapsed, by name.
     async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// Lists stored resources, by id.
+    async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError>;
+    /// Records the IaC coverage a drift run measured, replacing what was known of those scopes.
+    async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[day2_model::Coverage]) -> Result<(), StoreError>;
+    /// The latest coverage of every scope, by scope.
+    async fn coverage(&self) -> Result<Vec<StoredCoverage>, StoreError>;
     /// Forgets history from before `before`: findings resolved then, resources last seen then, the lifecycle events
     /// of those findings that every notifier has dealt with, and the runs nothing refers to any more. Open and
     /// suppressed findings stay however old, with every event of theirs (outcomes need an episode's start).

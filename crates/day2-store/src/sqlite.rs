@@ -5,12 +5,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use day2_model::Finding;
+use day2_model::{Coverage, Finding};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
-use crate::{FindingEvent, FindingQuery, Lease, Pruned, QueryResult, RunOutcome, RunRecord, Store, StoreError};
+use crate::{
+    FindingEvent, FindingQuery, Lease, Pruned, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store, StoreError,
+    StoredCoverage, StoredResource,
+};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -365,6 +368,79 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
+    }
+
+    async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError> {
+        let mut select = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT id, provider, kind, namespace, name, source, owner, first_seen, last_seen FROM resources WHERE 1 = 1",
+        );
+        for (column, value) in [
+            ("provider", &query.provider),
+            ("kind", &query.kind),
+            ("namespace", &query.namespace),
+            ("json_extract(owner, '$.team')", &query.team),
+        ] {
+            if let Some(value) = value {
+                select.push(format!(" AND {column} = ")).push_bind(value.as_str());
+            }
+        }
+        select.push(" ORDER BY id LIMIT ").push_bind(query.limit.map_or(-1, i64::from));
+        select.push(" OFFSET ").push_bind(i64::from(query.offset));
+        let rows = select.build().fetch_all(&self.pool).await.map_err(query_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredResource {
+                    id: row.get(0),
+                    provider: row.get(1),
+                    kind: row.get(2),
+                    namespace: row.get(3),
+                    name: row.get(4),
+                    source: row.get(5),
+                    owner: serde_json::from_str(row.get(6)).map_err(|e| StoreError::Decode(e.to_string()))?,
+                    first_seen: parse_time(row.get(7))?,
+                    last_seen: parse_time(row.get(8))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[Coverage]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        for c in coverage {
+            sqlx::query(
+                "INSERT INTO coverage (scope, at, live, declared, percent, complete) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(scope) DO UPDATE SET at = ?2, live = ?3, declared = ?4, percent = ?5, complete = ?6",
+            )
+            .bind(&c.scope)
+            .bind(at.to_rfc3339())
+            .bind(i64::try_from(c.live).unwrap_or(i64::MAX))
+            .bind(i64::try_from(c.declared).unwrap_or(i64::MAX))
+            .bind(c.percent)
+            .bind(c.complete)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        }
+        tx.commit().await.map_err(query_err)
+    }
+
+    async fn coverage(&self) -> Result<Vec<StoredCoverage>, StoreError> {
+        let rows = sqlx::query("SELECT scope, at, live, declared, percent, complete FROM coverage ORDER BY scope")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err)?;
+        rows.iter()
+            .map(|row| {
+                let coverage = Coverage {
+                    scope: row.get(0),
+                    live: usize::try_from(row.get::<i64, _>(2)).unwrap_or_default(),
+                    declared: usize::try_from(row.get::<i64, _>(3)).unwrap_or_default(),
+                    percent: row.get(4),
+                    complete: row.get(5),
+                };
+                Ok(StoredCoverage { coverage, at: parse_time(row.get(1))? })
+            })
+            .collect()
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {

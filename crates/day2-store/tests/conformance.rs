@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use day2_model::*;
 use day2_store::postgres::PgStore;
 use day2_store::{FindingQuery, RunRecord, Store, Transition};
@@ -477,4 +477,57 @@ async fn sqlite_listing_filters_and_pages() {
 async fn postgres_listing_filters_and_pages() {
     let Some(db) = ScratchDatabase::create().unwrap() else { return };
     listing_filters_and_pages(&PgStore::open(&db.url).await.unwrap()).await;
+}
+
+/// Resources list by id with filters and pages; coverage keeps the latest measure of each scope.
+async fn resources_and_coverage(store: &dyn Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    let mut resources: Vec<Resource> = (0..4).map(|i| resource(&format!("svc-{i}"), "m")).collect();
+    resources[1].owner.team = Some("payments".into());
+    resources[2].kind = "ConfigMap".into();
+    let rules = vec!["K8S-POD-001".to_owned()];
+    let run = RunRecord {
+        started_at: t0,
+        sources: &[source("m", true)],
+        resources: &resources,
+        findings: &[],
+        rules_run: &rules,
+    };
+    store.record_run(&run).await.unwrap();
+    let names = |listed: Vec<day2_store::StoredResource>| listed.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    let all = store.resources(&day2_store::ResourceQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].first_seen, t0);
+    let page = day2_store::ResourceQuery { limit: Some(2), offset: 1, ..Default::default() };
+    assert_eq!(names(store.resources(&page).await.unwrap()), ["svc-1", "svc-2"]);
+    let payments = day2_store::ResourceQuery { team: Some("payments".into()), ..Default::default() };
+    assert_eq!(names(store.resources(&payments).await.unwrap()), ["svc-1"]);
+    let config_maps = day2_store::ResourceQuery { kind: Some("ConfigMap".into()), ..Default::default() };
+    assert_eq!(names(store.resources(&config_maps).await.unwrap()), ["svc-2"]);
+
+    let measure = |scope: &str, declared| Coverage {
+        scope: scope.into(),
+        live: 10,
+        declared,
+        percent: declared as f64 * 10.0,
+        complete: true,
+    };
+    store.record_coverage(t0, &[measure("k8s/prod", 7), measure("aws/1:eu-west-1", 9)]).await.unwrap();
+    store.record_coverage(t0 + Duration::hours(1), &[measure("k8s/prod", 8)]).await.unwrap();
+    let coverage = store.coverage().await.unwrap();
+    let seen: Vec<(&str, usize, DateTime<Utc>)> =
+        coverage.iter().map(|c| (c.coverage.scope.as_str(), c.coverage.declared, c.at)).collect();
+    assert_eq!(seen, [("aws/1:eu-west-1", 9, t0), ("k8s/prod", 8, t0 + Duration::hours(1))]);
+}
+
+#[tokio::test]
+async fn sqlite_resources_and_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    resources_and_coverage(&day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_resources_and_coverage() {
+    let Some(db) = ScratchDatabase::create().unwrap() else { return };
+    resources_and_coverage(&PgStore::open(&db.url).await.unwrap()).await;
 }

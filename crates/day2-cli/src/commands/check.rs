@@ -41,7 +41,7 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
             findings: &report.findings,
             rules_run: &run.rules_run,
         };
-        match record_run(path, &record) {
+        match record_run(path, &record, &report.coverage) {
             Ok(outcome) => {
                 for f in &mut report.findings {
                     if let Some(t) = outcome.first_seen.get(&f.id) {
@@ -72,7 +72,17 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
     Ok(code)
 }
 
-fn record_run(location: &StoreLocation, record: &RunRecord<'_>) -> Result<day2_store::RunOutcome> {
+/// Records the run, and the coverage a drift run measured.
+fn record_run(
+    location: &StoreLocation,
+    record: &RunRecord<'_>,
+    coverage: &[day2_model::Coverage],
+) -> Result<day2_store::RunOutcome> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(async { day2_store::open(location).await?.record_run(record).await })?)
+    Ok(runtime.block_on(async {
+        let store = day2_store::open(location).await?;
+        let outcome = store.record_run(record).await?;
+        store.record_coverage(record.started_at, coverage).await?;
+        Ok::<_, day2_store::StoreError>(outcome)
+    })?)
 }

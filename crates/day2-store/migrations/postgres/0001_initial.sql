@@ -1,4 +1,4 @@
--- day2 store, PostgreSQL backend, schema 1: the same tables and views as the SQLite backend's schemas 1-5, in
+-- day2 store, PostgreSQL backend, schema 1: the same tables and views as the SQLite backend's schemas 1-7, in
 -- PostgreSQL's types. JSON columns are `json` (not `jsonb`) so objects keep their key order and any string serde_json
 -- writes is accepted. Several `day2 serve` replicas share these tables; `leases` says which one runs what.
 
@@ -73,6 +73,16 @@ CREATE TABLE leases (
     name         TEXT PRIMARY KEY,            -- job:check, job:drift, notify
     holder       TEXT        NOT NULL,        -- the replica: host, process id and a random suffix
     expires_at   TIMESTAMPTZ NOT NULL         -- by the database's clock
+);
+
+-- IaC coverage per live scope, as the latest drift run that read it measured.
+CREATE TABLE coverage (
+    scope        TEXT PRIMARY KEY,            -- provider/scope: k8s/prod-eu, aws/123456789012:eu-west-1
+    at           TIMESTAMPTZ      NOT NULL,   -- start of that drift run
+    live         BIGINT           NOT NULL,
+    declared     BIGINT           NOT NULL,
+    percent      DOUBLE PRECISION NOT NULL,
+    complete     BOOLEAN          NOT NULL
 );
 
 -- Views for `day2 query`, documented in docs/query.md: the same columns as on SQLite.
