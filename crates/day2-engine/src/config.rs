@@ -90,11 +90,74 @@ pub struct ServeConfig {
     /// Days of history the store keeps: resolved findings, resources no longer seen, delivered lifecycle events and
     /// runs older than this are pruned hourly (open findings stay). 0 keeps everything. Default 90.
     pub retention_days: u32,
+    /// When each job runs; without it, every `--interval`.
+    pub schedule: ScheduleConfig,
+}
+
+/// `serve.schedule`: when the check and drift jobs run, each an interval (`30s`, `5m`) or a cron expression in UTC
+/// (`*/10 * * * *`; a sixth, leading field is seconds). A change to a watched source runs both at once regardless.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// The check job (declared sources, checks, policies). Default: `--interval`.
+    pub check: Option<String>,
+    /// The drift job (live sources against declared). Default: `--interval`.
+    pub drift: Option<String>,
+    /// Each start is delayed by a random 0 to this many seconds, so replicas of many fleets do not all hit the same
+    /// APIs at the same second. Default 0.
+    pub jitter_seconds: u64,
+}
+
+/// A parsed job schedule.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    /// Every so long.
+    Every(std::time::Duration),
+    /// At the times a cron expression names (UTC).
+    Cron(Box<croner::Cron>),
+}
+
+impl Schedule {
+    /// Reads `5m` or `*/10 * * * *`.
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        if let Ok(every) = humantime::parse_duration(text) {
+            return if every.is_zero() {
+                Err("an interval must be longer than zero".into())
+            } else {
+                Ok(Schedule::Every(every))
+            };
+        }
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(text)
+            .map(|cron| Schedule::Cron(Box::new(cron)))
+            .map_err(|e| format!("`{text}` is neither an interval (`5m`) nor a cron expression (`*/10 * * * *`): {e}"))
+    }
+
+    /// How long from `now` until the next run.
+    pub fn wait_from(&self, now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+        match self {
+            Schedule::Every(every) => *every,
+            Schedule::Cron(cron) => cron
+                .find_next_occurrence(&now, false)
+                .ok()
+                .and_then(|next| (next - now).to_std().ok())
+                // A pattern with no next time (31 February) never runs again.
+                .unwrap_or(std::time::Duration::MAX),
+        }
+    }
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
-        ServeConfig { tokens: Vec::new(), metrics_need_token: false, lease_seconds: 30, retention_days: 90 }
+        ServeConfig {
+            tokens: Vec::new(),
+            metrics_need_token: false,
+            lease_seconds: 30,
+            retention_days: 90,
+            schedule: ScheduleConfig::default(),
+        }
     }
 }
 
@@ -103,6 +166,14 @@ impl ServeConfig {
         let mut problems = Vec::new();
         if !(1..=3600).contains(&self.lease_seconds) {
             problems.push(format!("serve.lease_seconds: {} is not between 1 and 3600", self.lease_seconds));
+        }
+        for (job, schedule) in [("check", &self.schedule.check), ("drift", &self.schedule.drift)] {
+            if let Some(Err(e)) = schedule.as_deref().map(Schedule::parse) {
+                problems.push(format!("serve.schedule.{job}: {e}"));
+            }
+        }
+        if self.schedule.jitter_seconds > 3600 {
+            problems.push(format!("serve.schedule.jitter_seconds: {} is more than 3600", self.schedule.jitter_seconds));
         }
         if self.retention_days > 36_500 {
             problems.push(format!(
@@ -423,6 +494,19 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("day2.yaml:3:"), "{text}");
         assert!(text.contains("disabled"), "{text}");
+    }
+
+    #[test]
+    fn schedules_are_intervals_or_cron_expressions() {
+        let good = "serve:\n  schedule: {check: '*/10 * * * *', drift: 5m, jitter_seconds: 30}\n";
+        let c = Config::parse(good, Path::new("day2.yaml")).unwrap();
+        c.validate(Path::new("day2.yaml")).unwrap();
+        assert!(matches!(Schedule::parse("5m"), Ok(Schedule::Every(d)) if d.as_secs() == 300));
+        let bad = "serve:\n  schedule: {check: every tuesday, drift: 0s}\n";
+        let err = Config::parse(bad, Path::new("day2.yaml")).unwrap().validate(Path::new("day2.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("serve.schedule.check: `every tuesday` is neither an interval"), "{text}");
+        assert!(text.contains("serve.schedule.drift: an interval must be longer than zero"), "{text}");
     }
 
     #[test]

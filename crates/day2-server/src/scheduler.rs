@@ -1,5 +1,6 @@
-//! The loop: each cycle runs the check job, then the drift job when live sources are configured, records each run in
-//! the store and refreshes health and metrics. A replica runs only the jobs it holds the lease of (see `lease`).
+//! The loop: the check job, and the drift job when live sources are configured, each run on its schedule
+//! (`serve.schedule`: an interval or a cron expression, with jitter; else every `--interval`) and at once when a watched
+//! source changes; each run is recorded in the store, then health and metrics are refreshed. A replica runs only the jobs it holds the lease of (see `lease`).
 //! Pipelines are blocking (rayon inside), so they run on the blocking pool.
 
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use day2_engine::config::Config;
+use day2_engine::config::{Config, Schedule};
 use day2_engine::pipeline::{self, Run, Settings};
 use day2_store::RunRecord;
 
@@ -20,18 +21,28 @@ pub(crate) async fn run(
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut last_prune = None;
+    let mut due = Due { check: Instant::now(), drift: Instant::now() };
+    let mut woken = false;
     loop {
-        let cycle = Instant::now();
         // The configuration in force at the start of the cycle (a reload takes effect at the next one).
         let config: &Config = &state.loaded().config;
         let settings = Settings::new(config, &[], &config_name);
-        if state.leases.holds(lease::CHECK) {
-            job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
+        let schedule = &config.serve.schedule;
+        let now = Instant::now();
+        if woken || now >= due.check {
+            due.check = next_start(now, schedule.check.as_deref(), interval, schedule.jitter_seconds);
+            if state.leases.holds(lease::CHECK) {
+                job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
+            }
         }
         // A shutdown asked for during the check is not kept waiting by the drift job.
-        if config.has_live_sources() && !*stopped.borrow() && state.leases.holds(lease::DRIFT) {
-            job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
+        if config.has_live_sources() && !*stopped.borrow() && (woken || Instant::now() >= due.drift) {
+            due.drift = next_start(Instant::now(), schedule.drift.as_deref(), interval, schedule.jitter_seconds);
+            if state.leases.holds(lease::DRIFT) {
+                job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
+            }
         }
+        woken = false;
         // Pruning is one replica's job too: the one that runs the checks.
         if state.leases.holds(lease::CHECK) && last_prune.is_none_or(|at: Instant| at.elapsed() >= PRUNE_EVERY) {
             prune(&state, config.serve.retention_days).await;
@@ -43,15 +54,16 @@ pub(crate) async fn run(
         if *stopped.borrow() {
             break;
         }
-        let wait = interval.saturating_sub(cycle.elapsed());
+        let next = if config.has_live_sources() { due.check.min(due.drift) } else { due.check };
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep_until(next.into()) => {}
             () = state.wake.notified() => {
                 // A change was seen (or a run asked for): let a burst of writes settle before reading, and let the
                 // one run cover every wake-up of the burst.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let _ = tokio::time::timeout(Duration::ZERO, state.wake.notified()).await;
                 tracing::info!("Running now: a watched source changed or a run was asked for.");
+                woken = true;
             }
             _ = stopped.changed() => break,
         }
@@ -59,6 +71,26 @@ pub(crate) async fn run(
             break;
         }
     }
+}
+
+/// When each job is due next.
+struct Due {
+    check: Instant,
+    drift: Instant,
+}
+
+/// When a job that starts at `now` is due again: by its schedule (`serve.schedule`, validated at load), else every
+/// `interval`; plus a random part of the jitter.
+fn next_start(now: Instant, schedule: Option<&str>, interval: Duration, jitter_seconds: u64) -> Instant {
+    let wait = schedule.and_then(|s| Schedule::parse(s).ok()).map_or(interval, |s| s.wait_from(Utc::now()));
+    let mut random = [0u8; 4];
+    let fraction = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    };
+    let jitter = Duration::from_secs(jitter_seconds).mul_f64(fraction);
+    // A schedule that never comes again (a cron date that does not exist) is looked at again in a year.
+    now.checked_add(wait.saturating_add(jitter)).unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
 }
 
 async fn refresh_metrics(state: &State) {
@@ -155,4 +187,22 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
         );
     }
     state.jobs.write().await.insert(name, health);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_interval_cron_and_jitter() {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        assert_eq!(next_start(now, None, minute, 0), now + minute, "no schedule: the interval");
+        assert_eq!(next_start(now, Some("30s"), minute, 0), now + Duration::from_secs(30));
+        // Every second (six fields): due within a second.
+        let cron = next_start(now, Some("* * * * * *"), minute, 0);
+        assert!(cron > now && cron <= now + Duration::from_secs(1), "{:?}", cron - now);
+        let jittered = next_start(now, Some("30s"), minute, 10);
+        assert!(jittered >= now + Duration::from_secs(30) && jittered <= now + Duration::from_secs(40));
+    }
 }
