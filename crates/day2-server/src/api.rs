@@ -208,7 +208,7 @@ async fn outcomes(
     let Some(since) = since else { return bad_request("since: the window is too long".to_owned()) };
     match day2_store::outcomes::of_store(state.store.as_ref(), since).await {
         Ok(outcomes) => Json(outcomes).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+        Err(e) => server_error(&e),
     }
 }
 
@@ -216,7 +216,7 @@ async fn leases(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respon
     authorize!(state, headers, Role::Viewer);
     match state.store.leases().await {
         Ok(leases) => Json(json!({"replica": state.leases.holder(), "leases": leases})).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response(),
+        Err(e) => server_error(&e),
     }
 }
 
