@@ -94,10 +94,7 @@ async fn findings(
 
 /// The store query a findings request asks for; an unknown parameter or value is an error naming the accepted ones.
 fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, String> {
-    const PARAMETERS: [&str; 6] = ["domain", "severity", "team", "status", "limit", "offset"];
-    if let Some(key) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
-        return Err(format!("unknown parameter `{key}` (accepted: {})", PARAMETERS.join(", ")));
-    }
+    only(query, &["domain", "severity", "team", "status", "limit", "offset"])?;
     let states = match query.get("status").map_or("open", String::as_str) {
         "open" => vec![StoredState::Open],
         "suppressed" => vec![StoredState::Suppressed],
@@ -121,6 +118,14 @@ fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, Strin
 
 fn server_error(e: &dyn std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()}))).into_response()
+}
+
+/// An error naming the accepted parameters when the query has another.
+fn only(query: &BTreeMap<String, String>, accepted: &[&str]) -> Result<(), String> {
+    match query.keys().find(|k| !accepted.contains(&k.as_str())) {
+        Some(key) => Err(format!("unknown parameter `{key}` (accepted: {})", accepted.join(", "))),
+        None => Ok(()),
+    }
 }
 
 /// `limit` (1 to 10,000, default 1,000) and `offset` of a paged listing.
@@ -151,9 +156,8 @@ async fn resources(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     authorize!(state, headers, Role::Viewer);
-    const PARAMETERS: [&str; 6] = ["provider", "kind", "namespace", "team", "limit", "offset"];
-    if let Some(key) = query.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
-        return bad_request(format!("unknown parameter `{key}` (accepted: {})", PARAMETERS.join(", ")));
+    if let Err(message) = only(&query, &["provider", "kind", "namespace", "team", "limit", "offset"]) {
+        return bad_request(message);
     }
     let (limit, offset) = match page(&query) {
         Ok(page) => page,
@@ -195,8 +199,8 @@ async fn outcomes(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     authorize!(state, headers, Role::Viewer);
-    if let Some(key) = query.keys().find(|k| k.as_str() != "since") {
-        return bad_request(format!("unknown parameter `{key}` (filters: since)"));
+    if let Err(message) = only(&query, &["since"]) {
+        return bad_request(message);
     }
     let window = match query.get("since").map_or(Ok(std::time::Duration::from_secs(30 * 86_400)), |s| {
         humantime::parse_duration(s).map_err(|e| format!("since: `{s}`: {e} (examples: 7d, 12h)"))

@@ -49,13 +49,18 @@ pub(crate) fn state_of(f: &Finding) -> &'static str {
     }
 }
 
-/// The run's findings, one per id (the last wins, as repeated upserts would).
-pub(crate) fn distinct_findings<'a>(run: &RunRecord<'a>) -> Vec<&'a Finding> {
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(run.findings.len());
-    for (i, f) in run.findings.iter().enumerate() {
-        last.insert(f.id.as_str(), i);
+/// One item per id, the last of each (as repeated upserts would leave it), in their order.
+pub(crate) fn last_per_id<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        last.insert(id(item), i);
     }
-    run.findings.iter().enumerate().filter(|(i, f)| last.get(f.id.as_str()) == Some(i)).map(|(_, f)| f).collect()
+    items.iter().enumerate().filter(|(i, item)| last.get(id(item)) == Some(i)).map(|(_, item)| item).collect()
+}
+
+/// The run's findings, one per id (the last wins).
+pub(crate) fn distinct_findings<'a>(run: &RunRecord<'a>) -> Vec<&'a Finding> {
+    last_per_id(run.findings, |f| f.id.as_str())
 }
 
 /// Decides what each finding of the run becomes, given the stored state of those ids (`prior`), and fills the

@@ -57,15 +57,10 @@ impl PgStore {
 
     async fn upsert_resources(tx: &mut Transaction<'_, Postgres>, run: &RecordedRun<'_>) -> Result<(), StoreError> {
         // One row per id, the last wins (as repeated upserts would): a statement may not update a row twice.
-        let mut last = HashMap::with_capacity(run.record.resources.len());
-        for (i, r) in run.record.resources.iter().enumerate() {
-            last.insert(r.id.as_str(), i);
-        }
-        let distinct: Vec<_> =
-            run.record.resources.iter().enumerate().filter(|(i, r)| last.get(r.id.as_str()) == Some(i)).collect();
+        let distinct = lifecycle::last_per_id(run.record.resources, |r| r.id.as_str());
         for chunk in distinct.chunks(CHUNK) {
             let mut columns: [Vec<String>; 8] = Default::default();
-            for (_, r) in chunk {
+            for r in chunk {
                 let values = [
                     r.id.as_str().to_owned(),
                     r.source.clone(),
