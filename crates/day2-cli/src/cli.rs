@@ -212,9 +212,14 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address of the HTTP API and metrics.
+    /// Address of the HTTP API and metrics. An address other hosts can reach (0.0.0.0, a LAN address) needs API
+    /// tokens (serve.tokens) or --allow-anonymous-reads.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+    /// Serve a non-loopback --listen address without API tokens: every finding and resource becomes readable by
+    /// anyone who can connect. Without this flag such a start is refused.
+    #[arg(long)]
+    pub allow_anonymous_reads: bool,
     /// The store: a SQLite file (created when missing), or `postgres://user@host/db` shared by several replicas,
     /// which divide the jobs between them through leases (`serve.lease_seconds`).
     #[arg(long, value_name = "FILE|URL", env = "DAY2_STORE", default_value = "day2.db")]
@@ -400,8 +405,16 @@ pub struct FindingsArgs {
 }
 
 const QUERY_HELP: &str =
-    "Tables and views (columns in docs/query.md): finding_list, resource_list (the stable views), and
-the tables runs, findings, resources. The connection is read-only: statements that would write fail.
+    "Relations (columns in docs/query.md): the stable views finding_list and resource_list, and the tables
+runs, findings, resources, finding_events and coverage.
+
+One SELECT (or WITH … SELECT) in the store's dialect, calling the functions docs/query.md lists. It runs on
+a connection of its own that cannot write, read or write files, run programs or see other tables: on SQLite
+a read-only connection with an authorizer, on PostgreSQL a read-only transaction as the day2_query role.
+Anything else is refused before it runs, with the reason.
+
+Limits: --timeout (default 30s), --limit rows (default 10000; a note on stderr says when more exist) and an
+answer of at most 64 MiB.
 
 Examples:
   day2 query \"SELECT severity, count(*) AS n FROM finding_list WHERE state = 'open' GROUP BY severity\"
@@ -409,7 +422,7 @@ Examples:
   day2 query \"SELECT rule_id, resource_id, first_seen, resolved_at FROM finding_list WHERE state = 'resolved'\"
   day2 query \"SELECT kind, count(*) FROM resource_list GROUP BY kind ORDER BY 2 DESC\"
 
-Exit codes: 0 answered, 2 the store is missing or the statement fails (the message says why).";
+Exit codes: 0 answered, 2 the store is missing, or the statement is refused, fails or hits a limit.";
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
@@ -423,6 +436,12 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = QueryFormat::Table)]
     pub output: QueryFormat,
+    /// Rows shown at most; when more exist, stderr says so.
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Time the statement may run before it is stopped.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -19,7 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_logging(args.global.verbose);
+    // A server logs what it does (where it listens, who may call it) by default; a one-shot command only warnings.
+    let daemon = matches!(args.command, cli::Command::Serve(_));
+    init_logging(args.global.verbose + u8::from(daemon));
     match commands::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -742,3 +742,89 @@ fn serves_https_and_reloads_a_renewed_certificate() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("second.crt") && stderr.contains("other.key"), "{stderr}");
 }
+
+/// Issue [N] 3: an address other hosts can reach is refused without tokens, before anything is opened.
+#[test]
+fn refuses_an_open_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("day2.db");
+    let listen = format!("0.0.0.0:{}", free_port());
+    let out = common::day2(&[
+        "serve",
+        "-c",
+        "examples/fleet/day2.yaml",
+        "--listen",
+        &listen,
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(common::code(&out), 2, "{stderr}");
+    assert!(stderr.contains(&format!("refusing to serve {listen} without API tokens")), "{stderr}");
+    assert!(stderr.contains("--allow-anonymous-reads"), "{stderr}");
+    assert!(!store.exists(), "the store was opened before the refusal");
+}
+
+/// One request with the given `Host` header; the status code.
+fn status_for_host(port: u16, host: &str) -> u16 {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(stream, "GET /api/v1/findings HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Seconds until the server closes a connection that `feed` keeps writing to (or not), at most `limit`.
+fn seconds_until_closed(port: u16, limit: Duration, feed: impl Fn(&mut std::net::TcpStream, u32)) -> f64 {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let started = Instant::now();
+    let mut tick = 0;
+    let mut buffer = [0_u8; 4096];
+    while started.elapsed() < limit {
+        feed(&mut stream, tick);
+        tick += 1;
+        match stream.read(&mut buffer) {
+            Ok(0) => return started.elapsed().as_secs_f64(),
+            // A response (a 408, or the answer to a whole request): keep reading until the close.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return started.elapsed().as_secs_f64(),
+        }
+    }
+    f64::INFINITY
+}
+
+/// Issue [N] 3: a token-less server answers only its own names (no DNS rebinding), and neither a client that
+/// trickles its headers nor an idle keep-alive connection holds a connection open past the header timeout (10 s).
+#[test]
+fn a_token_less_server_checks_the_host_and_cuts_slow_and_idle_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = serve_example_fleet(dir.path());
+    assert_eq!(status_for_host(port, "evil.example"), 421, "a rebound name");
+    assert_eq!(status_for_host(port, "localhost:1234"), 200);
+    assert_eq!(status_for_host(port, &format!("127.0.0.1:{port}")), 200);
+
+    let limit = Duration::from_secs(40);
+    let slow = std::thread::spawn(move || {
+        seconds_until_closed(port, limit, |stream, tick| {
+            let line = if tick == 0 {
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n".to_owned()
+            } else {
+                format!("X-{tick}: a\r\n")
+            };
+            let _ = stream.write_all(line.as_bytes());
+        })
+    });
+    let idle = std::thread::spawn(move || {
+        seconds_until_closed(port, limit, |stream, tick| {
+            if tick == 0 {
+                let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            }
+        })
+    });
+    let (slow, idle) = (slow.join().unwrap(), idle.join().unwrap());
+    assert!((9.0..25.0).contains(&slow), "a slow-header client was cut off after {slow} s");
+    assert!((9.0..25.0).contains(&idle), "an idle keep-alive connection was closed after {idle} s");
+}

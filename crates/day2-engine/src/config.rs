@@ -92,6 +92,9 @@ pub struct ServeConfig {
     pub retention_days: u32,
     /// When each job runs; without it, every `--interval`.
     pub schedule: ScheduleConfig,
+    /// Host names a server without tokens answers to besides IP addresses and `localhost` (e.g.
+    /// `day2.internal`); a request under any other `Host` gets 421, which stops DNS-rebinding reads from a browser.
+    pub hosts: Vec<String>,
 }
 
 /// `serve.schedule`: when the check and drift jobs run, each an interval (`30s`, `5m`) or a cron expression in UTC
@@ -157,6 +160,7 @@ impl Default for ServeConfig {
             lease_seconds: 30,
             retention_days: 90,
             schedule: ScheduleConfig::default(),
+            hosts: Vec::new(),
         }
     }
 }

@@ -46,6 +46,7 @@ fn run(dir: &tempfile::TempDir, name: &str, store: StoreLocation) {
         store,
         interval: Duration::from_secs(3600),
         tls: None,
+        allow_anonymous_reads: false,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = server_runtime.spawn(serve(options, async move {

@@ -22,6 +22,7 @@
 
 mod api;
 pub mod auth;
+mod http;
 mod lease;
 mod metrics;
 pub mod notify;
@@ -55,6 +56,39 @@ pub struct ServeOptions {
     pub interval: Duration,
     /// Serve HTTPS with this certificate and key rather than plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Serve a non-loopback address without API tokens (read-only, to anyone who can reach it).
+    pub allow_anonymous_reads: bool,
+}
+
+/// Where the API listens and whether it may do so without tokens: checked at start and on every reload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Exposure {
+    listen: SocketAddr,
+    allow_anonymous_reads: bool,
+}
+
+impl Exposure {
+    /// Refuses a configuration without tokens on an address other hosts can reach, unless allowed explicitly.
+    fn check(&self, config: &Config) -> Result<(), ServeError> {
+        if config.serve.tokens.is_empty() && !self.listen.ip().is_loopback() && !self.allow_anonymous_reads {
+            return Err(ServeError::Unsafe(format!(
+                "refusing to serve {} without API tokens: anyone who can reach it would read every finding and \
+                 resource. Add a token (`day2 token create`, then serve.tokens in day2.yaml), listen on a loopback \
+                 address (--listen 127.0.0.1:{}), or pass --allow-anonymous-reads",
+                self.listen,
+                self.listen.port()
+            )));
+        }
+        Ok(())
+    }
+
+    /// How callers are authenticated, for the log.
+    fn auth_mode(config: &Config) -> String {
+        match config.serve.tokens.len() {
+            0 => "none: read-only for anyone who can connect".to_owned(),
+            n => format!("bearer tokens ({n})"),
+        }
+    }
 }
 
 /// A PEM certificate chain and its private key (PKCS#8, PKCS#1 or SEC1), re-read on SIGHUP and on
@@ -100,6 +134,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    /// The settings would expose the fleet: serving is refused rather than warned about.
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 /// How the last run of a job went (`check`, `drift`).
@@ -140,6 +177,7 @@ pub(crate) struct State {
     /// This replica's leases: the jobs it runs.
     leases: lease::Leases,
     config_path: PathBuf,
+    exposure: Exposure,
     loaded: std::sync::RwLock<Arc<Loaded>>,
     jobs: RwLock<BTreeMap<&'static str, JobHealth>>,
     /// By job and source name.
@@ -172,6 +210,7 @@ impl State {
     pub(crate) fn reload(&self) -> Result<(), String> {
         let _turn = self.reloading.lock().unwrap_or_else(PoisonError::into_inner);
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        self.exposure.check(&config).map_err(|e| e.to_string())?;
         for notifier in &config.notifications {
             notify::Notifier::new(notifier)?;
         }
@@ -215,6 +254,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let config = Config::load(&options.config)?;
+    let exposure = Exposure { listen: options.listen, allow_anonymous_reads: options.allow_anonymous_reads };
+    exposure.check(&config)?;
     // Secrets of notifiers come from the environment: a missing one stops the start, naming the variable.
     for notifier in &config.notifications {
         notify::Notifier::new(notifier).map_err(ServeError::Notifier)?;
@@ -233,10 +274,12 @@ pub async fn serve(
         .map_err(|source| ServeError::Listen { addr: options.listen, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: options.listen, source })?;
     let tokens = auth::Tokens::new(&config.serve);
+    let auth_mode = Exposure::auth_mode(&config);
     let state = Arc::new(State {
         store,
         leases: lease::Leases::new(),
         config_path: options.config.clone(),
+        exposure,
         loaded: std::sync::RwLock::new(Arc::new(Loaded { config, tokens })),
         jobs: RwLock::default(),
         sources: RwLock::default(),
@@ -253,7 +296,15 @@ pub async fn serve(
     state.metrics.follow_log(state.store.as_ref()).await;
     // The first cycle runs only the jobs this replica holds the leases of.
     lease::renew(&state, false).await;
-    tracing::info!(%addr, store = %options.store, interval_s = options.interval.as_secs(), replica = state.leases.holder(), "Serving.");
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        listen = %format!("{scheme}://{addr}"),
+        auth = %auth_mode,
+        store = %options.store,
+        interval_s = options.interval.as_secs(),
+        replica = state.leases.holder(),
+        "Serving."
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let config_name = options.config.display().to_string();
     let scheduler = tokio::spawn(scheduler::run(config_name, options.interval, state.clone(), stopped));
@@ -267,23 +318,9 @@ pub async fn serve(
         tracing::info!("Shutting down: finishing the current run.");
         let _ = stop.send(true);
     };
-    let app = api::router(state.clone());
-    let served = match state.tls.as_ref().map(|(config, _)| config.clone()) {
-        None => axum::serve(listener, app).with_graceful_shutdown(stopping).await.map_err(ServeError::Http),
-        Some(config) => {
-            let handle = axum_server::Handle::new();
-            let stop_accepting = handle.clone();
-            tokio::spawn(async move {
-                stopping.await;
-                stop_accepting.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            let listener = listener.into_std().map_err(ServeError::Http)?;
-            match axum_server::from_tcp_rustls(listener, config) {
-                Ok(server) => server.handle(handle).serve(app.into_make_service()).await.map_err(ServeError::Http),
-                Err(e) => Err(ServeError::Http(e)),
-            }
-        }
-    };
+    let app = api::router(state.clone()).layer(axum::middleware::from_fn_with_state(state.clone(), http::check_host));
+    let tls = state.tls.as_ref().map(|(config, _)| config.clone());
+    http::serve(listener, app, tls, http::Limits::default(), stopping).await;
     if let Err(e) = scheduler.await {
         tracing::error!(error = %e, "the scheduler stopped abnormally");
     }
@@ -291,7 +328,7 @@ pub async fn serve(
     let _ = stop_leases.send(true);
     let _ = leases.await;
     lease::release_all(&state).await;
-    served
+    Ok(())
 }
 
 /// SIGHUP reloads the configuration, as daemons do.

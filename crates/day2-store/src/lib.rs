@@ -12,6 +12,7 @@ mod lifecycle;
 pub mod outcomes;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod query;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use day2_model::{Finding, Resource, SourceSummary};
+pub use query::{QueryLimits, QueryResult};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,12 @@ pub enum StoreError {
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(String),
+    /// A `day2 query` statement was refused before it ran.
+    #[error("query refused: {0}")]
+    Refused(String),
+    /// A `day2 query` statement was stopped by one of its limits.
+    #[error("query stopped: {0}")]
+    QueryLimit(String),
     /// Stored data could not be decoded (written by an incompatible version?).
     #[error("store holds data this version cannot read: {0}")]
     Decode(String),
@@ -240,15 +248,6 @@ impl FindingQuery {
     }
 }
 
-/// The answer to a read-only SQL query: column names and rows of JSON values (numbers, text, null).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct QueryResult {
-    /// Column names, in order.
-    pub columns: Vec<String>,
-    /// Rows, each with one value per column.
-    pub rows: Vec<Vec<serde_json::Value>>,
-}
-
 /// How a finding's lifecycle moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -364,9 +363,9 @@ pub trait Store: Send + Sync {
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;
     /// Number of recorded runs.
     async fn run_count(&self) -> Result<i64, StoreError>;
-    /// Runs one SQL statement over the tables and views documented in docs/query.md, on a read-only connection:
-    /// anything that would write fails.
-    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError>;
+    /// Runs one `SELECT` over the relations documented in docs/query.md under `limits`, through [`query`]'s gates:
+    /// nothing it runs can write, reach the host or outlast its time limit.
+    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError>;
     /// Lifecycle events after `after` (an event id), oldest first, at most `limit`.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError>;
     /// The last event a notifier has dealt with. A notifier seen for the first time starts at the newest event, so

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use day2_model::{Coverage, Finding};
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Executor, Postgres, Row, Transaction};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store, StoreError,
-    StoredCoverage, StoredResource, Transition,
+    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store,
+    StoreError, StoredCoverage, StoredResource, Transition,
 };
 
 /// Advisory lock key held while a run is recorded ("day2" and 1).
@@ -23,10 +23,6 @@ const RECORD_LOCK: i64 = 0x6461_7932_0000_0001;
 
 /// Rows per bulk statement: bounds the size of one message to the server.
 const CHUNK: usize = 5_000;
-
-/// What a `day2 query` transaction may do: read, for 30 s at most, with times in UTC.
-const QUERY_SETTINGS: [&str; 3] =
-    ["SET TRANSACTION READ ONLY", "SET LOCAL statement_timeout = '30s'", "SET LOCAL TimeZone = 'UTC'"];
 
 /// A store in one PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -52,6 +48,7 @@ impl PgStore {
             .await
             .map_err(|e| open_err(&e))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| open_err(&e))?;
+        crate::query::postgres::ensure_query_role(&pool).await.map_err(|e| open_err(&e))?;
         Ok(PgStore { pool })
     }
 
@@ -233,43 +230,6 @@ struct RecordedRun<'a> {
     record: &'a RunRecord<'a>,
     id: i64,
     at: DateTime<Utc>,
-}
-
-/// Reads one column of a `day2 query` answer, which arrives as text (simple query protocol), as JSON: numbers and
-/// booleans as such, times as RFC 3339 like the SQLite store's, everything else as text.
-fn query_value(row: &PgRow, i: usize) -> Result<serde_json::Value, StoreError> {
-    use sqlx::{TypeInfo, ValueRef};
-    let raw = row.try_get_raw(i).map_err(query_err)?;
-    if raw.is_null() {
-        return Ok(serde_json::Value::Null);
-    }
-    let type_name = raw.type_info().name().to_owned();
-    let text = raw.as_str().map_err(|e| StoreError::Decode(e.to_string()))?;
-    Ok(match type_name.as_str() {
-        "INT2" | "INT4" | "INT8" | "OID" => text.parse::<i64>().map_or_else(|_| text.into(), serde_json::Value::from),
-        "FLOAT4" | "FLOAT8" | "NUMERIC" => {
-            text.parse::<serde_json::Number>().map_or_else(|_| text.into(), serde_json::Value::Number)
-        }
-        "BOOL" => serde_json::Value::Bool(text == "t"),
-        "TIMESTAMPTZ" => DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z")
-            .map_or_else(|_| text.into(), |t| t.with_timezone(&Utc).to_rfc3339().into()),
-        _ => text.into(),
-    })
-}
-
-/// Runs `sql` in `conn`'s transaction, made read-only first: the column names and the rows.
-async fn read_only_query(conn: &mut PgConnection, sql: &str) -> Result<(Vec<String>, Vec<PgRow>), sqlx::Error> {
-    use sqlx::Column;
-    for setting in QUERY_SETTINGS {
-        conn.execute(setting).await?;
-    }
-    // Preparing proves it is one statement (so it cannot end the read-only transaction and go on) and names the
-    // columns even when no row comes back. It then runs over the simple protocol, whose rows are text whatever the
-    // column type.
-    let described = conn.describe(sql).await?;
-    let columns = described.columns().iter().map(|c| c.name().to_owned()).collect();
-    let rows = conn.fetch_all(sqlx::raw_sql(sql)).await?;
-    Ok((columns, rows))
 }
 
 fn decode_event(row: &PgRow) -> Result<FindingEvent, StoreError> {
@@ -482,15 +442,9 @@ impl Store for PgStore {
             .collect())
     }
 
-    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err)?;
-        let (columns, rows) = read_only_query(&mut tx, sql).await.map_err(query_err)?;
-        tx.rollback().await.map_err(query_err)?;
-        let rows = rows
-            .iter()
-            .map(|row| (0..row.len()).map(|i| query_value(row, i)).collect::<Result<Vec<_>, _>>())
-            .collect::<Result<_, _>>()?;
-        Ok(QueryResult { columns, rows })
+    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
+        let mut connection = self.pool.acquire().await.map_err(query_err)?;
+        crate::query::postgres::run(&mut connection, sql, limits).await
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {

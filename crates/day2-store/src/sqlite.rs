@@ -11,16 +11,16 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store, StoreError,
-    StoredCoverage, StoredResource,
+    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store,
+    StoreError, StoredCoverage, StoredResource,
 };
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Read-only connections for `query`: SQLite itself refuses writes on them.
-    readers: SqlitePool,
+    /// The file, which `query` opens read-only on a connection of its own.
+    path: std::path::PathBuf,
 }
 
 fn query_err(e: sqlx::Error) -> StoreError {
@@ -67,10 +67,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(|e| open_err(&e))?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| open_err(&e))?;
-        let read_only = SqliteConnectOptions::new().filename(path).read_only(true);
-        let readers =
-            SqlitePoolOptions::new().max_connections(2).connect_with(read_only).await.map_err(|e| open_err(&e))?;
-        Ok(SqliteStore { pool, readers })
+        Ok(SqliteStore { pool, path: path.to_owned() })
     }
 
     async fn upsert_resources(
@@ -443,40 +440,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
-        use sqlx::{Column, TypeInfo, ValueRef};
-        let rows = sqlx::query(sql).fetch_all(&self.readers).await.map_err(query_err)?;
-        let mut result = QueryResult::default();
-        result.columns = match rows.first() {
-            Some(first) => first.columns().iter().map(|c| c.name().to_owned()).collect(),
-            // No rows still has columns: ask SQLite what the statement returns.
-            None => {
-                let described = sqlx::Executor::describe(&self.readers, sql).await.map_err(query_err)?;
-                described.columns().iter().map(|c| c.name().to_owned()).collect()
-            }
-        };
-        for row in &rows {
-            let mut values = Vec::with_capacity(row.len());
-            for i in 0..row.len() {
-                let raw = row.try_get_raw(i).map_err(query_err)?;
-                // SQLite types values, not columns: read each by the type it holds.
-                let value = if raw.is_null() {
-                    serde_json::Value::Null
-                } else {
-                    match raw.type_info().name() {
-                        "INTEGER" => serde_json::Value::from(row.try_get::<i64, _>(i).map_err(query_err)?),
-                        "REAL" => serde_json::Value::from(row.try_get::<f64, _>(i).map_err(query_err)?),
-                        "BLOB" => serde_json::Value::from(format!(
-                            "<{} bytes>",
-                            row.try_get::<Vec<u8>, _>(i).map_err(query_err)?.len()
-                        )),
-                        _ => serde_json::Value::from(row.try_get::<String, _>(i).map_err(query_err)?),
-                    }
-                };
-                values.push(value);
-            }
-            result.rows.push(values);
-        }
-        Ok(result)
+    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
+        crate::query::sqlite::run_blocking(self.path.clone(), sql.to_owned(), limits.clone()).await
     }
 }

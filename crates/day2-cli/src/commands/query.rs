@@ -1,20 +1,22 @@
-//! `day2 query`: one read-only SQL statement over the store, as a table or JSON.
+//! `day2 query`: one read-only SQL statement over the store, as a table or JSON. The store is opened for this query
+//! alone, read-only and never migrated ([`day2_store::query`]).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets};
-use day2_store::QueryResult;
+use day2_store::{QueryLimits, QueryResult};
 use serde_json::{Map, Value};
 
 use crate::cli::{QueryArgs, QueryFormat};
 
 pub fn run(args: QueryArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let answer = runtime.block_on(async {
-        let store = super::open_existing_store(&args.store).await?;
-        anyhow::Ok(store.query(&args.sql).await?)
-    })?;
+    let limits = QueryLimits { rows: args.limit as usize, timeout: args.timeout, ..QueryLimits::default() };
+    let answer = runtime.block_on(day2_store::query::run(&args.store, &args.sql, &limits))?;
+    if answer.truncated {
+        eprintln!("note: more rows exist than --limit {} shows", args.limit);
+    }
     let text = match args.output {
         QueryFormat::Json => serde_json::to_string_pretty(&objects(&answer))?,
         QueryFormat::Table => table(&answer),

@@ -22,7 +22,14 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<ExitCode> {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
-    let options = ServeOptions { config, listen: args.listen, store: args.store, interval: args.interval, tls };
+    let options = ServeOptions {
+        config,
+        listen: args.listen,
+        store: args.store,
+        interval: args.interval,
+        tls,
+        allow_anonymous_reads: args.allow_anonymous_reads,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(options, stop_signal()))?;
     Ok(ExitCode::SUCCESS)
