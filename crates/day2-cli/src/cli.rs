@@ -410,8 +410,8 @@ runs, findings, resources, finding_events and coverage.
 
 One SELECT (or WITH … SELECT) in the store's dialect, calling the functions docs/query.md lists. It runs on
 a connection of its own that cannot write, read or write files, run programs or see other tables: on SQLite
-a read-only connection with an authorizer, on PostgreSQL a read-only transaction as the day2_query role.
-Anything else is refused before it runs, with the reason.
+a read-only connection with an authorizer; on PostgreSQL a read-only transaction, logged in as the store's
+unprivileged query login. Anything else is refused before it runs, with the reason.
 
 Limits: --timeout (default 30s), --limit rows (default 10000; a note on stderr says when more exist) and an
 answer of at most 64 MiB.

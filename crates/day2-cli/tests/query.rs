@@ -1,5 +1,6 @@
 //! `day2 query` over a store that `day2 check --store` wrote: answers agree with the report, and every attack on
-//! the host (issue [N] 1) fails with a clear error on both stores — the PostgreSQL store's role is a superuser here.
+//! the host (issue [N] 1) fails with a clear error on both stores — the PostgreSQL store's role is a superuser here,
+//! and its query login is tried directly as well.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -169,27 +170,57 @@ fn postgres_store_attacks_fail_with_a_superuser_role() {
     endless_query_stops(store);
     endless_rows_are_cut(store);
 
-    // The second gate on its own: the query role cannot do these even when the parser is not asked.
+    // A parser differential (sqlparser and PostgreSQL end a `$tag$` quote in different places) must not smuggle a
+    // call through: the statement is refused, and what runs is only ever the parser's own rendering of it.
+    refused(
+        store,
+        "SELECT $a€$,' $a€$, set_config($$role$$,$$postgres$$,true), query_to_xml($$select pg_read_file($q$/etc/passwd$q$)$$,true,true,$$$$), ' AS x --'",
+        "query refused",
+    );
+    refused(store, "SELECT rolname FROM (TABLE pg_roles) r WHERE rolsuper", "`TABLE name` is not allowed");
+
+    // The second gate on its own: the query login cannot do these even when the parser is not asked, and cannot
+    // switch back to the superuser the store logs in as.
+    let psql = |url: &str, sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-qAt", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, login, stderr) = psql(store, "SELECT role || ':' || secret FROM query_login");
+    assert!(ok && login.starts_with("day2_query_"), "{login}{stderr}");
+    let login_url = store.replacen("postgres@", &format!("{login}@"), 1);
+    let (ok, whoami, stderr) = psql(&login_url, "SELECT current_user, (SELECT count(*) FROM finding_list) > 0");
+    assert!(ok && whoami.starts_with("day2_query_") && whoami.ends_with("|t"), "{whoami}{stderr}");
     for attack in [
-        format!("SET ROLE day2_query; COPY (SELECT 1) TO PROGRAM 'id > {}'", pwned.display()),
-        "SET ROLE day2_query; SELECT pg_read_file('/etc/passwd')".to_owned(),
-        "SET ROLE day2_query; SELECT * FROM pg_ls_dir('/')".to_owned(),
-        "SET ROLE day2_query; SELECT * FROM leases".to_owned(),
+        format!("COPY (SELECT 1) TO PROGRAM 'id > {}'", pwned.display()),
+        format!("COPY (SELECT 1) TO '{}'", copied.display()),
+        "SELECT pg_read_file('/etc/passwd')".to_owned(),
+        "SELECT * FROM pg_ls_dir('/')".to_owned(),
+        "SELECT * FROM leases".to_owned(),
+        "SELECT set_config('role', 'postgres', false)".to_owned(),
+        "SET ROLE postgres".to_owned(),
+        "SET SESSION AUTHORIZATION postgres".to_owned(),
+        "SELECT * FROM query_login".to_owned(),
     ] {
-        let error = db.execute(&attack).unwrap_err();
-        assert!(error.contains("permission denied") || error.contains("must be"), "{attack}: {error}");
+        let (ok, stdout, stderr) = psql(&login_url, &attack);
+        assert!(
+            !ok && (stderr.contains("permission denied") || stderr.contains("must be")),
+            "{attack}: {stdout}{stderr}"
+        );
     }
     // Signalling another role's backend is a warning and `false`, not an error: the bystander must live on.
-    let signalled = std::process::Command::new("psql")
-        .args([
-            store,
-            "-qAtc",
-            "SET ROLE day2_query; SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
-             WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&signalled.stdout).trim(), "f");
+    let (_, signalled, _) = psql(
+        &login_url,
+        "SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
+         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    );
+    assert_eq!(signalled, "f");
 
     let bystander_status = bystander.wait().unwrap();
     assert!(bystander_status.success(), "a backend was signalled");

@@ -7,11 +7,11 @@ use thiserror::Error;
 
 /// A glob that does not parse.
 #[derive(Debug, Error)]
-#[error("invalid glob `{glob}`: {source}")]
+#[error("invalid glob `{glob}`: {message}")]
 pub struct GlobError {
     glob: String,
-    #[source]
-    source: globset::Error,
+    /// globset's reason (once: not also as an error source, which would print it twice).
+    message: String,
 }
 
 /// Include/exclude filter for files found while walking directories. Files named explicitly are always taken.
@@ -24,9 +24,9 @@ pub struct FileFilter {
 fn build(globs: &[String]) -> Result<GlobSet, GlobError> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        b.add(Glob::new(g).map_err(|source| GlobError { glob: g.clone(), source })?);
+        b.add(Glob::new(g).map_err(|e| GlobError { glob: g.clone(), message: e.to_string() })?);
     }
-    b.build().map_err(|source| GlobError { glob: globs.join(","), source })
+    b.build().map_err(|e| GlobError { glob: globs.join(","), message: e.to_string() })
 }
 
 impl FileFilter {
@@ -59,48 +59,114 @@ impl Input {
     }
 }
 
-/// Expands paths into inputs: `-` is stdin, a file is itself, a directory is walked (sorted, symlinks not followed,
-/// hidden directories such as `.git` skipped). Paths that do not exist are returned as errors, one per path.
-pub fn expand(paths: &[PathBuf], filter: &FileFilter) -> (Vec<Input>, Vec<(PathBuf, String)>) {
-    let mut inputs = Vec::new();
-    let mut errors = Vec::new();
+/// What [`expand`] found: the inputs to read, the paths that cannot be read (errors), and the entries of folders
+/// that were passed over (notes).
+#[derive(Debug, Default)]
+pub struct Expanded {
+    /// Files (and stdin) to read, each once.
+    pub inputs: Vec<Input>,
+    /// Paths that cannot be read, with why: missing, not a regular file, an unreadable folder entry.
+    pub errors: Vec<(PathBuf, String)>,
+    /// Folder entries not read, with why: symbolic links (dangling or not), FIFOs, sockets, devices.
+    pub notes: Vec<(PathBuf, String)>,
+}
+
+/// What kind of special file `file_type` is, for messages.
+fn special_kind(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Expands paths into inputs: `-` is stdin, a regular file is itself, a directory is walked (sorted, symlinks not
+/// followed, hidden directories such as `.git` skipped). A path given by name that is a FIFO, socket or device is an
+/// error and is never opened (reading a FIFO would wait for a writer for ever).
+pub fn expand(paths: &[PathBuf], filter: &FileFilter) -> Expanded {
+    let mut found = Expanded::default();
     for path in paths {
         if path.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
+            found.inputs.push(Input::Stdin);
             continue;
         }
         match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk_dir(path, filter, &mut inputs, &mut errors),
-            Ok(_) => inputs.push(Input::File(path.clone())),
-            Err(e) => errors.push((path.clone(), format!("cannot read path: {e}"))),
+            Ok(m) if m.is_dir() => walk_dir(path, filter, &mut found),
+            Ok(m) if m.is_file() => found.inputs.push(Input::File(path.clone())),
+            Ok(m) => found
+                .errors
+                .push((path.clone(), format!("{}, not a regular file: not read", special_kind(m.file_type())))),
+            Err(e) => found.errors.push((path.clone(), format!("cannot read path: {}", io_message(&e)))),
         }
     }
     // Overlapping paths (`k8s/ k8s/a.yaml`) must not read a file twice and report it as its own duplicate.
     let mut seen = std::collections::HashSet::new();
-    inputs.retain(|i| seen.insert(i.clone()));
-    (inputs, errors)
+    found.inputs.retain(|i| seen.insert(i.clone()));
+    found
 }
 
-fn walk_dir(root: &Path, filter: &FileFilter, inputs: &mut Vec<Input>, errors: &mut Vec<(PathBuf, String)>) {
+/// An I/O error as a person reads it: "No such file or directory", without the `(os error 2)` tail.
+pub fn io_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+fn walk_dir(root: &Path, filter: &FileFilter, found: &mut Expanded) {
     let walker = walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_str().is_some_and(|n| n.starts_with('.')));
     for entry in walker {
         match entry {
-            Ok(e) if e.file_type().is_file() => {
+            Ok(e) if e.file_type().is_dir() => {}
+            Ok(e) => {
                 let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                if filter.accepts(rel) {
-                    inputs.push(Input::File(e.into_path()));
+                if !filter.accepts(rel) {
+                    continue;
+                }
+                if e.file_type().is_file() {
+                    found.inputs.push(Input::File(e.into_path()));
+                } else if e.file_type().is_symlink() && std::fs::metadata(e.path()).is_err() {
+                    found
+                        .notes
+                        .push((e.into_path(), "dangling symbolic link (its target is missing): not read".to_owned()));
+                } else {
+                    let why = format!("{}: not read", special_kind(e.file_type()));
+                    found.notes.push((e.into_path(), why));
                 }
             }
-            Ok(_) => {}
             Err(e) => {
                 let p = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-                errors.push((p, format!("cannot read directory entry: {e}")));
+                found.errors.push((p, format!("cannot read directory entry: {e}")));
             }
         }
     }
+}
+
+/// Opens `path` for reading only if it is a regular file. The open does not block (`O_NONBLOCK`), so a FIFO put in
+/// place after [`expand`] looked is refused too rather than waited on.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot read file: {}", io_message(&e)))?;
+    let kind = file.metadata().map_err(|e| format!("cannot read file: {}", io_message(&e)))?.file_type();
+    if !kind.is_file() {
+        return Err(format!("{}, not a regular file: not read", special_kind(kind)));
+    }
+    Ok(file)
 }
 
 /// Reads an input as UTF-8 text within a size limit. Binary (NUL bytes) and non-UTF-8 files are refused with a reason;
@@ -111,10 +177,9 @@ pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
     let limit = max_bytes.saturating_add(1);
     let bytes = match input {
         Input::File(p) => {
+            let file = open_regular(p)?;
             let mut bytes = Vec::new();
-            std::fs::File::open(p)
-                .and_then(|f| f.take(limit).read_to_end(&mut bytes))
-                .map_err(|e| format!("cannot read file: {e}"))?;
+            file.take(limit).read_to_end(&mut bytes).map_err(|e| format!("cannot read file: {}", io_message(&e)))?;
             bytes
         }
         Input::Stdin => {

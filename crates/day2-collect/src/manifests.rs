@@ -87,14 +87,13 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
             return snapshot;
         }
     };
-    let (inputs, missing) = files::expand(&config.paths, &filter);
-    for (path, message) in missing {
-        snapshot.diagnostics.push(Diagnostic::new(
-            DiagnosticKind::Unreadable,
-            path.display().to_string(),
-            None,
-            message,
-        ));
+    let files::Expanded { inputs, errors, notes } = files::expand(&config.paths, &filter);
+    let found = errors
+        .into_iter()
+        .map(|e| (DiagnosticKind::Unreadable, e))
+        .chain(notes.into_iter().map(|n| (DiagnosticKind::NotRead, n)));
+    for (kind, (path, message)) in found {
+        snapshot.diagnostics.push(Diagnostic::new(kind, path.display().to_string(), None, message));
     }
     snapshot.files = inputs.len();
     let parse_one = |input: &files::Input| {

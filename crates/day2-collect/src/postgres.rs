@@ -83,10 +83,11 @@ pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
     for path in &config.paths {
         let file = path.display().to_string();
         snapshot.files += 1;
-        let text = match std::fs::read_to_string(path) {
+        // A declaration is a few settings and roles: 1 MiB is far more than one needs.
+        let text = match crate::files::read_text(&crate::files::Input::File(path.clone()), 1 << 20) {
             Ok(t) => t,
-            Err(e) => {
-                snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, &file, None, e.to_string()));
+            Err(message) => {
+                snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, &file, None, message));
                 continue;
             }
         };

@@ -357,12 +357,12 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read configuration: {source}")]
+    #[error("{path}: cannot read configuration: {message}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why (once: not also as an error source, which would print it twice).
+        message: String,
     },
     /// The file is not valid or has unknown/mistyped fields.
     #[error("{path}:{line}: {message}")]
@@ -384,6 +384,13 @@ pub enum ConfigError {
     },
 }
 
+/// Reads a configuration file: a regular file (never a FIFO) of at most 4 MiB.
+fn read_config_file(path: &Path) -> Result<String, ConfigError> {
+    let input = day2_collect::files::Input::File(path.to_owned());
+    day2_collect::files::read_text(&input, 4 << 20)
+        .map_err(|message| ConfigError::Read { path: path.to_owned(), message })
+}
+
 impl Config {
     /// Whether any live source is configured (so there is drift to look for).
     pub fn has_live_sources(&self) -> bool {
@@ -392,14 +399,12 @@ impl Config {
 
     /// Reads and validates a configuration file; suppression files are resolved relative to it and merged in.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = read_config_file(path)?;
         let mut config = Self::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for file in config.suppression_files.clone() {
             let full = base.join(&file);
-            let text =
-                std::fs::read_to_string(&full).map_err(|source| ConfigError::Read { path: full.clone(), source })?;
+            let text = read_config_file(&full)?;
             let extra: Vec<SuppressionRule> = parse_yaml(&text, &full)?;
             config.suppressions.extend(extra);
         }

@@ -54,6 +54,8 @@ pub struct Settings {
     pub fail_on: Severity,
     /// The run's clock.
     pub now: DateTime<Utc>,
+    /// Entries of folders given on the command line that were not read (special files, symbolic links).
+    pub path_notes: Vec<Diagnostic>,
 }
 
 impl Settings {
@@ -61,11 +63,13 @@ impl Settings {
     /// manifests and Terraform files by content (the first configured manifests source lends its include/exclude
     /// globs, cluster and limits).
     pub fn new(config: &Config, paths: &[PathBuf], config_name: &str) -> Self {
+        let mut path_notes = Vec::new();
         let (manifests, terraform) = if paths.is_empty() {
             (config.sources.manifests.clone(), config.sources.terraform.clone())
         } else {
             let template = config.sources.manifests.first().cloned().unwrap_or_default();
-            let (m, t) = classify(paths, &template);
+            let (m, t, notes) = classify(paths, &template);
+            path_notes = notes;
             // Named after the paths as given (not the expanded file lists), so the store sees the same sources each run.
             let manifests = vec![ManifestsConfig {
                 source_name: Some(day2_collect::source_name("manifests", paths)),
@@ -95,18 +99,22 @@ impl Settings {
             suppressions_from: config_name.to_owned(),
             fail_on: config.fail_on,
             now: Utc::now(),
+            path_notes,
         }
     }
 }
 
 /// Splits paths into manifest inputs and Terraform files. Directories are walked with the manifests source's
 /// include/exclude globs (plus `**/*.tfstate`); `.tfstate` files and JSON that carries `terraform_version` (standard
-/// input included) are Terraform, the rest are manifests. Unreadable paths go to the manifest source, which reports them.
-pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// input included) are Terraform, the rest are manifests. Unreadable paths and special files go to the manifest source,
+/// which reports them; entries of folders that are not read come back as notes.
+pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
     let mut include = manifests.include.clone();
     include.push("**/*.tfstate".to_owned());
-    let Ok(filter) = FileFilter::new(&include, &manifests.exclude) else { return (paths.to_vec(), Vec::new()) };
-    let (mut to_manifests, mut to_terraform) = (Vec::new(), Vec::new());
+    let Ok(filter) = FileFilter::new(&include, &manifests.exclude) else {
+        return (paths.to_vec(), Vec::new(), Vec::new());
+    };
+    let (mut to_manifests, mut to_terraform, mut notes) = (Vec::new(), Vec::new(), Vec::new());
     for path in paths {
         if path.as_os_str() == "-" {
             let text = files::read_text(&Input::Stdin, manifests.limits.max_file_bytes).unwrap_or_default();
@@ -117,16 +125,23 @@ pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>
             }
             continue;
         }
-        if !path.exists() {
+        if !path.is_dir() && !path.is_file() {
             to_manifests.push(path.clone());
             continue;
         }
-        for input in files::expand(std::slice::from_ref(path), &filter).0 {
+        let found = files::expand(std::slice::from_ref(path), &filter);
+        for input in found.inputs {
             let Input::File(file) = input else { continue };
             if is_terraform(&file) { to_terraform.push(file) } else { to_manifests.push(file) }
         }
+        notes.extend(
+            found
+                .notes
+                .into_iter()
+                .map(|(path, why)| Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why)),
+        );
     }
-    (to_manifests, to_terraform)
+    (to_manifests, to_terraform, notes)
 }
 
 fn is_terraform(path: &Path) -> bool {
@@ -138,7 +153,7 @@ fn is_terraform(path: &Path) -> bool {
         return false;
     }
     let mut head = [0u8; 4096];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let n = files::open_regular(path).ok().and_then(|mut f| f.read(&mut head).ok()).unwrap_or(0);
     files::is_terraform_text(&String::from_utf8_lossy(head.get(..n).unwrap_or_default()))
 }
 
@@ -167,6 +182,17 @@ struct Collected {
 fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
     let mut snapshots: Vec<Snapshot> =
         settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
+    if !settings.path_notes.is_empty() {
+        match snapshots.first_mut() {
+            Some(first) => first.diagnostics.extend(settings.path_notes.iter().cloned()),
+            None => snapshots.push(Snapshot {
+                source: settings.manifests.first().and_then(|m| m.source_name.clone()).unwrap_or_default(),
+                complete: true,
+                diagnostics: settings.path_notes.clone(),
+                ..Snapshot::default()
+            }),
+        }
+    }
     snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
     snapshots.extend(settings.postgres.iter().filter(|p| !p.paths.is_empty()).map(postgres::collect_declared));
     snapshots
@@ -216,8 +242,11 @@ fn build(mut snapshots: Vec<Snapshot>, owners: &OwnerKeys) -> Collected {
         })
         .collect();
     let files = snapshots.iter().map(|s| s.files).sum();
-    let mut diagnostics: Vec<Diagnostic> =
-        snapshots.iter_mut().flat_map(|s| std::mem::take(&mut s.diagnostics)).filter(|d| d.kind.is_error()).collect();
+    let mut diagnostics: Vec<Diagnostic> = snapshots
+        .iter_mut()
+        .flat_map(|s| std::mem::take(&mut s.diagnostics))
+        .filter(|d| d.kind != DiagnosticKind::Skipped)
+        .collect();
     let (mut inventory, duplicates) = Inventory::from_snapshots(snapshots);
     for dup in duplicates {
         let (file, line) = dup.location().map(|(f, l)| (f.to_owned(), Some(l))).unwrap_or_default();

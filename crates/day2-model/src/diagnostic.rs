@@ -23,12 +23,15 @@ pub enum DiagnosticKind {
     Policy,
     /// Not an error: a document that is not a Kubernetes object was skipped.
     Skipped,
+    /// Not an error, but shown: an entry of a scanned folder that is not a regular file (a symbolic link, dangling or
+    /// not, a FIFO, socket or device) was not read.
+    NotRead,
 }
 
 impl DiagnosticKind {
-    /// True for kinds that mean the input was bad (exit code 2); `Skipped` is informational.
+    /// True for kinds that mean the input was bad (exit code 2); `Skipped` and `NotRead` are informational.
     pub fn is_error(self) -> bool {
-        !matches!(self, DiagnosticKind::Skipped)
+        !matches!(self, DiagnosticKind::Skipped | DiagnosticKind::NotRead)
     }
 }
 

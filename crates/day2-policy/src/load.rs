@@ -95,10 +95,11 @@ pub(crate) fn display(path: &Path) -> String {
 }
 
 pub(crate) fn read_text(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text)),
-        Err(e) => {
-            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display(path), None, e.to_string()));
+    // A policy file or bundle entry of 16 MiB is far past any real one; a FIFO is refused, not waited on.
+    match day2_collect::files::read_text(&day2_collect::files::Input::File(path.to_owned()), 16 << 20) {
+        Ok(text) => Some(text),
+        Err(message) => {
+            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display(path), None, message));
             None
         }
     }

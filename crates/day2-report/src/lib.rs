@@ -57,7 +57,8 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// Writing to the output failed (e.g. a closed pipe).
-    #[error("cannot write report: {0}")]
+    /// (The I/O error is the source, not part of the message: shown with its cause chain it would print twice.)
+    #[error("cannot write report")]
     Io(#[from] std::io::Error),
     /// The encoder refused the report.
     #[error("cannot encode report as {format}: {message}")]

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table as Grid, presets};
-use day2_model::{Finding, FindingStatus, Report, Severity};
+use day2_model::{DiagnosticKind, Finding, FindingStatus, Report, Severity};
 
 use crate::{Options, RenderError, Reporter, clean, location, resource_label};
 
@@ -101,6 +101,9 @@ impl Reporter for Table {
                 writeln!(out, "  {}", clean(&d.to_string()))?;
             }
             writeln!(out)?;
+        }
+        for d in report.diagnostics.iter().filter(|d| d.kind == DiagnosticKind::NotRead) {
+            writeln!(out, "note: {}", clean(&d.to_string()))?;
         }
         let stored_resolved = report.findings.iter().filter(|f| f.status == FindingStatus::Resolved);
         for f in report.resolved.iter().chain(stored_resolved) {

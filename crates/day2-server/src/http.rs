@@ -1,6 +1,6 @@
 //! The HTTP listener of `day2 serve`, with the limits a server facing a network needs: a cap on open connections,
 //! a time limit on the TLS handshake and on reading request headers (which also closes idle keep-alive connections:
-//! hyper starts that timer whenever it waits for a request), and a time limit on each request. Plain HTTP/1.1 or
+//! hyper starts that timer whenever it waits for a request), a time limit on each request and on each connection. Plain HTTP/1.1 or
 //! HTTPS (rustls), with graceful shutdown: on stop, no new connection is accepted and open ones get
 //! [`Limits::drain`] to finish.
 //!
@@ -33,6 +33,9 @@ pub(crate) struct Limits {
     pub header_read: Duration,
     /// Time to answer one request.
     pub request: Duration,
+    /// Time one connection may stay open, however busy: a client that never reads its responses must not hold a
+    /// slot for ever (the other timeouts stop only reading).
+    pub connection: Duration,
     /// Time open connections get to finish on shutdown.
     pub drain: Duration,
 }
@@ -44,6 +47,7 @@ impl Default for Limits {
             handshake: Duration::from_secs(10),
             header_read: Duration::from_secs(10),
             request: Duration::from_secs(60),
+            connection: Duration::from_secs(600),
             drain: Duration::from_secs(10),
         }
     }
@@ -89,15 +93,23 @@ pub(crate) async fn serve(
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
             let served = match tls {
-                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                None => {
+                    let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::time::timeout(limits.connection, connection).await
+                }
                 Some(acceptor) => match tokio::time::timeout(limits.handshake, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(Ok(stream)) => {
+                        let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
+                        tokio::time::timeout(limits.connection, connection).await
+                    }
                     Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed."),
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out."),
                 },
             };
-            if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "Connection ended with an error.");
+            match served {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "Connection ended with an error."),
+                Err(_) => tracing::debug!(%peer, "Connection closed: open longer than its limit."),
             }
         });
     }

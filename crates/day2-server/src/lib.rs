@@ -111,12 +111,12 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The address cannot be listened on.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {message}")]
     Listen {
         /// The address.
         addr: SocketAddr,
-        /// The error.
-        source: std::io::Error,
+        /// The error (once: not also as an error source, which would print it twice).
+        message: String,
     },
     /// The TLS certificate or key cannot be read or do not match.
     #[error("TLS certificate {cert} and key {key}: {message}")]
@@ -271,8 +271,9 @@ pub async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|source| ServeError::Listen { addr: options.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Listen { addr: options.listen, source })?;
+        .map_err(|e| ServeError::Listen { addr: options.listen, message: e.to_string() })?;
+    let addr =
+        listener.local_addr().map_err(|e| ServeError::Listen { addr: options.listen, message: e.to_string() })?;
     let tokens = auth::Tokens::new(&config.serve);
     let auth_mode = Exposure::auth_mode(&config);
     let state = Arc::new(State {

@@ -48,7 +48,7 @@ impl PgStore {
             .await
             .map_err(|e| open_err(&e))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| open_err(&e))?;
-        crate::query::postgres::ensure_query_role(&pool).await.map_err(|e| open_err(&e))?;
+        crate::query::postgres::ensure_query_login(&pool).await.map_err(|e| open_err(&e))?;
         Ok(PgStore { pool })
     }
 
@@ -443,8 +443,7 @@ impl Store for PgStore {
     }
 
     async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
-        let mut connection = self.pool.acquire().await.map_err(query_err)?;
-        crate::query::postgres::run(&mut connection, sql, limits).await
+        crate::query::postgres::run_pooled(&self.pool, sql, limits).await
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {

@@ -172,5 +172,13 @@ impl Drop for ScratchDatabase {
         if let Err(e) = psql(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
             eprintln!("cannot drop scratch database {}: {e}", self.name);
         }
+        // The store's query login (day2_query_ and 12 hex digits of md5 of the database name) is the cluster's.
+        let login = format!(
+            "DO $$ BEGIN EXECUTE format('DROP ROLE IF EXISTS %I', 'day2_query_' || substr(md5('{}'), 1, 12)); END $$",
+            self.name
+        );
+        if let Err(e) = psql(&self.admin, &login) {
+            eprintln!("cannot drop the query login of {}: {e}", self.name);
+        }
     }
 }

@@ -37,12 +37,12 @@ pub struct Entry {
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     /// I/O.
-    #[error("{path}: {source}")]
+    #[error("{path}: {message}")]
     Io {
         /// The file.
         path: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (once: not also as an error source, which would print it twice).
+        message: String,
     },
     /// Not a baseline file.
     #[error("{path}: not a day2 drift baseline: {message}")]
@@ -76,7 +76,8 @@ impl Baseline {
     /// Reads a baseline file.
     pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BaselineError::Io { path: name.clone(), message: e.to_string() })?;
         let baseline: Baseline = serde_json::from_str(&text)
             .map_err(|e| BaselineError::Invalid { path: name.clone(), message: e.to_string() })?;
         if baseline.version != Self::VERSION {
@@ -93,7 +94,7 @@ impl Baseline {
         let name = path.display().to_string();
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| BaselineError::Invalid { path: name.clone(), message: e.to_string() })?;
-        std::fs::write(path, text + "\n").map_err(|source| BaselineError::Io { path: name, source })
+        std::fs::write(path, text + "\n").map_err(|e| BaselineError::Io { path: name, message: e.to_string() })
     }
 
     /// Marks the findings the baseline covers as suppressed (`by: baseline:<file>`); returns how many.

@@ -39,6 +39,12 @@ impl Default for QueryLimits {
 }
 
 impl QueryLimits {
+    /// When a statement started now must end (far in the future for a limit too large to add).
+    fn deadline(&self) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        now.checked_add(self.timeout).unwrap_or(now + Duration::from_secs(86_400 * 365))
+    }
+
     fn timed_out(&self) -> StoreError {
         StoreError::QueryLimit(format!("the statement ran longer than its time limit of {:?}", self.timeout))
     }
@@ -79,24 +85,19 @@ impl<'a> Collector<'a> {
         self.result.rows.len() >= self.limits.rows
     }
 
-    fn push(&mut self, row: Vec<serde_json::Value>) -> Result<(), StoreError> {
+    /// Counts a value of `bytes` against the cap before it is copied into the answer.
+    fn count(&mut self, bytes: usize) -> Result<(), StoreError> {
+        self.bytes = self.bytes.saturating_add(bytes.max(8));
+        if self.bytes > self.limits.max_bytes { Err(self.limits.too_large()) } else { Ok(()) }
+    }
+
+    /// Adds a row whose values were [`count`](Self::count)ed; past the row limit, marks the answer truncated.
+    fn push(&mut self, row: Vec<serde_json::Value>) {
         if self.full() {
             self.result.truncated = true;
-            return Ok(());
+        } else {
+            self.result.rows.push(row);
         }
-        self.bytes += row.iter().map(value_size).sum::<usize>();
-        if self.bytes > self.limits.max_bytes {
-            return Err(self.limits.too_large());
-        }
-        self.result.rows.push(row);
-        Ok(())
-    }
-}
-
-fn value_size(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::String(s) => s.len(),
-        _ => 8,
     }
 }
 

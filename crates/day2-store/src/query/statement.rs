@@ -4,18 +4,24 @@
 //! `SELECT … INTO`, `FOR UPDATE`, a system catalog, a schema-qualified name, `pg_read_file` — is refused here with
 //! a reason, before the database sees it.
 //!
+//! What the database runs is the statement as this parser understood it, written out again from the parsed tree
+//! ([`check`] returns it), never the text as given: a text the database would split into tokens differently (a
+//! dollar-quoted string, a backslash escape) cannot smuggle a call past the gate. Dollar quotes and placeholders are
+//! refused outright.
+//!
 //! This gate is not the only one: each backend runs what passes under its own database-side limits (SQLite's
-//! authorizer on a read-only connection, PostgreSQL's query role in a read-only transaction behind a cursor), so a
-//! statement this parser reads differently from the database still cannot write, read a file or run a program.
+//! authorizer on a read-only connection, PostgreSQL's unprivileged query login in a read-only transaction behind a
+//! cursor), so a statement this parser gets wrong still cannot write, read a file or run a program.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
+    Expr, Ident, ObjectName, ObjectNamePart, Query, Select, SetExpr, Statement, TableFactor, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 /// The relations a query may read: the stable views and the tables documented in docs/query.md. Leases and
 /// notifier cursors are day2's bookkeeping and stay out.
@@ -145,7 +151,6 @@ const POSTGRES_FUNCTIONS: &[&str] = &[
     "jsonb_typeof",
     "least",
     "left",
-    "lpad",
     "make_interval",
     "now",
     "percentile_cont",
@@ -153,7 +158,6 @@ const POSTGRES_FUNCTIONS: &[&str] = &[
     "position",
     "regexp_replace",
     "right",
-    "rpad",
     "split_part",
     "string_agg",
     "strpos",
@@ -207,9 +211,18 @@ impl SqlDialect {
     }
 }
 
-/// Checks `sql` and returns why it is refused, if it is.
-pub fn check(sql: &str, dialect: SqlDialect) -> Result<(), String> {
-    let statements = Parser::parse_sql(&*dialect.parser_dialect(), sql).map_err(|e| {
+/// Checks `sql`: the statement to run (written out from the parsed tree), or why it is refused.
+pub fn check(sql: &str, dialect: SqlDialect) -> Result<String, String> {
+    let parser_dialect = dialect.parser_dialect();
+    let tokens = Tokenizer::new(&*parser_dialect, sql).tokenize().map_err(|e| format!("cannot parse: {e}"))?;
+    for token in &tokens {
+        match token {
+            Token::DollarQuotedString(_) => return Err("dollar-quoted strings are not allowed; use '…'".to_owned()),
+            Token::Placeholder(p) => return Err(format!("`{p}`: parameters are not allowed")),
+            _ => {}
+        }
+    }
+    let statements = Parser::parse_sql(&*parser_dialect, sql).map_err(|e| {
         // The parser knows fewer statements than the database (`VACUUM INTO`): name what was refused.
         match sql.split_whitespace().next().map(str::to_uppercase) {
             Some(word) if !["SELECT", "WITH", "VALUES"].contains(&word.as_str()) && !word.starts_with('(') => {
@@ -228,9 +241,38 @@ pub fn check(sql: &str, dialect: SqlDialect) -> Result<(), String> {
     };
     let mut gate = Gate { dialect, scopes: Vec::new() };
     match query.visit(&mut gate) {
-        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Continue(()) => Ok(statement.to_string()),
         ControlFlow::Break(reason) => Err(reason),
     }
+}
+
+/// A name as the database compares it: quoted names exactly, others folded to lower case.
+fn folded(ident: &Ident) -> String {
+    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+}
+
+/// Refuses query bodies that are not SELECT, VALUES or set operations of them (`TABLE x` reads any relation).
+fn body_reads_only(body: &SetExpr) -> Result<(), String> {
+    match body {
+        SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) => Ok(()),
+        SetExpr::SetOperation { left, right, .. } => body_reads_only(left).and_then(|()| body_reads_only(right)),
+        SetExpr::Table(_) => Err("`TABLE name` is not allowed; write SELECT * FROM name".to_owned()),
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            Err("only a SELECT is allowed; this query writes".to_owned())
+        }
+    }
+}
+
+/// Relation names (single-part, folded) that `query` reads, at any depth.
+fn relations_read(query: &Query) -> HashSet<String> {
+    let mut names = HashSet::new();
+    let _ = sqlparser::ast::visit_relations(query, |name| {
+        if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
+            names.insert(folded(ident));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    names
 }
 
 /// The first word of a refused statement, for the message (`COPY`, `VACUUM`, `PRAGMA`…).
@@ -246,10 +288,10 @@ struct Gate {
     scopes: Vec<HashSet<String>>,
 }
 
-/// The name as one lower-case identifier, or `None` when it is qualified (`pg_catalog.pg_read_file`, `main.runs`).
+/// The name as one folded identifier, or `None` when it is qualified (`pg_catalog.pg_read_file`, `main.runs`).
 fn simple_name(name: &ObjectName) -> Option<String> {
     match name.0.as_slice() {
-        [ObjectNamePart::Identifier(ident)] => Some(ident.value.to_lowercase()),
+        [ObjectNamePart::Identifier(ident)] => Some(folded(ident)),
         _ => None,
     }
 }
@@ -294,16 +336,28 @@ impl Visitor for Gate {
         if !query.pipe_operators.is_empty() {
             return ControlFlow::Break("pipe syntax is not allowed".to_owned());
         }
-        if let SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) = *query.body {
-            return ControlFlow::Break("only a SELECT is allowed; this query writes".to_owned());
+        if let Err(reason) = body_reads_only(&query.body) {
+            return ControlFlow::Break(reason);
         }
         let mut names = HashSet::new();
         if let Some(with) = &query.with {
-            for cte in &with.cte_tables {
-                let name = cte.alias.name.value.to_lowercase();
+            let all: Vec<String> = with.cte_tables.iter().map(|cte| folded(&cte.alias.name)).collect();
+            for (i, cte) in with.cte_tables.iter().enumerate() {
+                let name = folded(&cte.alias.name);
                 // A CTE named after a system relation would let a reference to the real one through.
-                if name.starts_with("pg_") || name.starts_with("sqlite_") || name == "information_schema" {
+                let lower = name.to_lowercase();
+                if lower.starts_with("pg_") || lower.starts_with("sqlite_") || lower == "information_schema" {
                     return ControlFlow::Break(format!("`{name}` cannot name a common table expression"));
+                }
+                // Without RECURSIVE a body sees only the CTEs before it: a name of its own or a later one would be
+                // the real relation of that name, which the scope below would wrongly let through.
+                if !with.recursive {
+                    let read = relations_read(&cte.query);
+                    if let Some(later) = all.iter().skip(i).find(|n| read.contains(*n)) {
+                        return ControlFlow::Break(format!(
+                            "`{name}` reads `{later}`, which it cannot see without WITH RECURSIVE"
+                        ));
+                    }
                 }
                 names.insert(name);
             }
@@ -358,7 +412,7 @@ mod tests {
     /// Statements that must pass in `dialect`.
     fn allowed(dialect: SqlDialect, sqls: &[&str]) {
         for sql in sqls {
-            assert_eq!(check(sql, dialect), Ok(()), "{sql}");
+            assert!(check(sql, dialect).is_ok(), "{sql}: {:?}", check(sql, dialect));
         }
     }
 
@@ -415,6 +469,14 @@ mod tests {
             ("WITH pg_authid AS (SELECT 1) SELECT * FROM pg_authid", "cannot name"),
             ("SELEKT 1", "not SELEKT"),
             ("SELECT FROM WHERE", "cannot parse"),
+            ("SELECT rolname FROM (TABLE pg_roles) r", "TABLE name"),
+            ("SELECT 1 UNION TABLE leases", "TABLE name"),
+            ("WITH \"LEASES\" AS (SELECT 1) SELECT * FROM leases", "cannot be queried"),
+            ("WITH leases AS (SELECT * FROM leases) SELECT * FROM leases", "cannot see"),
+            (
+                "WITH finding_list AS (SELECT * FROM leases), leases AS (SELECT 1) SELECT * FROM finding_list",
+                "cannot see",
+            ),
         ];
         refused(SqlDialect::Sqlite, &both);
         refused(SqlDialect::Postgres, &both);
@@ -435,6 +497,12 @@ mod tests {
                 ("SELECT * INTO stolen FROM findings", "INTO"),
                 ("SELECT * FROM findings FOR UPDATE", "locking"),
                 ("SET ROLE postgres", "not SET"),
+                (
+                    "SELECT $a€$,' $a€$, set_config($$role$$,$$postgres$$,true), query_to_xml($$select 1$$,true,true,$$$$), ' AS x --'",
+                    "",
+                ),
+                ("SELECT $1", "parameters"),
+                ("SELECT lpad('', 1000000000, 'x')", "lpad"),
             ],
         );
         refused(
