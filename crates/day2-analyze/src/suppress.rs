@@ -99,6 +99,17 @@ impl Suppressor {
         if errors.is_empty() { Ok(Suppressor { rules: compiled, source: source.to_owned() }) } else { Err(errors) }
     }
 
+    /// The configured rules (index, rule glob) whose rule glob matches none of `rule_ids`: a typo or a rule that
+    /// no longer exists, so the exception silences nothing.
+    pub fn matching_none<'a>(&'a self, rule_ids: &[&str]) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        let known: Vec<String> = rule_ids.iter().map(|id| (*id).to_owned()).collect();
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(move |(_, (rule, _, _))| !known.iter().any(|id| rule.is_match(id)))
+            .map(|(index, (_, _, r))| (index, r.rule.as_str()))
+    }
+
     /// Sets each finding's status from annotations and configured rules, as of `today`. Returns annotation problems.
     pub fn apply(&self, findings: &mut [Finding], inventory: &Inventory, today: NaiveDate) -> Vec<SuppressionError> {
         let mut errors = Vec::new();

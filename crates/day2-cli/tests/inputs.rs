@@ -92,3 +92,18 @@ fn special_files_and_links_inside_a_folder_are_notes() {
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("note: ") && text.contains("pipe.yaml: a FIFO (named pipe): not read"), "{text}");
 }
+
+/// Issue [N] 5: a suppression that can silence nothing (a typo, a renamed rule) is a warning naming it.
+#[test]
+fn a_suppression_matching_no_rule_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("day2.yaml");
+    let suppressions = "suppressions:\n  - {rule: K8S-NOPE-*, resource: '*', reason: a typo}\n  - {rule: K8S-POD-001, resource: '*', reason: accepted}\n";
+    std::fs::write(&config, suppressions).unwrap();
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(&pod, PRIVILEGED_POD).unwrap();
+    let out = day2_bounded(&["check", "-c", config.to_str().unwrap(), pod.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("suppressions[0]: rule `K8S-NOPE-*` matches no check"), "{stderr}");
+    assert!(!stderr.contains("suppressions[1]"), "{stderr}");
+}

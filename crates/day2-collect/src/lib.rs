@@ -16,6 +16,7 @@
 #[cfg(feature = "terraform")]
 pub mod aws;
 pub mod files;
+pub mod json;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod link;

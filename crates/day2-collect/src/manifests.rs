@@ -178,7 +178,7 @@ pub fn documents(text: &str, file: &str, limits: &Limits, diagnostics: &mut Vec<
 }
 
 fn parse_json(text: &str, file: &str, limits: &Limits, diagnostics: &mut Vec<Diagnostic>) -> Vec<(Value, u32)> {
-    match serde_json::from_str::<Value>(text) {
+    match crate::json::from_str(text) {
         Ok(v) if crate::depth_exceeds(&v, limits.max_depth) => {
             diagnostics.push(depth_diagnostic(file, 1, limits.max_depth));
             Vec::new()
@@ -252,6 +252,30 @@ fn line_of(loc: &serde_saphyr::Location) -> u32 {
     u32::try_from(loc.line()).unwrap_or(u32::MAX).max(1)
 }
 
+/// A budget breach in words, not as the parser's debug struct (`Documents { documents: 3 }`).
+fn budget_breach(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let serde_saphyr::Error::Budget { breach, .. } = e.without_snippet() else { return None };
+    Some(match breach {
+        BudgetBreach::Documents { documents } => {
+            format!("the file holds more YAML documents than limits.max_documents allows ({documents} read)")
+        }
+        BudgetBreach::Nodes { nodes } => format!("the file holds more YAML nodes than the parser allows ({nodes})"),
+        BudgetBreach::ScalarBytes { total_scalar_bytes } => {
+            format!("the file's scalars exceed the parser's size budget ({total_scalar_bytes} bytes)")
+        }
+        BudgetBreach::Events { events } => format!("the file exceeds the parser's event budget ({events} events)"),
+        BudgetBreach::MergeKeys { merge_keys } => format!("the file uses too many YAML merge keys ({merge_keys})"),
+        other => format!("the file exceeds a YAML parser limit ({})", breach_name(other)),
+    })
+}
+
+/// The variant name of a breach, for the rare ones without a message of their own.
+fn breach_name(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    let debug = format!("{breach:?}");
+    debug.split([' ', '{', '(']).next().unwrap_or_default().to_owned()
+}
+
 fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str) -> Diagnostic {
     let raw = e.without_snippet().to_string();
     // The parser appends positions relative to the chunk it saw; the diagnostic carries the absolute line instead.
@@ -265,8 +289,8 @@ fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str
         )
     } else if raw.contains("Alias") || raw.contains("Anchor") {
         (DiagnosticKind::Limit, "YAML aliases expand beyond the limit (an alias bomb?); document skipped".to_owned())
-    } else if raw.contains("budget") {
-        (DiagnosticKind::Limit, format!("{message} (see limits in day2.yaml); document skipped"))
+    } else if let Some(breach) = budget_breach(e) {
+        (DiagnosticKind::Limit, format!("{breach} (limits in day2.yaml); file skipped"))
     } else {
         (DiagnosticKind::Syntax, format!("invalid YAML: {message}"))
     };
@@ -769,6 +793,12 @@ mod tests {
         let p = parse(&doc.repeat(3), "t.yaml", "test", &config);
         assert!(p.resources.is_empty());
         assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Limit, "{:?}", p.diagnostics);
+        let message = &p.diagnostics[0].message;
+        assert!(
+            message.starts_with("the file holds more YAML documents than limits.max_documents allows"),
+            "{message}"
+        );
+        assert!(!message.contains('{'), "no debug struct: {message}");
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
 /// Parses one file. The format is recognised from its content, not its name.
 pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits) -> Parsed {
     let mut out = Parsed::default();
-    let doc: Value = match serde_json::from_str(text) {
+    let doc: Value = match crate::json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             let hint = if text.trim_start().starts_with("resource ") || text.contains("provider \"") {

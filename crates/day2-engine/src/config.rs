@@ -186,7 +186,14 @@ impl ServeConfig {
             ));
         }
         let mut names = std::collections::BTreeSet::new();
+        let mut hashes = std::collections::BTreeMap::new();
         for (i, token) in self.tokens.iter().enumerate() {
+            if let Some((first, name)) = hashes.insert(token.sha256.to_ascii_lowercase(), (i, token.name.as_str())) {
+                problems.push(format!(
+                    "serve.tokens[{i}].sha256: the same hash as serve.tokens[{first}] (`{name}`): one token cannot \
+                     have two names and roles; make a new token with `day2 token`"
+                ));
+            }
             if token.name.trim().is_empty() {
                 problems.push(format!("serve.tokens[{i}].name: must not be empty"));
             } else if !names.insert(token.name.as_str()) {
@@ -516,6 +523,18 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("serve.schedule.check: `every tuesday` is neither an interval"), "{text}");
         assert!(text.contains("serve.schedule.drift: an interval must be longer than zero"), "{text}");
+    }
+
+    #[test]
+    fn two_tokens_with_one_hash_are_invalid() {
+        let hash = "ab".repeat(32);
+        let yaml = format!(
+            "serve:\n  tokens:\n    - {{name: ci, role: viewer, sha256: {hash}}}\n    - {{name: ops, role: admin, sha256: {}}}\n",
+            hash.to_uppercase()
+        );
+        let err = Config::parse(&yaml, Path::new("day2.yaml")).unwrap().validate(Path::new("day2.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("serve.tokens[1].sha256: the same hash as serve.tokens[0] (`ci`)"), "{text}");
     }
 
     #[test]

@@ -443,20 +443,38 @@ fn suppress(settings: &Settings, inventory: &Inventory, findings: &mut [Finding]
     let config_problem =
         |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
     match Suppressor::new(&settings.suppressions, &settings.suppressions_from) {
-        Ok(s) => s
-            .apply(findings, inventory, settings.now.date_naive())
-            .into_iter()
-            .map(|e| match &e {
-                SuppressionError::Annotation { resource, .. } => {
-                    match inventory.get(&ResourceId::from_raw(resource.as_str())).and_then(|r| r.location()) {
-                        Some((file, line)) => Diagnostic::new(DiagnosticKind::Config, file, Some(line), e.to_string()),
-                        None => config_problem(e.to_string()),
+        Ok(s) => {
+            warn_of_suppressions_matching_nothing(&s, findings, &settings.suppressions_from);
+            s.apply(findings, inventory, settings.now.date_naive())
+                .into_iter()
+                .map(|e| match &e {
+                    SuppressionError::Annotation { resource, .. } => {
+                        match inventory.get(&ResourceId::from_raw(resource.as_str())).and_then(|r| r.location()) {
+                            Some((file, line)) => {
+                                Diagnostic::new(DiagnosticKind::Config, file, Some(line), e.to_string())
+                            }
+                            None => config_problem(e.to_string()),
+                        }
                     }
-                }
-                _ => config_problem(e.to_string()),
-            })
-            .collect(),
+                    _ => config_problem(e.to_string()),
+                })
+                .collect()
+        }
         Err(errors) => errors.iter().map(|e| config_problem(e.to_string())).collect(),
+    }
+}
+
+/// A configured suppression whose rule matches no built-in check, no drift rule and no rule of this run's findings
+/// silences nothing (a typo, a renamed rule): said as a warning, since a policy's rule may simply not fire today.
+fn warn_of_suppressions_matching_nothing(suppressor: &Suppressor, findings: &[Finding], source: &str) {
+    let mut ids: Vec<&str> = day2_analyze::checks::all().map(|c| c.id).collect();
+    ids.extend([day2_analyze::drift::CHANGED, day2_analyze::drift::MISSING, day2_analyze::drift::UNMANAGED]);
+    ids.extend(findings.iter().map(|f| f.rule_id.as_str()));
+    for (index, rule) in suppressor.matching_none(&ids) {
+        tracing::warn!(
+            config = source,
+            "suppressions[{index}]: rule `{rule}` matches no check, drift rule or finding of this run, so it silences nothing"
+        );
     }
 }
 
