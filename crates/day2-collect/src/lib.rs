@@ -31,9 +31,6 @@ pub mod terraform;
 
 pub use day2_model::Snapshot;
 
-/// What secret and sensitive values are replaced with at collection, so they are never printed, logged or stored.
-pub const MASK: &str = "***";
-
 /// Limits that keep untrusted input from exhausting memory or time. Documented in docs/configuration.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]

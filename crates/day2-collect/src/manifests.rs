@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use day2_model::redact;
 use day2_model::{Diagnostic, DiagnosticKind, Origin, Provider, Resource, ResourceId, Snapshot};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -591,9 +592,8 @@ impl Object<'_> {
             .map_err(|k| format!("{kind} {name}: label `{k}` must be a string (quote the value)"))?;
         string_map(metadata.get("annotations"))
             .map_err(|k| format!("{kind} {name}: annotation `{k}` must be a string (quote the value)"))?;
-        if kind == "Secret" {
-            mask_secret(&mut value);
-        }
+        // Credentials become tokens before anything else sees the object (day2_model::redact).
+        redact::redact_kubernetes(redact::Redactor::process(), &mut value);
         let kind_id = qualified_kind(&api_version, &kind);
         Ok(Resource {
             id: ResourceId::new(Provider::K8s, self.cluster, &kind_id, &namespace, &name),
@@ -679,27 +679,6 @@ fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, String>
         }
     }
     Ok(out)
-}
-
-/// Annotations that copy a whole object, Secret values included (`kubectl apply` writes this one).
-const OBJECT_COPY_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
-
-/// Replaces Secret values, and annotations that copy them, with a fixed mask so they are never printed, logged or stored.
-fn mask_secret(value: &mut Value) {
-    for field in ["data", "stringData"] {
-        if let Some(Value::Object(m)) = value.get_mut(field) {
-            for v in m.values_mut() {
-                *v = Value::String(crate::MASK.to_owned());
-            }
-        }
-    }
-    if let Some(Value::Object(annotations)) = value.pointer_mut("/metadata/annotations") {
-        for key in OBJECT_COPY_ANNOTATIONS {
-            if let Some(v) = annotations.get_mut(*key) {
-                *v = Value::String(crate::MASK.to_owned());
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -802,11 +781,11 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_masked_and_non_k8s_yaml_is_skipped() {
+    fn secrets_are_redacted_and_non_k8s_yaml_is_skipped() {
         let p = parse_str(
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"password\":\"aHVudGVyMg==\"}}'\ndata:\n  password: aHVudGVyMg==\n---\nfoo: bar\n",
         );
-        assert_eq!(p.resources[0].attrs["data"]["password"], crate::MASK);
+        assert!(p.resources[0].attrs["data"]["password"].as_str().is_some_and(redact::is_token));
         assert!(!p.resources[0].attrs.to_string().contains("aHVudGVyMg"));
         assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);
     }

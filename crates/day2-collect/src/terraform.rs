@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use day2_model::redact;
 use day2_model::{
     Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot,
 };
@@ -287,6 +288,9 @@ impl Reader<'_> {
         if let Some(s) = change.get("after_sensitive") {
             mask_tree(&mut after, s);
         }
+        // Credential-named attributes Terraform did not mark sensitive (`password = "…"` in an old provider).
+        redact::redact_tree(redact::Redactor::process(), &mut before);
+        redact::redact_tree(redact::Redactor::process(), &mut after);
         let actions = change
             .get("actions")
             .and_then(Value::as_array)
@@ -356,9 +360,11 @@ impl Reader<'_> {
         address: &str,
         module: Option<&str>,
         provider: &str,
-        attrs: Value,
+        mut attrs: Value,
         line: Option<u32>,
     ) -> ResourceId {
+        // Credential-named attributes Terraform did not mark sensitive (`password = "…"` in an old provider).
+        redact::redact_tree(redact::Redactor::process(), &mut attrs);
         let id = self.id(kind, address);
         self.by_config_address.entry(config_address(address)).or_default().push(id.clone());
         let labels = tags(&attrs);
@@ -487,12 +493,10 @@ fn tags(attrs: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// Masks every value that a `sensitive_values` tree marks `true`.
+/// Redacts every value that a `sensitive_values` tree marks `true`.
 fn mask_tree(value: &mut Value, sensitive: &Value) {
     match sensitive {
-        Value::Bool(true) if !value.is_null() => {
-            *value = Value::String(crate::MASK.to_owned());
-        }
+        Value::Bool(true) if !value.is_null() => tokenize(value),
         Value::Object(s) => {
             if let Value::Object(v) = value {
                 for (k, sv) in s {
@@ -513,9 +517,9 @@ fn mask_tree(value: &mut Value, sensitive: &Value) {
     }
 }
 
-/// Masks the value at a state v4 `sensitive_attributes` path: steps are `{"type":"get_attr","value":"password"}` or
+/// Redacts the value at a state v4 `sensitive_attributes` path: steps are `{"type":"get_attr","value":"password"}` or
 /// `{"type":"index","value":{"value":2,"type":"number"}}` (or a string key). When a step cannot be followed, the
-/// deepest value reached is masked: hiding too much is safe, hiding nothing is not.
+/// deepest value reached is redacted: hiding too much is safe, hiding nothing is not.
 fn mask_path(value: &mut Value, path: &Value) {
     let mut cur = value;
     for step in path.as_array().into_iter().flatten() {
@@ -543,8 +547,17 @@ fn mask_path(value: &mut Value, path: &Value) {
         }
     }
     if !cur.is_null() {
-        *cur = Value::String(crate::MASK.to_owned());
+        tokenize(cur);
     }
+}
+
+/// Replaces a sensitive value (of any type) by its redaction token, so a change to it still shows as drift.
+fn tokenize(value: &mut Value) {
+    let text = match value.as_str() {
+        Some(s) => s.to_owned(),
+        None => value.to_string(),
+    };
+    *value = Value::String(redact::Redactor::process().token(&text));
 }
 
 /// 1-based lines of resources in pretty-printed JSON, found in one pass over the text (minified JSON puts everything
@@ -643,12 +656,13 @@ mod tests {
             &mut v,
             &json!([{"type": "get_attr", "value": "tags"}, {"type": "index", "value": {"value": "Secret", "type": "string"}}]),
         );
+        let token = |v: &str| redact::Redactor::process().token(v);
         assert_eq!(
             v,
-            json!({"website": [{"routing_rules": crate::MASK}], "tags": {"Secret": crate::MASK, "Name": "n"}})
+            json!({"website": [{"routing_rules": token("secret")}], "tags": {"Secret": token("x"), "Name": "n"}})
         );
         let mut w = json!({"block": {"a": 1}});
         mask_path(&mut w, &json!([{"type": "get_attr", "value": "block"}, {"type": "weird", "value": true}]));
-        assert_eq!(w, json!({"block": crate::MASK}));
+        assert_eq!(w, json!({"block": token("{\"a\":1}")}));
     }
 }

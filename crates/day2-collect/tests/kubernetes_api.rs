@@ -84,7 +84,7 @@ fn lists_every_served_kind_page_by_page_and_masks_secrets() {
     assert_eq!((web.attrs["apiVersion"].as_str(), web.attrs["kind"].as_str()), (Some("apps/v1"), Some("Deployment")));
     assert_eq!(web.attrs["spec"]["replicas"], 2);
     let secret = snapshot.resources.iter().find(|r| r.kind == "Secret").unwrap();
-    assert_eq!(secret.attrs["data"]["password"], day2_collect::MASK);
+    assert!(secret.attrs["data"]["password"].as_str().is_some_and(day2_model::redact::is_token));
     assert!(!serde_json::to_string(&snapshot).unwrap().contains("aHVudGVyMg"), "the secret value is gone");
 
     // Six ConfigMaps in pages of two: three requests, following the server's continue tokens.

@@ -12,6 +12,7 @@ pub mod finding;
 pub mod inventory;
 pub mod k8s;
 pub mod owner;
+pub mod redact;
 pub mod report;
 pub mod resource;
 

@@ -400,14 +400,25 @@ fn changed_finding(resource: &Resource, diffs: Vec<diff::FieldDiff>, what: &str,
     let shown: Vec<String> = diffs
         .iter()
         .take(3)
-        .map(|d| format!("{} declared {} live {}", d.pointer, short(&d.declared), short(&d.live)))
+        .map(|d| match (secret(&d.declared), secret(&d.live)) {
+            (true, true) => format!("{} value changed; both sides are secret", d.pointer),
+            _ => format!("{} declared {} live {}", d.pointer, short(&d.declared), short(&d.live)),
+        })
         .collect();
     let more = if diffs.len() > 3 { format!("; and {} more", diffs.len() - 3) } else { String::new() };
     let count = if diffs.len() == 1 { "1 field".to_owned() } else { format!("{} fields", diffs.len()) };
     let message = format!("{count} {what}: {}{more}", shown.join("; "));
-    let evidence =
-        diffs.into_iter().map(|d| Evidence { path: d.pointer, expected: Some(d.declared), actual: d.live }).collect();
+    let hidden = |v: Value| if secret(&v) { Value::String("(secret)".to_owned()) } else { v };
+    let evidence = diffs
+        .into_iter()
+        .map(|d| Evidence { path: d.pointer, expected: Some(hidden(d.declared)), actual: hidden(d.live) })
+        .collect();
     Some(finding(resource, CHANGED, Severity::Medium, message, evidence, context))
+}
+
+/// A redaction token: the value was a credential (day2_model::redact).
+fn secret(value: &Value) -> bool {
+    value.as_str().is_some_and(day2_model::redact::is_token)
 }
 
 fn prefix_matches(segments: &[String], pointer: &str) -> bool {

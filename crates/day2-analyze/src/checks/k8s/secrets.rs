@@ -1,7 +1,11 @@
 //! Secrets: credentials written in clear text into pod specs, command lines and ConfigMaps, Secrets exposed as
 //! environment variables, Secret objects committed with their values, mis-typed TLS Secrets and legacy long-lived
-//! ServiceAccount token Secrets. Values are never echoed: evidence shows `***` (the collector masks Secret data too).
+//! ServiceAccount token Secrets. Values are never echoed: evidence shows `***`. The rules of what is a credential are
+//! day2_model::redact's, which collectors apply first: these checks see its tokens where the values were, and a token
+//! counts as a credential written in clear.
 
+pub(crate) use day2_model::redact::secret_name;
+use day2_model::redact::{credential_value, embedded_secret_assignment, is_literal};
 use day2_model::{Attr, Origin};
 
 use super::{escape, items, per_container, str_at};
@@ -9,67 +13,6 @@ use crate::checks::prelude::*;
 
 /// Shown instead of a secret value.
 const MASK: &str = "***";
-
-/// Fragments of variable and key names that hold credentials (compared upper-case, with `-` and `.` read as `_`).
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "PASSPHRASE",
-    "SECRET",
-    "TOKEN",
-    "APIKEY",
-    "API_KEY",
-    "ACCESS_KEY",
-    "PRIVATE_KEY",
-    "CREDENTIAL",
-    "AUTH_KEY",
-    "_PWD",
-    "CLIENT_KEY",
-    "SIGNING_KEY",
-    "ENCRYPTION_KEY",
-];
-
-/// Name suffixes that say the value is not the credential itself but a reference, a path or a setting about it.
-const NOT_SECRET_SUFFIXES: &[&str] = &[
-    "_FILE",
-    "_PATH",
-    "_DIR",
-    "_NAME",
-    "_REF",
-    "_KEY_ID",
-    "_ID",
-    "_TTL",
-    "_EXPIRY",
-    "_EXPIRES",
-    "_TIMEOUT",
-    "_LENGTH",
-    "_HEADER",
-    "_ENABLED",
-    "_VERSION",
-    "_TYPE",
-    "_MOUNT",
-    "_ENDPOINT",
-    "_URL",
-    "_URI",
-    "_HOST",
-    "_PORT",
-    "_ISSUER",
-    "_AUDIENCE",
-    "_SCOPE",
-    "_SCOPES",
-    "_ALGORITHM",
-    "_POLICY",
-    "_SIZE",
-    "_COUNT",
-    "_MAX",
-    "_MIN",
-    "_PREFIX",
-    "_ARN",
-    "_REGION",
-    "_INTERVAL",
-    "_DAYS",
-    "_ROLE",
-];
 
 const SECRET_CONTROLS: &[(day2_model::Framework, &str)] =
     &[(CisK8s, "5.4.1"), (Nsa, "secrets"), (Soc2, "CC6.1"), (Nis2, "21(2)(h)"), (Dora, "Art.9(4)(c)")];
@@ -353,84 +296,6 @@ pub(super) static CHECKS: &[Check] = &[
         },
     },
 ];
-
-/// Does a variable, key or flag name look like it holds a credential?
-pub(crate) fn secret_name(name: &str) -> bool {
-    // camelCase words are split too (`secretName` → `SECRET_NAME`) so that suffixes such as `_NAME` are seen.
-    let mut n = String::with_capacity(name.len() + 4);
-    let mut previous_lower = false;
-    for c in name.chars() {
-        if c.is_ascii_uppercase() && previous_lower {
-            n.push('_');
-        }
-        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        n.push(if c == '-' || c == '.' { '_' } else { c.to_ascii_uppercase() });
-    }
-    let n = format!("_{n}");
-    n != "_PWD" && SECRET_WORDS.iter().any(|w| n.contains(w)) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
-}
-
-/// Switch values such as `ALLOW_EMPTY_PASSWORD=no`: settings about a credential, not credentials.
-const FLAG_WORDS: &[&str] =
-    &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
-
-/// A value that is written out (not empty, not a flag, not an env/template reference, not a file path).
-fn is_literal(value: &str) -> bool {
-    let v = value.trim();
-    !v.is_empty()
-        && !FLAG_WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
-        && !v.starts_with('$')
-        && !v.starts_with("arn:")
-        && !v.starts_with("{{")
-        && !v.starts_with('/')
-}
-
-/// A URL with a password in its user info (`postgres://app:s3cret@db:5432/orders`).
-fn url_with_password(v: &str) -> bool {
-    v.split_whitespace().any(|word| {
-        let Some((_, rest)) = word.split_once("://") else { return false };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let Some((userinfo, _)) = authority.rsplit_once('@') else { return false };
-        userinfo.split_once(':').is_some_and(|(_, password)| is_literal(password) && !password.starts_with('$'))
-    })
-}
-
-/// Values that are credentials whatever their name: PEM private keys and well-known token formats.
-fn credential_value(v: &str) -> bool {
-    let prefixed = |p: &str, len: usize| v.find(p).is_some_and(|at| v.get(at..).is_some_and(|rest| rest.len() >= len));
-    (v.contains("-----BEGIN") && v.contains("PRIVATE KEY-----"))
-        || url_with_password(v)
-        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
-            w.len() == 20
-                && (w.starts_with("AKIA") || w.starts_with("ASIA"))
-                && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        })
-        || prefixed("ghp_", 36)
-        || prefixed("github_pat_", 40)
-        || prefixed("xoxb-", 20)
-        || prefixed("xoxp-", 20)
-        || prefixed("sk_live_", 20)
-}
-
-/// A configuration file (properties, YAML, .env) that assigns a literal value to a credential-looking key.
-fn embedded_secret_assignment(content: &str) -> bool {
-    content.contains('\n')
-        && content.lines().any(|line| {
-            let line = line.trim();
-            if line.starts_with('#') || line.starts_with("//") {
-                return false;
-            }
-            let Some((key, value)) = line.split_once([':', '=']) else { return false };
-            let key = key.trim().trim_matches(['"', '\'']);
-            let value = value.trim().trim_matches(['"', '\'', ',']);
-            !key.contains(' ')
-                && secret_name(key)
-                && is_literal(value)
-                && value != "null"
-                && value != "~"
-                && !value.starts_with("%(")
-        })
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]

@@ -1,0 +1,392 @@
+//! The one redaction rule set: what counts as a credential, and how it is replaced before anything reads it.
+//!
+//! Collectors call [`redact_kubernetes`] and [`redact_tree`] on every object as it is read, so no check, policy,
+//! drift, report, store, API answer, notification or log ever holds a credential's value. A value is replaced by a
+//! token, `day2:secret:` and 16 hex digits of an HMAC-SHA256 under a key of this process ([`Redactor::process`]):
+//! equal values give equal tokens, so drift still sees that a secret changed (and says so without either value), and
+//! a token reveals nothing — the key never leaves the process and is new each run, so it cannot be brute-forced from
+//! a stored token. Which values are credentials:
+//! - every value of a Secret's `data` and `stringData`, whatever their shape (map, list, string);
+//! - a value whose key, environment variable name or command-line flag looks like a credential ([`secret_name`]:
+//!   `PASSWORD`, `api_key`, `--db-password`, not `passwordFile` or `secretName`) and is written out ([`is_literal`]);
+//! - a value that is a credential whatever its name ([`credential_value`]: PEM private keys, URLs with a password,
+//!   AWS access keys, GitHub, Slack and Stripe tokens), and configuration text that assigns one
+//!   ([`embedded_secret_assignment`]);
+//! - inside `kubectl.kubernetes.io/last-applied-configuration`, the copy of the object, by the same rules.
+//!
+//! The same predicates drive day2's secret checks (K8S-SEC-001/003/007), which see tokens where the values were and
+//! report them as credentials written in clear.
+
+use std::sync::OnceLock;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// What every token starts with.
+pub const TOKEN_PREFIX: &str = "day2:secret:";
+
+/// The annotation `kubectl apply` writes: a copy of the whole object, Secret values included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Replaces credentials with keyed tokens.
+#[derive(Clone)]
+pub struct Redactor {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redactor(key hidden)")
+    }
+}
+
+impl Redactor {
+    /// A redactor with `key`.
+    pub fn new(key: [u8; 32]) -> Self {
+        Redactor { key }
+    }
+
+    /// The redactor of this process, with a random key made on first use.
+    pub fn process() -> &'static Redactor {
+        static PROCESS: OnceLock<Redactor> = OnceLock::new();
+        PROCESS.get_or_init(|| {
+            let mut key = [0_u8; 32];
+            // Without randomness the key would be guessable; an all-zero key still hides values from a reader who
+            // does not know it, so a failure here (no entropy source) is logged, not fatal.
+            if let Err(e) = getrandom::fill(&mut key) {
+                eprintln!("warning: no randomness for the redaction key ({e}); tokens use a fixed key");
+            }
+            Redactor { key }
+        })
+    }
+
+    /// The token that stands for `value`.
+    pub fn token(&self, value: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else { return TOKEN_PREFIX.to_owned() };
+        mac.update(value.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        format!("{TOKEN_PREFIX}{}", hex::encode(digest.get(..8).unwrap_or_default()))
+    }
+
+    /// Replaces a value by its token; an already redacted value stays as it is.
+    fn replace(&self, value: &mut Value) {
+        let text = match &mut *value {
+            Value::String(s) if is_token(s) => return,
+            Value::String(s) => std::mem::take(s),
+            Value::Null => return,
+            other => other.to_string(),
+        };
+        *value = Value::String(self.token(&text));
+    }
+}
+
+/// Whether `value` is a redaction token.
+pub fn is_token(value: &str) -> bool {
+    value.starts_with(TOKEN_PREFIX)
+}
+
+/// Redacts a Kubernetes object: Secret data in every shape, then the rules every object gets ([`redact_tree`]),
+/// then the copy of the object in the last-applied annotation.
+pub fn redact_kubernetes(redactor: &Redactor, object: &mut Value) {
+    if object.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            match object.get_mut(field) {
+                Some(Value::Object(map)) => map.values_mut().for_each(|v| redactor.replace(v)),
+                Some(Value::Array(items)) => items.iter_mut().for_each(|v| redactor.replace(v)),
+                Some(v @ Value::String(_)) => redactor.replace(v),
+                _ => {}
+            }
+        }
+    }
+    redact_tree(redactor, object);
+    if let Some(copy) = object.pointer_mut("/metadata/annotations").and_then(|a| a.get_mut(LAST_APPLIED)) {
+        match copy.as_str().map(serde_json::from_str::<Value>) {
+            Some(Ok(mut parsed)) => {
+                redact_kubernetes(redactor, &mut parsed);
+                *copy = Value::String(parsed.to_string());
+            }
+            _ => redactor.replace(copy),
+        }
+    }
+}
+
+/// Redacts credentials anywhere in `value`: named ones (keys, `env` entries, command-line flags) and those that are
+/// credentials whatever their name. Used for Terraform attributes and for every Kubernetes object.
+pub fn redact_tree(redactor: &Redactor, value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == LAST_APPLIED {
+                    continue;
+                }
+                match v {
+                    Value::String(s) if secret_value(key, s) => redactor.replace(v),
+                    Value::Array(items) if key == "env" => {
+                        redact_env(redactor, items);
+                        items.iter_mut().for_each(|item| redact_tree(redactor, item));
+                    }
+                    Value::Array(items) if key == "command" || key == "args" => redact_flags(redactor, items),
+                    _ => redact_tree(redactor, v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| redact_tree(redactor, item)),
+        Value::String(s) if credential_value(s) => redactor.replace(value),
+        _ => {}
+    }
+}
+
+/// A string under `key` that must be redacted.
+fn secret_value(key: &str, value: &str) -> bool {
+    (secret_name(key) && is_literal(value)) || credential_value(value) || embedded_secret_assignment(value)
+}
+
+/// `env: [{name: DB_PASSWORD, value: …}]`: the value of a credential-named variable.
+fn redact_env(redactor: &Redactor, items: &mut [Value]) {
+    for item in items {
+        let named = item.get("name").and_then(Value::as_str).is_some_and(secret_name);
+        if let Some(v) = item.get_mut("value")
+            && let Some(text) = v.as_str()
+            && ((named && is_literal(text)) || credential_value(text))
+        {
+            redactor.replace(v);
+        }
+    }
+}
+
+/// `--db-password=x` and `--db-password x` in a command line.
+fn redact_flags(redactor: &Redactor, items: &mut [Value]) {
+    let mut value_follows = false;
+    for item in items.iter_mut() {
+        let Some(text) = item.as_str().map(str::to_owned) else {
+            value_follows = false;
+            continue;
+        };
+        if value_follows && !text.starts_with('-') && is_literal(&text) {
+            redactor.replace(item);
+            value_follows = false;
+            continue;
+        }
+        value_follows = false;
+        let Some(flag) = text.strip_prefix('-') else {
+            if credential_value(&text) {
+                redactor.replace(item);
+            }
+            continue;
+        };
+        match flag.split_once('=') {
+            Some((name, value))
+                if secret_name(name.trim_start_matches('-')) && is_literal(value) && !is_token(value) =>
+            {
+                *item = Value::String(format!("-{name}={}", redactor.token(value)));
+            }
+            Some((_, value)) if is_token(value) => {}
+            Some(_) if credential_value(&text) => redactor.replace(item),
+            Some(_) => {}
+            None => value_follows = secret_name(flag.trim_start_matches('-')),
+        }
+    }
+}
+
+/// Fragments of variable and key names that hold credentials (compared upper-case, with `-` and `.` read as `_`).
+const SECRET_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "TOKEN",
+    "APIKEY",
+    "API_KEY",
+    "ACCESS_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+    "AUTH_KEY",
+    "_PWD",
+    "CLIENT_KEY",
+    "SIGNING_KEY",
+    "ENCRYPTION_KEY",
+];
+
+/// Name suffixes that say the value is not the credential itself but a reference, a path or a setting about it.
+const NOT_SECRET_SUFFIXES: &[&str] = &[
+    "_FILE",
+    "_PATH",
+    "_DIR",
+    "_NAME",
+    "_REF",
+    "_KEY_ID",
+    "_ID",
+    "_TTL",
+    "_EXPIRY",
+    "_EXPIRES",
+    "_TIMEOUT",
+    "_LENGTH",
+    "_HEADER",
+    "_ENABLED",
+    "_VERSION",
+    "_TYPE",
+    "_MOUNT",
+    "_ENDPOINT",
+    "_URL",
+    "_URI",
+    "_HOST",
+    "_PORT",
+    "_ISSUER",
+    "_AUDIENCE",
+    "_SCOPE",
+    "_SCOPES",
+    "_ALGORITHM",
+    "_POLICY",
+    "_SIZE",
+    "_COUNT",
+    "_MAX",
+    "_MIN",
+    "_PREFIX",
+    "_ARN",
+    "_REGION",
+    "_INTERVAL",
+    "_DAYS",
+    "_ROLE",
+    // Settings about tokens and passwords (`http_tokens = "required"`, `password_reuse_prevention`).
+    "_TOKENS",
+    "_REQUIRED",
+    "_PREVENTION",
+    "_UNITS",
+    "_VALIDITY",
+];
+
+/// Does a variable, key or flag name look like it holds a credential?
+pub fn secret_name(name: &str) -> bool {
+    // camelCase words are split too (`secretName` → `SECRET_NAME`) so that suffixes such as `_NAME` are seen.
+    let mut n = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            n.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        n.push(if c == '-' || c == '.' { '_' } else { c.to_ascii_uppercase() });
+    }
+    let n = format!("_{n}");
+    n != "_PWD" && SECRET_WORDS.iter().any(|w| n.contains(w)) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+/// Switch values such as `ALLOW_EMPTY_PASSWORD=no`: settings about a credential, not credentials.
+const FLAG_WORDS: &[&str] =
+    &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
+
+/// A value that is written out (not empty, not a flag, not an env/template reference, not a file path).
+pub fn is_literal(value: &str) -> bool {
+    let v = value.trim();
+    !v.is_empty()
+        && !FLAG_WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
+        && !v.starts_with('$')
+        && !v.starts_with("arn:")
+        && !v.starts_with("{{")
+        && !v.starts_with('/')
+}
+
+/// A URL with a password in its user info (`postgres://app:s3cret@db:5432/orders`).
+fn url_with_password(v: &str) -> bool {
+    v.split_whitespace().any(|word| {
+        let Some((_, rest)) = word.split_once("://") else { return false };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let Some((userinfo, _)) = authority.rsplit_once('@') else { return false };
+        userinfo.split_once(':').is_some_and(|(_, password)| is_literal(password) && !password.starts_with('$'))
+    })
+}
+
+/// Values that are credentials whatever their name: PEM private keys, well-known token formats, and tokens that
+/// stand for a value already redacted.
+pub fn credential_value(v: &str) -> bool {
+    let prefixed = |p: &str, len: usize| v.find(p).is_some_and(|at| v.get(at..).is_some_and(|rest| rest.len() >= len));
+    is_token(v)
+        || (v.contains("-----BEGIN") && v.contains("PRIVATE KEY-----"))
+        || url_with_password(v)
+        || v.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+            w.len() == 20
+                && (w.starts_with("AKIA") || w.starts_with("ASIA"))
+                && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        || prefixed("ghp_", 36)
+        || prefixed("github_pat_", 40)
+        || prefixed("xoxb-", 20)
+        || prefixed("xoxp-", 20)
+        || prefixed("sk_live_", 20)
+}
+
+/// Configuration text (properties, YAML, .env) that assigns a literal value to a credential-looking key.
+pub fn embedded_secret_assignment(content: &str) -> bool {
+    content.contains('\n')
+        && content.lines().any(|line| {
+            let line = line.trim();
+            if line.starts_with('#') || line.starts_with("//") {
+                return false;
+            }
+            let Some((key, value)) = line.split_once([':', '=']) else { return false };
+            let key = key.trim().trim_matches(['"', '\'']);
+            let value = value.trim().trim_matches(['"', '\'', ',']);
+            !key.contains(' ')
+                && secret_name(key)
+                && is_literal(value)
+                && value != "null"
+                && value != "~"
+                && !value.starts_with("%(")
+        })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn credentials_in_every_shape_become_tokens() {
+        let redactor = Redactor::new([7; 32]);
+        let applied = json!({"kind": "Secret", "data": {"p": "c2VjcmV0"}}).to_string();
+        let mut secret = json!({
+            "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {LAST_APPLIED: applied, "note": "postgres://u:hunter2@db/x"}},
+            "data": {"password": "aHVudGVyMg=="},
+            "stringData": ["hunter2-list"],
+        });
+        redact_kubernetes(&redactor, &mut secret);
+        let text = secret.to_string();
+        for value in ["aHVudGVyMg==", "hunter2", "c2VjcmV0"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        assert_eq!(secret["data"]["password"], redactor.token("aHVudGVyMg=="));
+        assert!(is_token(secret["stringData"][0].as_str().unwrap()));
+        let mut pod = json!({"kind": "Pod", "spec": {"containers": [{
+            "env": [{"name": "DB_PASSWORD", "value": "pw-1"}, {"name": "LOG_LEVEL", "value": "debug"},
+                    {"name": "X", "value": "AKIAABCDEFGHIJKLMNOP"}],
+            "args": ["--db-password=pw-2", "--api-token", "pw-3", "--verbose", "--name", "cart"],
+        }]}});
+        redact_kubernetes(&redactor, &mut pod);
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(container["env"][0]["value"], redactor.token("pw-1"));
+        assert_eq!(container["env"][1]["value"], "debug");
+        assert!(is_token(container["env"][2]["value"].as_str().unwrap()));
+        assert_eq!(container["args"][0], format!("--db-password={}", redactor.token("pw-2")));
+        assert_eq!(container["args"][2], redactor.token("pw-3"));
+        assert_eq!((&container["args"][4], &container["args"][5]), (&json!("--name"), &json!("cart")));
+        let mut config = json!({"kind": "ConfigMap", "data": {"api_key": "k-1", "app.properties": "a=1\npassword=p-4\n", "mode": "fast"}});
+        redact_kubernetes(&redactor, &mut config);
+        assert!(is_token(config["data"]["api_key"].as_str().unwrap()));
+        assert!(is_token(config["data"]["app.properties"].as_str().unwrap()));
+        assert_eq!(config["data"]["mode"], "fast");
+        let mut tf = json!({"master_password": "p-5", "password_policy": "strict", "secret_name": "db"});
+        redact_tree(&redactor, &mut tf);
+        assert!(is_token(tf["master_password"].as_str().unwrap()));
+        assert_eq!((tf["password_policy"].as_str(), tf["secret_name"].as_str()), (Some("strict"), Some("db")));
+        // Equal values, equal tokens; another key, other tokens; redacting twice changes nothing.
+        assert_eq!(redactor.token("x"), redactor.token("x"));
+        assert_ne!(redactor.token("x"), Redactor::new([8; 32]).token("x"));
+        let once = pod.clone();
+        redact_kubernetes(&redactor, &mut pod);
+        assert_eq!(pod, once);
+    }
+}
