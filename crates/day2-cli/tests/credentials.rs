@@ -51,9 +51,7 @@ fn b64(value: &str) -> String {
 }
 
 fn deployment(password: &str) -> String {
-    let applied = format!(
-        r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"api","namespace":"shop"}},"spec":{{"template":{{"spec":{{"containers":[{{"name":"api","env":[{{"name":"DB_PASSWORD","value":"S3CRET-LA-7"}}]}}]}}}}}}}}"#
-    );
+    let applied = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"template":{"spec":{"containers":[{"name":"api","env":[{"name":"DB_PASSWORD","value":"S3CRET-LA-7"}]}]}}}}"#;
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\n  annotations:\n    db-url: postgres://app:S3CRET-ANN-6@db:5432/shop\n    kubectl.kubernetes.io/last-applied-configuration: '{applied}'\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    metadata: {{labels: {{app: api}}}}\n    spec:\n      containers:\n        - name: api\n          image: shop/api:1.0\n          args: [\"--api-token=S3CRET-ARG-5\"]\n          env:\n            - {{name: DB_PASSWORD, value: {password}}}\n"
     )

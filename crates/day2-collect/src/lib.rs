@@ -15,6 +15,8 @@
 
 #[cfg(feature = "terraform")]
 pub mod aws;
+#[cfg(feature = "manifests")]
+mod field_types;
 pub mod files;
 pub mod json;
 #[cfg(feature = "kubernetes")]

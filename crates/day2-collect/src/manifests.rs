@@ -402,6 +402,10 @@ impl DocContext<'_> {
             ));
             return;
         }
+        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        for problem in crate::field_types::wrong_types(&kind, &value) {
+            out.diagnostics.push(self.schema(line, &format!("{kind} {name}: {problem}")));
+        }
         match self.resource(value, api_version, kind, line) {
             Ok(r) => out.resources.push(r),
             Err(message) => out.diagnostics.push(self.schema(line, &message)),
