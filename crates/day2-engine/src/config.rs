@@ -381,14 +381,74 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-    /// Values that parse but do not make sense (unknown check ids, bad globs).
-    #[error("{path}: {message}")]
+    /// Values that parse but do not make sense (unknown check ids, bad globs), one line per problem, each with
+    /// the line of the field it names where the file says.
+    #[error("{}", invalid_lines(path, problems))]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// The problems: the line of the field, when found, and what is wrong.
+        problems: Vec<(Option<usize>, String)>,
     },
+}
+
+fn invalid_lines(path: &Path, problems: &[(Option<usize>, String)]) -> String {
+    let path = path.display();
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|(line, message)| match line {
+            Some(line) => format!("{path}:{line}: {message}"),
+            None => format!("{path}: {message}"),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The 1-based line of the field a problem names (`serve.tokens[1].sha256: …`) in the YAML `text`, found by
+/// indentation: block mappings and sequences, with flow collections (`- {name: a, sha256: …}`) resolved to the line
+/// they are on. `None` when the problem names no field or the field is not written in the file (a default).
+fn field_line(text: &str, problem: &str) -> Option<usize> {
+    let field = problem.split([':', ' ']).next()?;
+    if field.is_empty() || !field.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b)) {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let line_at = |i: usize| lines.get(i).copied().unwrap_or_default();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let content = |l: &str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    // The block of lines below `at` indented deeper than `at` itself.
+    let block_end = |at: usize, own: usize| {
+        (at + 1..lines.len()).find(|&i| content(line_at(i)) && indent(line_at(i)) <= own).unwrap_or(lines.len())
+    };
+    let (mut start, mut end, mut parent, mut found) = (0, lines.len(), None::<usize>, None);
+    for part in field.split('.') {
+        let (key, indexes) = match part.split_once('[') {
+            Some((key, rest)) => {
+                (key, rest.split('[').filter_map(|i| i.trim_end_matches(']').parse::<usize>().ok()).collect())
+            }
+            None => (part, Vec::new()),
+        };
+        // A key in this block, at the block's own indentation (or first on a sequence item's line).
+        let at = (start..end).find(|&i| {
+            let line = line_at(i);
+            let body = line.trim_start().trim_start_matches("- ");
+            content(line)
+                && parent.is_none_or(|p| indent(line) > p || line.trim_start().starts_with("- "))
+                && (body.starts_with(&format!("{key}:")) || body.starts_with(&format!("\"{key}\":")))
+        });
+        let Some(at) = at else { return found.or(Some(start + 1).filter(|_| parent.is_some())) };
+        found = Some(at + 1);
+        let own = indent(line_at(at)) + if line_at(at).trim_start().starts_with("- ") { 2 } else { 0 };
+        (start, end, parent) = (at + 1, block_end(at, own), Some(own));
+        for index in indexes {
+            let items: Vec<usize> = (start..end).filter(|&i| line_at(i).trim_start().starts_with("- ")).collect();
+            let item_indent = items.iter().map(|&i| indent(line_at(i))).min()?;
+            let item = *items.iter().filter(|&&i| indent(line_at(i)) == item_indent).nth(index)?;
+            found = Some(item + 1);
+            (start, end, parent) = (item, block_end(item, item_indent), Some(item_indent));
+        }
+    }
+    found
 }
 
 /// Reads a configuration file: a regular file (never a FIFO) of at most 4 MiB.
@@ -429,7 +489,7 @@ impl Config {
             l.recorded = l.recorded.iter().map(|p| resolve(base, p)).collect();
             l.kubeconfig = l.kubeconfig.as_deref().map(|p| resolve(base, p));
         }
-        config.validate(path)?;
+        config.validate_text(path, Some(&text))?;
         Ok(config)
     }
 
@@ -443,6 +503,11 @@ impl Config {
 
     /// Checks what serde cannot: check ids exist, globs compile, reasons are given.
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        self.validate_text(path, None)
+    }
+
+    /// [`validate`](Self::validate), naming the line of each problem's field in `text`, the file as read.
+    fn validate_text(&self, path: &Path, text: Option<&str>) -> Result<(), ConfigError> {
         let mut problems: Vec<String> = Vec::new();
         if let Err(errors) = day2_analyze::checks::Checks::new(&self.checks) {
             problems.extend(errors.iter().map(ToString::to_string));
@@ -469,7 +534,8 @@ impl Config {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ConfigError::Invalid { path: path.to_owned(), message: problems.join("; ") })
+            let problems = problems.into_iter().map(|p| (text.and_then(|t| field_line(t, &p)), p)).collect();
+            Err(ConfigError::Invalid { path: path.to_owned(), problems })
         }
     }
 }
@@ -523,6 +589,22 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("serve.schedule.check: `every tuesday` is neither an interval"), "{text}");
         assert!(text.contains("serve.schedule.drift: an interval must be longer than zero"), "{text}");
+    }
+
+    #[test]
+    fn every_invalid_field_names_its_line() {
+        let hash = "ab".repeat(32);
+        let yaml = format!(
+            "fail_on: high\nserve:\n  lease_seconds: 0\n  tokens:\n    - {{name: ci, role: viewer, sha256: {hash}}}\n    - name: ops\n      role: admin\n      sha256: nothex\nsuppressions:\n  - rule: K8S-POD-001\n    resource: '*'\n    reason: ''\n"
+        );
+        let config = Config::parse(&yaml, Path::new("day2.yaml")).unwrap();
+        let text = config.validate_text(Path::new("day2.yaml"), Some(&yaml)).unwrap_err().to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:3: serve.lease_seconds")), "{text}");
+        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:8: serve.tokens[1].sha256")), "{text}");
+        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:10: suppressions[0]")), "{text}");
+        assert_eq!(field_line(&yaml, "serve.tokens[0].sha256: x"), Some(5), "a flow mapping: its line");
+        assert_eq!(field_line(&yaml, "unknown check id"), None);
     }
 
     #[test]
