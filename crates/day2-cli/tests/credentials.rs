@@ -181,3 +181,120 @@ fn no_credential_reaches_any_output_or_the_store() {
     let wal = std::fs::read(dir.path().join("day2.db-wal")).unwrap_or_default();
     assert_clean("the SQLite store", &String::from_utf8_lossy(&[bytes, wal].concat()));
 }
+
+/// One HTTP/1.0 GET on loopback: the whole response.
+fn try_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+fn get(port: u16, path: &str) -> String {
+    try_get(port, path).unwrap()
+}
+
+/// `day2 serve` on the fleet (declared, recorded live, a webhook told of every finding), then its API, its metrics,
+/// the webhook bodies and its log; and the same runs into a PostgreSQL store, read back whole.
+#[test]
+fn no_credential_reaches_serve_its_webhook_its_log_or_a_postgres_store() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fleet(dir.path());
+    let sink = day2_testkit::http_sink::HttpSink::start().unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  manifests:\n    - paths: [declared]\n      cluster: default\n  terraform:\n    - paths: [declared/terraform.tfstate]\nlive:\n  kubernetes:\n    - cluster: default\n      recorded: [live]\nnotifications:\n  - name: hook\n    route: {{min_severity: info}}\n    webhook: {{url: '{}'}}\n",
+            sink.url("/day2")
+        ),
+    )
+    .unwrap();
+    let port = day2_testkit::free_port().unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let store = dir.path().join("serve.db");
+    let mut server = common::command(&[
+        "serve",
+        "-c",
+        config.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--store",
+        store.to_str().unwrap(),
+        "-vv",
+    ])
+    .stderr(log)
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !get_ok(port, "/readyz") {
+        assert!(std::time::Instant::now() < deadline, "serve did not get ready");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Every finding is told; wait until the webhook has them all.
+    let findings = get(port, "/api/v1/findings?status=all&limit=1000");
+    let told = findings.matches("\"rule_id\"").count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sink.received().len() < told {
+        assert!(std::time::Instant::now() < deadline, "{} of {told} findings told", sink.received().len());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut seen = String::new();
+    for path in [
+        "/api/v1/findings?status=all&limit=1000",
+        "/api/v1/drift",
+        "/api/v1/resources?limit=1000",
+        "/api/v1/sources",
+        "/metrics",
+    ] {
+        seen.push_str(&get(port, path));
+    }
+    assert!(seen.contains("both sides are secret"), "the drift job saw the changed secrets: {seen}");
+    for received in sink.received() {
+        seen.push_str(&String::from_utf8_lossy(&received.body));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    seen.push_str(&std::fs::read_to_string(dir.path().join("serve.log")).unwrap());
+    let stored =
+        [std::fs::read(&store).unwrap(), std::fs::read(dir.path().join("serve.db-wal")).unwrap_or_default()].concat();
+    seen.push_str(&String::from_utf8_lossy(&stored));
+    assert_clean("serve (API, metrics, webhook bodies, log, store)", &seen);
+
+    // The PostgreSQL store, with the same check and drift runs recorded, read back table by table.
+    let Some(db) = day2_testkit::postgres::ScratchDatabase::create().unwrap() else { return };
+    let declared = dir.path().join("declared");
+    let live = dir.path().join("live");
+    for args in [
+        vec!["check", declared.to_str().unwrap(), "--store", db.url.as_str()],
+        vec![
+            "drift",
+            declared.to_str().unwrap(),
+            "--live",
+            live.to_str().unwrap(),
+            "--cluster",
+            "default",
+            "--store",
+            db.url.as_str(),
+        ],
+    ] {
+        let out = day2(&args);
+        assert!(code(&out) <= 1, "{args:?}: {}", output_text(&out));
+    }
+    let dump = std::process::Command::new("psql")
+        .args(["-X", "-qAt", db.url.as_str(), "-c", "SELECT attrs::text FROM resources UNION ALL SELECT data::text FROM findings UNION ALL SELECT data::text FROM finding_events"])
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("day2:secret:"), "the store holds tokens: {dump}");
+    assert_clean("the PostgreSQL store", &dump);
+}
+
+fn get_ok(port: u16, path: &str) -> bool {
+    try_get(port, path).is_ok_and(|r| r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.0 200"))
+}

@@ -46,10 +46,12 @@ fn resource(
     kind: &str,
     database: &str,
     name: &str,
-    attrs: Value,
+    mut attrs: Value,
     origin: Origin,
     source: &str,
 ) -> Resource {
+    // Role passwords in a declaration, connection strings in settings (primary_conninfo): tokens, never values.
+    day2_model::redact::redact_tree(day2_model::redact::Redactor::process(), &mut attrs);
     Resource {
         id: ResourceId::new(Provider::Postgres, instance, kind, database, name),
         provider: Provider::Postgres,

@@ -553,11 +553,7 @@ fn mask_path(value: &mut Value, path: &Value) {
 
 /// Replaces a sensitive value (of any type) by its redaction token, so a change to it still shows as drift.
 fn tokenize(value: &mut Value) {
-    let text = match value.as_str() {
-        Some(s) => s.to_owned(),
-        None => value.to_string(),
-    };
-    *value = Value::String(redact::Redactor::process().token(&text));
+    redact::Redactor::process().replace(value);
 }
 
 /// 1-based lines of resources in pretty-printed JSON, found in one pass over the text (minified JSON puts everything

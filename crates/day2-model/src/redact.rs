@@ -69,8 +69,8 @@ impl Redactor {
         format!("{TOKEN_PREFIX}{}", hex::encode(digest.get(..8).unwrap_or_default()))
     }
 
-    /// Replaces a value by its token; an already redacted value stays as it is.
-    fn replace(&self, value: &mut Value) {
+    /// Replaces a value (of any type) by its token; an already redacted value stays as it is.
+    pub fn replace(&self, value: &mut Value) {
         let text = match &mut *value {
             Value::String(s) if is_token(s) => return,
             Value::String(s) => std::mem::take(s),
@@ -81,9 +81,12 @@ impl Redactor {
     }
 }
 
-/// Whether `value` is a redaction token.
+/// Whether `value` is a redaction token: the prefix and exactly 16 hex digits (a value that merely starts like one
+/// is still redacted).
 pub fn is_token(value: &str) -> bool {
-    value.starts_with(TOKEN_PREFIX)
+    value
+        .strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|digest| digest.len() == 16 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Redacts a Kubernetes object: Secret data in every shape, then the rules every object gets ([`redact_tree`]),
@@ -112,7 +115,8 @@ pub fn redact_kubernetes(redactor: &Redactor, object: &mut Value) {
 }
 
 /// Redacts credentials anywhere in `value`: named ones (keys, `env` entries, command-line flags) and those that are
-/// credentials whatever their name. Used for Terraform attributes and for every Kubernetes object.
+/// credentials whatever their name, and strings that hold JSON. Used for Terraform, PostgreSQL and every Kubernetes
+/// object.
 pub fn redact_tree(redactor: &Redactor, value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -122,37 +126,89 @@ pub fn redact_tree(redactor: &Redactor, value: &mut Value) {
                 }
                 match v {
                     Value::String(s) if secret_value(key, s) => redactor.replace(v),
-                    Value::Array(items) if key == "env" => {
+                    Value::Array(items) if key == "command" || key == "args" => redact_flags(redactor, items),
+                    // `env`, ECS `environment`, Helm `set`, Argo CD `parameters`: lists of {name, value}.
+                    Value::Array(items)
+                        if items.iter().any(|i| i.get("name").is_some() && i.get("value").is_some()) =>
+                    {
                         redact_env(redactor, items);
                         items.iter_mut().for_each(|item| redact_tree(redactor, item));
                     }
-                    Value::Array(items) if key == "command" || key == "args" => redact_flags(redactor, items),
                     _ => redact_tree(redactor, v),
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| redact_tree(redactor, item)),
-        Value::String(s) if credential_value(s) => redactor.replace(value),
+        Value::String(s) => {
+            if let Some(json) = redacted_json(redactor, s) {
+                *s = json;
+            } else if credential_value(s) {
+                redactor.replace(value);
+            }
+        }
         _ => {}
     }
 }
 
-/// A string under `key` that must be redacted.
-fn secret_value(key: &str, value: &str) -> bool {
-    (secret_name(key) && is_literal(value)) || credential_value(value) || embedded_secret_assignment(value)
+/// A string holding a JSON object or list (an IAM policy, ECS container definitions) is redacted as the JSON it is,
+/// not as lines of text (`"secretsmanager:GetSecretValue"` is an action, not an assignment): the redacted JSON when
+/// anything in it changed, `None` otherwise or when it is not JSON.
+fn redacted_json(redactor: &Redactor, text: &str) -> Option<String> {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
+        return None;
+    }
+    let mut parsed: Value = serde_json::from_str(text).ok()?;
+    let before = parsed.clone();
+    redact_tree(redactor, &mut parsed);
+    (parsed != before).then(|| parsed.to_string())
 }
 
-/// `env: [{name: DB_PASSWORD, value: …}]`: the value of a credential-named variable.
+/// A string under `key` that must be redacted.
+fn secret_value(key: &str, value: &str) -> bool {
+    let json = matches!(value.trim_start().as_bytes().first(), Some(b'{' | b'['))
+        && serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok();
+    (secret_name(key) && is_literal(value)) || credential_value(value) || (!json && embedded_secret_assignment(value))
+}
+
+/// `env: [{name: DB_PASSWORD, value: …}]`: the value of a credential-named variable, and credentials written
+/// inside other values (`JAVA_OPTS: -Dspring.datasource.password=…`).
 fn redact_env(redactor: &Redactor, items: &mut [Value]) {
     for item in items {
         let named = item.get("name").and_then(Value::as_str).is_some_and(secret_name);
         if let Some(v) = item.get_mut("value")
             && let Some(text) = v.as_str()
-            && ((named && is_literal(text)) || credential_value(text))
         {
-            redactor.replace(v);
+            if (named && is_literal(text)) || credential_value(text) {
+                redactor.replace(v);
+            } else if let Some(words) = redacted_words(redactor, text) {
+                *v = Value::String(words);
+            }
         }
     }
+}
+
+/// A command line or option string with `NAME=value` or `--flag=value` words whose name looks like a credential
+/// (`sh -c "PGPASSWORD=x psql"`, `export DB_PASSWORD=x`, `-Dpassword=x`): the string with those values as tokens,
+/// or `None` when there are none.
+fn redacted_words(redactor: &Redactor, text: &str) -> Option<String> {
+    let mut changed = false;
+    let words: Vec<String> = text
+        .split(' ')
+        .map(|word| {
+            let Some((name, value)) = word.split_once('=') else { return word.to_owned() };
+            // `-Dspring.datasource.password=…` (a Java system property), `--db-password=…`, `PGPASSWORD=…`.
+            let bare = name.strip_prefix("-D").unwrap_or(name.trim_start_matches('-'));
+            let value_core = value.trim_matches(['"', '\'', ';']);
+            if secret_name(bare) && is_literal(value_core) && !is_token(value_core) {
+                changed = true;
+                format!("{name}={}", redactor.token(value_core))
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect();
+    changed.then(|| words.join(" "))
 }
 
 /// `--db-password=x` and `--db-password x` in a command line.
@@ -172,6 +228,8 @@ fn redact_flags(redactor: &Redactor, items: &mut [Value]) {
         let Some(flag) = text.strip_prefix('-') else {
             if credential_value(&text) {
                 redactor.replace(item);
+            } else if let Some(words) = redacted_words(redactor, &text) {
+                *item = Value::String(words);
             }
             continue;
         };
@@ -254,10 +312,16 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "_PREVENTION",
     "_UNITS",
     "_VALIDITY",
+    "_EXPIRATION",
 ];
 
 /// Does a variable, key or flag name look like it holds a credential?
 pub fn secret_name(name: &str) -> bool {
+    // Condition keys, annotation and label keys, URLs (`token.actions.githubusercontent.com:aud`,
+    // `vault.hashicorp.com/agent-inject-secret-db`): names of settings, not variables holding a credential.
+    if name.contains([':', '/']) {
+        return false;
+    }
     // camelCase words are split too (`secretName` → `SECRET_NAME`) so that suffixes such as `_NAME` are seen.
     let mut n = String::with_capacity(name.len() + 4);
     let mut previous_lower = false;
@@ -314,6 +378,12 @@ pub fn credential_value(v: &str) -> bool {
         || prefixed("xoxb-", 20)
         || prefixed("xoxp-", 20)
         || prefixed("sk_live_", 20)
+        || v.split_whitespace().any(|w| {
+            // libpq and JDBC connection strings: `host=db password=…`, `jdbc:…;password=…`, `?password=…`.
+            w.split(['?', '&', ';']).any(|kv| {
+                kv.split_once('=').is_some_and(|(k, val)| k.eq_ignore_ascii_case("password") && is_literal(val))
+            })
+        })
 }
 
 /// Configuration text (properties, YAML, .env) that assigns a literal value to a credential-looking key.
@@ -388,5 +458,25 @@ mod tests {
         let once = pod.clone();
         redact_kubernetes(&redactor, &mut pod);
         assert_eq!(pod, once);
+        // Credentials inside command strings and option values.
+        let mut inline = json!({"kind": "Pod", "spec": {"containers": [{
+            "command": ["sh", "-c", "export DB_PASSWORD=p-6 && PGPASSWORD=p-7 psql"],
+            "env": [{"name": "JAVA_OPTS", "value": "-Xmx1g -Dspring.datasource.password=p-8"}],
+        }]}});
+        redact_kubernetes(&redactor, &mut inline);
+        let text = inline.to_string();
+        assert!(!text.contains("p-6") && !text.contains("p-7") && !text.contains("p-8"), "{text}");
+        assert!(text.contains("psql") && text.contains("-Xmx1g"), "{text}");
+        // A policy document is JSON, not lines of assignments: nothing in it is a credential, so it stays as written.
+        let policy = "{\n  \"Statement\": [{\"Action\": [\n    \"secretsmanager:GetSecretValue\"\n  ], \"Condition\": {\"StringEquals\": {\n    \"token.actions.githubusercontent.com:aud\": \"sts.amazonaws.com\"}}}]\n}";
+        let mut role = json!({"assume_role_policy": policy, "policy": policy});
+        redact_tree(&redactor, &mut role);
+        assert_eq!((role["assume_role_policy"].as_str(), role["policy"].as_str()), (Some(policy), Some(policy)));
+        // JSON holding a credential is redacted as JSON; connection strings are credentials.
+        let mut ecs = json!({"container_definitions": "[{\"name\": \"app\", \"environment\": [{\"name\": \"DB_PASSWORD\", \"value\": \"p-9\"}]}]",
+                             "conninfo": "host=db port=5432 password=p-10"});
+        redact_tree(&redactor, &mut ecs);
+        assert!(!ecs.to_string().contains("p-9") && !ecs.to_string().contains("p-10"), "{ecs}");
+        assert!(!is_token("day2:secret:not-a-digest"));
     }
 }
