@@ -177,6 +177,14 @@ fn no_credential_reaches_any_output_or_the_store() {
         assert_eq!(code(&out), 0, "{args:?}: {}", output_text(&out));
         assert_clean(&format!("{args:?}"), &output_text(&out));
     }
+    // With a store, tokens come from the store's key: the same value gives the same token run after run.
+    let token_sql =
+        "SELECT json_extract(attrs, '$.data.password') AS token FROM resource_list WHERE id LIKE '%Secret/shop/db'";
+    let token = || String::from_utf8(day2(&["query", token_sql, "--store", store, "-o", "json"]).stdout).unwrap();
+    let before = token();
+    assert!(before.contains("day2:secret:"), "{before}");
+    assert_eq!(code(&day2(&["check", declared, "--store", store])), 1);
+    assert_eq!(token(), before, "the token changed between runs on one store");
     let bytes = std::fs::read(dir.path().join("day2.db")).unwrap();
     let wal = std::fs::read(dir.path().join("day2.db-wal")).unwrap_or_default();
     assert_clean("the SQLite store", &String::from_utf8_lossy(&[bytes, wal].concat()));

@@ -2,10 +2,11 @@
 //!
 //! Collectors call [`redact_kubernetes`] and [`redact_tree`] on every object as it is read, so no check, policy,
 //! drift, report, store, API answer, notification or log ever holds a credential's value. A value is replaced by a
-//! token, `day2:secret:` and 16 hex digits of an HMAC-SHA256 under a key of this process ([`Redactor::process`]):
-//! equal values give equal tokens, so drift still sees that a secret changed (and says so without either value), and
-//! a token reveals nothing — the key never leaves the process and is new each run, so it cannot be brute-forced from
-//! a stored token. Which values are credentials:
+//! token, `day2:secret:` and 16 hex digits of an HMAC-SHA256 ([`Redactor::process`]) under the store's key when a
+//! store is used (`--store`, `day2 serve`: [`Redactor::install`], so tokens stay the same across runs and replicas),
+//! else under a random key of the process. Equal values give equal tokens, so drift still sees that a secret changed
+//! (and says so without either value); a token reveals nothing to whoever lacks the key, which is kept in the store
+//! and never queryable. Which values are credentials:
 //! - every value of a Secret's `data` and `stringData`, whatever their shape (map, list, string);
 //! - a value whose key, environment variable name or command-line flag looks like a credential ([`secret_name`]:
 //!   `PASSWORD`, `api_key`, `--db-password`, not `passwordFile` or `secretName`) and is written out ([`is_literal`]);
@@ -29,6 +30,9 @@ pub const TOKEN_PREFIX: &str = "day2:secret:";
 /// The annotation `kubectl apply` writes: a copy of the whole object, Secret values included.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// The key of this process's redactor.
+static PROCESS: OnceLock<Redactor> = OnceLock::new();
+
 /// Replaces credentials with keyed tokens.
 #[derive(Clone)]
 pub struct Redactor {
@@ -47,9 +51,15 @@ impl Redactor {
         Redactor { key }
     }
 
-    /// The redactor of this process, with a random key made on first use.
+    /// Makes `key` (the store's) the key of [`process`](Self::process), so tokens stay the same across runs and
+    /// replicas. Only before the first credential is redacted: false when a key is already in use.
+    pub fn install(key: [u8; 32]) -> bool {
+        PROCESS.set(Redactor { key }).is_ok()
+    }
+
+    /// The redactor of this process: the store's key when one was [`install`](Self::install)ed, else a random key
+    /// made on first use.
     pub fn process() -> &'static Redactor {
-        static PROCESS: OnceLock<Redactor> = OnceLock::new();
         PROCESS.get_or_init(|| {
             let mut key = [0_u8; 32];
             // Without randomness the key would be guessable; an all-zero key still hides values from a reader who

@@ -265,6 +265,8 @@ pub async fn serve(
         None => None,
     };
     let store = day2_store::open(&options.store).await?;
+    // Credentials are tokenized with the store's key, the same on every replica and across restarts.
+    day2_model::redact::Redactor::install(store.redaction_key().await?);
     // Each notifier's place in the lifecycle log is fixed before the first run, so that run's findings are delivered.
     for notifier in &config.notifications {
         store.notifier_cursor(&notifier.name).await?;

@@ -152,6 +152,18 @@ pub async fn open(location: &StoreLocation) -> Result<std::sync::Arc<dyn Store>,
     }
 }
 
+/// A fresh random redaction key.
+fn new_key() -> Result<[u8; 32], StoreError> {
+    let mut key = [0_u8; 32];
+    getrandom::fill(&mut key).map_err(|e| StoreError::Query(format!("no randomness for the redaction key: {e}")))?;
+    Ok(key)
+}
+
+/// A stored key as 32 bytes.
+fn key_of(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Decode(format!("the redaction key has {} bytes, not 32", bytes.len())))
+}
+
 /// Who holds a lease, until when.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Lease {
@@ -363,6 +375,9 @@ pub trait Store: Send + Sync {
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<Finding>, StoreError>;
     /// Number of recorded runs.
     async fn run_count(&self) -> Result<i64, StoreError>;
+    /// The key credentials are tokenized with, made (randomly) the first time it is asked for; replicas sharing the
+    /// store get the same one.
+    async fn redaction_key(&self) -> Result<[u8; 32], StoreError>;
     /// Runs one `SELECT` over the relations documented in docs/query.md under `limits`, through [`query`]'s gates:
     /// nothing it runs can write, reach the host or outlast its time limit.
     async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError>;

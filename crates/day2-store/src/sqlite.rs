@@ -440,6 +440,17 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {
+        sqlx::query("INSERT INTO redaction_key (id, key) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING")
+            .bind(crate::new_key()?.to_vec())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err)?;
+        let row =
+            sqlx::query("SELECT key FROM redaction_key WHERE id = 1").fetch_one(&self.pool).await.map_err(query_err)?;
+        crate::key_of(&row.get::<Vec<u8>, _>(0))
+    }
+
     async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
         crate::query::sqlite::run_blocking(self.path.clone(), sql.to_owned(), limits.clone()).await
     }

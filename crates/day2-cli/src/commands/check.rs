@@ -25,6 +25,7 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
             "nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)"
         );
     }
+    super::use_store_key(args.report.store.as_ref());
     finish(global, pipeline::run(&settings), &args.report)
 }
 

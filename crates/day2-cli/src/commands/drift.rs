@@ -56,6 +56,7 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
     {
         bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
     }
+    super::use_store_key(args.report.store.as_ref());
     let mut run = pipeline::drift(&settings);
     // Written before an older baseline is applied, so a refreshed baseline keeps what was accepted before.
     if let Some(path) = &args.write_baseline {

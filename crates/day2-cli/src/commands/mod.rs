@@ -114,6 +114,18 @@ pub(crate) fn exit_code(report: &day2_model::Report) -> ExitCode {
 
 /// Opens a store that must already hold runs: a SQLite file that does not exist yet is an error that says how to make
 /// one, rather than a new empty file.
+/// Tokenizes credentials with the store's key (so tokens match across runs) when a store is given. A store that
+/// cannot be opened must not cost the scan: the run goes on with a key of its own, and recording reports the error.
+pub(crate) fn use_store_key(location: Option<&StoreLocation>) {
+    let Some(location) = location else { return };
+    let key = tokio::runtime::Builder::new_current_thread().enable_all().build().ok().and_then(|runtime| {
+        runtime.block_on(async { day2_store::open(location).await.ok()?.redaction_key().await.ok() })
+    });
+    if let Some(key) = key {
+        day2_model::redact::Redactor::install(key);
+    }
+}
+
 pub(crate) async fn open_existing_store(location: &StoreLocation) -> Result<std::sync::Arc<dyn day2_store::Store>> {
     if let StoreLocation::Sqlite(path) = location
         && !path.exists()
