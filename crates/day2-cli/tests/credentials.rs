@@ -95,6 +95,15 @@ fn write_fleet(dir: &Path) {
     std::fs::create_dir_all(&live).unwrap();
     std::fs::write(live.join("deploy.yaml"), deployment("S3CRET-LIVE-12")).unwrap();
     std::fs::write(live.join("secret.yaml"), secret(&b64("S3CRET-LIVE-11"))).unwrap();
+    // Declared with stringData, live as the base64 data the API server made of it: the same value, no drift.
+    std::fs::write(
+        live.join("odd.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: odd, namespace: shop}}\ndata:\n  token: {}\n",
+            b64("S3CRET-STRING-2")
+        ),
+    )
+    .unwrap();
     std::fs::write(
         live.join("config.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: shop}\ndata:\n  api_key: S3CRET-CM-8\n  mode: fast\n",
@@ -166,6 +175,7 @@ fn no_credential_reaches_any_output_or_the_store() {
         "{changed:#?}"
     );
     assert!(!changed.iter().any(|m| m.contains("ConfigMap/shop/app")), "an unchanged secret is no drift: {changed:#?}");
+    assert!(!changed.iter().any(|m| m.contains("Secret/shop/odd")), "stringData equals the live data: {changed:#?}");
 
     // The store, its listings and its query surface.
     for args in [

@@ -103,6 +103,7 @@ pub fn is_token(value: &str) -> bool {
 /// then the copy of the object in the last-applied annotation.
 pub fn redact_kubernetes(redactor: &Redactor, object: &mut Value) {
     if object.get("kind").and_then(Value::as_str) == Some("Secret") {
+        merge_string_data(object);
         for field in ["data", "stringData"] {
             match object.get_mut(field) {
                 Some(Value::Object(map)) => map.values_mut().for_each(|v| redactor.replace(v)),
@@ -124,6 +125,27 @@ pub fn redact_kubernetes(redactor: &Redactor, object: &mut Value) {
     }
 }
 
+/// Moves a Secret's `stringData` map into `data`, base64-encoded, as the API server does on write: a declared
+/// `stringData` value and the live `data` value it became then give the same token, and a change shows as drift.
+fn merge_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(Value::Object(plain)) = secret.get("stringData") else { return };
+    if !plain.values().all(Value::is_string) {
+        return;
+    }
+    let encoded: Vec<(String, Value)> = plain
+        .iter()
+        .map(|(k, v)| {
+            (k.clone(), Value::String(base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default())))
+        })
+        .collect();
+    let Some(object) = secret.as_object_mut() else { return };
+    object.remove("stringData");
+    if let Value::Object(data) = object.entry("data").or_insert_with(|| Value::Object(serde_json::Map::new())) {
+        data.extend(encoded);
+    }
+}
+
 /// Redacts credentials anywhere in `value`: named ones (keys, `env` entries, command-line flags) and those that are
 /// credentials whatever their name, and strings that hold JSON. Used for Terraform, PostgreSQL and every Kubernetes
 /// object.
@@ -136,6 +158,8 @@ pub fn redact_tree(redactor: &Redactor, value: &mut Value) {
                 }
                 match v {
                     Value::String(s) if secret_value(key, s) => redactor.replace(v),
+                    // `password: 12345678` is a credential too.
+                    Value::Number(_) if secret_name(key) => redactor.replace(v),
                     Value::Array(items) if key == "command" || key == "args" => redact_flags(redactor, items),
                     // `env`, ECS `environment`, Helm `set`, Argo CD `parameters`: lists of {name, value}.
                     Value::Array(items)
@@ -488,5 +512,14 @@ mod tests {
         redact_tree(&redactor, &mut ecs);
         assert!(!ecs.to_string().contains("p-9") && !ecs.to_string().contains("p-10"), "{ecs}");
         assert!(!is_token("day2:secret:not-a-digest"));
+        // stringData becomes data, as the API server writes it: the same value, the same token as the live side.
+        let mut declared = json!({"kind": "Secret", "stringData": {"password": "hunter2"}});
+        redact_kubernetes(&redactor, &mut declared);
+        let mut live = json!({"kind": "Secret", "data": {"password": "aHVudGVyMg=="}});
+        redact_kubernetes(&redactor, &mut live);
+        assert_eq!(declared, live);
+        let mut numeric = json!({"db_password": 12345678, "port": 5432});
+        redact_tree(&redactor, &mut numeric);
+        assert!(is_token(numeric["db_password"].as_str().unwrap()) && numeric["port"] == 5432);
     }
 }
