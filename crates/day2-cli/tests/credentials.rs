@@ -30,24 +30,12 @@ const SECRETS: &[&str] = &[
 
 /// `value` and its base64 form, as Secret `data` holds it.
 fn forms(value: &str) -> [String; 2] {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = value.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0_u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    [value.to_owned(), out]
+    [value.to_owned(), b64(value)]
 }
 
 fn b64(value: &str) -> String {
-    forms(value)[1].clone()
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(value)
 }
 
 fn deployment(password: &str) -> String {

@@ -200,9 +200,12 @@ fn redacted_json(redactor: &Redactor, text: &str) -> Option<String> {
 
 /// A string under `key` that must be redacted.
 fn secret_value(key: &str, value: &str) -> bool {
-    let json = matches!(value.trim_start().as_bytes().first(), Some(b'{' | b'['))
-        && serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok();
-    (secret_name(key) && is_literal(value)) || credential_value(value) || (!json && embedded_secret_assignment(value))
+    // JSON text is walked as JSON by `redact_tree`, not read as lines of assignments; asked last, as it parses.
+    let json = || {
+        matches!(value.trim_start().as_bytes().first(), Some(b'{' | b'['))
+            && serde_json::from_str::<serde::de::IgnoredAny>(value).is_ok()
+    };
+    (secret_name(key) && is_literal(value)) || credential_value(value) || (embedded_secret_assignment(value) && !json())
 }
 
 /// `env: [{name: DB_PASSWORD, value: …}]`: the value of a credential-named variable, and credentials written
