@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const ANNOTATION: &str = "day2.dev/ignore";
 
 /// One configured exception (`suppressions[]` in day2.yaml).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionRule {
     /// Rule id or glob: `K8S-POD-011`, `TF-S3-*`.

@@ -98,6 +98,12 @@ pub enum Command {
     Token(TokenArgs),
     /// Write a commented example day2.yaml.
     Init(InitArgs),
+    /// Draw the topology: resources and their relations across Kubernetes, Terraform and the cloud.
+    #[command(after_long_help = GRAPH_HELP)]
+    Graph(GraphArgs),
+    /// Check day2.yaml, or print its JSON Schema for editors and CI.
+    #[command(subcommand, after_long_help = CONFIG_HELP)]
+    Config(ConfigCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -161,6 +167,11 @@ pub struct CheckArgs {
     /// Evaluate conftest policies once over all objects, as `[{path, contents}]` (conftest's --combine).
     #[arg(long)]
     pub combine: bool,
+    /// Read the live sources of day2.yaml too (clusters, accounts, recordings) and run the checks and policies on
+    /// what they hold: a hand-made privileged Deployment or a security group opened in the console is found as
+    /// live. A problem seen on both sides is one finding.
+    #[arg(long)]
+    pub live: bool,
 }
 
 const DRIFT_HELP: &str =
@@ -356,6 +367,79 @@ pub enum ComplianceFormat {
     Json,
     Markdown,
     Html,
+}
+
+const GRAPH_HELP: &str = "Nodes are resources (coloured by their worst active finding; dashed: seen only live), edges
+their relations: Service selects workload, Ingress routes to Service, workload runs as ServiceAccount and uses
+ConfigMaps and Secrets, bindings grant roles, Terraform references, a Terraform address declares a live AWS object,
+a ServiceAccount assumes an IAM role (IRSA), a PersistentVolume is backed by an EBS volume, a LoadBalancer Service is
+exposed through a load balancer. The declared and live copies of one object are one node.
+
+Examples:
+  day2 graph examples/fleet -o dot | dot -Tsvg > fleet.svg
+  day2 graph -c examples/fleet/day2.yaml --live --namespace shop -o mermaid
+  day2 graph --around k8s/shop-prod-eu/apps.Deployment/shop/cart --depth 1 -o json";
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or directories. Default: the sources in day2.yaml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = day2_report::GraphFormat::Dot)]
+    pub output: day2_report::GraphFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Read the live sources of day2.yaml too.
+    #[arg(long)]
+    pub live: bool,
+    /// Only this cluster, account or state (the second segment of resource ids).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Only this namespace.
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Only resources of this owning team.
+    #[arg(long, value_name = "TEAM")]
+    pub owner: Option<String>,
+    /// Only this kind (`Deployment`, `apps.Deployment`, `aws_iam_role`).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only what is within --depth relations of this resource id.
+    #[arg(long, value_name = "ID")]
+    pub around: Option<String>,
+    /// How far from --around to go.
+    #[arg(long, default_value_t = 2)]
+    pub depth: usize,
+    /// At most this many nodes.
+    #[arg(long, default_value_t = 2000)]
+    pub max_nodes: usize,
+}
+
+const CONFIG_HELP: &str = "Examples:
+  day2 config validate                          check ./day2.yaml (or --config FILE): every problem with its line
+  day2 config validate examples/fleet/day2.yaml
+  day2 config schema -o day2.schema.json        the JSON Schema of day2.yaml, from the configuration types
+  # yaml-language-server: $schema=day2.schema.json    first line of day2.yaml: editors complete and check it
+
+Exit codes: 0 valid, 2 invalid (each problem names the file, line and field).";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a configuration file: syntax, unknown or mistyped fields, values that do not make sense (unknown
+    /// check ids, bad globs, sources without a region), each with its line. Nothing is read but the file (and the
+    /// suppression files it names).
+    Validate {
+        /// The file. Default: --config, else ./day2.yaml.
+        file: Option<PathBuf>,
+    },
+    /// Print the JSON Schema (draft 2020-12) of day2.yaml.
+    Schema {
+        /// Write it to this file instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

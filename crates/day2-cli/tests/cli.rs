@@ -317,3 +317,32 @@ mod review_regressions {
         assert!(r["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "K8S-POD-002"));
     }
 }
+
+#[test]
+fn check_live_reports_the_hand_made_deployment_as_live_and_both_sides_once() {
+    let report = json_of(&day2(&["check", "-c", "examples/fleet/day2.yaml", "--live", "-o", "json"]));
+    let findings = report["findings"].as_array().unwrap();
+    let on = |name: &str| -> Vec<&Value> {
+        findings.iter().filter(|f| f["resource"].as_str().unwrap().ends_with(&format!("/shop/{name}"))).collect()
+    };
+    // debug-shell was made by hand in the cluster (examples/fleet/live/generate.py): declared nowhere, checked live.
+    let debug = on("debug-shell");
+    assert!(debug.len() >= 5, "{debug:#?}");
+    assert!(debug.iter().all(|f| f["sides"] == serde_json::json!(["live"]) && f.get("file").is_none()), "{debug:#?}");
+    assert!(debug.iter().any(|f| f["domain"] == "security"), "{debug:#?}");
+    // cart is declared and runs: each of its problems once, seen on both sides, traced to its file.
+    let cart = on("cart");
+    assert!(cart.iter().any(|f| f["sides"] == serde_json::json!(["declared", "live"])), "{cart:#?}");
+    let ids: std::collections::BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), findings.len(), "one finding per problem");
+    let both = cart.iter().filter(|f| f["sides"] == serde_json::json!(["declared", "live"]));
+    assert!(both.clone().all(|f| f["file"].as_str().is_some_and(|file| file.ends_with("cart.yaml"))), "{cart:#?}");
+    // What differs live (the recording runs another image than Git declares) is seen live only.
+    assert!(cart.iter().any(|f| f["sides"] == serde_json::json!(["live"]) && f.get("file").is_none()), "{cart:#?}");
+    // Without --live, nothing live is read.
+    let declared = json_of(&day2(&["check", "-c", "examples/fleet/day2.yaml", "-o", "json"]));
+    let names: Vec<&str> =
+        declared["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"live:shop-prod-eu"), "{names:?}");
+    assert!(report["sources"].as_array().unwrap().iter().any(|s| s["name"] == "live:shop-prod-eu"));
+}

@@ -214,7 +214,7 @@ fn no_credential_reaches_serve_its_webhook_its_log_or_a_postgres_store() {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  manifests:\n    - paths: [declared]\n      cluster: default\n  terraform:\n    - paths: [declared/terraform.tfstate]\nlive:\n  kubernetes:\n    - cluster: default\n      recorded: [live]\nnotifications:\n  - name: hook\n    route: {{min_severity: info}}\n    webhook: {{url: '{}'}}\n",
+            "sources:\n  - manifests:\n      paths: [declared]\n      cluster: default\n  - terraform:\n      paths: [declared/terraform.tfstate]\n  - kubernetes:\n      cluster: default\n      recorded: [live]\nnotifications:\n  - name: hook\n    route: {{min_severity: info}}\n    webhook: {{url: '{}'}}\n",
             sink.url("/day2")
         ),
     )

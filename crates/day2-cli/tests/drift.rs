@@ -171,7 +171,7 @@ fn config_with(dir: &Path, recording: &Path, extra: &str) -> String {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  manifests:\n    - paths: [{k8s}, {helm}]\n      cluster: shop-prod-eu\nlive:\n  kubernetes:\n    - cluster: shop-prod-eu\n      recorded: [{live}]\ndrift:\n  ignore_managers: [kube-controller-manager]\n{extra}",
+            "sources:\n  - manifests:\n      paths: [{k8s}, {helm}]\n      cluster: shop-prod-eu\n  - kubernetes:\n      cluster: shop-prod-eu\n      recorded: [{live}]\ndrift:\n  ignore_managers: [kube-controller-manager]\n{extra}",
             k8s = fleet.join("k8s").display(),
             helm = fleet.join("helm").display(),
             live = recording.display(),

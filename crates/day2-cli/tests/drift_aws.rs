@@ -22,7 +22,12 @@ fn scenario(moto: &Moto, step: &str, path: &Path) -> String {
 }
 
 fn drift(config: &Path) -> (i32, Value) {
-    let out = common::command(&["drift", "-c", config.to_str().unwrap(), "-o", "json"])
+    run(&["drift", "-c", config.to_str().unwrap(), "-o", "json"])
+}
+
+/// Runs day2 with moto's test credentials.
+fn run(args: &[&str]) -> (i32, Value) {
+    let out = common::command(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
@@ -47,7 +52,7 @@ fn config(dir: &Path, endpoint: &str) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "sources:\n  terraform:\n    - paths: [terraform.tfstate]\n      name: shop\nlive:\n  aws:\n    - name: shop-prod\n      region: eu-west-1\n      endpoint_url: {endpoint}\n      terraform: [shop]\n      requests_per_second: 50\n"
+            "sources:\n  - terraform:\n      paths: [terraform.tfstate]\n      name: shop\n  - aws:\n      name: shop-prod\n      region: eu-west-1\n      endpoint_url: {endpoint}\n      terraform: [shop]\n      requests_per_second: 50\n"
         ),
     )
     .unwrap();
@@ -116,7 +121,7 @@ fn terraform_state_against_aws_drifts_exactly() {
     };
     // The rule opened by hand, field by field; the declaration's file, line and Terraform address (in its module).
     let group = finding("DRIFT-CHANGED", "aws_security_group");
-    assert_eq!(evidence(group), [("/ingress/tcp 5432-5432 0.0.0.0~10".to_owned(), Value::Null, Value::from("allow"))]);
+    assert_eq!(evidence(group), [("/ingress/tcp 22-22 0.0.0.0~10".to_owned(), Value::Null, Value::from("allow"))]);
     assert!(group["file"].as_str().unwrap().ends_with("terraform.tfstate") && group["line"].as_u64().unwrap() > 1);
     let vpc = finding("DRIFT-CHANGED", "aws_vpc");
     assert_eq!(evidence(vpc), [("/tags/owner".to_owned(), Value::from("team-shop"), Value::from("someone-else"))]);
@@ -128,6 +133,20 @@ fn terraform_state_against_aws_drifts_exactly() {
     );
     let volume = finding("DRIFT-MISSING", "aws_ebs_volume");
     assert!(volume["message"].as_str().unwrap().contains("aws_ebs_volume.data"), "{}", volume["message"]);
+
+    // The same rule is a security problem, not only drift: the Terraform checks run on what AWS holds, so SSH
+    // opened to the world in the console is TF-SG-001 on the live group (the declaration does not have it).
+    let (_, posture) = run(&["check", "-c", config.to_str().unwrap(), "--live", "-o", "json"]);
+    let posture_findings = posture["findings"].as_array().unwrap();
+    let world_ssh = posture_findings
+        .iter()
+        .find(|f| {
+            f["rule_id"] == "TF-SG-001"
+                && f["resource"].as_str().unwrap().starts_with("aws/shop-prod/aws_security_group//")
+        })
+        .unwrap_or_else(|| panic!("no TF-SG-001 on a live security group: {posture_findings:#?}"));
+    assert_eq!(world_ssh["sides"], serde_json::json!(["live"]), "{world_ssh}");
+    assert!(world_ssh["message"].as_str().unwrap().contains("0.0.0.0/0"), "{world_ssh}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn settings_roles_and_databases_drift_exactly() {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  postgres:\n    - instance: main\n      paths: [{}]\nlive:\n  postgres:\n    - instance: main\n      url: {}\ndrift:\n  # initdb and pg_ctl set many settings; this test declares only some of them.\n  unmanaged_ignore: [\"postgres/*/Setting//*\"]\n",
+            "sources:\n  - postgres_declared:\n      instance: main\n      paths: [{}]\n  - postgres:\n      instance: main\n      url: {}\ndrift:\n  # initdb and pg_ctl set many settings; this test declares only some of them.\n  unmanaged_ignore: [\"postgres/*/Setting//*\"]\n",
             declared.display(),
             pg.url("postgres")
         ),

@@ -180,7 +180,7 @@ fn tokens_config(dir: &std::path::Path, with_viewer: bool) -> std::path::PathBuf
     let manifest = dir.join("app.yaml");
     std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n")
         .unwrap();
-    let mut text = "sources:\n  manifests:\n    - paths: [app.yaml]\nserve:\n  tokens:\n".to_owned();
+    let mut text = "sources:\n  - manifests:\n      paths: [app.yaml]\nserve:\n  tokens:\n".to_owned();
     for role in ["viewer", "operator", "approver", "admin"].into_iter().filter(|r| with_viewer || *r != "viewer") {
         let hash = day2_server::auth::token_hash(&format!("{role}-token"));
         text.push_str(&format!("    - {{name: {role}-bot, role: {role}, sha256: {hash}}}\n"));
@@ -297,7 +297,7 @@ fn a_changed_file_becomes_a_finding_within_two_seconds() {
     std::fs::create_dir(dir.path().join("k8s")).unwrap();
     std::fs::write(dir.path().join("k8s/web.yaml"), DEPLOYMENT).unwrap();
     let config = dir.path().join("day2.yaml");
-    std::fs::write(&config, "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\n").unwrap();
+    std::fs::write(&config, "sources:\n  - manifests:\n      paths: [k8s]\n      cluster: prod\n").unwrap();
     let (_server, port) = serve_config(dir.path(), config.to_str().unwrap());
     assert!(
         json(port, "/api/v1/findings")
@@ -328,7 +328,7 @@ fn a_cluster_change_becomes_a_drift_finding_within_two_seconds() {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  manifests:\n    - paths: [web.yaml]\n      cluster: prod\nlive:\n  kubernetes:\n    - cluster: prod\n      kubeconfig: {}\n",
+            "sources:\n  - manifests:\n      paths: [web.yaml]\n      cluster: prod\n  - kubernetes:\n      cluster: prod\n      kubeconfig: {}\n",
             kubeconfig.display()
         ),
     )
@@ -349,6 +349,56 @@ fn a_cluster_change_becomes_a_drift_finding_within_two_seconds() {
     let took = time_to_finding(port, "domain=drift", "/apps.Deployment/shop/web");
     eprintln!("a cluster change became a drift finding in {took:?}");
     assert!(took < Duration::from_secs(2), "the change became a finding after {took:?}");
+}
+
+#[test]
+fn a_privileged_pod_made_in_the_cluster_is_a_live_posture_finding_and_a_notification_within_two_seconds() {
+    // Nobody declared it: a Pod created by hand on the cluster (day2_testkit::kube_api, a local server speaking the
+    // Kubernetes API's wire format, watches included). It is drift (unmanaged) and, what matters more, a privileged
+    // container: the posture checks run on live state too.
+    let sink = day2_testkit::http_sink::HttpSink::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let live: Value = serde_saphyr::from_str(DEPLOYMENT).unwrap();
+    let api = day2_testkit::kube_api::KubeApi::start(vec![live]).unwrap();
+    let kubeconfig = api.kubeconfig(dir.path(), "prod-admin").unwrap();
+    std::fs::write(dir.path().join("web.yaml"), DEPLOYMENT).unwrap();
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - manifests:\n      paths: [web.yaml]\n      cluster: prod\n  - kubernetes:\n      cluster: prod\n      kubeconfig: {}\nnotifications:\n  - name: hook\n    route: {{domains: [security], min_severity: high}}\n    webhook: {{url: '{}'}}\n",
+            kubeconfig.display(),
+            sink.url("/day2")
+        ),
+    )
+    .unwrap();
+    let (_server, port) = serve_config(dir.path(), config.to_str().unwrap());
+    let debug = |f: &&Value| f["resource"].as_str().unwrap().ends_with("/Pod/shop/debug");
+    assert!(!json(port, "/api/v1/findings").as_array().unwrap().iter().any(|f| debug(&f)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !api.requests().iter().any(|r| r.starts_with("/api/v1/pods?") && r.contains("watch=true")) {
+        assert!(Instant::now() < deadline, "Pods are not watched: {:?}", api.requests());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let mut pod: Value = serde_saphyr::from_str(PRIVILEGED_POD).unwrap();
+    pod["metadata"]["uid"] = "9b1c6a2e-0000-4000-8000-000000000001".into();
+    let start = Instant::now();
+    api.apply(pod);
+    let took = time_to_finding(port, "domain=security", "/Pod/shop/debug");
+    wait_for(&sink, "opened", |r| r.iter().any(|r| about_debug_pod(r, "opened")));
+    let notified = start.elapsed();
+    eprintln!("a privileged Pod made in the cluster became a finding in {took:?} and a notification in {notified:?}");
+    assert!(notified < Duration::from_secs(2), "the notification came after {notified:?}");
+    let findings = json(port, "/api/v1/findings?domain=security");
+    let privileged = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(debug)
+        .find(|f| f["rule_id"] == "K8S-POD-001")
+        .unwrap_or_else(|| panic!("no K8S-POD-001 on the live Pod: {findings}"));
+    assert_eq!(privileged["sides"], serde_json::json!(["live"]), "{privileged}");
+    assert!(privileged.get("file").is_none(), "a live finding names no file: {privileged}");
 }
 
 const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\n  namespace: shop\nspec:\n  containers:\n    - name: shell\n      image: busybox:1.36\n      securityContext: {privileged: true}\n";
@@ -382,7 +432,7 @@ fn findings_are_notified_signed_retried_and_kept_across_a_kill() {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}', secret_env: HOOK_SECRET}}\n",
+            "sources:\n  - manifests:\n      paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}', secret_env: HOOK_SECRET}}\n",
             sink.url("/day2")
         ),
     )
@@ -480,7 +530,7 @@ fn a_real_alertmanager_receives_and_resolves_day2_alerts() {
     let config = dir.path().join("day2.yaml");
     std::fs::write(
         &config,
-        format!("sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: am\n    route: {{min_severity: high}}\n    alertmanager: {{url: 'http://127.0.0.1:{am_port}'}}\n"),
+        format!("sources:\n  - manifests:\n      paths: [k8s]\n      cluster: prod\nnotifications:\n  - name: am\n    route: {{min_severity: high}}\n    alertmanager: {{url: 'http://127.0.0.1:{am_port}'}}\n"),
     )
     .unwrap();
     let (_server, _port) = serve_config(dir.path(), config.to_str().unwrap());
@@ -591,7 +641,7 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  manifests:\n    - paths: [k8s]\n      cluster: prod\nlive:\n  kubernetes:\n    - cluster: prod\n      kubeconfig: {}\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}'}}\nserve:\n  lease_seconds: 2\n",
+            "sources:\n  - manifests:\n      paths: [k8s]\n      cluster: prod\n  - kubernetes:\n      cluster: prod\n      kubeconfig: {}\nnotifications:\n  - name: hook\n    route: {{min_severity: high}}\n    webhook: {{url: '{}'}}\nserve:\n  lease_seconds: 2\n",
             kubeconfig.display(),
             sink.url("/day2")
         ),
@@ -623,11 +673,17 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     assert_eq!(delivered.len(), once.len(), "each event told once, by one replica: {delivered:?}");
     assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
 
-    // The cluster slows down; the Pod is deleted, and the holder is killed once its drift collection has begun (its
-    // check run, which resolved the Pod's finding, is recorded by then).
+    // The cluster slows down; the Pod is deleted, and the holder is killed once its check run (posture on both
+    // sides), which resolved the Pod's findings, is recorded and its drift collection has begun.
     api.set_latency(Duration::from_millis(300));
-    let requests_before = api.requests().len();
     std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
+    let resolved = "SELECT count(*) AS n FROM finding_events WHERE transition = 'resolved'";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(store, resolved) == 0 {
+        assert!(Instant::now() < deadline, "the check run did not resolve the Pod's findings");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let requests_before = api.requests().len();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !api.requests()[requests_before..].iter().any(|r| !r.contains("watch=true")) {
         assert!(Instant::now() < deadline, "the drift collection did not start");
@@ -639,7 +695,6 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     drop(a);
     api.set_latency(Duration::ZERO);
     let runs_at_kill = count(store, "SELECT count(*) AS n FROM runs");
-    let resolved = "SELECT count(*) AS n FROM finding_events WHERE transition = 'resolved'";
     assert!(
         count(store, resolved) > 0,
         "the check run before the kill, which resolved the Pod's findings, is recorded"
@@ -662,7 +717,8 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_for(&sink, "resolved", |r| r.iter().any(|r| about_debug_pod(r, "resolved")));
-    assert!(count(store, "SELECT count(*) AS n FROM runs") >= runs_at_kill + 2);
+    let runs = count(store, "SELECT count(*) AS n FROM runs");
+    assert!(runs >= runs_at_kill + 2, "{runs} runs, {runs_at_kill} at the kill: {}", json(b_port, "/api/v1/sources"));
     assert!(count(store, "SELECT count(*) AS n FROM finding_events") >= events_at_kill);
     assert_eq!(count(store, "SELECT count(*) AS n FROM findings"), findings_at_kill, "no finding lost");
     // The drift run the kill cut short is done by the new holder: the Pod, no longer declared, is no longer missing.

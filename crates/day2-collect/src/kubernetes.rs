@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use crate::{manifests, recorded};
 
-/// One live Kubernetes cluster (`live.kubernetes[]` in day2.yaml): read from its API, or from a recording.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One live Kubernetes cluster (`- kubernetes: {…}` in `sources`): read from its API, or from a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesConfig {
     /// The cluster name: the scope of resource ids, equal to the declared sources' `cluster` so objects pair.
@@ -157,13 +157,16 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
     // A few lists at a time, as kubectl does.
     let requests = requests(config, &chosen);
     let source = config.source();
-    let results: Vec<_> = futures::stream::iter(requests.into_iter().map(|(ar, ns)| {
-        let client = client.clone();
-        async move { (ar, ns, list_all(client, ar, ns, config.page_size).await) }
-    }))
-    .buffered(4)
-    .collect()
-    .await;
+    // The futures are made before they are streamed: a mapping closure inside the stream would make the whole
+    // collection future too specific about lifetimes to be boxed as a `Source`'s.
+    let lists: Vec<_> = requests
+        .into_iter()
+        .map(|(ar, ns)| {
+            let client = client.clone();
+            async move { (ar, ns, list_all(client, ar, ns, config.page_size).await) }
+        })
+        .collect();
+    let results: Vec<_> = futures::stream::iter(lists).buffered(4).collect().await;
     let mut listed: BTreeSet<String> =
         chosen.iter().map(|(ar, _)| manifests::qualified_kind(&ar.api_version, &ar.kind)).collect();
     for (ar, namespace, result) in results {
@@ -520,5 +523,42 @@ fn describe(e: &kube::Error) -> String {
         }
         kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
         other => other.to_string(),
+    }
+}
+
+impl crate::source::Source for KubernetesConfig {
+    fn name(&self) -> String {
+        self.source()
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Live
+    }
+
+    fn scope(&self) -> Option<(day2_model::Provider, String)> {
+        Some((day2_model::Provider::K8s, self.cluster.clone()))
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        crate::source::resolve_all(base, &mut self.recorded);
+        self.kubeconfig = self.kubeconfig.as_deref().map(|p| crate::source::resolve(base, p));
+    }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        crate::source::files_to_watch(&self.recorded)
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
+        Box::pin(collect(self))
+    }
+
+    /// A cluster read from its API is watched through it; a recording is watched as files.
+    fn watch<'a>(
+        &'a self,
+        changed: &'a (dyn Fn() + Sync),
+    ) -> Option<crate::source::Collecting<'a, Result<(), String>>> {
+        self.recorded
+            .is_empty()
+            .then(|| -> crate::source::Collecting<'a, Result<(), String>> { Box::pin(watch(self, changed)) })
     }
 }

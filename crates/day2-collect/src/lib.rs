@@ -10,6 +10,7 @@
 //! - [`kubernetes`]: live Kubernetes state from a cluster's API (discovery, paginated lists), or from [`recorded`].
 //! - [`recorded`]: recorded live Kubernetes state (`kubectl get -o yaml` output), for offline drift.
 //! - [`postgres`]: PostgreSQL settings, roles, databases, extensions and schemas, declared (YAML) and live (catalogs).
+//! - [`prometheus`]: a live Prometheus server's rules and scrape targets.
 //! - [`link`]: relations and ownership derived across sources once everything is collected.
 //! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
 
@@ -26,15 +27,19 @@ pub mod link;
 pub mod manifests;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 #[cfg(feature = "manifests")]
 pub mod recorded;
+pub mod source;
 #[cfg(feature = "terraform")]
 pub mod terraform;
 
 pub use day2_model::Snapshot;
+pub use source::Source;
 
 /// Limits that keep untrusted input from exhausting memory or time. Documented in docs/configuration.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest file read, in bytes (default 32 MiB). Larger files are reported and skipped.

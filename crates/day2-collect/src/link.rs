@@ -11,6 +11,72 @@ use std::collections::{BTreeMap, HashMap};
 use day2_model::k8s::{base_kind, pod_labels, pod_spec, selector_matches};
 use day2_model::{Attr, Inventory, OwnerKeys, Provider, RelationKind, Resource, ResourceId};
 
+/// Relations between providers, where the data names the other end: a ServiceAccount → the IAM role its IRSA
+/// annotation (`eks.amazonaws.com/role-arn`) names, a PersistentVolume → the EBS volume of its CSI volume handle
+/// (or `awsElasticBlockStore`), a Service of type LoadBalancer → the load balancer its status host name belongs to.
+/// The cloud end may be a Terraform resource or a live AWS object; run it over an inventory holding both sides.
+pub fn cross_provider(inv: &mut Inventory) {
+    let mut roles: HashMap<&str, Vec<&ResourceId>> = HashMap::new();
+    let mut volumes: HashMap<&str, Vec<&ResourceId>> = HashMap::new();
+    let mut balancers: HashMap<&str, Vec<&ResourceId>> = HashMap::new();
+    for r in inv.resources().iter().filter(|r| matches!(r.provider, Provider::Tf | Provider::Aws)) {
+        let attr = |key: &str| r.attrs.get(key).and_then(Attr::as_str);
+        match r.kind.as_str() {
+            "aws_iam_role" => {
+                for key in [attr("arn"), attr("name")].into_iter().flatten() {
+                    roles.entry(key).or_default().push(&r.id);
+                }
+            }
+            "aws_ebs_volume" => {
+                if let Some(id) = attr("id") {
+                    volumes.entry(id).or_default().push(&r.id);
+                }
+            }
+            "aws_lb" | "aws_alb" | "aws_elb" => {
+                if let Some(dns) = attr("dns_name") {
+                    balancers.entry(dns).or_default().push(&r.id);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut edges: Vec<Edge> = Vec::new();
+    for r in inv.resources().iter().filter(|r| r.provider == Provider::K8s) {
+        let mut to = |kind: RelationKind, found: Option<&Vec<&ResourceId>>| {
+            edges.extend(found.into_iter().flatten().map(|id| (r.id.clone(), kind, (*id).clone())));
+        };
+        match base_kind(&r.kind) {
+            "ServiceAccount" => {
+                if let Some(arn) = r.annotation("eks.amazonaws.com/role-arn") {
+                    let name = arn.rsplit('/').next().unwrap_or(arn);
+                    to(RelationKind::AssumesRole, roles.get(arn).or_else(|| roles.get(name)));
+                }
+            }
+            "PersistentVolume" => {
+                let handle = r
+                    .attrs
+                    .pointer("/spec/csi/volumeHandle")
+                    .or_else(|| r.attrs.pointer("/spec/awsElasticBlockStore/volumeID"))
+                    .and_then(Attr::as_str);
+                // `aws://eu-west-1a/vol-0abc` in the in-tree form.
+                if let Some(volume) = handle.map(|h| h.rsplit('/').next().unwrap_or(h)) {
+                    to(RelationKind::BackedBy, volumes.get(volume));
+                }
+            }
+            "Service" => {
+                let ingress = r.attrs.pointer("/status/loadBalancer/ingress").and_then(Attr::as_array);
+                for hostname in ingress.into_iter().flatten().filter_map(|i| i.get("hostname").and_then(Attr::as_str)) {
+                    to(RelationKind::ExposedThrough, balancers.get(hostname));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (from, kind, to) in edges {
+        inv.relate(&from, kind, &to);
+    }
+}
+
 /// Derives owners and Kubernetes relations in place.
 pub fn link(inv: &mut Inventory, keys: &OwnerKeys) {
     derive_owners(inv, keys);

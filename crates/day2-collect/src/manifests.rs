@@ -27,8 +27,8 @@ fn is_live_object(object: &Value) -> bool {
     meta.and_then(|m| m.get("uid")).is_some() && meta.and_then(|m| m.get("resourceVersion")).is_some()
 }
 
-/// Configuration of one manifests source (`sources.manifests[]` in day2.yaml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One manifests source (`- manifests: {…}` in `sources`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManifestsConfig {
     /// Name of this source in reports and the store (findings resolve per source, so keep it stable).
@@ -78,7 +78,7 @@ pub struct Parsed {
 
 /// Reads every configured path in parallel and returns one snapshot. Bad files become diagnostics; the rest is read.
 pub fn collect(config: &ManifestsConfig) -> Snapshot {
-    let source = config.source_name.clone().unwrap_or_else(|| crate::source_name("manifests", &config.paths));
+    let source = crate::source::Source::name(config);
     let mut snapshot = Snapshot { source, complete: true, ..Snapshot::default() };
     let filter = match FileFilter::new(&config.include, &config.exclude) {
         Ok(f) => f,
@@ -627,13 +627,7 @@ pub fn live_resource(value: Value, cluster: &str, origin: Origin, source: &str) 
     Object { cluster, default_namespace: "" }.resource(value, api_version, kind, "", origin, source)
 }
 
-/// `apps/v1` + `Deployment` → `apps.Deployment`; core group (`v1`) → `Service`.
-pub fn qualified_kind(api_version: &str, kind: &str) -> String {
-    match api_version.rsplit_once('/') {
-        Some((group, _)) if !group.is_empty() => format!("{group}.{kind}"),
-        _ => kind.to_owned(),
-    }
-}
+pub use day2_model::k8s::qualified_kind;
 
 /// Kinds that live outside namespaces (built-in API plus common CRDs).
 pub fn is_cluster_scoped(kind: &str) -> bool {
@@ -683,6 +677,36 @@ fn string_map(value: Option<&Value>) -> Result<BTreeMap<String, String>, String>
         }
     }
     Ok(out)
+}
+
+impl crate::source::Source for ManifestsConfig {
+    fn name(&self) -> String {
+        self.source_name.clone().unwrap_or_else(|| crate::source_name("manifests", &self.paths))
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Declared
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn validate(&self) -> Vec<String> {
+        FileFilter::new(&self.include, &self.exclude).err().map(|e| e.to_string()).into_iter().collect()
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        crate::source::resolve_all(base, &mut self.paths);
+    }
+
+    fn watched_paths(&self) -> Vec<std::path::PathBuf> {
+        crate::source::files_to_watch(&self.paths)
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
+        Box::pin(async move { collect(self) })
+    }
 }
 
 #[cfg(test)]

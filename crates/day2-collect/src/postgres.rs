@@ -21,8 +21,8 @@ use day2_model::{Diagnostic, DiagnosticKind, Origin, Provider, Resource, Resourc
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-/// A declared PostgreSQL instance (`sources.postgres[]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A declared PostgreSQL instance (`- postgres_declared: {…}` in `sources`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeclaredConfig {
     /// Instance name: the scope of resource ids, equal to the live source's `instance`.
@@ -31,8 +31,8 @@ pub struct DeclaredConfig {
     pub paths: Vec<PathBuf>,
 }
 
-/// A live PostgreSQL instance (`live.postgres[]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A live PostgreSQL instance (`- postgres: {…}` in `sources`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
     /// Instance name, equal to the declared source's `instance`.
@@ -80,7 +80,7 @@ struct Declaration {
 
 /// Reads the declaration files into a snapshot; a bad file is a diagnostic naming file and line.
 pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
-    let source = format!("postgres:{}", config.instance);
+    let source = crate::source::Source::name(config);
     let mut snapshot = Snapshot { source: source.clone(), complete: true, ..Snapshot::default() };
     for path in &config.paths {
         let file = path.display().to_string();
@@ -156,7 +156,7 @@ fn take_name(entry: &mut Map<String, Value>) -> Option<String> {
 /// Reads the live catalogs. A connection or query failure makes the snapshot incomplete (and is a diagnostic), so
 /// drift reports nothing missing for the instance.
 pub async fn collect_live(config: &LiveConfig) -> Snapshot {
-    let source = format!("live:postgres:{}", config.instance);
+    let source = crate::source::Source::name(config);
     let mut snapshot = Snapshot { source: source.clone(), complete: true, ..Snapshot::default() };
     if let Err(e) = read_catalogs(config, &source, &mut snapshot).await {
         snapshot.complete = false;
@@ -274,6 +274,50 @@ async fn read_database(
         out.push(("Schema", row.try_get("nspname")?, json!({"owner": row.try_get::<String, _>("owner")?})));
     }
     Ok(out)
+}
+
+impl crate::source::Source for DeclaredConfig {
+    fn name(&self) -> String {
+        format!("postgres:{}", self.instance)
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Declared
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        crate::source::resolve_all(base, &mut self.paths);
+    }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        crate::source::files_to_watch(&self.paths)
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
+        Box::pin(async move { collect_declared(self) })
+    }
+}
+
+impl crate::source::Source for LiveConfig {
+    fn name(&self) -> String {
+        format!("live:postgres:{}", self.instance)
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Live
+    }
+
+    fn scope(&self) -> Option<(Provider, String)> {
+        Some((Provider::Postgres, self.instance.clone()))
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
+        Box::pin(collect_live(self))
+    }
 }
 
 #[cfg(test)]

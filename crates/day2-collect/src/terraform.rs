@@ -21,8 +21,8 @@ use serde_json::Value;
 use crate::Limits;
 use crate::files::{self, Input};
 
-/// Configuration of one Terraform source (`sources.terraform[]` in day2.yaml).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One Terraform source (`- terraform: {…}` in `sources`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TerraformConfig {
     /// State files or `terraform show -json` outputs (state or plan). Example: `[infra/terraform.tfstate, plan.json]`.
@@ -624,6 +624,32 @@ fn raw_string_after(text: &str, start: usize) -> Option<&str> {
         }
     }
     None
+}
+
+impl crate::source::Source for TerraformConfig {
+    fn name(&self) -> String {
+        self.source_name.clone().unwrap_or_else(|| crate::source_name("terraform", &self.paths))
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Declared
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        crate::source::resolve_all(base, &mut self.paths);
+    }
+
+    fn watched_paths(&self) -> Vec<std::path::PathBuf> {
+        crate::source::files_to_watch(&self.paths)
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
+        Box::pin(async move { collect(self) })
+    }
 }
 
 #[cfg(test)]

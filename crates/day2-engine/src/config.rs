@@ -6,39 +6,49 @@ use std::path::{Path, PathBuf};
 use day2_analyze::checks::ChecksConfig;
 use day2_analyze::drift::DriftConfig;
 use day2_analyze::suppress::SuppressionRule;
-use day2_collect::kubernetes::KubernetesConfig;
-use day2_collect::manifests::ManifestsConfig;
-use day2_collect::terraform::TerraformConfig;
-use day2_model::{Domain, OwnerKeys, Severity};
+use day2_model::{Domain, OwnerKeys, Severity, Side};
 use day2_policy::PolicyConfig;
 use serde::{Deserialize, Serialize};
 
-/// Declared sources to scan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SourcesConfig {
-    /// Kubernetes manifest sources.
-    pub manifests: Vec<ManifestsConfig>,
-    /// Terraform state/plan sources.
-    pub terraform: Vec<TerraformConfig>,
-    /// Declared PostgreSQL instances (settings, roles, databases, extensions, schemas).
-    pub postgres: Vec<day2_collect::postgres::DeclaredConfig>,
+use crate::sources::SourceConfig;
+
+/// `sources:` as a list; the map form of earlier versions (`sources: {manifests: […]}` beside `live: {…}`) gets an
+/// error that shows the new form rather than serde's "invalid type".
+fn source_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<SourceConfig>, D::Error> {
+    struct List;
+    impl<'de> serde::de::Visitor<'de> for List {
+        type Value = Vec<SourceConfig>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of sources, one per entry (`- manifests: {paths: [k8s/]}`)")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut sources = Vec::new();
+            while let Some(source) = seq.next_element()? {
+                sources.push(source);
+            }
+            Ok(sources)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _map: A) -> Result<Self::Value, A::Error> {
+            Err(serde::de::Error::custom(MAP_FORM))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+    }
+    deserializer.deserialize_any(List)
 }
 
-/// Live sources to compare the declared ones with (`day2 drift`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LiveConfig {
-    /// Kubernetes clusters, read from their API or from recorded API objects.
-    pub kubernetes: Vec<KubernetesConfig>,
-    /// PostgreSQL instances read live.
-    pub postgres: Vec<day2_collect::postgres::LiveConfig>,
-    /// AWS accounts and regions, read with the AWS SDK and paired with Terraform state.
-    pub aws: Vec<day2_collect::aws::AwsConfig>,
+/// `live:` is no longer a section of its own.
+fn live_section<'de, D: serde::Deserializer<'de>>(_deserializer: D) -> Result<MovedSection, D::Error> {
+    Err(serde::de::Error::custom(MAP_FORM))
 }
+
+const MAP_FORM: &str = "sources are one list now, declared and live alike, each entry naming its kind: \
+`sources: [{manifests: {paths: [k8s/]}}, {terraform: {paths: [prod.tfstate]}}, {kubernetes: {cluster: prod}}]` \
+(`sources.postgres` became `postgres_declared`, `live.postgres` became `postgres`; see docs/configuration.md)";
 
 /// What a caller of `day2 serve`'s API may do. Each role can do what the roles before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read findings, resources, sources and outcomes.
@@ -64,7 +74,7 @@ impl Role {
 }
 
 /// A bearer token of `day2 serve`'s API, stored as its SHA-256 so the file holds no secret (`day2 token` makes one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiToken {
     /// Who holds it, for logs and the audit trail.
@@ -76,7 +86,7 @@ pub struct ApiToken {
 }
 
 /// `serve:`: settings of `day2 serve` that belong with the fleet rather than the process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
     /// API tokens. With none, the API is read-only and open (bind it to loopback); with some, every `/api` request
@@ -99,7 +109,7 @@ pub struct ServeConfig {
 
 /// `serve.schedule`: when the check and drift jobs run, each an interval (`30s`, `5m`) or a cron expression in UTC
 /// (`*/10 * * * *`; a sixth, leading field is seconds). A change to a watched source runs both at once regardless.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
     /// The check job (declared sources, checks, policies). Default: `--interval`.
@@ -210,7 +220,7 @@ impl ServeConfig {
 }
 
 /// Which findings a notifier is told about. Every condition given must hold; none given matches everything.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouteConfig {
     /// Domains (`security`, `drift`, …). Default: all.
@@ -228,25 +238,27 @@ impl Default for RouteConfig {
 }
 
 /// Alertmanager API v2: open findings are alerts (re-sent every minute, as Prometheus does), resolved ones end.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
-    /// Base URL (`http://alertmanager:9093`); alerts go to `<url>/api/v2/alerts`.
+    /// Base URL (`http://alertmanager:9093`); alerts go to `<url>/api/v2/alerts`, labelled `alertname` (the rule),
+    /// `severity`, `domain`, `resource`, `finding`, `team` and `service`.
     pub url: String,
 }
 
 /// A generic webhook: one POST per lifecycle event, its JSON body signed with HMAC-SHA256.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Where to POST.
+    /// Where to POST `{event_id, transition, at, finding}`, one request per lifecycle event (`X-Day2-Event` carries
+    /// the event id, for deduplication).
     pub url: String,
     /// Environment variable holding the signing secret; the signature goes in `X-Day2-Signature: sha256=<hex>`.
     pub secret_env: Option<String>,
 }
 
 /// A Slack incoming webhook: one message per lifecycle event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// Environment variable holding the webhook URL (it is a secret).
@@ -254,7 +266,7 @@ pub struct SlackConfig {
 }
 
 /// PagerDuty Events API v2: an opened finding triggers, a resolved one resolves, deduplicated by finding id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutyConfig {
     /// Environment variable holding the integration's routing key.
@@ -271,7 +283,7 @@ impl PagerDutyConfig {
 }
 
 /// One notifier (`notifications[]`): a name, a route, and exactly one destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifierConfig {
     /// Unique name: logs, and where delivery resumes after a restart.
@@ -315,18 +327,22 @@ fn validate_notifiers(notifiers: &[NotifierConfig]) -> Vec<String> {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// What to scan when `day2 check` is given no paths.
-    pub sources: SourcesConfig,
+    /// What day2 reads, declared and live: `day2 check` reads the declared ones when given no paths (and the live
+    /// ones with `--live` or `live_posture`), `day2 drift` compares them, `day2 serve` does both.
+    #[serde(deserialize_with = "source_list")]
+    #[schemars(with = "Vec<SourceConfig>")]
+    pub sources: Vec<SourceConfig>,
+    /// `day2 check` reads the live sources too and runs checks and policies on what they hold, as `--live` does
+    /// (`day2 serve` always does). Default false.
+    pub live_posture: bool,
     /// Which checks run, severity overrides, tunables.
     pub checks: ChecksConfig,
     /// Rego policies (Gatekeeper templates and constraints, conftest modules) run next to the checks.
     pub policies: PolicyConfig,
-    /// Live state for `day2 drift`.
-    pub live: LiveConfig,
-    /// Drift noise control: ignore rules, field managers, unmanaged globs.
+    /// Drift noise control: ignore rules, field managers, unmanaged globs, the baseline of accepted drift.
     pub drift: DriftConfig,
     /// Label/tag keys that name team, service, environment and owner.
     pub owners: OwnerKeys,
@@ -340,15 +356,23 @@ pub struct Config {
     pub serve: ServeConfig,
     /// `day2 serve`: who is told when findings open and resolve.
     pub notifications: Vec<NotifierConfig>,
+    /// Moved into `sources` (an error that says how).
+    #[serde(deserialize_with = "live_section", skip_serializing)]
+    #[schemars(skip)]
+    live: MovedSection,
 }
+
+/// A section of earlier versions that is now part of another; reading one is an error that says where it went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct MovedSection;
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            sources: SourcesConfig::default(),
+            sources: Vec::new(),
+            live_posture: false,
             checks: ChecksConfig::default(),
             policies: PolicyConfig::default(),
-            live: LiveConfig::default(),
             drift: DriftConfig::default(),
             owners: OwnerKeys::default(),
             suppressions: Vec::new(),
@@ -356,6 +380,7 @@ impl Default for Config {
             fail_on: Severity::High,
             serve: ServeConfig::default(),
             notifications: Vec::new(),
+            live: MovedSection,
         }
     }
 }
@@ -459,12 +484,17 @@ fn read_config_file(path: &Path) -> Result<String, ConfigError> {
 }
 
 impl Config {
-    /// Whether any live source is configured (so there is drift to look for).
-    pub fn has_live_sources(&self) -> bool {
-        !self.live.kubernetes.is_empty() || !self.live.postgres.is_empty() || !self.live.aws.is_empty()
+    /// The configured sources of one side.
+    pub fn sources_of(&self, side: Side) -> impl Iterator<Item = &SourceConfig> {
+        self.sources.iter().filter(move |s| s.source().side() == side)
     }
 
-    /// Reads and validates a configuration file; suppression files are resolved relative to it and merged in.
+    /// Whether any live source is configured (so there is drift to look for).
+    pub fn has_live_sources(&self) -> bool {
+        self.sources_of(Side::Live).next().is_some()
+    }
+
+    /// Reads and validates a configuration file; paths are resolved relative to it and suppression files merged in.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read_config_file(path)?;
         let mut config = Self::parse(&text, path)?;
@@ -475,20 +505,11 @@ impl Config {
             let extra: Vec<SuppressionRule> = parse_yaml(&text, &full)?;
             config.suppressions.extend(extra);
         }
-        for m in &mut config.sources.manifests {
-            m.paths = m.paths.iter().map(|p| resolve(base, p)).collect();
+        for source in &mut config.sources {
+            source.source_mut().resolve_paths(base);
         }
-        for t in &mut config.sources.terraform {
-            t.paths = t.paths.iter().map(|p| resolve(base, p)).collect();
-        }
-        config.policies.paths = config.policies.paths.iter().map(|p| resolve(base, p)).collect();
-        for p in &mut config.sources.postgres {
-            p.paths = p.paths.iter().map(|path| resolve(base, path)).collect();
-        }
-        for l in &mut config.live.kubernetes {
-            l.recorded = l.recorded.iter().map(|p| resolve(base, p)).collect();
-            l.kubeconfig = l.kubeconfig.as_deref().map(|p| resolve(base, p));
-        }
+        day2_collect::source::resolve_all(base, &mut config.policies.paths);
+        config.drift.baseline = config.drift.baseline.as_deref().map(|p| day2_collect::source::resolve(base, p));
         config.validate_text(path, Some(&text))?;
         Ok(config)
     }
@@ -518,15 +539,17 @@ impl Config {
         if let Err(errors) = day2_analyze::suppress::Suppressor::new(&self.suppressions, "") {
             problems.extend(errors.iter().map(ToString::to_string));
         }
-        for (i, m) in self.sources.manifests.iter().enumerate() {
-            if let Err(e) = day2_collect::files::FileFilter::new(&m.include, &m.exclude) {
-                problems.push(format!("sources.manifests[{i}]: {e}"));
-            }
-        }
-        for (i, a) in self.live.aws.iter().enumerate() {
-            problems.extend(a.validate().into_iter().map(|p| format!("live.aws[{i}].{p}")));
-            if cfg!(not(feature = "aws")) {
-                problems.push(format!("live.aws[{i}]: this build of day2 has no AWS support (cargo feature `aws`)"));
+        let mut names = std::collections::BTreeMap::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let source = source.source();
+            problems.extend(source.validate().into_iter().map(|p| format!("sources[{i}].{p}")));
+            // Findings resolve per source and jobs lease per source: two sources of one name would undo each other.
+            if let Some(first) = names.insert(source.name(), i) {
+                problems.push(format!(
+                    "sources[{i}]: named `{}` like sources[{first}]; give one of them a `source_name` (or a \
+                     different cluster, instance or name)",
+                    source.name()
+                ));
             }
         }
         problems.extend(self.serve.validate());
@@ -540,10 +563,6 @@ impl Config {
     }
 }
 
-fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() || p.as_os_str() == "-" || base.as_os_str().is_empty() { p.to_owned() } else { base.join(p) }
-}
-
 fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
@@ -552,6 +571,19 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result
         line: e.location().map(|l| l.line()).unwrap_or(0),
         message: e.without_snippet().to_string(),
     })
+}
+
+/// The JSON Schema of day2.yaml, from the configuration types and their doc comments.
+pub fn schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Config).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert("title".into(), "day2.yaml".into());
+        object.insert(
+            "description".into(),
+            "Configuration of day2, the Day-2 operations engine (docs/configuration.md).".into(),
+        );
+    }
+    schema
 }
 
 /// The commented example that `day2 init` writes.
@@ -567,7 +599,7 @@ mod tests {
         let c = Config::parse(EXAMPLE, Path::new("day2.yaml")).unwrap();
         c.validate(Path::new("day2.yaml")).unwrap();
         assert_eq!(c.fail_on, Severity::High);
-        assert!(!c.sources.manifests.is_empty() && !c.suppressions.is_empty());
+        assert!(!c.sources.is_empty() && !c.suppressions.is_empty());
     }
 
     #[test]

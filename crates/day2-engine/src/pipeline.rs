@@ -1,48 +1,47 @@
-//! One pipeline run: collect every source, build and link the inventory, run the checks, apply suppressions, and
-//! assemble the [`Report`]. Bad inputs become diagnostics; everything else is still scanned.
+//! One pipeline run: collect every source, build and link the inventories of both sides, run the analyzers over
+//! them, apply suppressions (and the drift baseline), and assemble the [`Report`]. Bad inputs become diagnostics;
+//! everything else is still analyzed.
+//!
+//! Two kinds of run share it: a posture run (`day2 check`: built-in checks and Rego policies, on declared state and,
+//! with `live_posture`, on live state) and a drift run (`day2 drift`: declared against live). [`record`] stores a
+//! run, for the CLI and the server alike.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use day2_analyze::checks::{self, Checks, ChecksConfig};
-use day2_analyze::drift::{self, Drift, DriftConfig, LiveScope};
+use day2_analyze::checks::{Checks, ChecksConfig};
+use day2_analyze::drift::baseline::Baseline;
+use day2_analyze::drift::{Drift, DriftConfig, LiveScope};
 use day2_analyze::suppress::{SuppressionError, SuppressionRule, Suppressor};
-use day2_analyze::{Analyzer, Context};
+use day2_analyze::{Analysis, Analyzer, Context, Inputs};
+use day2_collect::Source;
 use day2_collect::files::{self, FileFilter, Input};
-use day2_collect::kubernetes::{self, KubernetesConfig};
+use day2_collect::link;
 use day2_collect::manifests::ManifestsConfig;
 use day2_collect::terraform::TerraformConfig;
-use day2_collect::{aws, link, manifests, postgres, terraform};
 use day2_model::{
-    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Provider, Report, ResourceId, RuleMeta, Severity,
-    Snapshot, SourceSummary, Summary,
+    Diagnostic, DiagnosticKind, Finding, Inventory, OwnerKeys, Provider, Report, ResourceId, Severity, Side, Snapshot,
+    SourceSummary, Summary,
 };
+use day2_policy::{Policies, PolicyConfig};
 
 use crate::config::Config;
-use day2_policy::{Policies, PolicyConfig};
+use crate::sources::SourceConfig;
 
 /// Validated settings for one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Manifest sources.
-    pub manifests: Vec<ManifestsConfig>,
-    /// Terraform sources.
-    pub terraform: Vec<TerraformConfig>,
+    /// The sources to read: the configured ones, with paths given on the command line in place of the declared ones.
+    pub sources: Vec<SourceConfig>,
+    /// A posture run reads the live sources too and checks what they hold.
+    pub live_posture: bool,
     /// Checks to run.
     pub checks: ChecksConfig,
     /// Rego policies to run.
     pub policies: PolicyConfig,
-    /// Declared PostgreSQL instances.
-    pub postgres: Vec<postgres::DeclaredConfig>,
-    /// Live Kubernetes clusters, read from their API or a recording (drift).
-    pub live: Vec<KubernetesConfig>,
-    /// Live PostgreSQL instances (drift).
-    pub live_postgres: Vec<postgres::LiveConfig>,
-    /// Live AWS accounts and regions (drift).
-    pub live_aws: Vec<aws::AwsConfig>,
-    /// Drift noise control.
+    /// Drift noise control and baseline.
     pub drift: DriftConfig,
     /// Ownership keys.
     pub owners: OwnerKeys,
@@ -59,40 +58,46 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings from a configuration; `paths`, when given, replace the configured sources and are sorted into
-    /// manifests and Terraform files by content (the first configured manifests source lends its include/exclude
-    /// globs, cluster and limits).
+    /// Settings from a configuration; `paths`, when given, replace the configured declared sources and are sorted
+    /// into manifests and Terraform files by content (the first configured manifests source lends its include/exclude
+    /// globs, cluster and limits). Live sources stay as configured.
     pub fn new(config: &Config, paths: &[PathBuf], config_name: &str) -> Self {
         let mut path_notes = Vec::new();
-        let (manifests, terraform) = if paths.is_empty() {
-            (config.sources.manifests.clone(), config.sources.terraform.clone())
+        let sources = if paths.is_empty() {
+            config.sources.clone()
         } else {
-            let template = config.sources.manifests.first().cloned().unwrap_or_default();
+            let template = config
+                .sources
+                .iter()
+                .find_map(|s| match s {
+                    SourceConfig::Manifests(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
             let (m, t, notes) = classify(paths, &template);
             path_notes = notes;
             // Named after the paths as given (not the expanded file lists), so the store sees the same sources each run.
-            let manifests = vec![ManifestsConfig {
+            let mut sources = vec![SourceConfig::Manifests(ManifestsConfig {
                 source_name: Some(day2_collect::source_name("manifests", paths)),
                 paths: m,
                 ..template
-            }];
-            let terraform = if t.is_empty() {
-                Vec::new()
-            } else {
+            })];
+            if !t.is_empty() {
                 let source_name = Some(day2_collect::source_name("terraform", paths));
-                vec![TerraformConfig { source_name, paths: t, ..TerraformConfig::default() }]
-            };
-            (manifests, terraform)
+                sources.push(SourceConfig::Terraform(TerraformConfig {
+                    source_name,
+                    paths: t,
+                    ..TerraformConfig::default()
+                }));
+            }
+            sources.extend(config.sources_of(Side::Live).cloned());
+            sources
         };
         Settings {
-            manifests,
-            terraform,
+            sources,
+            live_posture: config.live_posture,
             checks: config.checks.clone(),
             policies: config.policies.clone(),
-            postgres: config.sources.postgres.clone(),
-            live: config.live.kubernetes.clone(),
-            live_postgres: config.live.postgres.clone(),
-            live_aws: config.live.aws.clone(),
             drift: config.drift.clone(),
             owners: config.owners.clone(),
             suppressions: config.suppressions.clone(),
@@ -101,6 +106,11 @@ impl Settings {
             now: Utc::now(),
             path_notes,
         }
+    }
+
+    /// The sources of one side that name something to read.
+    pub fn sources_of(&self, side: Side) -> impl Iterator<Item = &dyn Source> {
+        self.sources.iter().map(SourceConfig::source).filter(move |s| s.side() == side && !s.is_empty())
     }
 }
 
@@ -162,7 +172,7 @@ fn is_terraform(path: &Path) -> bool {
 pub struct Run {
     /// The report.
     pub report: Report,
-    /// The linked inventory.
+    /// The linked inventory: declared objects, and live objects no declaration names.
     pub inventory: Inventory,
     /// Ids of the rules that ran, sorted (stores resolve only findings of these).
     pub rules_run: Vec<String>,
@@ -178,56 +188,36 @@ struct Collected {
     diagnostics: Vec<Diagnostic>,
 }
 
-/// Snapshots of the declared sources.
+/// Reads the sources, one after another (each parallel inside where it can be), on a runtime of the run's own.
+fn collect<'a>(sources: impl Iterator<Item = &'a dyn Source>) -> Vec<Snapshot> {
+    let sources: Vec<&dyn Source> = sources.collect();
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => sources.iter().map(|s| runtime.block_on(s.collect())).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime to read sources");
+            Vec::new()
+        }
+    }
+}
+
+/// Snapshots of the declared sources, with the notes on paths given on the command line.
 fn declared_snapshots(settings: &Settings) -> Vec<Snapshot> {
-    let mut snapshots: Vec<Snapshot> =
-        settings.manifests.iter().filter(|m| !m.paths.is_empty()).map(manifests::collect).collect();
+    let mut snapshots = collect(settings.sources_of(Side::Declared));
     if !settings.path_notes.is_empty() {
         match snapshots.first_mut() {
             Some(first) => first.diagnostics.extend(settings.path_notes.iter().cloned()),
             None => snapshots.push(Snapshot {
-                source: settings.manifests.first().and_then(|m| m.source_name.clone()).unwrap_or_default(),
+                source: settings.sources.first().map(|s| s.source().name()).unwrap_or_default(),
                 complete: true,
                 diagnostics: settings.path_notes.clone(),
                 ..Snapshot::default()
             }),
         }
     }
-    snapshots.extend(settings.terraform.iter().filter(|t| !t.paths.is_empty()).map(terraform::collect));
-    snapshots.extend(settings.postgres.iter().filter(|p| !p.paths.is_empty()).map(postgres::collect_declared));
     snapshots
-}
-
-/// Live snapshots with the scope each covers: Kubernetes clusters (API or recording), PostgreSQL catalogs, AWS.
-fn live_snapshots(settings: &Settings) -> (Vec<Snapshot>, Vec<LiveScope>) {
-    let mut snapshots = Vec::new();
-    let mut scopes = Vec::new();
-    if settings.live.is_empty() && settings.live_postgres.is_empty() && settings.live_aws.is_empty() {
-        return (snapshots, scopes);
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime for live sources");
-            return (snapshots, scopes);
-        }
-    };
-    let mut add = |snapshot: Snapshot, provider: Provider, scope: &str| {
-        let examined = snapshot.examined.clone();
-        scopes.push(LiveScope { provider, scope: scope.to_owned(), complete: snapshot.complete, examined });
-        snapshots.push(snapshot);
-    };
-    for k in &settings.live {
-        add(runtime.block_on(kubernetes::collect(k)), Provider::K8s, &k.cluster);
-    }
-    for p in &settings.live_postgres {
-        add(runtime.block_on(postgres::collect_live(p)), Provider::Postgres, &p.instance);
-    }
-    #[cfg(feature = "aws")]
-    for a in &settings.live_aws {
-        add(runtime.block_on(aws::collect(a)), Provider::Aws, &a.scope());
-    }
-    (snapshots, scopes)
 }
 
 /// Builds and links the inventory of `snapshots`; bad inputs and duplicates become diagnostics.
@@ -261,153 +251,118 @@ fn build(mut snapshots: Vec<Snapshot>, owners: &OwnerKeys) -> Collected {
     Collected { inventory, sources, files, diagnostics }
 }
 
-/// Runs the pipeline once.
-pub fn run(settings: &Settings) -> Run {
-    let clock = std::time::Instant::now();
-    let snapshots = declared_snapshots(settings);
-    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, "Collected sources.");
-    let Collected { inventory, sources, files, mut diagnostics } = build(snapshots, &settings.owners);
-    tracing::info!(
-        elapsed_ms = clock.elapsed().as_millis() as u64,
-        resources = inventory.len(),
-        "Built and linked the inventory."
-    );
-
-    let context = Context { now: settings.now };
-    let mut rules_run = Vec::new();
-    let mut applicable = BTreeSet::new();
-    let mut findings =
-        match Checks::new(&settings.checks) {
-            Ok(checks) => {
-                rules_run = checks.enabled().iter().map(|c| c.id.to_owned()).collect();
-                applicable.extend(checks.applicable(&inventory).into_iter().map(str::to_owned));
-                checks.analyze(&inventory, &context)
-            }
-            Err(errors) => {
-                diagnostics.extend(errors.iter().map(|e| {
-                    Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string())
-                }));
-                Vec::new()
-            }
-        };
-    let policies = (!settings.policies.paths.is_empty()).then(|| {
-        let (policies, problems) = Policies::load(&settings.policies);
-        diagnostics.extend(problems);
-        let policy_run = policies.run(&inventory, &context);
-        tracing::info!(
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            evaluations = policy_run.evaluations,
-            findings = policy_run.findings.len(),
-            "Ran Rego policies."
-        );
-        diagnostics.extend(policy_run.diagnostics);
-        findings.extend(policy_run.findings);
-        rules_run.extend(policies.rule_ids().into_iter().filter(|id| !policy_run.errored.contains(id)));
-        applicable.extend(policy_run.applicable.into_iter().filter(|id| !policy_run.errored.contains(id)));
-        policies
-    });
-    rules_run.sort();
-    diagnostics.extend(suppress(settings, &inventory, &mut findings));
-    tracing::info!(
-        elapsed_ms = clock.elapsed().as_millis() as u64,
-        findings = findings.len(),
-        "Ran checks and suppressions."
-    );
-    sort(&mut findings);
-
-    let mut report = Report {
-        schema_version: Report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: settings.now,
-        fail_on: settings.fail_on,
-        summary: Summary { files, resources: inventory.len(), ..Summary::default() },
-        sources,
-        rules: rules_of(&findings, policies.as_ref()),
-        coverage: Vec::new(),
-        findings,
-        resolved: Vec::new(),
-        diagnostics,
-    };
-    report.recount();
-    Run { report, inventory, rules_run, applicable }
+/// What a run looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Checks and policies.
+    Posture,
+    /// Declared against live.
+    Drift,
 }
 
-/// One drift run: the declared sources against the recorded live ones, field by field, with coverage per scope.
+/// The analyzers of a kind of run, built from the settings; configuration problems are diagnostics.
+fn analyzers(settings: &Settings, kind: Kind, diagnostics: &mut Vec<Diagnostic>) -> Vec<Box<dyn Analyzer>> {
+    let config_problem =
+        |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
+    let mut analyzers: Vec<Box<dyn Analyzer>> = Vec::new();
+    match kind {
+        Kind::Posture => {
+            match Checks::new(&settings.checks) {
+                Ok(checks) => analyzers.push(Box::new(checks)),
+                Err(errors) => diagnostics.extend(errors.iter().map(|e| config_problem(e.to_string()))),
+            }
+            if !settings.policies.paths.is_empty() {
+                let (policies, problems) = Policies::load(&settings.policies);
+                diagnostics.extend(problems);
+                analyzers.push(Box::new(policies));
+            }
+        }
+        Kind::Drift => match Drift::new(&settings.drift) {
+            Ok(drift) => analyzers.push(Box::new(drift)),
+            Err(e) => diagnostics.push(config_problem(e.to_string())),
+        },
+    }
+    analyzers
+}
+
+/// Runs the posture analyzers once: on declared state, and on live state too with `live_posture`.
+pub fn run(settings: &Settings) -> Run {
+    execute(settings, Kind::Posture)
+}
+
+/// One drift run: the declared sources against the live ones, field by field, with coverage per scope.
 pub fn drift(settings: &Settings) -> Run {
+    execute(settings, Kind::Drift)
+}
+
+fn execute(settings: &Settings, kind: Kind) -> Run {
     let clock = std::time::Instant::now();
+    let read_live = kind == Kind::Drift || settings.live_posture;
     let mut declared = build(declared_snapshots(settings), &settings.owners);
-    // Terraform state declares AWS objects: give them their AWS ids and shape so they pair with what AWS holds.
-    for a in &settings.live_aws {
-        for view in aws::declared_view(a, declared.inventory.resources().iter()) {
+    let live_sources: Vec<&dyn Source> = if read_live { settings.sources_of(Side::Live).collect() } else { Vec::new() };
+    // A live source whose objects are declared under other ids (AWS objects by Terraform addresses) shapes the
+    // declarations as it reads them, so the two sides pair.
+    let mut declared_as: HashMap<ResourceId, ResourceId> = HashMap::new();
+    for source in &live_sources {
+        for (declaration, view) in source.declared_view(declared.inventory.resources()) {
+            declared_as.insert(view.id.clone(), declaration);
             declared.inventory.insert(view);
         }
     }
-    let (live_snapshots, scopes) = live_snapshots(settings);
+    let live_snapshots = collect(live_sources.iter().copied());
+    let scopes: Vec<LiveScope> = live_sources
+        .iter()
+        .zip(&live_snapshots)
+        .filter_map(|(source, snapshot)| {
+            let (provider, scope) = source.scope()?;
+            Some(LiveScope { provider, scope, complete: snapshot.complete, examined: snapshot.examined.clone() })
+        })
+        .collect();
     let live = build(live_snapshots, &settings.owners);
     tracing::info!(
         elapsed_ms = clock.elapsed().as_millis() as u64,
         declared = declared.inventory.len(),
         live = live.inventory.len(),
-        "Collected declared and live state."
+        "Collected and linked the inventories."
     );
     let mut diagnostics = declared.diagnostics;
     diagnostics.extend(live.diagnostics);
-    // Declared objects of a scope no live source names were not compared; say so rather than stay silent (a cluster
-    // name that differs between sources and recording is the usual cause).
-    let mut uncompared: BTreeSet<String> = BTreeSet::new();
-    for r in declared.inventory.resources().iter().filter(|r| matches!(r.provider, Provider::K8s | Provider::Postgres))
-    {
-        if !scopes.iter().any(|s| s.provider == r.provider && s.scope == r.scope) {
-            uncompared.insert(format!("{}/{}", r.provider.as_str(), r.scope));
-        }
+    if kind == Kind::Drift {
+        diagnostics.extend(uncompared_scopes(settings, &declared.inventory, &scopes));
     }
-    for scope in uncompared {
-        let known: Vec<String> = scopes.iter().map(|s| format!("{}/{}", s.provider.as_str(), s.scope)).collect();
-        tracing::warn!(scope = %scope, "declared objects not compared: no live state for this scope");
-        diagnostics.push(Diagnostic::new(
-            DiagnosticKind::Skipped,
-            &settings.suppressions_from,
-            None,
-            format!(
-                "declared objects of {scope} were not compared: no live source names that scope (live scopes: {}); check the cluster or instance names",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-            ),
-        ));
-    }
+
     let context = Context { now: settings.now };
-    let mut configured = true;
-    let (mut findings, coverage) = match Drift::new(&settings.drift) {
-        Ok(drift) => {
-            let mut outcome = drift.compare(&declared.inventory, &live.inventory, &scopes, &context);
-            outcome.findings.extend(drift.plan_drift(&declared.inventory, &context));
-            (outcome.findings, outcome.coverage)
-        }
-        Err(e) => {
-            diagnostics.push(Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, e.to_string()));
-            configured = false;
-            (Vec::new(), Vec::new())
-        }
-    };
-    // A store resolves findings of the rules that ran; "missing" did not run where a live collection was partial.
-    // Terraform plans carry their own refresh (resource_drift), complete for the resources they hold.
-    let all_complete = scopes.iter().all(|s| s.complete);
-    let nothing_compared = scopes.is_empty() && settings.terraform.iter().all(|t| t.paths.is_empty());
-    let rules_run: Vec<String> = if !configured || nothing_compared {
-        Vec::new()
-    } else {
-        drift::RULES.iter().filter(|r| all_complete || **r != drift::MISSING).map(|r| (*r).to_owned()).collect()
-    };
+    let inputs =
+        Inputs { declared: &declared.inventory, live: &live.inventory, scopes: &scopes, declared_as: &declared_as };
+    let mut analysis = Analysis::default();
+    for analyzer in analyzers(settings, kind, &mut diagnostics) {
+        analysis.merge(analyzer.analyze(&inputs, &context));
+        tracing::info!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            analyzer = analyzer.name(),
+            findings = analysis.findings.len(),
+            "Analyzed."
+        );
+    }
+    let Analysis { mut findings, diagnostics: analyzed, rules_run, applicable, mut rules, coverage } = analysis;
+    diagnostics.extend(analyzed);
     diagnostics.extend(suppress(settings, &declared.inventory, &mut findings));
+    if kind == Kind::Drift {
+        diagnostics.extend(apply_baseline(settings, &mut findings));
+    }
     sort(&mut findings);
-    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = findings.len(), "Compared.");
-    // A store resolves the findings of complete sources only. A declared source is complete for drift when every
-    // object of it was compared with a complete live scope (Terraform plans carry their own refresh).
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+
     let mut sources = declared.sources;
-    for source in &mut sources {
-        source.complete &= declared.inventory.resources().iter().filter(|r| r.source == source.name).all(|r| {
-            r.provider == Provider::Tf
-                || scopes.iter().any(|s| s.complete && s.provider == r.provider && s.scope == r.scope)
-        });
+    if kind == Kind::Drift {
+        // A store resolves the findings of complete sources only. A declared source is complete for drift when every
+        // object of it was compared with a complete live scope (Terraform plans carry their own refresh).
+        for source in &mut sources {
+            source.complete &= declared.inventory.resources().iter().filter(|r| r.source == source.name).all(|r| {
+                r.provider == Provider::Tf
+                    || scopes.iter().any(|s| s.complete && s.provider == r.provider && s.scope == r.scope)
+            });
+        }
     }
     sources.extend(live.sources);
     let mut report = Report {
@@ -421,20 +376,92 @@ pub fn drift(settings: &Settings) -> Run {
             ..Summary::default()
         },
         sources,
-        rules: rules_of(&findings, None),
+        rules,
         coverage,
         findings,
         resolved: Vec::new(),
         diagnostics,
     };
     report.recount();
-    // Unmanaged findings are about live objects: the stored inventory holds them too, under their live source, so
-    // their findings resolve when a complete recording no longer has them.
-    let mut inventory = declared.inventory;
-    for r in live.inventory.resources() {
+    tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = report.findings.len(), "Run done.");
+    let inventory = topology(declared.inventory, &live.inventory, &declared_as);
+    Run { report, inventory, rules_run: rules_run.into_iter().collect(), applicable }
+}
+
+/// One inventory of both sides, with every relation: the declared objects, the live objects no declaration names
+/// (findings about hand-made objects need them stored, under their live source, so they resolve when a complete read
+/// no longer has them), the relations of each side, Terraform addresses → the live objects they declare, and the
+/// relations across providers (`link::cross_provider`). The declared and live copies of one object are one node.
+fn topology(declared: Inventory, live: &Inventory, declared_as: &HashMap<ResourceId, ResourceId>) -> Inventory {
+    let mut inventory = declared;
+    for r in live.resources() {
         inventory.insert(r.clone());
     }
-    Run { report, inventory, rules_run, applicable: BTreeSet::new() }
+    for relation in live.relations() {
+        inventory.relate(&relation.from, relation.kind, &relation.to);
+    }
+    for (view, declaration) in declared_as {
+        inventory.relate(declaration, day2_model::RelationKind::Declares, view);
+    }
+    link::cross_provider(&mut inventory);
+    inventory
+}
+
+/// Declared objects of a scope no live source names were not compared: said, rather than silence (a cluster name
+/// that differs between sources and recording is the usual cause).
+fn uncompared_scopes(settings: &Settings, declared: &Inventory, scopes: &[LiveScope]) -> Vec<Diagnostic> {
+    let mut uncompared: BTreeSet<String> = BTreeSet::new();
+    for r in declared.resources().iter().filter(|r| matches!(r.provider, Provider::K8s | Provider::Postgres)) {
+        if !scopes.iter().any(|s| s.provider == r.provider && s.scope == r.scope) {
+            uncompared.insert(format!("{}/{}", r.provider.as_str(), r.scope));
+        }
+    }
+    let known: Vec<String> = scopes.iter().map(|s| format!("{}/{}", s.provider.as_str(), s.scope)).collect();
+    uncompared
+        .into_iter()
+        .map(|scope| {
+            tracing::warn!(scope = %scope, "declared objects not compared: no live state for this scope");
+            Diagnostic::new(
+                DiagnosticKind::Skipped,
+                &settings.suppressions_from,
+                None,
+                format!(
+                    "declared objects of {scope} were not compared: no live source names that scope (live scopes: {}); check the cluster or instance names",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Reports the drift a baseline accepted as suppressed (`drift.baseline`, or `day2 drift --baseline`).
+fn apply_baseline(settings: &Settings, findings: &mut [Finding]) -> Vec<Diagnostic> {
+    let Some(path) = &settings.drift.baseline else { return Vec::new() };
+    match Baseline::read(path) {
+        Ok(baseline) => {
+            baseline.apply(findings, &path.display().to_string());
+            Vec::new()
+        }
+        Err(e) => vec![Diagnostic::new(DiagnosticKind::Config, path.display().to_string(), None, e.to_string())],
+    }
+}
+
+/// Records a run in the store: its resources, findings (with their lifecycle) and coverage. The one way runs are
+/// recorded, by `day2 check --store`, `day2 drift --store` and `day2 serve`.
+pub async fn record(
+    store: &dyn day2_store::Store,
+    run: &Run,
+) -> Result<day2_store::RunOutcome, day2_store::StoreError> {
+    let record = day2_store::RunRecord {
+        started_at: run.report.started_at,
+        sources: &run.report.sources,
+        resources: run.inventory.resources(),
+        findings: &run.report.findings,
+        rules_run: &run.rules_run,
+    };
+    let outcome = store.record_run(&record).await?;
+    store.record_coverage(run.report.started_at, &run.report.coverage).await?;
+    Ok(outcome)
 }
 
 /// Applies annotations and configured suppressions; returns the problems found in them. An annotation problem is
@@ -493,29 +520,15 @@ pub fn sort(findings: &mut [Finding]) {
     });
 }
 
-/// Rule metadata for the rules that appear in `findings`, in id order: built-in checks, then loaded policies.
-pub fn rules_of(findings: &[Finding], policies: Option<&Policies>) -> Vec<RuleMeta> {
+/// Metadata of the built-in rules (checks and drift) that appear in `findings`, in id order: for reports of
+/// findings read back from a store.
+pub fn builtin_rules_of(findings: &[Finding]) -> Vec<day2_model::RuleMeta> {
     let ids: BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
     ids.into_iter()
         .filter_map(|id| {
-            checks::find(id)
-                .map(rule_meta)
-                .or_else(|| drift::rule_meta(id))
-                .or_else(|| policies.and_then(|p| p.rule_meta(id)))
+            day2_analyze::checks::find(id)
+                .map(day2_analyze::checks::Check::meta)
+                .or_else(|| day2_analyze::drift::rule_meta(id))
         })
         .collect()
-}
-
-/// Metadata of a built-in check.
-pub fn rule_meta(c: &checks::Check) -> RuleMeta {
-    RuleMeta {
-        id: c.id.to_owned(),
-        title: c.title.to_owned(),
-        domain: c.domain,
-        severity: c.severity,
-        rationale: c.rationale.to_owned(),
-        remediation: c.remediation.to_owned(),
-        references: c.references.iter().map(|s| (*s).to_owned()).collect(),
-        controls: c.control_refs(),
-    }
 }

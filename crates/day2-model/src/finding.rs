@@ -343,6 +343,10 @@ pub struct Finding {
     /// Helm template the object was rendered from (`# Source:` in `helm template` output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// Where the problem was seen: in declared state (`file`/`line` say where), in live state (the resource id names
+    /// the cluster or account and the object), or both: one finding, not two.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sides: Vec<crate::Side>,
     /// Owner of the resource.
     #[serde(default, skip_serializing_if = "crate::Owner::is_empty")]
     pub owner: crate::Owner,
@@ -376,6 +380,40 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// An open finding of `analyzer`'s `rule_id` about `resource` (and its `subject`, part of the id), seen `now`:
+    /// id, location, side and owner come from the resource. Analyzers set the rest with struct update syntax
+    /// (`Finding { severity, title, message, ..Finding::about(…) }`).
+    pub fn about(resource: &crate::Resource, analyzer: &str, rule_id: &str, subject: &str, now: DateTime<Utc>) -> Self {
+        let (file, line) = resource.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
+        Finding {
+            id: FindingId::compute(analyzer, rule_id, &resource.id, subject),
+            rule_id: rule_id.to_owned(),
+            analyzer: analyzer.to_owned(),
+            domain: Domain::Security,
+            severity: Severity::Medium,
+            title: String::new(),
+            message: String::new(),
+            resource: resource.id.clone(),
+            kind: resource.kind.clone(),
+            subject: subject.to_owned(),
+            file,
+            line,
+            template: resource.template().map(str::to_owned),
+            sides: vec![resource.origin.side()],
+            owner: resource.owner.clone(),
+            evidence: Vec::new(),
+            remediation: String::new(),
+            fix: None,
+            controls: Vec::new(),
+            impact: None,
+            status: FindingStatus::OPEN,
+            first_seen: now,
+            last_seen: now,
+            resolved_at: None,
+            changed_at: None,
+        }
+    }
+
     /// True when the finding is active and at or above `threshold`.
     pub fn fails(&self, threshold: Severity) -> bool {
         self.status.is_active() && self.severity >= threshold

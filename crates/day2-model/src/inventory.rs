@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::resource::{Change, Resource, ResourceId, Snapshot};
 
 /// How two resources are related. Read as "from <kind> to".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RelationKind {
     /// A Service (or PDB, NetworkPolicy) selects a workload's pods.
@@ -37,6 +37,37 @@ pub enum RelationKind {
     References,
     /// A Terraform `depends_on`.
     DependsOn,
+    /// A Terraform address declares a live cloud object (`aws_instance.web` → `i-0abc`).
+    Declares,
+    /// A ServiceAccount assumes a cloud role (IRSA: `eks.amazonaws.com/role-arn`).
+    AssumesRole,
+    /// A PersistentVolume is backed by a cloud volume (CSI volume handle, `awsElasticBlockStore`).
+    BackedBy,
+    /// A Service of type LoadBalancer is exposed through a cloud load balancer (by its host name).
+    ExposedThrough,
+}
+
+impl RelationKind {
+    /// The kebab-case name used in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::Selects => "selects",
+            RelationKind::RoutesTo => "routes-to",
+            RelationKind::Scales => "scales",
+            RelationKind::Protects => "protects",
+            RelationKind::RunsAs => "runs-as",
+            RelationKind::UsesConfigMap => "uses-config-map",
+            RelationKind::UsesSecret => "uses-secret",
+            RelationKind::Grants => "grants",
+            RelationKind::BindsSubject => "binds-subject",
+            RelationKind::References => "references",
+            RelationKind::DependsOn => "depends-on",
+            RelationKind::Declares => "declares",
+            RelationKind::AssumesRole => "assumes-role",
+            RelationKind::BackedBy => "backed-by",
+            RelationKind::ExposedThrough => "exposed-through",
+        }
+    }
 }
 
 /// A directed edge between two resources.
@@ -107,11 +138,16 @@ impl Inventory {
         true
     }
 
-    /// Records a relation between two known resources; unknown ends are ignored (returns false).
+    /// Records a relation between two known resources; unknown ends and a relation already known are ignored
+    /// (returns false).
     pub fn relate(&mut self, from: &ResourceId, kind: RelationKind, to: &ResourceId) -> bool {
         let (Some(&f), Some(&t)) = (self.by_id.get(from), self.by_id.get(to)) else {
             return false;
         };
+        let known = self.outgoing.get(&f).into_iter().flatten().filter_map(|&e| self.relations.get(e));
+        if known.into_iter().any(|r| r.kind == kind && &r.to == to) {
+            return false;
+        }
         let edge = self.relations.len();
         self.relations.push(Relation { from: from.clone(), kind, to: to.clone() });
         self.outgoing.entry(f).or_default().push(edge);

@@ -6,6 +6,14 @@ use crate::attr::{Attr, Fields};
 
 use crate::resource::Resource;
 
+/// `apps/v1` + `Deployment` → `apps.Deployment`; core group (`v1`) → `Service`: the kind as resource ids spell it.
+pub fn qualified_kind(api_version: &str, kind: &str) -> String {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) if !group.is_empty() => format!("{group}.{kind}"),
+        _ => kind.to_owned(),
+    }
+}
+
 /// The kind without its API group: `apps.Deployment` → `Deployment`.
 pub fn base_kind(kind: &str) -> &str {
     kind.rsplit('.').next().unwrap_or(kind)

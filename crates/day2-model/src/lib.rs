@@ -7,8 +7,10 @@
 //! [`ControlRef`], [`Diagnostic`] and the [`Report`] that a run hands to reporters and stores.
 
 pub mod attr;
+pub mod aws;
 pub mod diagnostic;
 pub mod finding;
+pub mod graph;
 pub mod inventory;
 pub mod k8s;
 pub mod owner;
@@ -21,7 +23,8 @@ pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use finding::{
     ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Impact, Severity, Suppression,
 };
+pub use graph::{Graph, GraphFilter};
 pub use inventory::{Inventory, Relation, RelationKind};
 pub use owner::{Owner, OwnerKeys};
 pub use report::{Coverage, Report, RuleMeta, SourceSummary, Summary, report_schema};
-pub use resource::{Change, Examined, Origin, Provider, Resource, ResourceId, Snapshot};
+pub use resource::{Change, Examined, Origin, Provider, Resource, ResourceId, Side, Snapshot};

@@ -44,7 +44,7 @@ pub struct OwnerKeys {
     pub service: Vec<String>,
     /// Keys for the environment. Default: `env`, `environment`, `app.kubernetes.io/environment`.
     pub environment: Vec<String>,
-    /// Keys for a contact. Default: `owner`, `app.kubernetes.io/managed-by-team`.
+    /// Keys for a contact. Default: `owner`, `app.kubernetes.io/owner`.
     pub owner: Vec<String>,
 }
 

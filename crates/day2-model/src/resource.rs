@@ -22,6 +22,8 @@ pub enum Provider {
     Aws,
     /// PostgreSQL objects.
     Postgres,
+    /// Prometheus rules and scrape targets.
+    Prometheus,
 }
 
 impl Provider {
@@ -32,6 +34,7 @@ impl Provider {
             Provider::Tf => "tf",
             Provider::Aws => "aws",
             Provider::Postgres => "postgres",
+            Provider::Prometheus => "prometheus",
         }
     }
 }
@@ -109,11 +112,39 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// Which side of the fleet this origin is on.
+    pub fn side(&self) -> Side {
+        match self {
+            Origin::Declared { .. } => Side::Declared,
+            Origin::Live { .. } => Side::Live,
+        }
+    }
+
     /// `file:line` for declared resources, for messages and reports.
     pub fn location(&self) -> Option<(&str, u32)> {
         match self {
             Origin::Declared { file, line, .. } => Some((file.as_str(), *line)),
             Origin::Live { .. } => None,
+        }
+    }
+}
+
+/// The two sides of a fleet: what Git (or a state file) declares, and what runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Manifests, Terraform, declaration files.
+    Declared,
+    /// A cluster's API, a cloud account, a database's catalogs (or a recording of them).
+    Live,
+}
+
+impl Side {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Declared => "declared",
+            Side::Live => "live",
         }
     }
 }

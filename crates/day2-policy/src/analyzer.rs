@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use day2_analyze::{Analyzer, Context};
+use day2_analyze::{Analysis, Analyzer, Context, Inputs};
 use day2_model::{
-    Diagnostic, DiagnosticKind, Domain, Finding, FindingId, FindingStatus, Inventory, Provider, Resource, ResourceId,
-    RuleMeta, Severity,
+    Diagnostic, DiagnosticKind, Domain, Finding, FindingId, Inventory, Provider, Resource, ResourceId, RuleMeta,
+    Severity,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,11 +19,14 @@ use crate::load;
 use crate::rego::{self, RegoVersion};
 
 /// The `policies:` section of day2.yaml.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Files and directories of policies: `.rego` modules, ConstraintTemplates and Constraints (YAML), and data
-    /// documents (YAML/JSON without `kind`), relative to the configuration file.
+    /// documents (YAML/JSON without `kind`, merged into `data` as conftest's `--data`), relative to the
+    /// configuration file; `--policy PATH` adds to it. `*_test.rego` files and other Kubernetes objects are skipped.
+    /// An OPA bundle (a directory with a `.manifest`, or a `.tar.gz`) follows OPA's rules instead: only
+    /// `data.json`/`data.yaml` are data, under their directory's path, and the manifest's `rego_version` applies.
     pub paths: Vec<PathBuf>,
     /// Rego syntax: `auto` (per file), `v0` or `v1`.
     pub rego_version: RegoVersion,
@@ -134,8 +137,21 @@ impl Policies {
 
     /// Runs every policy over the inventory's Kubernetes objects.
     pub fn run(&self, inventory: &Inventory, context: &Context) -> PolicyRun {
-        let resources: Vec<&Resource> =
-            inventory.resources().iter().filter(|r| r.provider == Provider::K8s && r.attrs.is_object()).collect();
+        self.run_on(inventory, &|_| true, context)
+    }
+
+    /// Runs every policy over the Kubernetes objects of the inventory that `include` accepts.
+    fn run_on(
+        &self,
+        inventory: &Inventory,
+        include: &(dyn Fn(&Resource) -> bool + Sync),
+        context: &Context,
+    ) -> PolicyRun {
+        let resources: Vec<&Resource> = inventory
+            .resources()
+            .iter()
+            .filter(|r| r.provider == Provider::K8s && r.attrs.is_object() && include(r))
+            .collect();
         let mut run = PolicyRun::default();
         // Each object becomes a Rego value once, for both kinds of policy.
         let objects: Vec<Object> = resources
@@ -298,34 +314,10 @@ fn finding(
     remediation: String,
     context: &Context,
 ) -> Finding {
-    let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
     let controls = crate::compliance::controls_for(&rule_id);
-    Finding {
-        id: FindingId::compute(ANALYZER, &rule_id, &r.id, &message),
-        rule_id,
-        analyzer: ANALYZER.to_owned(),
-        domain: Domain::Security,
-        severity,
-        title,
-        subject: String::new(),
-        message,
-        resource: r.id.clone(),
-        kind: r.kind.clone(),
-        file,
-        line,
-        template: r.template().map(str::to_owned),
-        owner: r.owner.clone(),
-        evidence: Vec::new(),
-        remediation,
-        fix: None,
-        controls,
-        impact: None,
-        status: FindingStatus::OPEN,
-        first_seen: context.now,
-        last_seen: context.now,
-        resolved_at: None,
-        changed_at: None,
-    }
+    // The message is part of the id: one constraint can report several distinct problems about one object.
+    let about = Finding::about(r, ANALYZER, &rule_id, &message, context.now);
+    Finding { rule_id, severity, title, message, remediation, controls, subject: String::new(), ..about }
 }
 
 impl Analyzer for Policies {
@@ -333,11 +325,26 @@ impl Analyzer for Policies {
         ANALYZER
     }
 
-    fn analyze(&self, inventory: &Inventory, context: &Context) -> Vec<Finding> {
-        let run = self.run(inventory, context);
-        for d in &run.diagnostics {
-            tracing::warn!(file = %d.file, line = ?d.line, "{}", d.message);
-        }
-        run.findings
+    fn analyze(&self, inputs: &Inputs<'_>, context: &Context) -> Analysis {
+        let analysis = day2_analyze::posture::both_sides(
+            inputs,
+            |inventory, include| {
+                let run = self.run_on(inventory, include, context);
+                tracing::info!(evaluations = run.evaluations, findings = run.findings.len(), "Ran Rego policies.");
+                // A rule that failed to evaluate somewhere has incomplete results: not "run", not "applicable".
+                let complete = |id: &String| !run.errored.contains(id);
+                Analysis {
+                    rules_run: self.rule_ids().into_iter().filter(complete).collect(),
+                    applicable: run.applicable.iter().filter(|id| complete(id)).cloned().collect(),
+                    diagnostics: run.diagnostics,
+                    findings: run.findings,
+                    ..Analysis::default()
+                }
+            },
+            |finding, id| FindingId::compute(ANALYZER, &finding.rule_id, id, &finding.message),
+        );
+        let fired: BTreeSet<&str> = analysis.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        let rules = fired.into_iter().filter_map(|id| self.rule_meta(id)).collect();
+        Analysis { rules, ..analysis }
     }
 }

@@ -9,7 +9,7 @@ use crate::load::{Doc, RegoFile};
 use crate::rego::{self, Annotation, RegoVersion};
 
 /// How conftest policies are selected and fed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConftestConfig {
     /// Packages whose rules run (conftest's `--namespace`); default `main`.

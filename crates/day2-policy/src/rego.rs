@@ -8,7 +8,7 @@ use regorus::{Engine, Value};
 use serde::{Deserialize, Serialize};
 
 /// Which Rego syntax a module is written in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RegoVersion {
     /// Try v1 (OPA 1.0's default) and fall back to v0 (Gatekeeper, conftest before 0.56), per file.

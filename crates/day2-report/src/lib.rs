@@ -3,6 +3,7 @@
 //! One file per format, each a [`Reporter`]; [`Format`] is the index. Adding a format is one file and one enum variant.
 //! Reporters only format: they never filter, sort or decide exit codes (the caller does).
 
+mod graph;
 mod json;
 mod junit;
 mod markdown;
@@ -12,6 +13,8 @@ mod table;
 use std::io::Write;
 
 use day2_model::Report;
+
+pub use graph::{GraphFormat, render_graph};
 
 /// An output format for `-o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +86,18 @@ pub fn render(format: Format, report: &Report, options: &Options, out: &mut dyn 
 
 /// `file:line` of a finding (with the Helm template when known), or its resource id when it has no file.
 pub(crate) fn location(f: &day2_model::Finding) -> String {
+    let live = f.sides.contains(&day2_model::Side::Live);
     let at = match (&f.file, f.line) {
         (Some(file), Some(line)) => format!("{file}:{line}"),
         (Some(file), None) => file.clone(),
+        // Seen live only: the cluster or account it runs in (`live k8s/prod-eu`); the resource column names it.
+        _ if live => {
+            let scope: Vec<&str> = f.resource.as_str().splitn(3, '/').take(2).collect();
+            format!("live {}", scope.join("/"))
+        }
         _ => f.resource.to_string(),
     };
+    let at = if live && f.file.is_some() { format!("{at} (and live)") } else { at };
     match &f.template {
         Some(t) => format!("{at} ({t})"),
         None => at,

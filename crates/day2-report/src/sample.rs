@@ -21,6 +21,7 @@ pub(crate) fn report() -> Report {
             file: Some(file.into()),
             line: Some(12),
             template: Some("shop/templates/deployment.yaml".into()),
+            sides: vec![Side::Declared],
             owner: Owner { team: Some("payments".into()), ..Owner::default() },
             evidence: vec![Evidence { path: "/spec/x".into(), expected: Some(false.into()), actual: true.into() }],
             remediation: "Remove privileged.".into(),

@@ -37,7 +37,7 @@ fn run(dir: &tempfile::TempDir, name: &str, store: StoreLocation) {
     // The server's own cycle reads one small manifest (another source, so the bench's findings stay open).
     std::fs::write(dir.path().join("app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\n")
         .unwrap();
-    let config = "sources:\n  manifests:\n    - paths: [app.yaml]\n      source_name: app\n";
+    let config = "sources:\n  - manifests:\n      paths: [app.yaml]\n      source_name: app\n";
     std::fs::write(dir.path().join("day2.yaml"), config).unwrap();
     let port = day2_testkit::free_port().unwrap();
     let options = ServeOptions {

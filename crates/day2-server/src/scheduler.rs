@@ -1,4 +1,5 @@
-//! The loop: the check job, and the drift job when live sources are configured, each run on its schedule
+//! The loop: the check job (checks and policies on declared and live state), and the drift job when live sources
+//! are configured, each run on its schedule
 //! (`serve.schedule`: an interval or a cron expression, with jitter; else every `--interval`) and at once when a watched
 //! source changes; each run is recorded in the store, then health and metrics are refreshed. A replica runs only the jobs it holds the lease of (see `lease`).
 //! Pipelines are blocking (rayon inside), so they run on the blocking pool.
@@ -10,7 +11,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use day2_engine::config::{Config, Schedule};
 use day2_engine::pipeline::{self, Run, Settings};
-use day2_store::RunRecord;
 
 use crate::{JobHealth, SourceHealth, State, lease};
 
@@ -26,7 +26,8 @@ pub(crate) async fn run(
     loop {
         // The configuration in force at the start of the cycle (a reload takes effect at the next one).
         let config: &Config = &state.loaded().config;
-        let settings = Settings::new(config, &[], &config_name);
+        // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
+        let settings = Settings { live_posture: true, ..Settings::new(config, &[], &config_name) };
         let schedule = &config.serve.schedule;
         let now = Instant::now();
         if woken || now >= due.check {
@@ -125,16 +126,9 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
     match outcome {
         Ok(run) => {
             health.findings = run.report.findings.len();
-            let record = RunRecord {
-                started_at: run.report.started_at,
-                sources: &run.report.sources,
-                resources: run.inventory.resources(),
-                findings: &run.report.findings,
-                rules_run: &run.rules_run,
-            };
             let lease = if name == "drift" { lease::DRIFT } else { lease::CHECK };
             let recorded = if lease::still_held(state, lease).await {
-                state.store.record_run(&record).await.map_err(|e| format!("recording the run: {e}"))
+                pipeline::record(state.store.as_ref(), &run).await.map_err(|e| format!("recording the run: {e}"))
             } else {
                 Err("not recorded: another replica took the job over during the run".to_owned())
             };
@@ -143,9 +137,6 @@ async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn
                     health.new = recorded.new.len();
                     health.resolved = recorded.resolved.len();
                     state.recorded.notify_waiters();
-                    if let Err(e) = state.store.record_coverage(run.report.started_at, &run.report.coverage).await {
-                        health.error = Some(format!("recording coverage: {e}"));
-                    }
                 }
                 Err(e) => health.error = Some(e),
             }

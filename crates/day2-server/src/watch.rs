@@ -1,10 +1,10 @@
 //! Detection in seconds: changes start a cycle at once instead of at the next interval.
 //!
-//! - Files: every declared source path (manifests, Terraform, PostgreSQL declarations, policies) and every recorded
-//!   live state is watched (directories recursively); a change to a file of a format day2 reads (`.yaml`, `.yml`,
+//! - Files: every path a source reads (`Source::watched_paths`: manifests, Terraform, PostgreSQL declarations,
+//!   recordings), the policies and the drift baseline are watched (directories recursively); a change to a file of a format day2 reads (`.yaml`, `.yml`,
 //!   `.json`, `.tfstate`, `.tf.json`, `.rego`) wakes the scheduler. A change to day2.yaml itself reloads it first.
 //!   Other files (the store, editor swap files) are ignored, so the store may sit next to the sources.
-//! - Kubernetes: each cluster read from its API is watched (`day2_collect::kubernetes::watch`); any object added,
+//! - Sources with a watch of their own (`Source::watch`: a Kubernetes cluster read from its API): any object added,
 //!   modified or deleted wakes the scheduler.
 //!
 //! Wakes coalesce (`Notify` holds at most one), so a burst of changes costs one cycle, and one more when a change
@@ -27,28 +27,19 @@ pub(crate) async fn run(state: Arc<State>) {
     loop {
         let config = state.loaded();
         let _files = watch_files(&state, &config.config);
-        let clusters = watch_clusters(&state, &config.config);
+        let sources = watch_sources(&state, &config.config);
         tokio::select! {
-            () = clusters => {}
+            () = sources => {}
             () = state.reloaded.notified() => tracing::debug!("Rebuilding watches after a reload."),
         }
     }
 }
 
-/// The paths whose changes matter: sources, policies, recordings, and day2.yaml.
+/// The paths whose changes matter: what each source reads, policies, the drift baseline, and day2.yaml.
 fn watched_paths(config: &Config, config_path: &Path) -> BTreeSet<PathBuf> {
-    let sources = &config.sources;
-    let mut paths: BTreeSet<PathBuf> = sources
-        .manifests
-        .iter()
-        .flat_map(|m| &m.paths)
-        .chain(sources.terraform.iter().flat_map(|t| &t.paths))
-        .chain(sources.postgres.iter().flat_map(|p| &p.paths))
-        .chain(&config.policies.paths)
-        .chain(config.live.kubernetes.iter().flat_map(|k| &k.recorded))
-        .filter(|p| p.as_os_str() != "-")
-        .cloned()
-        .collect();
+    let mut paths: BTreeSet<PathBuf> = config.sources.iter().flat_map(|s| s.source().watched_paths()).collect();
+    paths.extend(day2_collect::source::files_to_watch(&config.policies.paths));
+    paths.extend(config.drift.baseline.iter().cloned());
     paths.insert(config_path.to_owned());
     paths
 }
@@ -102,20 +93,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Watches every cluster read from its API until one watch gives up (it never does; reloads drop it).
-async fn watch_clusters(state: &Arc<State>, config: &Config) {
-    let clusters = config.live.kubernetes.iter().filter(|k| k.recorded.is_empty()).map(|cluster| async move {
-        let changed = || state.wake.notify_one();
+/// Runs the watch of every source that has one of its own (a cluster read from its API) until the watch set is
+/// rebuilt; a watch that cannot start is tried again, less and less often.
+async fn watch_sources(state: &Arc<State>, config: &Config) {
+    let changed = || state.wake.notify_one();
+    let watches = config.sources.iter().map(|entry| async move {
+        let source = entry.source();
         let mut pause = std::time::Duration::from_secs(5);
-        // Setting up (client, discovery) fails while the cluster is unreachable: try again, less and less often.
-        while let Err(e) = day2_collect::kubernetes::watch(cluster, changed).await {
-            tracing::warn!(cluster = %cluster.cluster, error = %e, retry_in_s = pause.as_secs(), "Cannot watch the cluster yet; changes are seen at the next interval meanwhile.");
+        while let Some(Err(e)) = match source.watch(&changed) {
+            Some(watch) => Some(watch.await),
+            None => None,
+        } {
+            tracing::warn!(source = %source.name(), error = %e, retry_in_s = pause.as_secs(), "Cannot watch the source yet; changes are seen at the next interval meanwhile.");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(300));
         }
     });
-    futures::future::join_all(clusters).await;
-    // Nothing to watch (or every watch failed to start): wait for a reload.
+    futures::future::join_all(watches).await;
+    // Nothing to watch (or every watch ended): wait for a reload.
     std::future::pending::<()>().await;
 }
 

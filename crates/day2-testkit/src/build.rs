@@ -2,7 +2,7 @@
 //! tests only spell out what they are about.
 
 use chrono::Utc;
-use day2_model::{Domain, Finding, FindingId, FindingStatus, Origin, Owner, Provider, Resource, ResourceId, Severity};
+use day2_model::{Finding, Origin, Owner, Provider, Resource, ResourceId, Severity};
 
 /// A declared `apps.Deployment` `shop/<name>` in cluster `c`, read from `<name>.yaml` line 1 by source `source`.
 pub fn resource(name: &str, source: &str) -> Resource {
@@ -24,31 +24,13 @@ pub fn resource(name: &str, source: &str) -> Resource {
 
 /// An open, high-severity security finding of `rule` on `r`, seen now.
 pub fn finding(rule: &str, r: &Resource) -> Finding {
-    let now = Utc::now();
     Finding {
-        id: FindingId::compute("checks", rule, &r.id, ""),
-        rule_id: rule.into(),
-        analyzer: "checks".into(),
-        domain: Domain::Security,
         severity: Severity::High,
         title: format!("title of {rule}"),
         message: format!("{rule} on {}", r.name),
-        resource: r.id.clone(),
-        kind: r.kind.clone(),
-        subject: String::new(),
-        file: r.location().map(|(f, _)| f.to_owned()),
-        line: r.location().map(|(_, l)| l),
         template: None,
         owner: Owner::default(),
-        evidence: vec![],
         remediation: "fix it".into(),
-        fix: None,
-        controls: vec![],
-        impact: None,
-        status: FindingStatus::OPEN,
-        first_seen: now,
-        last_seen: now,
-        resolved_at: None,
-        changed_at: None,
+        ..Finding::about(r, "checks", rule, "", Utc::now())
     }
 }

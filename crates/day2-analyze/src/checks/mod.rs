@@ -10,13 +10,14 @@ pub mod tf;
 use std::collections::{BTreeMap, BTreeSet};
 
 use day2_model::{
-    ControlRef, Domain, Evidence, Finding, FindingId, FindingStatus, Fix, Framework, Inventory, Provider, Resource,
-    Severity,
+    ControlRef, Domain, Evidence, Finding, FindingId, Fix, Framework, Inventory, Provider, Resource, RuleMeta, Severity,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{Analyzer, Context};
+use crate::{Analysis, Analyzer, Context, Inputs};
+
+const ANALYZER: &str = "checks";
 
 /// Which resources a check looks at.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +55,10 @@ impl Target {
             Target::K8sKinds(kinds) => {
                 f.provider == Provider::K8s && (kinds.is_empty() || kinds.contains(&f.base_kind))
             }
-            Target::TfTypes(types) => f.provider == Provider::Tf && (types.is_empty() || types.contains(&f.base_kind)),
+            // AWS objects read live are shaped as the Terraform resources that declare them, so the same checks apply.
+            Target::TfTypes(types) => {
+                matches!(f.provider, Provider::Tf | Provider::Aws) && (types.is_empty() || types.contains(&f.base_kind))
+            }
         }
     }
 
@@ -111,7 +115,7 @@ impl Hit {
 }
 
 /// Tunables some checks read (`checks.params` in day2.yaml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// Tags every taggable AWS resource must carry (TF-TAG-001). Default: `owner`, `environment`.
@@ -181,6 +185,20 @@ impl Check {
     pub fn control_refs(&self) -> Vec<ControlRef> {
         self.controls.iter().map(|(f, c)| ControlRef { framework: *f, control: (*c).to_owned() }).collect()
     }
+
+    /// The check's metadata, for reports.
+    pub fn meta(&self) -> RuleMeta {
+        RuleMeta {
+            id: self.id.to_owned(),
+            title: self.title.to_owned(),
+            domain: self.domain,
+            severity: self.severity,
+            rationale: self.rationale.to_owned(),
+            remediation: self.remediation.to_owned(),
+            references: self.references.iter().map(|s| (*s).to_owned()).collect(),
+            controls: self.control_refs(),
+        }
+    }
 }
 
 /// Every built-in check, Kubernetes first, in id order within each area.
@@ -194,12 +212,12 @@ pub fn find(id: &str) -> Option<&'static Check> {
 }
 
 /// Which checks run and how (`checks` in day2.yaml).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChecksConfig {
-    /// Run only these check ids (empty = all). Example: `[K8S-POD-001, TF-S3-001]`.
+    /// Run only these check ids (empty = all; `--check ID` adds to it). Example: `[K8S-POD-001, TF-S3-001]`.
     pub enable: Vec<String>,
-    /// Never run these check ids. Example: `[K8S-IMG-003]`.
+    /// Never run these check ids (`--skip ID` adds to it). Example: `[K8S-IMG-003]`.
     pub disable: Vec<String>,
     /// Severity overrides by id. Example: `{K8S-REL-001: critical}`.
     pub severity: BTreeMap<String, Severity>,
@@ -262,20 +280,6 @@ impl Checks {
         &self.enabled
     }
 
-    /// Ids of the enabled checks that apply to at least one resource of the inventory (compliance reports call a
-    /// control whose checks apply to nothing "not applicable").
-    pub fn applicable(&self, inventory: &Inventory) -> BTreeSet<&'static str> {
-        let mut out = BTreeSet::new();
-        for resource in inventory.resources() {
-            let facts = Facts::of(resource);
-            out.extend(self.enabled.iter().filter(|c| c.target.covers(&facts)).map(|c| c.id));
-            if out.len() == self.enabled.len() {
-                break;
-            }
-        }
-        out
-    }
-
     /// Runs the given checks on one resource.
     pub fn check_resource(&self, resource: &Resource, inventory: &Inventory, context: &Context) -> Vec<Finding> {
         let input = Input { resource, inventory, params: &self.params };
@@ -290,43 +294,59 @@ impl Checks {
     }
 
     fn finding(&self, check: &Check, r: &Resource, hit: Hit, context: &Context) -> Finding {
-        let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
         Finding {
-            id: FindingId::compute("checks", check.id, &r.id, &hit.subject),
-            rule_id: check.id.to_owned(),
-            analyzer: "checks".to_owned(),
             domain: check.domain,
             severity: self.severity.get(check.id).copied().unwrap_or(check.severity),
             title: check.title.to_owned(),
             message: hit.message,
-            resource: r.id.clone(),
-            kind: r.kind.clone(),
-            subject: hit.subject,
-            file,
-            line,
-            template: r.template().map(str::to_owned),
-            owner: r.owner.clone(),
             evidence: hit.evidence,
             remediation: check.remediation.to_owned(),
             fix: hit.fix,
             controls: check.control_refs(),
-            impact: None,
-            status: FindingStatus::OPEN,
-            first_seen: context.now,
-            last_seen: context.now,
-            resolved_at: None,
-            changed_at: None,
+            ..Finding::about(r, ANALYZER, check.id, &hit.subject, context.now)
+        }
+    }
+}
+
+impl Checks {
+    /// Runs the enabled checks on the resources of `inventory` that `include` accepts.
+    fn run(&self, inventory: &Inventory, include: &(dyn Fn(&Resource) -> bool + Sync), context: &Context) -> Analysis {
+        let findings: Vec<Finding> = inventory
+            .resources()
+            .par_iter()
+            .filter(|r| include(r))
+            .flat_map_iter(|r| self.check_resource(r, inventory, context))
+            .collect();
+        let mut applicable = BTreeSet::new();
+        for resource in inventory.resources().iter().filter(|r| include(r)) {
+            let facts = Facts::of(resource);
+            applicable.extend(self.enabled.iter().filter(|c| c.target.covers(&facts)).map(|c| c.id.to_owned()));
+            if applicable.len() == self.enabled.len() {
+                break;
+            }
+        }
+        let fired: BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+        Analysis {
+            rules: fired.into_iter().filter_map(find).map(Check::meta).collect(),
+            rules_run: self.enabled.iter().map(|c| c.id.to_owned()).collect(),
+            applicable,
+            findings,
+            ..Analysis::default()
         }
     }
 }
 
 impl Analyzer for Checks {
     fn name(&self) -> &'static str {
-        "checks"
+        ANALYZER
     }
 
-    fn analyze(&self, inventory: &Inventory, context: &Context) -> Vec<Finding> {
-        inventory.resources().par_iter().flat_map_iter(|r| self.check_resource(r, inventory, context)).collect()
+    fn analyze(&self, inputs: &Inputs<'_>, context: &Context) -> Analysis {
+        crate::posture::both_sides(
+            inputs,
+            |inventory, include| self.run(inventory, include, context),
+            |finding, id| FindingId::compute(ANALYZER, &finding.rule_id, id, &finding.subject),
+        )
     }
 }
 

@@ -121,40 +121,17 @@ impl Baseline {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use day2_model::{Domain, Evidence, FindingId, ResourceId, Severity};
+    use day2_model::{Domain, Evidence};
     use serde_json::json;
 
     fn changed(replicas: i64) -> Finding {
-        let resource = ResourceId::from_raw("k8s/prod/apps.Deployment/shop/cart");
+        let resource = day2_testkit::build::resource("cart", "manifests");
+        let evidence =
+            vec![Evidence { path: "/spec/replicas".into(), expected: Some(json!(2)), actual: json!(replicas) }];
         Finding {
-            id: FindingId::compute("drift", "DRIFT-CHANGED", &resource, ""),
-            rule_id: "DRIFT-CHANGED".into(),
-            analyzer: "drift".into(),
             domain: Domain::Drift,
-            severity: Severity::Medium,
-            title: String::new(),
-            message: String::new(),
-            resource,
-            kind: "apps.Deployment".into(),
-            subject: String::new(),
-            file: None,
-            line: None,
-            template: None,
-            owner: Default::default(),
-            evidence: vec![Evidence {
-                path: "/spec/replicas".into(),
-                expected: Some(json!(2)),
-                actual: json!(replicas),
-            }],
-            remediation: String::new(),
-            fix: None,
-            controls: Vec::new(),
-            impact: None,
-            status: FindingStatus::OPEN,
-            first_seen: Utc::now(),
-            last_seen: Utc::now(),
-            resolved_at: None,
-            changed_at: None,
+            evidence,
+            ..Finding::about(&resource, "drift", "DRIFT-CHANGED", "", Utc::now())
         }
     }
 

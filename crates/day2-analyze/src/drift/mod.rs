@@ -16,15 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use day2_model::{
-    Attr, Coverage, Domain, Evidence, Examined, Finding, FindingId, FindingStatus, Inventory, Provider, Resource,
-    RuleMeta, Severity,
+    Attr, Coverage, Domain, Evidence, Examined, Finding, Inventory, Provider, Resource, RuleMeta, Severity,
 };
 use globset::{Glob, GlobMatcher};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Context;
+use crate::{Analysis, Analyzer, Context, Inputs};
 
 /// Rule id of declared objects absent from the live scope.
 pub const MISSING: &str = "DRIFT-MISSING";
@@ -36,7 +35,7 @@ pub const CHANGED: &str = "DRIFT-CHANGED";
 const ANALYZER: &str = "drift";
 
 /// The `drift:` section of day2.yaml.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriftConfig {
     /// Fields never reported as changed, for the resources a rule selects.
@@ -46,10 +45,13 @@ pub struct DriftConfig {
     /// Resource id globs never reported as unmanaged (and not counted in coverage), like `.driftignore`:
     /// `k8s/*/Secret/*/sh.helm.release.*`.
     pub unmanaged_ignore: Vec<String>,
+    /// A baseline of accepted drift (written by `day2 drift --write-baseline`), relative to day2.yaml: its findings
+    /// are reported as suppressed, by `day2 drift` and `day2 serve` alike. `--baseline` replaces it.
+    pub baseline: Option<std::path::PathBuf>,
 }
 
 /// One ignore rule: a JSON pointer (a `*` segment matches any key or index) on the resources it selects.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IgnoreRule {
     /// Pointer prefix: `/spec/replicas`, `/spec/template/spec/containers/*/image`.
@@ -255,6 +257,12 @@ impl Drift {
         outcome
     }
 
+    /// Whether drift was looked for at all: a live scope was read, or Terraform declares something a plan may have
+    /// refreshed.
+    fn compared_anything(inputs: &Inputs<'_>) -> bool {
+        !inputs.scopes.is_empty() || inputs.declared.resources().iter().any(|r| r.provider == Provider::Tf)
+    }
+
     /// Drift a Terraform plan found by refreshing (`resource_drift`): resources changed or deleted outside Terraform,
     /// reported like live drift, field by field (state as recorded → as found), traced to the resource in the plan.
     pub fn plan_drift(&self, declared: &Inventory, context: &Context) -> Vec<Finding> {
@@ -301,10 +309,14 @@ impl Drift {
             return self.changed_setting(declared, live, context);
         }
         let owned = self.managed_pointers(live);
-        // AWS objects come in one canonical shape from both sides (day2_collect::aws::normalize): every difference
+        // AWS objects are compared in one canonical shape (day2_model::aws::project): every difference
         // counts. Kubernetes declarations name a subset of what the server holds.
         let diffs = if declared.provider == Provider::Aws {
-            diff::diff_exact(&declared.attrs, &live.attrs)
+            let canonical = |r: &Resource| match day2_model::aws::spec(&r.kind) {
+                Some(spec) => Attr::from(&day2_model::aws::project(spec, &r.attrs.to_value())),
+                None => r.attrs.clone(),
+            };
+            diff::diff_exact(&canonical(declared), &canonical(live))
         } else {
             diff::diff(&declared.attrs, &live.attrs)
         };
@@ -477,32 +489,40 @@ fn finding(
     context: &Context,
 ) -> Finding {
     let meta = rule_meta(rule);
-    let (file, line) = r.location().map(|(f, l)| (Some(f.to_owned()), Some(l))).unwrap_or((None, None));
     Finding {
-        id: FindingId::compute(ANALYZER, rule, &r.id, ""),
-        rule_id: rule.to_owned(),
-        analyzer: ANALYZER.to_owned(),
         domain: Domain::Drift,
         severity,
         title: meta.as_ref().map(|m| m.title.clone()).unwrap_or_default(),
         message,
-        resource: r.id.clone(),
-        kind: r.kind.clone(),
-        subject: String::new(),
-        file,
-        line,
-        template: r.template().map(str::to_owned),
-        owner: r.owner.clone(),
         evidence,
         remediation: meta.map(|m| m.remediation).unwrap_or_default(),
-        fix: None,
-        controls: Vec::new(),
-        impact: None,
-        status: FindingStatus::OPEN,
-        first_seen: context.now,
-        last_seen: context.now,
-        resolved_at: None,
-        changed_at: None,
+        ..Finding::about(r, ANALYZER, rule, "", context.now)
+    }
+}
+
+impl Analyzer for Drift {
+    fn name(&self) -> &'static str {
+        ANALYZER
+    }
+
+    fn analyze(&self, inputs: &Inputs<'_>, context: &Context) -> Analysis {
+        let mut outcome = self.compare(inputs.declared, inputs.live, inputs.scopes, context);
+        outcome.findings.extend(self.plan_drift(inputs.declared, context));
+        // A store resolves findings of the rules that ran; "missing" did not run where a live collection was partial.
+        let all_complete = inputs.scopes.iter().all(|s| s.complete);
+        let rules_run = if Self::compared_anything(inputs) {
+            RULES.iter().filter(|r| all_complete || **r != MISSING).map(|r| (*r).to_owned()).collect()
+        } else {
+            BTreeSet::new()
+        };
+        let fired: BTreeSet<&str> = outcome.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        Analysis {
+            rules: fired.into_iter().filter_map(rule_meta).collect(),
+            rules_run,
+            findings: outcome.findings,
+            coverage: outcome.coverage,
+            ..Analysis::default()
+        }
     }
 }
 

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use day2_engine::pipeline::{self, Run, Settings};
-use day2_store::{RunRecord, StoreLocation};
+use day2_model::Side;
+use day2_store::StoreLocation;
 
 use super::{emit, exit_code, load_config, use_color};
 use crate::cli::{CheckArgs, Global, ReportArgs};
@@ -18,11 +19,20 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
     config.checks.disable.extend(args.skip.iter().cloned());
     config.policies.paths.extend(args.policies.iter().cloned());
     config.policies.conftest.combine |= args.combine;
+    config.live_posture |= args.live;
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
-    if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+    let declared = settings.sources_of(Side::Declared).next().is_some();
+    let live = settings.live_posture && settings.sources_of(Side::Live).next().is_some();
+    if !declared && !live {
         bail!(
             "nothing to scan: give paths (`day2 check k8s/`), `-` for stdin, or configure sources in day2.yaml (`day2 init`)"
+        );
+    }
+    if args.live && !live {
+        bail!(
+            "--live: day2.yaml configures no live source; add one to `sources` (`- kubernetes: {{cluster: prod, context: prod}}`, \
+             `- kubernetes: {{cluster: prod, recorded: [live.yaml]}}`, `- aws: {{region: eu-west-1}}`)"
         );
     }
     super::use_store_key(args.report.store.as_ref());
@@ -31,18 +41,12 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
 
 /// Records the run when asked, renders the report and returns the exit code (shared with `day2 drift`).
 pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<ExitCode> {
+    let recorded = args.store.as_ref().map(|path| (path, record_run(path, &run)));
     let mut report = run.report;
     // A store that cannot be written must not cost the user the scan: the report is printed anyway, then the error.
     let mut store_error = None;
-    if let Some(path) = &args.store {
-        let record = RunRecord {
-            started_at: report.started_at,
-            sources: &report.sources,
-            resources: run.inventory.resources(),
-            findings: &report.findings,
-            rules_run: &run.rules_run,
-        };
-        match record_run(path, &record, &report.coverage) {
+    if let Some((path, recorded)) = recorded {
+        match recorded {
             Ok(outcome) => {
                 for f in &mut report.findings {
                     if let Some(t) = outcome.first_seen.get(&f.id) {
@@ -73,17 +77,11 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
     Ok(code)
 }
 
-/// Records the run, and the coverage a drift run measured.
-fn record_run(
-    location: &StoreLocation,
-    record: &RunRecord<'_>,
-    coverage: &[day2_model::Coverage],
-) -> Result<day2_store::RunOutcome> {
+/// Records the run in the store at `location`.
+fn record_run(location: &StoreLocation, run: &Run) -> Result<day2_store::RunOutcome> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     Ok(runtime.block_on(async {
         let store = day2_store::open(location).await?;
-        let outcome = store.record_run(record).await?;
-        store.record_coverage(record.started_at, coverage).await?;
-        Ok::<_, day2_store::StoreError>(outcome)
+        pipeline::record(store.as_ref(), run).await
     })?)
 }

@@ -29,7 +29,7 @@ fn report(global: &Global, args: ComplianceArgs) -> Result<ExitCode> {
     let (mut config, config_name) = load_config(global)?;
     config.policies.paths.extend(args.policies.iter().cloned());
     let settings = Settings::new(&config, &args.paths, &config_name);
-    if settings.manifests.iter().all(|m| m.paths.is_empty()) && settings.terraform.iter().all(|t| t.paths.is_empty()) {
+    if settings.sources_of(day2_model::Side::Declared).next().is_none() {
         bail!("nothing to scan: give paths (`day2 compliance report -f nis2 k8s/`) or configure sources in day2.yaml");
     }
     let run = pipeline::run(&settings);

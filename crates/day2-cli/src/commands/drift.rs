@@ -3,9 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use day2_analyze::drift::DriftConfig;
 use day2_analyze::drift::baseline::Baseline;
 use day2_collect::kubernetes::KubernetesConfig;
+use day2_collect::manifests::ManifestsConfig;
 use day2_engine::pipeline::{self, Settings};
+use day2_engine::sources::SourceConfig;
+use day2_model::Side;
 
 use super::check::finish;
 use super::load_config;
@@ -20,54 +24,62 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
         // The cluster names the command line's inputs; configured sources keep their own. Paths given on the
         // command line take their settings from the first manifests source.
         if !args.paths.is_empty() {
-            match config.sources.manifests.first_mut() {
+            match config.sources.iter_mut().find_map(|s| match s {
+                SourceConfig::Manifests(m) => Some(m),
+                _ => None,
+            }) {
                 Some(m) => m.cluster = cluster.clone(),
                 None => config
                     .sources
-                    .manifests
-                    .push(day2_collect::manifests::ManifestsConfig { cluster: cluster.clone(), ..Default::default() }),
+                    .push(SourceConfig::Manifests(ManifestsConfig { cluster: cluster.clone(), ..Default::default() })),
             }
         }
     }
     if !args.live.is_empty() || args.context.is_some() {
-        let cluster = args.cluster.clone().or_else(|| config.sources.manifests.first().map(|m| m.cluster.clone()));
+        // The command line's cluster replaces the configured ones.
+        let first_cluster = config.sources.iter().find_map(|s| match s {
+            SourceConfig::Manifests(m) => Some(m.cluster.clone()),
+            _ => None,
+        });
+        let cluster = args.cluster.clone().or(first_cluster);
         let defaults = KubernetesConfig::default();
-        config.live.kubernetes = vec![KubernetesConfig {
+        config.sources.retain(|s| !matches!(s, SourceConfig::Kubernetes(_)));
+        config.sources.push(SourceConfig::Kubernetes(KubernetesConfig {
             cluster: cluster.unwrap_or(defaults.cluster.clone()),
             recorded: args.live.clone(),
             context: args.context.clone(),
             ..defaults
-        }];
+        }));
+    }
+    if let Some(path) = &args.baseline {
+        config.drift.baseline = Some(path.clone());
     }
     config.validate(std::path::Path::new(&config_name))?;
     let settings = Settings::new(&config, &args.paths, &config_name);
-    if settings.live.is_empty()
-        && settings.live_postgres.is_empty()
-        && settings.live_aws.is_empty()
-        && settings.terraform.iter().all(|t| t.paths.is_empty())
-    {
+    let has_terraform = settings.sources.iter().any(|s| matches!(s, SourceConfig::Terraform(t) if !t.paths.is_empty()));
+    if settings.sources_of(Side::Live).next().is_none() && !has_terraform {
         bail!(
-            "no live state to compare with: give --context <kubeconfig context> or --live <recording>, configure live.kubernetes, live.postgres or live.aws in day2.yaml, or give a Terraform plan (its resource_drift)"
+            "no live state to compare with: give --context <kubeconfig context> or --live <recording>, add a live source to `sources` in day2.yaml (kubernetes, postgres, aws), or give a Terraform plan (its resource_drift)"
         );
     }
-    if settings.manifests.iter().all(|m| m.paths.is_empty())
-        && settings.terraform.iter().all(|t| t.paths.is_empty())
-        && settings.postgres.iter().all(|p| p.paths.is_empty())
-    {
+    if settings.sources_of(Side::Declared).next().is_none() {
         bail!("no declared state: give paths (`day2 drift k8s/ --live live.yaml`) or configure sources in day2.yaml");
     }
     super::use_store_key(args.report.store.as_ref());
-    let mut run = pipeline::drift(&settings);
-    // Written before an older baseline is applied, so a refreshed baseline keeps what was accepted before.
+    // Written before the baseline is applied, so a refreshed baseline keeps what was accepted before.
     if let Some(path) = &args.write_baseline {
+        let unfiltered =
+            Settings { drift: DriftConfig { baseline: None, ..settings.drift.clone() }, ..settings.clone() };
+        let mut run = pipeline::drift(&unfiltered);
         let baseline = Baseline::of(&run.report.findings, run.report.started_at);
         baseline.write(path)?;
         eprintln!("wrote {} accepted drift finding(s) to {}", baseline.entries.len(), path.display());
+        if let Some(older) = &settings.drift.baseline {
+            Baseline::read(older)?.apply(&mut run.report.findings, &older.display().to_string());
+            run.report.recount();
+        }
+        return finish(global, run, &args.report);
     }
-    if let Some(path) = &args.baseline {
-        let baseline = Baseline::read(path)?;
-        baseline.apply(&mut run.report.findings, &path.display().to_string());
-        run.report.recount();
-    }
+    let run = pipeline::drift(&settings);
     finish(global, run, &args.report)
 }

@@ -23,7 +23,7 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         fail_on: config.fail_on,
         summary: Summary::default(),
         sources: Vec::new(),
-        rules: day2_engine::pipeline::rules_of(&findings, None),
+        rules: day2_engine::pipeline::builtin_rules_of(&findings),
         coverage: Vec::new(),
         findings,
         resolved: Vec::new(),

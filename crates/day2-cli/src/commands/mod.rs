@@ -3,8 +3,10 @@
 mod check;
 mod checks;
 mod compliance;
+mod config;
 mod drift;
 mod findings;
+mod graph;
 mod init;
 mod outcomes;
 mod policy;
@@ -35,6 +37,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outcomes(args) => outcomes::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Init(args) => init::run(args),
+        Command::Config(cmd) => config::run(&cli.global, cmd),
+        Command::Graph(args) => graph::run(&cli.global, args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "day2", &mut std::io::stdout());

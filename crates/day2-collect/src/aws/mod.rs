@@ -7,7 +7,7 @@
 //! adaptive mode, which backs off on throttling. A type (or one S3 bucket) that cannot be read makes the snapshot
 //! incomplete, so nothing in the scope is reported missing; what was read is kept.
 
-pub mod normalize;
+pub use day2_model::aws as normalize;
 #[cfg(feature = "aws")]
 mod read;
 
@@ -20,8 +20,8 @@ use serde_json::Value;
 #[cfg(feature = "aws")]
 pub use read::collect;
 
-/// One AWS account and region (`live.aws[]` in day2.yaml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One AWS account and region (`- aws: {…}` in `sources`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
     /// Scope of resource ids (`aws/<name>/…`) and of coverage. Default: the region.
@@ -125,10 +125,14 @@ pub fn live_resource(config: &AwsConfig, kind: &str, attrs: &Value, origin: day2
     })
 }
 
-/// The Terraform state's resources that this entry reads, as the AWS objects they declare: same ids and canonical
-/// attributes as [`live_resource`], with the Terraform address as name and the state's file, line and module as
+/// The Terraform state's resources that this entry reads, as the AWS objects they declare: same ids as
+/// [`live_resource`], with the Terraform address as name and the state's file, line and module as
 /// origin, so findings trace to the declaration.
-pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r Resource> + Clone) -> Vec<Resource> {
+/// Each comes with the id of the Terraform resource it views.
+pub fn declared_view<'r>(
+    config: &AwsConfig,
+    terraform: impl Iterator<Item = &'r Resource> + Clone,
+) -> Vec<(ResourceId, Resource)> {
     // S3 bucket settings carry no region of their own: they are where their bucket is, wherever it is declared.
     let bucket_regions: BTreeMap<&str, &str> = terraform
         .clone()
@@ -148,7 +152,7 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
         })
         .filter_map(|r| {
             let (id, _, attrs) = shaped(config, &r.kind, &r.attrs.to_value())?;
-            Some(Resource {
+            let view = Resource {
                 id,
                 provider: Provider::Aws,
                 scope: config.scope(),
@@ -161,7 +165,8 @@ pub fn declared_view<'r>(config: &AwsConfig, terraform: impl Iterator<Item = &'r
                 attrs: attrs.into(),
                 origin: r.origin.clone(),
                 source: r.source.clone(),
-            })
+            };
+            Some((r.id.clone(), view))
         })
         .collect()
 }
@@ -173,12 +178,13 @@ fn region_of(r: &Resource) -> Option<&str> {
     from_arn.or_else(|| r.attrs.get("region").and_then(Attr::as_str).filter(|s| !s.is_empty()))
 }
 
-/// The id, name in AWS and canonical attributes of an object of `kind`, the same for both sides so they pair.
+/// The id, name in AWS and attributes of an object of `kind`: the same id on both sides, so they pair (drift
+/// compares them in the canonical shape of [`normalize::project`]).
 fn shaped(config: &AwsConfig, kind: &str, attrs: &Value) -> Option<(ResourceId, String, Value)> {
     let spec = normalize::spec(kind)?;
     let name = normalize::identity(spec, attrs)?;
     let id = ResourceId::new(Provider::Aws, &config.scope(), kind, "", &name);
-    Some((id, name, normalize::project(spec, attrs)))
+    Some((id, name, attrs.clone()))
 }
 
 fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
@@ -189,6 +195,52 @@ fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
         .flatten()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
         .collect()
+}
+
+impl crate::source::Source for AwsConfig {
+    fn name(&self) -> String {
+        self.source()
+    }
+
+    fn side(&self) -> day2_model::Side {
+        day2_model::Side::Live
+    }
+
+    fn scope(&self) -> Option<(Provider, String)> {
+        Some((Provider::Aws, self.scope()))
+    }
+
+    fn validate(&self) -> Vec<String> {
+        let mut problems = AwsConfig::validate(self);
+        if cfg!(not(feature = "aws")) {
+            problems.push("this build of day2 has no AWS support (cargo feature `aws`)".to_owned());
+        }
+        problems
+    }
+
+    fn declared_view(&self, declared: &[Resource]) -> Vec<(ResourceId, Resource)> {
+        declared_view(self, declared.iter())
+    }
+
+    fn collect(&self) -> crate::source::Collecting<'_, day2_model::Snapshot> {
+        #[cfg(feature = "aws")]
+        return Box::pin(collect(self));
+        #[cfg(not(feature = "aws"))]
+        return Box::pin(async move {
+            let message = "this build of day2 has no AWS support (cargo feature `aws`)";
+            day2_model::Snapshot {
+                source: self.source(),
+                complete: false,
+                diagnostics: vec![day2_model::Diagnostic::new(
+                    day2_model::DiagnosticKind::Unreadable,
+                    format!("aws:{}", self.scope()),
+                    None,
+                    message,
+                )],
+                ..day2_model::Snapshot::default()
+            }
+        });
+    }
 }
 
 #[cfg(test)]

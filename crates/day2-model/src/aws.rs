@@ -1,7 +1,7 @@
 //! One shape for both sides of AWS drift: the Terraform AWS provider's resource types and attribute names.
 //!
-//! Live objects are read into Terraform's attribute layout; Terraform state keeps it already. Both then go through
-//! [`project`], which keeps the attributes day2 compares for the type and puts them in a canonical form, so that
+//! Live objects are read into Terraform's attribute layout; Terraform state keeps it already, so the Terraform checks
+//! apply to both. Drift compares them through [`project`], which keeps the attributes day2 compares for the type and puts them in a canonical form, so that
 //! what differs is what changed and not how it is written:
 //! - tags: the provider's `tags_all` (default tags included), else `tags`; empty and absent are the same;
 //! - unordered sets (`vpc_security_group_ids`) are sorted;
