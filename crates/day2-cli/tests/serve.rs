@@ -139,8 +139,10 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
     let paths = openapi["paths"].as_object().unwrap();
     assert!(paths.len() >= 10);
     for (path, operations) in paths {
+        // A path with a parameter is asked about a resource the store holds.
+        let path = path.replace("{id}", "k8s/shop-prod-eu/apps.Deployment/shop/cart");
         for method in operations.as_object().unwrap().keys() {
-            let (status, body) = request(port, &method.to_uppercase(), path, None).unwrap();
+            let (status, body) = request(port, &method.to_uppercase(), &path, None).unwrap();
             let expected: &[u16] = if method == "get" { &[200] } else { &[401] };
             assert!(expected.contains(&status), "{method} {path}: {status} {body}");
         }
@@ -152,6 +154,27 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
     let deployments = json(port, "/api/v1/resources?kind=apps.Deployment&limit=3");
     assert_eq!(deployments.as_array().unwrap().len(), 3);
     assert!(deployments.as_array().unwrap().iter().all(|r| r["kind"] == "apps.Deployment"));
+    // One resource, both sides: declared in Git, running in the (recorded) cluster, with its findings and relations.
+    let cart = json(port, "/api/v1/resources/k8s/shop-prod-eu/apps.Deployment/shop/cart");
+    assert_eq!(cart["resource"]["side"], "declared", "{cart}");
+    assert_eq!(cart["resource"]["declared"]["metadata"]["name"], "cart", "{cart}");
+    assert_eq!(cart["resource"]["live"]["metadata"]["name"], "cart", "the live copy: {cart}");
+    assert!(cart["resource"]["live"]["status"].is_object(), "only the live copy has a status: {cart}");
+    assert!(cart["findings"].as_array().unwrap().iter().any(|f| f["sides"] == serde_json::json!(["declared", "live"])));
+    assert!(cart["incoming"].as_array().unwrap().iter().any(|r| r["kind"] == "selects"), "{cart}");
+    assert_eq!(get(port, "/api/v1/resources/k8s/nope").unwrap().0, 404);
+    let debug = json(port, "/api/v1/resources/k8s/shop-prod-eu/apps.Deployment/shop/debug-shell");
+    assert_eq!((debug["resource"]["side"].as_str(), debug["resource"]["declared"].is_null()), (Some("live"), true));
+    let graph = json(port, "/api/v1/graph?namespace=shop");
+    let nodes = graph["nodes"].as_array().unwrap();
+    assert!(nodes.iter().all(|n| n["namespace"] == "shop") && nodes.len() > 5, "{graph}");
+    assert!(
+        nodes.iter().any(|n| n["id"] == "k8s/shop-prod-eu/apps.Deployment/shop/debug-shell" && n["side"] == "live")
+    );
+    assert!(!graph["edges"].as_array().unwrap().is_empty(), "{graph}");
+    let around = json(port, "/api/v1/graph?around=k8s/shop-prod-eu/Service/shop/storefront&depth=1");
+    assert!(around["nodes"].as_array().unwrap().len() >= 2, "{around}");
+    assert_eq!(get(port, "/api/v1/graph?depth=0").unwrap().0, 400);
     let outcomes = json(port, "/api/v1/outcomes?since=1d");
     assert!(outcomes["overall"]["detected"].as_u64().unwrap() > 0, "{outcomes}");
     assert!(outcomes["drift_hours_by_scope"].is_object());
@@ -210,9 +233,11 @@ fn every_endpoint_refuses_missing_invalid_and_lower_tokens() {
         Some("admin-token"),
     ];
     // Least caller (index into `callers`) each endpoint admits; those before it are refused.
-    let endpoints: [(&str, &str, usize, u16); 4] = [
+    let endpoints: [(&str, &str, usize, u16); 6] = [
         ("GET", "/api/v1/findings", 2, 200),
         ("GET", "/api/v1/sources", 2, 200),
+        ("GET", "/api/v1/graph", 2, 200),
+        ("GET", "/api/v1/resources/k8s/default/ConfigMap/shop/settings", 2, 200),
         ("POST", "/api/v1/runs", 3, 202),
         ("POST", "/api/v1/config/reload", 5, 200),
     ];

@@ -178,6 +178,8 @@ pub struct Run {
     pub rules_run: Vec<String>,
     /// Ids of the rules that applied to at least one resource (compliance: the rest are "not applicable").
     pub applicable: BTreeSet<String>,
+    /// The live copies of declared objects (the inventory holds the declared ones).
+    pub live_copies: Vec<day2_model::Resource>,
 }
 
 /// A linked inventory and what the report says about the sources it came from.
@@ -384,18 +386,28 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
     };
     report.recount();
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = report.findings.len(), "Run done.");
-    let inventory = topology(declared.inventory, &live.inventory, &declared_as);
-    Run { report, inventory, rules_run: rules_run.into_iter().collect(), applicable }
+    let (inventory, live_copies) = topology(declared.inventory, live.inventory, &declared_as);
+    Run { report, inventory, rules_run: rules_run.into_iter().collect(), applicable, live_copies }
 }
 
 /// One inventory of both sides, with every relation: the declared objects, the live objects no declaration names
 /// (findings about hand-made objects need them stored, under their live source, so they resolve when a complete read
 /// no longer has them), the relations of each side, Terraform addresses → the live objects they declare, and the
-/// relations across providers (`link::cross_provider`). The declared and live copies of one object are one node.
-fn topology(declared: Inventory, live: &Inventory, declared_as: &HashMap<ResourceId, ResourceId>) -> Inventory {
+/// relations across providers (`link::cross_provider`). The declared and live copies of one object are one node;
+/// the live copies are returned beside it.
+fn topology(
+    declared: Inventory,
+    live: Inventory,
+    declared_as: &HashMap<ResourceId, ResourceId>,
+) -> (Inventory, Vec<day2_model::Resource>) {
     let mut inventory = declared;
+    let mut live_copies = Vec::new();
     for r in live.resources() {
-        inventory.insert(r.clone());
+        if inventory.get(&r.id).is_some() {
+            live_copies.push(r.clone());
+        } else {
+            inventory.insert(r.clone());
+        }
     }
     for relation in live.relations() {
         inventory.relate(&relation.from, relation.kind, &relation.to);
@@ -404,7 +416,7 @@ fn topology(declared: Inventory, live: &Inventory, declared_as: &HashMap<Resourc
         inventory.relate(declaration, day2_model::RelationKind::Declares, view);
     }
     link::cross_provider(&mut inventory);
-    inventory
+    (inventory, live_copies)
 }
 
 /// Declared objects of a scope no live source names were not compared: said, rather than silence (a cluster name
@@ -446,7 +458,7 @@ fn apply_baseline(settings: &Settings, findings: &mut [Finding]) -> Vec<Diagnost
     }
 }
 
-/// Records a run in the store: its resources, findings (with their lifecycle) and coverage. The one way runs are
+/// Records a run in the store: its resources, findings (with their lifecycle), coverage and topology. The one way runs are
 /// recorded, by `day2 check --store`, `day2 drift --store` and `day2 serve`.
 pub async fn record(
     store: &dyn day2_store::Store,
@@ -461,6 +473,15 @@ pub async fn record(
     };
     let outcome = store.record_run(&record).await?;
     store.record_coverage(run.report.started_at, &run.report.coverage).await?;
+    store
+        .record_topology(&day2_store::TopologyRecord {
+            started_at: run.report.started_at,
+            sources: &run.report.sources,
+            resources: run.inventory.resources(),
+            relations: run.inventory.relations(),
+            live_copies: &run.live_copies,
+        })
+        .await?;
     Ok(outcome)
 }
 

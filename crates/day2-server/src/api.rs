@@ -7,6 +7,10 @@
 //! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
 //! - `GET /api/v1/resources?provider=&kind=&namespace=&team=&limit=&offset=` (viewer): stored resources by id, paged
 //!   like findings (raw objects are left out);
+//! - `GET /api/v1/resources/{id}` (viewer): one resource (the id as it is, slashes included) with its declared and
+//!   live objects, its findings in every state, and its relations both ways; 404 when the store does not know it;
+//! - `GET /api/v1/graph?scope=&namespace=&owner=&kind=&around=&depth=&max_nodes=` (viewer): the topology, nodes
+//!   coloured by their worst open finding (as `day2 graph -o json`);
 //! - `GET /api/v1/drift` (viewer): IaC coverage per live scope (latest drift run) and the open drift findings;
 //! - `GET /api/v1/outcomes?since=30d` (viewer): time to detect, time to repair, drift-hours and open-finding age,
 //!   overall, by team and by scope (as `day2 outcomes -o json`);
@@ -40,6 +44,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/resources", get(resources))
+        .route("/api/v1/resources/{*id}", get(resource))
+        .route("/api/v1/graph", get(graph))
         .route("/api/v1/drift", get(drift))
         .route("/api/v1/outcomes", get(outcomes))
         .route("/api/v1/leases", get(leases))
@@ -111,6 +117,7 @@ fn finding_query(query: &BTreeMap<String, String>) -> Result<FindingQuery, Strin
             .map(|s| s.parse::<Severity>().map_err(|e| format!("severity: {e}")))
             .transpose()?,
         team: query.get("team").cloned(),
+        resource: None,
         limit: Some(limit),
         offset,
     })
@@ -175,6 +182,101 @@ async fn resources(
         Ok(listed) => paged(listed, limit, offset),
         Err(e) => server_error(&e),
     }
+}
+
+/// One resource: its declared and live objects, its findings (every state) and its relations both ways.
+async fn resource(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    let detail = match state.store.resource(&id).await {
+        Ok(Some(detail)) => detail,
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, Json(json!({"error": format!("no resource `{id}`")}))).into_response();
+        }
+        Err(e) => return server_error(&e),
+    };
+    let findings = FindingQuery { resource: Some(id.clone()), limit: Some(MAX_PAGE), ..FindingQuery::all() };
+    match (state.store.findings(&findings).await, state.store.relations(Some(&id)).await) {
+        (Ok(findings), Ok(relations)) => {
+            let (outgoing, incoming): (Vec<_>, Vec<_>) = relations.into_iter().partition(|r| r.from.as_str() == id);
+            Json(json!({"resource": detail, "findings": findings, "outgoing": outgoing, "incoming": incoming}))
+                .into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => server_error(&e),
+    }
+}
+
+/// The topology, or the part of it a filter asks for.
+async fn graph(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    authorize!(state, headers, Role::Viewer);
+    if let Err(message) = only(&query, &["scope", "namespace", "owner", "kind", "around", "depth", "max_nodes"]) {
+        return bad_request(message);
+    }
+    let number = |key: &str, default: usize, most: usize| match query.get(key) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| format!("{key}: expected a number from 1 to {most}, not `{text}`")),
+    };
+    let (depth, max_nodes) = match (number("depth", 2, 10), number("max_nodes", 2_000, 20_000)) {
+        (Ok(depth), Ok(max_nodes)) => (depth, max_nodes),
+        (Err(message), _) | (_, Err(message)) => return bad_request(message),
+    };
+    let filter = day2_model::GraphFilter {
+        scope: query.get("scope").cloned(),
+        namespace: query.get("namespace").cloned(),
+        owner: query.get("owner").cloned(),
+        kind: query.get("kind").cloned(),
+        around: query.get("around").map(day2_model::ResourceId::from_raw),
+        depth,
+        max_nodes,
+    };
+    let listed = state.store.resources(&ResourceQuery::default()).await;
+    let relations = state.store.relations(None).await;
+    let open = state.store.findings(&FindingQuery::default()).await;
+    match (listed, relations, open) {
+        (Ok(listed), Ok(relations), Ok(open)) => {
+            let resources: Vec<day2_model::Resource> = listed.into_iter().filter_map(as_resource).collect();
+            Json(day2_model::Graph::build(&resources, &relations, &open, &filter)).into_response()
+        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => server_error(&e),
+    }
+}
+
+/// A stored resource as the graph needs it (no object: the graph shows names, kinds, owners and sides).
+fn as_resource(stored: day2_store::StoredResource) -> Option<day2_model::Resource> {
+    let provider = serde_json::from_value(serde_json::Value::String(stored.provider.clone())).ok()?;
+    let origin = match stored.side {
+        Some(day2_model::Side::Live) => {
+            day2_model::Origin::Live { source: stored.source.clone(), observed_at: stored.last_seen }
+        }
+        _ => day2_model::Origin::Declared { file: String::new(), line: 0, template: None, module: None },
+    };
+    let id = day2_model::ResourceId::from_raw(stored.id);
+    let scope = id.as_str().split('/').nth(1).unwrap_or_default().to_owned();
+    Some(day2_model::Resource {
+        id,
+        provider,
+        scope,
+        kind: stored.kind,
+        api_version: String::new(),
+        namespace: stored.namespace,
+        name: stored.name,
+        labels: Default::default(),
+        owner: stored.owner,
+        attrs: day2_model::Attr::from(serde_json::Value::Null),
+        origin,
+        source: stored.source,
+    })
 }
 
 async fn drift(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {

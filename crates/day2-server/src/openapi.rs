@@ -47,6 +47,9 @@ pub(crate) fn document() -> Value {
         generator.subschema_for::<Outcomes>(),
         generator.subschema_for::<Lease>(),
         generator.subschema_for::<StoredResource>(),
+        generator.subschema_for::<day2_store::ResourceDetail>(),
+        generator.subschema_for::<day2_model::Relation>(),
+        generator.subschema_for::<day2_model::Graph>(),
         generator.subschema_for::<StoredCoverage>(),
         generator.subschema_for::<JobHealth>(),
         generator.subschema_for::<SourceHealth>(),
@@ -115,6 +118,42 @@ pub(crate) fn document() -> Value {
                         "headers": {"x-next-offset": {"schema": {"type": "integer"}}},
                         "content": {"application/json": {"schema": {"type": "array", "items": reference("StoredResource")}}},
                     },
+                    "400": {"description": "An unknown parameter or value.", "content": {"application/json": {"schema": error}}},
+                }), "viewer"),
+            }},
+            "/api/v1/resources/{id}": {"get": {
+                "summary": "One resource: its declared and live objects, its findings in every state, its relations both ways. Role: viewer.",
+                "parameters": [{
+                    "name": "id", "in": "path", "required": true,
+                    "description": "The resource id as it is, slashes included (k8s/prod/apps.Deployment/shop/cart).",
+                    "schema": {"type": "string"},
+                }],
+                "responses": refusals(json!({
+                    "200": {"description": "The resource.", "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "properties": {
+                            "resource": reference("ResourceDetail"),
+                            "findings": {"type": "array", "items": reference("Finding")},
+                            "outgoing": {"type": "array", "items": reference("Relation")},
+                            "incoming": {"type": "array", "items": reference("Relation")},
+                        },
+                    }}}},
+                    "404": {"description": "The store does not know this id.", "content": {"application/json": {"schema": error}}},
+                }), "viewer"),
+            }},
+            "/api/v1/graph": {"get": {
+                "summary": "The topology: resources and their relations across Kubernetes, Terraform and the cloud, coloured by their worst open finding. Role: viewer.",
+                "parameters": [
+                    query_parameter("scope", "Only this cluster, account or state.", json!({"type": "string"})),
+                    query_parameter("namespace", "Only this namespace.", json!({"type": "string"})),
+                    query_parameter("owner", "Only resources this team owns.", json!({"type": "string"})),
+                    query_parameter("kind", "Only this kind (Deployment, apps.Deployment, aws_iam_role).", json!({"type": "string"})),
+                    query_parameter("around", "Only what is within `depth` relations of this resource id.", json!({"type": "string"})),
+                    query_parameter("depth", "How far from `around` (default 2).", json!({"type": "integer", "minimum": 1, "maximum": 10})),
+                    query_parameter("max_nodes", "At most this many nodes (default 2000); `truncated` says when more matched.", json!({"type": "integer", "minimum": 1, "maximum": 20000})),
+                ],
+                "responses": refusals(json!({
+                    "200": {"description": "The graph.", "content": {"application/json": {"schema": reference("Graph")}}},
                     "400": {"description": "An unknown parameter or value.", "content": {"application/json": {"schema": error}}},
                 }), "viewer"),
             }},

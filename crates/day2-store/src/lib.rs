@@ -16,6 +16,7 @@ pub mod query;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -191,6 +192,86 @@ pub struct RunRecord<'a> {
     pub rules_run: &'a [String],
 }
 
+/// The topology of a run: its relations, and the live copy of each declared object it read on both sides.
+#[derive(Debug, Clone, Copy)]
+pub struct TopologyRecord<'a> {
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// Sources read: the relations of a complete one are replaced, an incomplete one's are only added to.
+    pub sources: &'a [SourceSummary],
+    /// The run's resources, which say the source of each relation (its `from` end's).
+    pub resources: &'a [Resource],
+    /// The relations between them.
+    pub relations: &'a [day2_model::Relation],
+    /// Live copies of declared objects (same id as a resource above).
+    pub live_copies: &'a [Resource],
+}
+
+impl TopologyRecord<'_> {
+    /// The names of the complete sources, and each relation with the source of its `from` end (relations whose
+    /// end is not among the resources are left out).
+    pub(crate) fn plan(&self) -> (Vec<&str>, Vec<(&day2_model::Relation, &str)>) {
+        let complete = self.sources.iter().filter(|s| s.complete).map(|s| s.name.as_str()).collect();
+        let source_of: HashMap<&str, &str> =
+            self.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
+        let relations = self.relations.iter().filter_map(|r| Some((r, *source_of.get(r.from.as_str())?))).collect();
+        (complete, relations)
+    }
+}
+
+/// One stored resource with both sides of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct ResourceDetail {
+    /// The listing fields.
+    #[serde(flatten)]
+    pub resource: StoredResource,
+    /// The object as declared (secrets redacted), when it is declared.
+    pub declared: Option<serde_json::Value>,
+    /// The object as it runs (secrets redacted), when a live source read it.
+    pub live: Option<serde_json::Value>,
+    /// When a live source last read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_seen: Option<DateTime<Utc>>,
+}
+
+/// A stored side (`declared`, `live`); unknown for rows recorded before sides were kept.
+pub(crate) fn side(stored: Option<&str>) -> Option<day2_model::Side> {
+    match stored? {
+        "declared" => Some(day2_model::Side::Declared),
+        "live" => Some(day2_model::Side::Live),
+        _ => None,
+    }
+}
+
+/// A relation read back: its kind by the name it was stored under.
+pub(crate) fn relation(from: &str, kind: &str, to: &str) -> Result<day2_model::Relation, StoreError> {
+    let kind = serde_json::from_value(serde_json::Value::String(kind.to_owned()))
+        .map_err(|_| StoreError::Decode(format!("unknown relation kind `{kind}`")))?;
+    Ok(day2_model::Relation {
+        from: day2_model::ResourceId::from_raw(from),
+        kind,
+        to: day2_model::ResourceId::from_raw(to),
+    })
+}
+
+/// A resource's detail from its row: `attrs` is the declared object unless the row is live-only.
+pub(crate) fn detail(
+    resource: StoredResource,
+    attrs: serde_json::Value,
+    live_attrs: Option<serde_json::Value>,
+    live_seen: Option<DateTime<Utc>>,
+) -> ResourceDetail {
+    let (declared, live) = match resource.side {
+        Some(day2_model::Side::Live) => (None, Some(attrs)),
+        _ => (Some(attrs), live_attrs),
+    };
+    let live_seen = match resource.side {
+        Some(day2_model::Side::Live) => Some(resource.last_seen),
+        _ => live_seen,
+    };
+    ResourceDetail { resource, declared, live, live_seen }
+}
+
 /// What changed since the previous run.
 #[derive(Debug, Default)]
 pub struct RunOutcome {
@@ -239,6 +320,8 @@ pub struct FindingQuery {
     pub severity: Option<day2_model::Severity>,
     /// Only findings of resources this team owns.
     pub team: Option<String>,
+    /// Only findings about this resource.
+    pub resource: Option<String>,
     /// At most this many (most severe first, then by file and line).
     pub limit: Option<u32>,
     /// Skip this many first.
@@ -337,6 +420,9 @@ pub struct StoredResource {
     pub source: String,
     /// Owner (team, service, environment, owner).
     pub owner: day2_model::Owner,
+    /// Declared, or seen only live (unknown for resources recorded before day2 kept it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<day2_model::Side>,
     /// When it was first seen.
     pub first_seen: DateTime<Utc>,
     /// When it was last seen.
@@ -398,6 +484,13 @@ pub trait Store: Send + Sync {
     async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
     /// Lists stored resources, by id.
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError>;
+    /// Records a run's topology: replaces the relations of its complete sources, adds those of the others, and
+    /// keeps the live copy of each object it read on both sides.
+    async fn record_topology(&self, topology: &TopologyRecord<'_>) -> Result<(), StoreError>;
+    /// Relations, sorted; with `touching`, only those that start or end at that resource.
+    async fn relations(&self, touching: Option<&str>) -> Result<Vec<day2_model::Relation>, StoreError>;
+    /// One resource with its declared and live objects; None when the store does not know it.
+    async fn resource(&self, id: &str) -> Result<Option<ResourceDetail>, StoreError>;
     /// Records the IaC coverage a drift run measured, replacing what was known of those scopes.
     async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[day2_model::Coverage]) -> Result<(), StoreError>;
     /// The latest coverage of every scope, by scope.

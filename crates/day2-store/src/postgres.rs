@@ -8,15 +8,36 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use day2_model::{Coverage, Finding};
+use day2_model::{Coverage, Finding, Relation};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store,
-    StoreError, StoredCoverage, StoredResource, Transition,
+    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
+    RunRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord, Transition,
 };
+
+/// The listing fields of a `resources` row: id, provider, kind, namespace, name, source, owner, first_seen,
+/// last_seen, side.
+fn stored_resource(row: &PgRow) -> Result<StoredResource, StoreError> {
+    Ok(StoredResource {
+        id: row.get(0),
+        provider: row.get(1),
+        kind: row.get(2),
+        namespace: row.get(3),
+        name: row.get(4),
+        source: row.get(5),
+        owner: decode(row.get(6))?,
+        side: crate::side(row.get(9)),
+        first_seen: row.get(7),
+        last_seen: row.get(8),
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
+}
 
 /// Advisory lock key held while a run is recorded ("day2" and 1).
 const RECORD_LOCK: i64 = 0x6461_7932_0000_0001;
@@ -56,7 +77,7 @@ impl PgStore {
         // One row per id, the last wins (as repeated upserts would): a statement may not update a row twice.
         let distinct = lifecycle::last_per_id(run.record.resources, |r| r.id.as_str());
         for chunk in distinct.chunks(CHUNK) {
-            let mut columns: [Vec<String>; 8] = Default::default();
+            let mut columns: [Vec<String>; 9] = Default::default();
             for r in chunk {
                 let values = [
                     r.id.as_str().to_owned(),
@@ -67,19 +88,20 @@ impl PgStore {
                     r.name.clone(),
                     json(&r.owner)?,
                     json(&r.attrs)?,
+                    r.origin.side().as_str().to_owned(),
                 ];
                 for (column, value) in columns.iter_mut().zip(values) {
                     column.push(value);
                 }
             }
-            let [id, source, provider, kind, namespace, name, owner, attrs] = columns;
+            let [id, source, provider, kind, namespace, name, owner, attrs, side] = columns;
             sqlx::query(
-                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run)
-                 SELECT id, source, provider, kind, namespace, name, owner::json, attrs::json, $9, $9, $10
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                     AS r(id, source, provider, kind, namespace, name, owner, attrs)
+                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run, side)
+                 SELECT id, source, provider, kind, namespace, name, owner::json, attrs::json, $9, $9, $10, side
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $11::text[])
+                     AS r(id, source, provider, kind, namespace, name, owner, attrs, side)
                  ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, owner = EXCLUDED.owner, attrs = EXCLUDED.attrs,
-                     last_seen = EXCLUDED.last_seen, last_run = EXCLUDED.last_run",
+                     last_seen = EXCLUDED.last_seen, last_run = EXCLUDED.last_run, side = EXCLUDED.side",
             )
             .bind(id)
             .bind(source)
@@ -91,6 +113,7 @@ impl PgStore {
             .bind(attrs)
             .bind(run.at)
             .bind(run.id)
+            .bind(side)
             .execute(&mut **tx)
             .await
             .map_err(query_err)?;
@@ -324,6 +347,9 @@ impl Store for PgStore {
         if let Some(team) = &query.team {
             select.push(" AND team = ").push_bind(team.as_str());
         }
+        if let Some(resource) = &query.resource {
+            select.push(" AND resource_id = ").push_bind(resource.as_str());
+        }
         select.push(lifecycle::LISTING_ORDER);
         // LIMIT NULL is no limit.
         select.push(" LIMIT ").push_bind(query.limit.map(i64::from));
@@ -361,6 +387,13 @@ impl Store for PgStore {
         ]) {
             *count = sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
         }
+        // Relations go with the resources at either end.
+        sqlx::query(
+            "DELETE FROM relations WHERE from_id NOT IN (SELECT id FROM resources) OR to_id NOT IN (SELECT id FROM resources)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err)?;
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -368,7 +401,7 @@ impl Store for PgStore {
 
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError> {
         let mut select = sqlx::QueryBuilder::<Postgres>::new(
-            "SELECT id, provider, kind, namespace, name, source, owner::text, first_seen, last_seen FROM resources WHERE true",
+            "SELECT id, provider, kind, namespace, name, source, owner::text, first_seen, last_seen, side FROM resources WHERE true",
         );
         for (column, value) in [
             ("provider", &query.provider),
@@ -383,21 +416,87 @@ impl Store for PgStore {
         select.push(" ORDER BY id COLLATE \"C\" LIMIT ").push_bind(query.limit.map(i64::from));
         select.push(" OFFSET ").push_bind(i64::from(query.offset));
         let rows = select.build().fetch_all(&self.pool).await.map_err(query_err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredResource {
-                    id: row.get(0),
-                    provider: row.get(1),
-                    kind: row.get(2),
-                    namespace: row.get(3),
-                    name: row.get(4),
-                    source: row.get(5),
-                    owner: serde_json::from_str(row.get(6)).map_err(|e| StoreError::Decode(e.to_string()))?,
-                    first_seen: row.get(7),
-                    last_seen: row.get(8),
-                })
-            })
-            .collect()
+        rows.iter().map(stored_resource).collect()
+    }
+
+    async fn record_topology(&self, topology: &TopologyRecord<'_>) -> Result<(), StoreError> {
+        let (complete, relations) = topology.plan();
+        // Relations come from an inventory, which holds each once: no statement below updates a row twice.
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        sqlx::query("DELETE FROM relations WHERE source = ANY($1::text[])")
+            .bind(&complete)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        for chunk in relations.chunks(CHUNK) {
+            let mut columns: [Vec<&str>; 4] = Default::default();
+            for &(relation, source) in chunk {
+                let values = [relation.from.as_str(), relation.kind.as_str(), relation.to.as_str(), source];
+                for (column, value) in columns.iter_mut().zip(values) {
+                    column.push(value);
+                }
+            }
+            let [from, kind, to, source] = columns;
+            sqlx::query(
+                "INSERT INTO relations (from_id, kind, to_id, source, seen)
+                 SELECT from_id, kind, to_id, source, $5 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                     AS r(from_id, kind, to_id, source)
+                 ON CONFLICT (from_id, kind, to_id) DO UPDATE SET source = EXCLUDED.source, seen = EXCLUDED.seen",
+            )
+            .bind(from)
+            .bind(kind)
+            .bind(to)
+            .bind(source)
+            .bind(topology.started_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        }
+        let copies = lifecycle::last_per_id(topology.live_copies, |r| r.id.as_str());
+        for chunk in copies.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
+            let attrs = chunk.iter().map(|r| json(&r.attrs)).collect::<Result<Vec<String>, _>>()?;
+            sqlx::query(
+                "UPDATE resources SET live_attrs = c.attrs::json, live_seen = $3
+                 FROM UNNEST($1::text[], $2::text[]) AS c(id, attrs) WHERE resources.id = c.id",
+            )
+            .bind(ids)
+            .bind(attrs)
+            .bind(topology.started_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        }
+        tx.commit().await.map_err(query_err)
+    }
+
+    async fn relations(&self, touching: Option<&str>) -> Result<Vec<Relation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT from_id, kind, to_id FROM relations WHERE $1::text IS NULL OR from_id = $1 OR to_id = $1
+             ORDER BY from_id COLLATE \"C\", kind COLLATE \"C\", to_id COLLATE \"C\"",
+        )
+        .bind(touching)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        rows.iter().map(|row| crate::relation(row.get(0), row.get(1), row.get(2))).collect()
+    }
+
+    async fn resource(&self, id: &str) -> Result<Option<ResourceDetail>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, provider, kind, namespace, name, source, owner::text, first_seen, last_seen, side, attrs::text,
+                 live_attrs::text, live_seen
+             FROM resources WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let resource = stored_resource(&row)?;
+        let attrs: serde_json::Value = decode(row.get(10))?;
+        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(decode).transpose()?;
+        Ok(Some(crate::detail(resource, attrs, live_attrs, row.get(12))))
     }
 
     async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[Coverage]) -> Result<(), StoreError> {

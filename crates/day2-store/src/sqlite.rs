@@ -5,14 +5,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use day2_model::{Coverage, Finding};
+use day2_model::{Coverage, Finding, Relation};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceQuery, RunOutcome, RunRecord, Store,
-    StoreError, StoredCoverage, StoredResource,
+    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
+    RunRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
 };
 
 /// A store in one SQLite file.
@@ -78,9 +78,9 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         for r in run.resources {
             sqlx::query(
-                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
-                 ON CONFLICT(id) DO UPDATE SET source = ?2, owner = ?7, attrs = ?8, last_seen = ?9, last_run = ?10",
+                "INSERT INTO resources (id, source, provider, kind, namespace, name, owner, attrs, first_seen, last_seen, last_run, side)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)
+                 ON CONFLICT(id) DO UPDATE SET source = ?2, owner = ?7, attrs = ?8, last_seen = ?9, last_run = ?10, side = ?11",
             )
             .bind(r.id.as_str())
             .bind(&r.source)
@@ -92,12 +92,38 @@ impl SqliteStore {
             .bind(json(&r.attrs)?)
             .bind(now)
             .bind(run_id)
+            .bind(r.origin.side().as_str())
             .execute(&mut **tx)
             .await
             .map_err(query_err)?;
         }
         Ok(())
     }
+}
+
+/// Relations whose resource at either end was pruned.
+const PRUNE_RELATIONS: &str =
+    "DELETE FROM relations WHERE from_id NOT IN (SELECT id FROM resources) OR to_id NOT IN (SELECT id FROM resources)";
+
+/// The listing fields of a `resources` row: id, provider, kind, namespace, name, source, owner, first_seen,
+/// last_seen, side.
+fn stored_resource(row: &sqlx::sqlite::SqliteRow) -> Result<StoredResource, StoreError> {
+    Ok(StoredResource {
+        id: row.get(0),
+        provider: row.get(1),
+        kind: row.get(2),
+        namespace: row.get(3),
+        name: row.get(4),
+        source: row.get(5),
+        owner: decode(row.get(6))?,
+        side: crate::side(row.get(9)),
+        first_seen: parse_time(row.get(7))?,
+        last_seen: parse_time(row.get(8))?,
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 #[async_trait::async_trait]
@@ -216,6 +242,9 @@ impl Store for SqliteStore {
         }
         if let Some(team) = &query.team {
             select.push(" AND team = ").push_bind(team.as_str());
+        }
+        if let Some(resource) = &query.resource {
+            select.push(" AND resource_id = ").push_bind(resource.as_str());
         }
         select.push(lifecycle::LISTING_ORDER);
         // SQLite reads a negative limit as none.
@@ -362,6 +391,8 @@ impl Store for SqliteStore {
         ]) {
             *count = sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
         }
+        // Relations go with the resources at either end.
+        sqlx::query(PRUNE_RELATIONS).execute(&mut *tx).await.map_err(query_err)?;
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -369,7 +400,7 @@ impl Store for SqliteStore {
 
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError> {
         let mut select = sqlx::QueryBuilder::<Sqlite>::new(
-            "SELECT id, provider, kind, namespace, name, source, owner, first_seen, last_seen FROM resources WHERE 1 = 1",
+            "SELECT id, provider, kind, namespace, name, source, owner, first_seen, last_seen, side FROM resources WHERE 1 = 1",
         );
         for (column, value) in [
             ("provider", &query.provider),
@@ -384,21 +415,77 @@ impl Store for SqliteStore {
         select.push(" ORDER BY id LIMIT ").push_bind(query.limit.map_or(-1, i64::from));
         select.push(" OFFSET ").push_bind(i64::from(query.offset));
         let rows = select.build().fetch_all(&self.pool).await.map_err(query_err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredResource {
-                    id: row.get(0),
-                    provider: row.get(1),
-                    kind: row.get(2),
-                    namespace: row.get(3),
-                    name: row.get(4),
-                    source: row.get(5),
-                    owner: serde_json::from_str(row.get(6)).map_err(|e| StoreError::Decode(e.to_string()))?,
-                    first_seen: parse_time(row.get(7))?,
-                    last_seen: parse_time(row.get(8))?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_resource).collect()
+    }
+
+    async fn record_topology(&self, topology: &TopologyRecord<'_>) -> Result<(), StoreError> {
+        let now = topology.started_at.to_rfc3339();
+        let (complete, relations) = topology.plan();
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        sqlx::query("DELETE FROM relations WHERE source IN (SELECT value FROM json_each(?1))")
+            .bind(json(&complete)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        for (relation, source) in relations {
+            sqlx::query(
+                "INSERT INTO relations (from_id, kind, to_id, source, seen) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(from_id, kind, to_id) DO UPDATE SET source = ?4, seen = ?5",
+            )
+            .bind(relation.from.as_str())
+            .bind(relation.kind.as_str())
+            .bind(relation.to.as_str())
+            .bind(source)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        }
+        for copy in topology.live_copies {
+            sqlx::query("UPDATE resources SET live_attrs = ?2, live_seen = ?3 WHERE id = ?1")
+                .bind(copy.id.as_str())
+                .bind(json(&copy.attrs)?)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err)?;
+        }
+        tx.commit().await.map_err(query_err)
+    }
+
+    async fn relations(&self, touching: Option<&str>) -> Result<Vec<Relation>, StoreError> {
+        let rows = match touching {
+            Some(id) => {
+                sqlx::query(
+                    "SELECT from_id, kind, to_id FROM relations WHERE from_id = ?1 OR to_id = ?1 ORDER BY 1, 2, 3",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query("SELECT from_id, kind, to_id FROM relations ORDER BY 1, 2, 3").fetch_all(&self.pool).await
+            }
+        }
+        .map_err(query_err)?;
+        rows.iter().map(|row| crate::relation(row.get(0), row.get(1), row.get(2))).collect()
+    }
+
+    async fn resource(&self, id: &str) -> Result<Option<ResourceDetail>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, provider, kind, namespace, name, source, owner, first_seen, last_seen, side, attrs, live_attrs, live_seen
+             FROM resources WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let resource = stored_resource(&row)?;
+        let attrs: serde_json::Value = decode(row.get(10))?;
+        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(decode).transpose()?;
+        let live_seen = row.get::<Option<&str>, _>(12).map(parse_time).transpose()?;
+        Ok(Some(crate::detail(resource, attrs, live_attrs, live_seen)))
     }
 
     async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[Coverage]) -> Result<(), StoreError> {

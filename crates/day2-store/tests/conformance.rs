@@ -539,3 +539,89 @@ async fn postgres_resources_and_coverage() {
     let Some(db) = ScratchDatabase::create().unwrap() else { return };
     resources_and_coverage(&PgStore::open(&db.url).await.unwrap()).await;
 }
+
+/// The topology: relations replaced per complete source and kept for an incomplete one, both sides of an object,
+/// and relations pruned with their resources.
+async fn topology(store: &dyn Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    let (web, db, cache) = (resource("web", "m"), resource("db", "m"), resource("cache", "other"));
+    let live_only = Resource {
+        origin: Origin::Live { source: "live:c".into(), observed_at: t0 },
+        source: "live:c".into(),
+        ..resource("debug", "live:c")
+    };
+    let live_web = Resource {
+        attrs: serde_json::json!({"metadata": {"name": "web"}, "status": {"replicas": 2}}).into(),
+        ..web.clone()
+    };
+    let resources = vec![web.clone(), db.clone(), cache.clone(), live_only.clone()];
+    let relate = |from: &Resource, kind, to: &Resource| Relation { from: from.id.clone(), kind, to: to.id.clone() };
+    let first = vec![relate(&web, RelationKind::UsesSecret, &db), relate(&cache, RelationKind::Selects, &web)];
+    let rules = vec!["R".to_owned()];
+    let sources = [source("m", true), source("other", true), source("live:c", true)];
+    let record = |at, sources: &'static [SourceSummary], relations: Vec<Relation>| {
+        let resources = resources.clone();
+        let live_web = live_web.clone();
+        let rules = rules.clone();
+        async move {
+            store
+                .record_run(&RunRecord {
+                    started_at: at,
+                    sources,
+                    resources: &resources,
+                    findings: &[],
+                    rules_run: &rules,
+                })
+                .await
+                .unwrap();
+            store
+                .record_topology(&day2_store::TopologyRecord {
+                    started_at: at,
+                    sources,
+                    resources: &resources,
+                    relations: &relations,
+                    live_copies: std::slice::from_ref(&live_web),
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let sources: &'static [SourceSummary] = Box::leak(Box::new(sources));
+    record(t0, sources, first.clone()).await;
+    let mut sorted = first.clone();
+    sorted.sort_by(|a, b| a.from.cmp(&b.from));
+    assert_eq!(store.relations(None).await.unwrap(), sorted);
+    assert_eq!(store.relations(Some(db.id.as_str())).await.unwrap(), [first[0].clone()]);
+
+    // Both sides of web; the live-only object has no declared side.
+    let detail = store.resource(web.id.as_str()).await.unwrap().unwrap();
+    assert_eq!(detail.resource.side, Some(Side::Declared));
+    assert_eq!(detail.declared.unwrap()["metadata"]["name"], "web");
+    assert_eq!(detail.live.unwrap()["status"]["replicas"], 2);
+    assert_eq!(detail.live_seen, Some(t0));
+    let debug = store.resource(live_only.id.as_str()).await.unwrap().unwrap();
+    assert_eq!((debug.resource.side, debug.declared.is_none(), debug.live.is_some()), (Some(Side::Live), true, true));
+    assert!(store.resource("k8s/nope").await.unwrap().is_none());
+
+    // A complete read of `m` without web → db replaces m's relations; `other`, read partly, keeps its own.
+    let t1 = t0 + Duration::hours(1);
+    let partial: &'static [SourceSummary] = Box::leak(Box::new([source("m", true), source("other", false)]));
+    record(t1, partial, Vec::new()).await;
+    assert_eq!(store.relations(None).await.unwrap(), [first[1].clone()]);
+
+    // Pruning the resources prunes their relations.
+    store.prune(t1 + Duration::days(1)).await.unwrap();
+    assert!(store.relations(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_topology() {
+    let dir = tempfile::tempdir().unwrap();
+    topology(&day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_topology() {
+    let Some(db) = ScratchDatabase::create().unwrap() else { return };
+    topology(&PgStore::open(&db.url).await.unwrap()).await;
+}
