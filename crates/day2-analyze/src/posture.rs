@@ -50,7 +50,13 @@ pub fn both_sides(
             }
         }
     }
-    merged.merge(Analysis { findings: Vec::new(), diagnostics, rules_run, applicable, rules, coverage });
+    // A rule ran only if it ran on both sides (a policy that failed on live objects has incomplete results there),
+    // and it is applicable only if it ran.
+    merged.rules_run.retain(|rule| rules_run.contains(rule));
+    merged.applicable.extend(applicable);
+    let ran = &merged.rules_run;
+    merged.applicable.retain(|rule| ran.contains(rule));
+    merged.merge(Analysis { findings: Vec::new(), diagnostics, rules, coverage, ..Analysis::default() });
     merged
 }
 

@@ -175,11 +175,11 @@ pub struct CheckArgs {
 }
 
 const DRIFT_HELP: &str =
-    "Live state comes from a cluster's API (--context, or live.kubernetes[].context / kubeconfig in day2.yaml; read
-only: discovery, then list), from recorded API objects (`kubectl get deploy,svc,cm -A -o yaml > live.yaml`, given with
---live or live.kubernetes[].recorded), from PostgreSQL catalogs (live.postgres), and from Terraform plans' own
-refresh (resource_drift). Objects pair by id, so declared and live sources must name the same cluster
-(sources.manifests[].cluster, live.kubernetes[].cluster, or --cluster).
+    "Live state comes from a cluster's API (--context, or a `kubernetes` source with context / kubeconfig in day2.yaml;
+read only: discovery, then list), from recorded API objects (`kubectl get deploy,svc,cm -A -o yaml > live.yaml`,
+given with --live or a `kubernetes` source's `recorded`), from PostgreSQL catalogs and AWS accounts (`postgres` and
+`aws` sources), and from Terraform plans' own refresh (resource_drift). Objects pair by id, so declared and live
+sources must name the same cluster (`cluster` of the manifests and kubernetes sources, or --cluster).
 
 Examples:
   day2 drift -c examples/fleet/day2.yaml                       the example fleet against its recorded live state
@@ -252,8 +252,8 @@ pub struct DriftArgs {
     /// Declared files or directories. Default: the sources in day2.yaml.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Recorded live objects (files or directories of `kubectl get -o yaml|json` output). Default: live.kubernetes in
-    /// day2.yaml.
+    /// Recorded live objects (files or directories of `kubectl get -o yaml|json` output). Default: the `kubernetes`
+    /// sources of day2.yaml.
     #[arg(long, value_name = "PATH", conflicts_with = "context")]
     pub live: Vec<PathBuf>,
     /// Read live objects from the cluster of this kubeconfig context ($KUBECONFIG or ~/.kube/config).

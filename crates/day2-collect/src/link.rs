@@ -22,9 +22,10 @@ pub fn cross_provider(inv: &mut Inventory) {
     for r in inv.resources().iter().filter(|r| matches!(r.provider, Provider::Tf | Provider::Aws)) {
         let attr = |key: &str| r.attrs.get(key).and_then(Attr::as_str);
         match r.kind.as_str() {
+            // By ARN only: a role name alone may belong to another account of the fleet.
             "aws_iam_role" => {
-                for key in [attr("arn"), attr("name")].into_iter().flatten() {
-                    roles.entry(key).or_default().push(&r.id);
+                if let Some(arn) = attr("arn") {
+                    roles.entry(arn).or_default().push(&r.id);
                 }
             }
             "aws_ebs_volume" => {
@@ -48,8 +49,7 @@ pub fn cross_provider(inv: &mut Inventory) {
         match base_kind(&r.kind) {
             "ServiceAccount" => {
                 if let Some(arn) = r.annotation("eks.amazonaws.com/role-arn") {
-                    let name = arn.rsplit('/').next().unwrap_or(arn);
-                    to(RelationKind::AssumesRole, roles.get(arn).or_else(|| roles.get(name)));
+                    to(RelationKind::AssumesRole, roles.get(arn));
                 }
             }
             "PersistentVolume" => {

@@ -59,15 +59,16 @@ impl crate::source::Source for PrometheusConfig {
 
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        // The URL is never repeated in a message: it may hold a password.
         match reqwest::Url::parse(&self.url) {
-            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
-                problems.push(format!("url: `{}` is not an http(s) URL", self.url))
-            }
             Ok(url) if url.password().is_some() || !url.username().is_empty() => problems.push(
                 "url: carries credentials, which would end up in logs; give a token in `bearer_token_env`".to_owned(),
             ),
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => {
+                problems.push(format!("url: the scheme `{}` is not http or https", url.scheme()))
+            }
             Ok(_) => {}
-            Err(e) => problems.push(format!("url: `{}` is not a URL ({e}), e.g. http://prometheus:9090", self.url)),
+            Err(e) => problems.push(format!("url: not a URL ({e}); e.g. http://prometheus:9090")),
         }
         if !(1..=3600).contains(&self.timeout_seconds) {
             problems.push(format!("timeout_seconds: {} is not between 1 and 3600", self.timeout_seconds));
@@ -114,9 +115,10 @@ pub async fn collect(config: &PrometheusConfig) -> Snapshot {
     };
     match get(&client, config, "/api/v1/rules").await {
         Ok(data) => {
+            // Rule names repeat within a group (one alert per severity), and a group name may repeat across files.
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
             for group in data.get("groups").and_then(Value::as_array).into_iter().flatten() {
                 let group_name = group.get("name").and_then(Value::as_str).unwrap_or_default();
-                let mut seen: BTreeMap<String, usize> = BTreeMap::new();
                 for rule in group.get("rules").and_then(Value::as_array).into_iter().flatten() {
                     let kind = match rule.get("type").and_then(Value::as_str) {
                         Some("alerting") => "AlertingRule",
@@ -124,7 +126,7 @@ pub async fn collect(config: &PrometheusConfig) -> Snapshot {
                         _ => continue,
                     };
                     let name = rule.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let count = seen.entry(format!("{kind}/{name}")).or_default();
+                    let count = seen.entry(format!("{kind}/{group_name}/{name}")).or_default();
                     *count += 1;
                     let unique = if *count == 1 { name.to_owned() } else { format!("{name}#{count}") };
                     let mut attrs = rule.clone();
@@ -146,13 +148,19 @@ pub async fn collect(config: &PrometheusConfig) -> Snapshot {
         Ok(data) => {
             for target in data.get("activeTargets").and_then(Value::as_array).into_iter().flatten() {
                 let pool = target.get("scrapePool").and_then(Value::as_str).unwrap_or_default();
-                let url = target.get("scrapeUrl").and_then(Value::as_str).unwrap_or_default();
+                let url = target.get("scrapeUrl").and_then(Value::as_str).map(without_query).unwrap_or_default();
                 let mut attrs = target.clone();
                 if let Some(object) = attrs.as_object_mut() {
                     // What service discovery saw before relabelling: large and not what is scraped.
                     object.remove("discoveredLabels");
+                    // Scrape parameters (`params:`) can carry tokens: the URLs are kept without them.
+                    for key in ["scrapeUrl", "globalUrl"] {
+                        if let Some(Value::String(u)) = object.get_mut(key) {
+                            *u = without_query(u);
+                        }
+                    }
                 }
-                snapshot.resources.push(resource("Target", pool, url, attrs));
+                snapshot.resources.push(resource("Target", pool, &url, attrs));
             }
         }
         Err(message) => fail(&mut snapshot, &place, "targets", message),
@@ -213,6 +221,17 @@ async fn get(client: &reqwest::Client, config: &PrometheusConfig, path: &str) ->
     answer.get("data").cloned().ok_or_else(|| format!("{path}: the answer has no `data`"))
 }
 
+/// A URL without its query string (the parameter names kept, their values not).
+fn without_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let names: Vec<&str> = query.split('&').map(|p| p.split('=').next().unwrap_or_default()).collect();
+            format!("{base}?{}", names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join("&"))
+        }
+        None => url.to_owned(),
+    }
+}
+
 fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
     value
         .and_then(Value::as_object)
@@ -233,7 +252,10 @@ mod tests {
         let with = |url: &str| PrometheusConfig { url: url.into(), ..PrometheusConfig::default() }.validate();
         assert!(with("http://prometheus:9090").is_empty());
         assert!(with("http://admin:hunter2@prometheus:9090")[0].contains("carries credentials"));
-        assert!(with("file:///etc/passwd")[0].contains("not an http(s) URL"));
-        assert!(with("")[0].starts_with("url: `` is not a URL"));
+        assert!(with("file:///etc/passwd")[0].contains("scheme `file` is not http or https"));
+        assert!(
+            with("ftp://u:pw@host")[0].contains("carries credentials") && !with("ftp://u:pw@host")[0].contains("pw")
+        );
+        assert!(with("")[0].starts_with("url: not a URL"));
     }
 }

@@ -180,6 +180,8 @@ pub struct Run {
     pub applicable: BTreeSet<String>,
     /// The live copies of declared objects (the inventory holds the declared ones).
     pub live_copies: Vec<day2_model::Resource>,
+    /// The source that showed each relation of the inventory, in the inventory's order (see [`topology`]).
+    pub relation_sources: Vec<String>,
 }
 
 /// A linked inventory and what the report says about the sources it came from.
@@ -386,8 +388,16 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
     };
     report.recount();
     tracing::info!(elapsed_ms = clock.elapsed().as_millis() as u64, findings = report.findings.len(), "Run done.");
-    let (inventory, live_copies) = topology(declared.inventory, live.inventory, &declared_as);
-    Run { report, inventory, rules_run: rules_run.into_iter().collect(), applicable, live_copies }
+    let Topology { inventory, live_copies, relation_sources } =
+        topology(declared.inventory, live.inventory, &declared_as);
+    Run { report, inventory, rules_run: rules_run.into_iter().collect(), applicable, live_copies, relation_sources }
+}
+
+/// Both sides of a run as one graph.
+struct Topology {
+    inventory: Inventory,
+    live_copies: Vec<day2_model::Resource>,
+    relation_sources: Vec<String>,
 }
 
 /// One inventory of both sides, with every relation: the declared objects, the live objects no declaration names
@@ -395,11 +405,12 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
 /// no longer has them), the relations of each side, Terraform addresses → the live objects they declare, and the
 /// relations across providers (`link::cross_provider`). The declared and live copies of one object are one node;
 /// the live copies are returned beside it.
-fn topology(
-    declared: Inventory,
-    live: Inventory,
-    declared_as: &HashMap<ResourceId, ResourceId>,
-) -> (Inventory, Vec<day2_model::Resource>) {
+///
+/// Each relation is kept under the source that showed it, so that a run which does not read live state (`day2
+/// check` without `--live`) does not drop what only live state says: a relation only the live side holds, or one
+/// that ends at a live-only object, or a Terraform address → the live object it declares, belongs to the live source;
+/// the rest to the source of its `from` end.
+fn topology(declared: Inventory, live: Inventory, declared_as: &HashMap<ResourceId, ResourceId>) -> Topology {
     let mut inventory = declared;
     let mut live_copies = Vec::new();
     for r in live.resources() {
@@ -409,14 +420,38 @@ fn topology(
             inventory.insert(r.clone());
         }
     }
-    for relation in live.relations() {
+    let declared_relations: std::collections::HashSet<(&ResourceId, day2_model::RelationKind, &ResourceId)> =
+        inventory.relations().iter().map(|r| (&r.from, r.kind, &r.to)).collect();
+    let only_live: Vec<day2_model::Relation> =
+        live.relations().iter().filter(|r| !declared_relations.contains(&(&r.from, r.kind, &r.to))).cloned().collect();
+    for relation in &only_live {
         inventory.relate(&relation.from, relation.kind, &relation.to);
     }
     for (view, declaration) in declared_as {
         inventory.relate(declaration, day2_model::RelationKind::Declares, view);
     }
     link::cross_provider(&mut inventory);
-    (inventory, live_copies)
+    let only_live: std::collections::HashSet<(&ResourceId, day2_model::RelationKind, &ResourceId)> =
+        only_live.iter().map(|r| (&r.from, r.kind, &r.to)).collect();
+    let source_of = |id: &ResourceId| inventory.get(id).map(|r| r.source.clone()).unwrap_or_default();
+    let live_source = |id: &ResourceId| live.get(id).map(|r| r.source.clone());
+    let relation_sources = inventory
+        .relations()
+        .iter()
+        .map(|r| {
+            let ends_live = inventory.get(&r.to).is_some_and(|to| to.origin.side() == Side::Live);
+            if only_live.contains(&(&r.from, r.kind, &r.to)) {
+                live_source(&r.from).unwrap_or_else(|| source_of(&r.from))
+            } else if ends_live {
+                source_of(&r.to)
+            } else if r.kind == day2_model::RelationKind::Declares {
+                live_source(&r.to).unwrap_or_else(|| source_of(&r.from))
+            } else {
+                source_of(&r.from)
+            }
+        })
+        .collect();
+    Topology { inventory, live_copies, relation_sources }
 }
 
 /// Declared objects of a scope no live source names were not compared: said, rather than silence (a cluster name
@@ -473,12 +508,13 @@ pub async fn record(
     };
     let outcome = store.record_run(&record).await?;
     store.record_coverage(run.report.started_at, &run.report.coverage).await?;
+    let relations: Vec<(day2_model::Relation, String)> =
+        run.inventory.relations().iter().cloned().zip(run.relation_sources.iter().cloned()).collect();
     store
         .record_topology(&day2_store::TopologyRecord {
             started_at: run.report.started_at,
             sources: &run.report.sources,
-            resources: run.inventory.resources(),
-            relations: run.inventory.relations(),
+            relations: &relations,
             live_copies: &run.live_copies,
         })
         .await?;

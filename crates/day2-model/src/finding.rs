@@ -347,6 +347,10 @@ pub struct Finding {
     /// the cluster or account and the object), or both: one finding, not two.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sides: Vec<crate::Side>,
+    /// The source that saw it (the declared one when both sides did): a store resolves it only when this source
+    /// was read completely, so a failed cluster read does not resolve what only the cluster showed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
     /// Owner of the resource.
     #[serde(default, skip_serializing_if = "crate::Owner::is_empty")]
     pub owner: crate::Owner,
@@ -400,6 +404,7 @@ impl Finding {
             line,
             template: resource.template().map(str::to_owned),
             sides: vec![resource.origin.side()],
+            source: resource.source.clone(),
             owner: resource.owner.clone(),
             evidence: Vec::new(),
             remediation: String::new(),

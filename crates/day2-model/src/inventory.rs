@@ -94,6 +94,8 @@ pub struct Inventory {
     changes: Vec<Change>,
     outgoing: HashMap<usize, Vec<usize>>,
     incoming: HashMap<usize, Vec<usize>>,
+    /// Every relation by its ends and kind, so a relation is recorded once (linkers of both sides may find it).
+    known: std::collections::HashSet<(usize, RelationKind, usize)>,
 }
 
 impl Inventory {
@@ -144,8 +146,7 @@ impl Inventory {
         let (Some(&f), Some(&t)) = (self.by_id.get(from), self.by_id.get(to)) else {
             return false;
         };
-        let known = self.outgoing.get(&f).into_iter().flatten().filter_map(|&e| self.relations.get(e));
-        if known.into_iter().any(|r| r.kind == kind && &r.to == to) {
+        if !self.known.insert((f, kind, t)) {
             return false;
         }
         let edge = self.relations.len();

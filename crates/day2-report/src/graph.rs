@@ -107,19 +107,18 @@ fn dot(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "}}")
 }
 
-/// A Mermaid quoted label: quotes and characters Mermaid reads as markup as entity codes, line breaks as `<br>`.
+/// A Mermaid quoted label: line breaks as `<br>`, and everything but letters, digits and plain punctuation as an
+/// entity code (`#34;`), so no name can end the label, start a comment (`%%`, also after a Unicode line separator) or
+/// become markup.
 fn mermaid_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
         match c {
-            '"' => out.push_str("#quot;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '#' => out.push_str("#35;"),
             '\n' => out.push_str("<br>"),
+            c if c.is_ascii_alphanumeric() || " ./:_-=,()[]{}@+*!?'".contains(c) => out.push(c),
             c if c.is_control() => {}
-            c => out.push(c),
+            c => out.push_str(&format!("#{};", u32::from(c))),
         }
     }
     out.push('"');
@@ -147,7 +146,7 @@ fn mermaid(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use day2_model::ResourceId;
@@ -173,6 +172,10 @@ mod tests {
         let mut text = Vec::new();
         render_graph(GraphFormat::Mermaid, &graph, &mut text).unwrap();
         let mermaid = String::from_utf8(text).unwrap();
-        assert!(mermaid.contains(r#"n0["Pod<br>ns/x#quot;]; evil [label=#quot;y\<br>#35;#lt;b#gt;"]"#), "{mermaid}");
+        assert!(mermaid.contains(r#"n0["Pod<br>ns/x#34;]#59; evil [label=#34;y#92;<br>#35;#60;b#62;"]"#), "{mermaid}");
+        let comment = Node { name: "a\u{2028}%%x".into(), ..graph.nodes[0].clone() };
+        let mut text = Vec::new();
+        render_graph(GraphFormat::Mermaid, &Graph { nodes: vec![comment], ..Graph::default() }, &mut text).unwrap();
+        assert!(String::from_utf8(text).unwrap().contains("a#8232;#37;#37;x"));
     }
 }

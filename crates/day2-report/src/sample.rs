@@ -22,6 +22,7 @@ pub(crate) fn report() -> Report {
             line: Some(12),
             template: Some("shop/templates/deployment.yaml".into()),
             sides: vec![Side::Declared],
+            source: "manifests:k8s".into(),
             owner: Owner { team: Some("payments".into()), ..Owner::default() },
             evidence: vec![Evidence { path: "/spec/x".into(), expected: Some(false.into()), actual: true.into() }],
             remediation: "Remove privileged.".into(),

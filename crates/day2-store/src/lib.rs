@@ -16,7 +16,6 @@ pub mod query;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -199,23 +198,18 @@ pub struct TopologyRecord<'a> {
     pub started_at: DateTime<Utc>,
     /// Sources read: the relations of a complete one are replaced, an incomplete one's are only added to.
     pub sources: &'a [SourceSummary],
-    /// The run's resources, which say the source of each relation (its `from` end's).
-    pub resources: &'a [Resource],
-    /// The relations between them.
-    pub relations: &'a [day2_model::Relation],
-    /// Live copies of declared objects (same id as a resource above).
+    /// The relations between the run's resources, each with the source that showed it: the live source for what
+    /// only live state says, so a run that does not read it does not drop it.
+    pub relations: &'a [(day2_model::Relation, String)],
+    /// Live copies of declared objects (same id as a declared resource), each under its live source.
     pub live_copies: &'a [Resource],
 }
 
 impl TopologyRecord<'_> {
-    /// The names of the complete sources, and each relation with the source of its `from` end (relations whose
-    /// end is not among the resources are left out).
-    pub(crate) fn plan(&self) -> (Vec<&str>, Vec<(&day2_model::Relation, &str)>) {
-        let complete = self.sources.iter().filter(|s| s.complete).map(|s| s.name.as_str()).collect();
-        let source_of: HashMap<&str, &str> =
-            self.resources.iter().map(|r| (r.id.as_str(), r.source.as_str())).collect();
-        let relations = self.relations.iter().filter_map(|r| Some((r, *source_of.get(r.from.as_str())?))).collect();
-        (complete, relations)
+    /// The names of the complete sources: their relations are replaced, and their live copies forgotten unless seen
+    /// again.
+    pub(crate) fn complete(&self) -> Vec<&str> {
+        self.sources.iter().filter(|s| s.complete).map(|s| s.name.as_str()).collect()
     }
 }
 

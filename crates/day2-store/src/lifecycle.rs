@@ -18,7 +18,7 @@ pub(crate) struct Prior {
 pub(crate) struct Seen<'a> {
     /// The finding with its first-seen time.
     pub finding: Finding,
-    /// The source of its resource (findings resolve per source).
+    /// The source that saw it, else its resource's (findings resolve per source).
     pub source: &'a str,
     pub state: &'static str,
     /// It had been resolved and is back.
@@ -67,7 +67,7 @@ pub(crate) fn distinct_findings<'a>(run: &RunRecord<'a>) -> Vec<&'a Finding> {
 /// outcome's new, reopened and first-seen entries.
 pub(crate) fn plan_seen<'a>(
     run: &RunRecord<'a>,
-    findings: &[&Finding],
+    findings: &[&'a Finding],
     prior: &HashMap<String, Prior>,
     outcome: &mut RunOutcome,
 ) -> (Vec<Seen<'a>>, Vec<Logged>) {
@@ -99,7 +99,11 @@ pub(crate) fn plan_seen<'a>(
         if let Some(transition) = transition {
             logged.push(Logged { finding: stored.clone(), transition, previous: previous.map(|p| p.state.clone()) });
         }
-        let source = source_of.get(f.resource.as_str()).copied().unwrap_or_default();
+        // The finding's own source (posture on live state names the live one); else its resource's.
+        let source = match f.source.as_str() {
+            "" => source_of.get(f.resource.as_str()).copied().unwrap_or_default(),
+            own => own,
+        };
         seen.push(Seen { finding: stored, source, state, reopened });
     }
     (seen, logged)

@@ -420,18 +420,19 @@ impl Store for PgStore {
     }
 
     async fn record_topology(&self, topology: &TopologyRecord<'_>) -> Result<(), StoreError> {
-        let (complete, relations) = topology.plan();
+        let complete = topology.complete();
         // Relations come from an inventory, which holds each once: no statement below updates a row twice.
         let mut tx = self.pool.begin().await.map_err(query_err)?;
-        sqlx::query("DELETE FROM relations WHERE source = ANY($1::text[])")
-            .bind(&complete)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err)?;
-        for chunk in relations.chunks(CHUNK) {
+        for statement in [
+            "DELETE FROM relations WHERE source = ANY($1::text[])",
+            "UPDATE resources SET live_attrs = NULL, live_seen = NULL, live_source = NULL WHERE live_source = ANY($1::text[])",
+        ] {
+            sqlx::query(statement).bind(&complete).execute(&mut *tx).await.map_err(query_err)?;
+        }
+        for chunk in topology.relations.chunks(CHUNK) {
             let mut columns: [Vec<&str>; 4] = Default::default();
-            for &(relation, source) in chunk {
-                let values = [relation.from.as_str(), relation.kind.as_str(), relation.to.as_str(), source];
+            for (relation, source) in chunk {
+                let values = [relation.from.as_str(), relation.kind.as_str(), relation.to.as_str(), source.as_str()];
                 for (column, value) in columns.iter_mut().zip(values) {
                     column.push(value);
                 }
@@ -456,13 +457,15 @@ impl Store for PgStore {
         for chunk in copies.chunks(CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|r| r.id.as_str()).collect();
             let attrs = chunk.iter().map(|r| json(&r.attrs)).collect::<Result<Vec<String>, _>>()?;
+            let sources: Vec<&str> = chunk.iter().map(|r| r.source.as_str()).collect();
             sqlx::query(
-                "UPDATE resources SET live_attrs = c.attrs::json, live_seen = $3
-                 FROM UNNEST($1::text[], $2::text[]) AS c(id, attrs) WHERE resources.id = c.id",
+                "UPDATE resources SET live_attrs = c.attrs::json, live_seen = $3, live_source = c.source
+                 FROM UNNEST($1::text[], $2::text[], $4::text[]) AS c(id, attrs, source) WHERE resources.id = c.id",
             )
             .bind(ids)
             .bind(attrs)
             .bind(topology.started_at)
+            .bind(sources)
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;

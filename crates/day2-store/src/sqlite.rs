@@ -420,14 +420,16 @@ impl Store for SqliteStore {
 
     async fn record_topology(&self, topology: &TopologyRecord<'_>) -> Result<(), StoreError> {
         let now = topology.started_at.to_rfc3339();
-        let (complete, relations) = topology.plan();
+        let complete = json(&topology.complete())?;
         let mut tx = self.pool.begin().await.map_err(query_err)?;
-        sqlx::query("DELETE FROM relations WHERE source IN (SELECT value FROM json_each(?1))")
-            .bind(json(&complete)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err)?;
-        for (relation, source) in relations {
+        for statement in [
+            "DELETE FROM relations WHERE source IN (SELECT value FROM json_each(?1))",
+            "UPDATE resources SET live_attrs = NULL, live_seen = NULL, live_source = NULL
+             WHERE live_source IN (SELECT value FROM json_each(?1))",
+        ] {
+            sqlx::query(statement).bind(&complete).execute(&mut *tx).await.map_err(query_err)?;
+        }
+        for (relation, source) in topology.relations {
             sqlx::query(
                 "INSERT INTO relations (from_id, kind, to_id, source, seen) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(from_id, kind, to_id) DO UPDATE SET source = ?4, seen = ?5",
@@ -442,10 +444,11 @@ impl Store for SqliteStore {
             .map_err(query_err)?;
         }
         for copy in topology.live_copies {
-            sqlx::query("UPDATE resources SET live_attrs = ?2, live_seen = ?3 WHERE id = ?1")
+            sqlx::query("UPDATE resources SET live_attrs = ?2, live_seen = ?3, live_source = ?4 WHERE id = ?1")
                 .bind(copy.id.as_str())
                 .bind(json(&copy.attrs)?)
                 .bind(&now)
+                .bind(&copy.source)
                 .execute(&mut *tx)
                 .await
                 .map_err(query_err)?;

@@ -213,12 +213,15 @@ async fn source_renames_follow_the_finding(store: &dyn Store) {
     // The same file is now scanned under another source name (another path was added to the command line).
     let new_name = day2_testkit::build::resource("api", "manifests:a.yaml,c.yaml");
     let renamed = [source("manifests:a.yaml,c.yaml", true)];
+    // The analyzer makes the same finding (same id) about the resource as now read, under its new source.
+    let again = finding("K8S-POD-001", &new_name, FindingStatus::OPEN);
+    assert_eq!(again.id, a.id);
     store
         .record_run(&RunRecord {
             started_at: t0 + Duration::hours(1),
             sources: &renamed,
             resources: std::slice::from_ref(&new_name),
-            findings: std::slice::from_ref(&a),
+            findings: std::slice::from_ref(&again),
             rules_run: &rules,
         })
         .await
@@ -552,6 +555,7 @@ async fn topology(store: &dyn Store) {
     };
     let live_web = Resource {
         attrs: serde_json::json!({"metadata": {"name": "web"}, "status": {"replicas": 2}}).into(),
+        source: "live:c".into(),
         ..web.clone()
     };
     let resources = vec![web.clone(), db.clone(), cache.clone(), live_only.clone()];
@@ -559,9 +563,10 @@ async fn topology(store: &dyn Store) {
     let first = vec![relate(&web, RelationKind::UsesSecret, &db), relate(&cache, RelationKind::Selects, &web)];
     let rules = vec!["R".to_owned()];
     let sources = [source("m", true), source("other", true), source("live:c", true)];
-    let record = |at, sources: &'static [SourceSummary], relations: Vec<Relation>| {
+    let record = |at, sources: &'static [SourceSummary], relations: Vec<Relation>, copies: Vec<Resource>| {
         let resources = resources.clone();
-        let live_web = live_web.clone();
+        let source_of = |r: &Relation| resources.iter().find(|x| x.id == r.from).unwrap().source.clone();
+        let relations: Vec<(Relation, String)> = relations.into_iter().map(|r| (r.clone(), source_of(&r))).collect();
         let rules = rules.clone();
         async move {
             store
@@ -578,16 +583,15 @@ async fn topology(store: &dyn Store) {
                 .record_topology(&day2_store::TopologyRecord {
                     started_at: at,
                     sources,
-                    resources: &resources,
                     relations: &relations,
-                    live_copies: std::slice::from_ref(&live_web),
+                    live_copies: &copies,
                 })
                 .await
                 .unwrap();
         }
     };
     let sources: &'static [SourceSummary] = Box::leak(Box::new(sources));
-    record(t0, sources, first.clone()).await;
+    record(t0, sources, first.clone(), vec![live_web.clone()]).await;
     let mut sorted = first.clone();
     sorted.sort_by(|a, b| a.from.cmp(&b.from));
     assert_eq!(store.relations(None).await.unwrap(), sorted);
@@ -606,8 +610,13 @@ async fn topology(store: &dyn Store) {
     // A complete read of `m` without web → db replaces m's relations; `other`, read partly, keeps its own.
     let t1 = t0 + Duration::hours(1);
     let partial: &'static [SourceSummary] = Box::leak(Box::new([source("m", true), source("other", false)]));
-    record(t1, partial, Vec::new()).await;
+    record(t1, partial, Vec::new(), vec![live_web.clone()]).await;
     assert_eq!(store.relations(None).await.unwrap(), [first[1].clone()]);
+    // A complete read of the live source without web's live copy forgets it (web was deleted from the cluster).
+    let live_read: &'static [SourceSummary] = Box::leak(Box::new([source("live:c", true)]));
+    record(t1, live_read, Vec::new(), Vec::new()).await;
+    let detail = store.resource(web.id.as_str()).await.unwrap().unwrap();
+    assert_eq!((detail.live.is_none(), detail.live_seen), (true, None));
 
     // Pruning the resources prunes their relations.
     store.prune(t1 + Duration::days(1)).await.unwrap();

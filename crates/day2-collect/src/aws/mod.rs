@@ -187,10 +187,11 @@ fn shaped(config: &AwsConfig, kind: &str, attrs: &Value) -> Option<(ResourceId, 
     Some((id, name, attrs.clone()))
 }
 
+/// Tags as labels: Terraform's `tags_all` (provider default tags included) when the state has it, else `tags`.
 fn tag_labels(attrs: &Value) -> BTreeMap<String, String> {
-    attrs
-        .get("tags")
-        .and_then(Value::as_object)
+    let tags_all = attrs.get("tags_all").and_then(Value::as_object).filter(|t| !t.is_empty());
+    tags_all
+        .or_else(|| attrs.get("tags").and_then(Value::as_object))
         .into_iter()
         .flatten()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))

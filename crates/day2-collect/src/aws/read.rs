@@ -490,7 +490,7 @@ async fn iam(c: &Clients, config: &AwsConfig) -> Objects {
                 out.push((
                     "aws_iam_role",
                     json!({
-                        "name": role.role_name(), "path": role.path(), "description": role.description(),
+                        "name": role.role_name(), "arn": role.arn(), "path": role.path(), "description": role.description(),
                         "max_session_duration": role.max_session_duration(),
                         "assume_role_policy": decode(role.assume_role_policy_document()), "tags": iam_tags(tags.tags()),
                     }),

@@ -6,6 +6,9 @@ ALTER TABLE resources ADD COLUMN side TEXT;           -- declared | live (NULL: 
 ALTER TABLE resources ADD COLUMN live_attrs JSON;     -- the object as it runs, when it is also declared
 ALTER TABLE resources ADD COLUMN live_seen TIMESTAMPTZ;
 
+ALTER TABLE resources ADD COLUMN live_source TEXT;   -- the live source that read that copy
+CREATE INDEX findings_resource ON findings(resource_id);
+
 CREATE TABLE relations (
     from_id  TEXT        NOT NULL,
     kind     TEXT        NOT NULL,

@@ -6,11 +6,14 @@ ALTER TABLE resources ADD COLUMN side TEXT;          -- declared | live (NULL: r
 ALTER TABLE resources ADD COLUMN live_attrs TEXT;    -- JSON: the object as it runs, when it is also declared
 ALTER TABLE resources ADD COLUMN live_seen TEXT;     -- when a live source last read it
 
+ALTER TABLE resources ADD COLUMN live_source TEXT;   -- the live source that read that copy
+CREATE INDEX findings_resource ON findings(resource_id);
+
 CREATE TABLE relations (
     from_id  TEXT NOT NULL,
     kind     TEXT NOT NULL,                          -- selects, routes-to, runs-as, declares, assumes-role, …
     to_id    TEXT NOT NULL,
-    source   TEXT NOT NULL,                          -- the source of the `from` resource
+    source   TEXT NOT NULL,                          -- the source that showed it (a live one for what only runs)
     seen     TEXT NOT NULL,
     PRIMARY KEY (from_id, kind, to_id)
 );
