@@ -221,6 +221,9 @@ fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
+    // Aliases may replay at most 100,000 events per file (the parser allows a million): real manifests replay a few
+    // dozen, and an alias bomb is cut off in milliseconds rather than seconds.
+    options.alias_limits.max_total_replayed_events = limits.max_nodes.min(100_000);
     // Kubernetes reads manifests as YAML 1.1, where `defaultMode: 0644` is octal (420): read them the same way.
     options.legacy_octal_numbers = true;
     options
@@ -288,7 +291,7 @@ fn yaml_diagnostic(e: &serde_saphyr::Error, file: &str, offset: u32, chunk: &str
             DiagnosticKind::Limit,
             "document nests deeper than the depth limit (limits.max_depth); document skipped".to_owned(),
         )
-    } else if raw.contains("Alias") || raw.contains("Anchor") {
+    } else if raw.contains("Alias") || raw.contains("alias replay") || raw.contains("Anchor") {
         (DiagnosticKind::Limit, "YAML aliases expand beyond the limit (an alias bomb?); document skipped".to_owned())
     } else if let Some(breach) = budget_breach(e) {
         (DiagnosticKind::Limit, format!("{breach} (limits in day2.yaml); file skipped"))

@@ -237,6 +237,11 @@ pub(crate) fn side(stored: Option<&str>) -> Option<day2_model::Side> {
     }
 }
 
+/// A JSON column read back.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 /// A relation read back: its kind by the name it was stored under.
 pub(crate) fn relation(from: &str, kind: &str, to: &str) -> Result<day2_model::Relation, StoreError> {
     let kind = serde_json::from_value(serde_json::Value::String(kind.to_owned()))

@@ -28,15 +28,11 @@ fn stored_resource(row: &PgRow) -> Result<StoredResource, StoreError> {
         namespace: row.get(3),
         name: row.get(4),
         source: row.get(5),
-        owner: decode(row.get(6))?,
+        owner: crate::decode(row.get(6))?,
         side: crate::side(row.get(9)),
         first_seen: row.get(7),
         last_seen: row.get(8),
     })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 /// Advisory lock key held while a run is recorded ("day2" and 1).
@@ -497,8 +493,8 @@ impl Store for PgStore {
         .map_err(query_err)?;
         let Some(row) = row else { return Ok(None) };
         let resource = stored_resource(&row)?;
-        let attrs: serde_json::Value = decode(row.get(10))?;
-        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(decode).transpose()?;
+        let attrs: serde_json::Value = crate::decode(row.get(10))?;
+        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(crate::decode).transpose()?;
         Ok(Some(crate::detail(resource, attrs, live_attrs, row.get(12))))
     }
 

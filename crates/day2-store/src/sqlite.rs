@@ -115,15 +115,11 @@ fn stored_resource(row: &sqlx::sqlite::SqliteRow) -> Result<StoredResource, Stor
         namespace: row.get(3),
         name: row.get(4),
         source: row.get(5),
-        owner: decode(row.get(6))?,
+        owner: crate::decode(row.get(6))?,
         side: crate::side(row.get(9)),
         first_seen: parse_time(row.get(7))?,
         last_seen: parse_time(row.get(8))?,
     })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 #[async_trait::async_trait]
@@ -485,8 +481,8 @@ impl Store for SqliteStore {
         .map_err(query_err)?;
         let Some(row) = row else { return Ok(None) };
         let resource = stored_resource(&row)?;
-        let attrs: serde_json::Value = decode(row.get(10))?;
-        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(decode).transpose()?;
+        let attrs: serde_json::Value = crate::decode(row.get(10))?;
+        let live_attrs: Option<serde_json::Value> = row.get::<Option<&str>, _>(11).map(crate::decode).transpose()?;
         let live_seen = row.get::<Option<&str>, _>(12).map(parse_time).transpose()?;
         Ok(Some(crate::detail(resource, attrs, live_attrs, live_seen)))
     }
