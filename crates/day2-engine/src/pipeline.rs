@@ -66,14 +66,7 @@ impl Settings {
         let sources = if paths.is_empty() {
             config.sources.clone()
         } else {
-            let template = config
-                .sources
-                .iter()
-                .find_map(|s| match s {
-                    SourceConfig::Manifests(m) => Some(m.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let template = config.sources.iter().find_map(SourceConfig::manifests).cloned().unwrap_or_default();
             let (m, t, notes) = classify(paths, &template);
             path_notes = notes;
             // Named after the paths as given (not the expanded file lists), so the store sees the same sources each run.

@@ -50,3 +50,22 @@ sources! {
     /// A Prometheus server: its alerting and recording rules and its scrape targets, with their health (live).
     Prometheus(day2_collect::prometheus::PrometheusConfig),
 }
+
+impl SourceConfig {
+    /// The manifests settings of a `manifests` entry: the first one lends its globs, cluster and limits to paths
+    /// given on the command line.
+    pub fn manifests(&self) -> Option<&day2_collect::manifests::ManifestsConfig> {
+        match self {
+            SourceConfig::Manifests(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The same, to change them.
+    pub fn manifests_mut(&mut self) -> Option<&mut day2_collect::manifests::ManifestsConfig> {
+        match self {
+            SourceConfig::Manifests(m) => Some(m),
+            _ => None,
+        }
+    }
+}

@@ -24,10 +24,7 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
         // The cluster names the command line's inputs; configured sources keep their own. Paths given on the
         // command line take their settings from the first manifests source.
         if !args.paths.is_empty() {
-            match config.sources.iter_mut().find_map(|s| match s {
-                SourceConfig::Manifests(m) => Some(m),
-                _ => None,
-            }) {
+            match config.sources.iter_mut().find_map(SourceConfig::manifests_mut) {
                 Some(m) => m.cluster = cluster.clone(),
                 None => config
                     .sources
@@ -37,10 +34,7 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
     }
     if !args.live.is_empty() || args.context.is_some() {
         // The command line's cluster replaces the configured ones.
-        let first_cluster = config.sources.iter().find_map(|s| match s {
-            SourceConfig::Manifests(m) => Some(m.cluster.clone()),
-            _ => None,
-        });
+        let first_cluster = config.sources.iter().find_map(SourceConfig::manifests).map(|m| m.cluster.clone());
         let cluster = args.cluster.clone().or(first_cluster);
         let defaults = KubernetesConfig::default();
         config.sources.retain(|s| !matches!(s, SourceConfig::Kubernetes(_)));
