@@ -82,7 +82,7 @@ pub enum Command {
     /// Control-level compliance reports (CIS, NSA, PSS, SOC 2, NIS2, DORA, or your own framework file).
     #[command(subcommand)]
     Compliance(ComplianceCommand),
-    /// Run continuously: check and drift on an interval into a store, with an HTTP API and Prometheus metrics.
+    /// Run continuously: collect each source, check and drift into a store, with an HTTP API and Prometheus metrics.
     #[command(after_long_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// List findings recorded by `day2 check --store`.
@@ -196,23 +196,24 @@ declared and live values and the declaring file and line). IaC coverage per clus
 Exit codes: as `day2 check`.";
 
 const SERVE_HELP: &str =
-    "Every --interval, runs what `day2 check` runs on the configured sources and, when live sources are
-configured, what `day2 drift` runs; each run is recorded in the store, so findings are new, open, resolved or reopened
-with timestamps. A change to a watched file or cluster starts a run at once. A run never overlaps the next. SIGTERM or
-Ctrl-C stops after the current run; SIGHUP reloads day2.yaml and the TLS certificate.
+    "Every source is a job: collected every --interval (or on serve.schedule), its snapshot kept in the store.
+The check job (what `day2 check --live` runs) and, when live sources are configured, the drift job (what `day2 drift`
+runs) analyze the stored snapshots whenever one changes; each run is recorded, so findings are new, open, resolved or
+reopened with timestamps. A change to a watched file or cluster collects its source at once. A job's run never
+overlaps its next. SIGTERM or Ctrl-C stops after the running jobs; SIGHUP reloads day2.yaml and the TLS certificate.
 
-Several replicas with one --store postgres://… divide the jobs (check, drift, notifications) through leases; a replica
-that dies hands its jobs over within serve.lease_seconds (30).
+Several replicas with one --store postgres://… divide the jobs (one per source, check, drift, notifications) through
+leases, each taking its fair share; a replica that dies hands its jobs over within serve.lease_seconds (30).
 
 HTTP (the OpenAPI document is at /api/v1/openapi.json; roles from serve.tokens):
-  GET  /healthz, /readyz        liveness; ready once the first cycle has run
+  GET  /healthz, /readyz        liveness; ready once every job had its first turn
   GET  /api/v1/findings         stored findings, paged; filters: domain, severity, team, status, limit, offset
   GET  /api/v1/resources        stored resources, paged; filters: provider, kind, namespace, team
   GET  /api/v1/drift            IaC coverage per live scope and the open drift findings
   GET  /api/v1/sources          last run of each job, last collection of each source
   GET  /api/v1/outcomes         time to detect, time to repair, drift-hours, open age (?since=30d)
   GET  /api/v1/leases           which replica runs which job
-  POST /api/v1/runs             run now (operator)
+  POST /api/v1/runs             run every job now (operator)
   POST /api/v1/config/reload    reload day2.yaml and the certificate (admin)
   GET  /metrics                 Prometheus: findings, runs, durations, sources, outcome histograms
 

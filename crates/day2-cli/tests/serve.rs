@@ -120,7 +120,19 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
 
     let sources = json(port, "/api/v1/sources");
     let jobs: Vec<&str> = sources["jobs"].as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap()).collect();
-    assert_eq!(jobs, ["check", "drift"]);
+    assert_eq!(
+        jobs,
+        [
+            "check",
+            "collect:live:shop-prod-eu",
+            "collect:manifests:examples/fleet/k8s/,examples/fleet/helm/",
+            "collect:terraform:examples/fleet/terraform/core/terraform.tfstate",
+            "collect:terraform:examples/fleet/terraform/edge/plan.json",
+            "drift"
+        ],
+        "a job per source, and the analyses"
+    );
+
     let live = sources["sources"].as_array().unwrap().iter().find(|s| s["name"] == "live:shop-prod-eu").unwrap();
     assert_eq!((live["complete"].as_bool(), live["resources"].as_u64()), (Some(true), Some(38)));
 
@@ -132,7 +144,9 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{metrics}"));
     assert_eq!(drift_high, 1.0, "legacy-search is missing");
     assert!(line("day2_runs_total{job=\"check\",result=").is_some(), "{metrics}");
-    assert!(line("day2_source_complete{job=\"drift\",source=\"live:shop-prod-eu\"} 1").is_some(), "{metrics}");
+    let collected = "day2_source_complete{job=\"collect:live:shop-prod-eu\",source=\"live:shop-prod-eu\"} 1";
+    assert!(line(collected).is_some(), "{metrics}");
+    assert!(line("day2_runs_total{job=\"collect:live:shop-prod-eu\",result=\"ok\"}").is_some(), "{metrics}");
     // Every path the OpenAPI document lists is served (POSTs refuse: no tokens configured, the API is read-only).
     let openapi = json(port, "/api/v1/openapi.json");
     assert_eq!(openapi["openapi"], "3.1.0");
@@ -648,10 +662,22 @@ fn count(store: &str, sql: &str) -> i64 {
     common::json_of(&out)[0]["n"].as_i64().unwrap()
 }
 
-/// Two replicas on one PostgreSQL store (a scratch database on the machine's server, 127.0.0.1:5432): each job
-/// runs on exactly one of them. The holder is killed (-9) in the middle of a collection (the cluster, a local
-/// Kubernetes wire-format server, answers slowly by then); the other takes its jobs and the notifications over within
-/// one lease period, and nothing recorded before the kill is lost. Then the killed one comes back as the standby.
+/// The job leases of a replica's lease table (`replica:` leases say who is alive), by holder.
+fn jobs_by_holder(port: u16) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_holder: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (lease, holder) in lease_holders(port) {
+        if !lease.starts_with("replica:") {
+            by_holder.entry(holder).or_default().push(lease);
+        }
+    }
+    by_holder
+}
+
+/// Two replicas on one PostgreSQL store (a scratch database on the machine's server, 127.0.0.1:5432), with a
+/// manifests folder, a cluster (a local Kubernetes wire-format server) and a notifier: the second to start takes
+/// its share of the jobs from the first; a change is collected, analyzed and told once, whichever replica holds
+/// which job; the first is killed (-9) and the other takes every job within one lease period, losing nothing
+/// recorded before the kill; then the killed one comes back and takes its share again.
 #[test]
 fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     let Some(db) = day2_testkit::postgres::ScratchDatabase::create().unwrap() else { return };
@@ -674,86 +700,224 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     .unwrap();
     let (config, store) = (config.to_str().unwrap(), db.url.as_str());
     let lease = Duration::from_secs(2);
+    let manifests = format!("job:collect:manifests:{}", dir.path().join("k8s").display());
+    let every_job = ["job:check", "job:collect:live:prod", &manifests, "job:drift", "notify"];
 
     let (a, a_port) = serve_store(config, store, &[]);
     let a_name = json(a_port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned();
+    let held = jobs_by_holder(a_port);
+    assert_eq!(held.keys().collect::<Vec<_>>(), [&a_name], "alone, the first replica runs every job");
+    assert_eq!(held[&a_name], every_job);
     let (_b, b_port) = serve_store(config, store, &[]);
     let b_name = json(b_port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned();
     assert_ne!(a_name, b_name);
-    let all_held_by =
-        |name: &str| ["job:check", "job:drift", "notify"].iter().map(|l| ((*l).to_owned(), name.to_owned())).collect();
-    assert_eq!(lease_holders(b_port), all_held_by(&a_name), "the first replica took every job");
-    assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()), "the standby ran nothing");
+    // The first gives up what is over its share (3 of 5), the second takes it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = jobs_by_holder(b_port);
+        let mut all: Vec<&String> = held.values().flatten().collect();
+        all.sort();
+        if held.len() == 2 && held.values().all(|jobs| jobs.len() <= 3) && all == every_job {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the jobs were not divided: {held:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
-    // A change: both replicas see it, the holder alone runs the two jobs and tells the webhook once.
-    let runs_before = count(store, "SELECT count(*) AS n FROM runs");
+    // A change: collected by one replica, analyzed by whichever holds the check, told once by the notify holder.
     std::fs::write(dir.path().join("k8s/debug.yaml"), PRIVILEGED_POD).unwrap();
     wait_for(&sink, "opened", |r| r.iter().any(|r| about_debug_pod(r, "opened")));
     std::thread::sleep(Duration::from_secs(1));
-    assert!(count(store, "SELECT count(*) AS n FROM runs") >= runs_before + 2, "a check and a drift run");
     let delivered: Vec<i64> = sink.received().iter().map(|r| r.json()["event_id"].as_i64().unwrap()).collect();
     let mut once = delivered.clone();
     once.sort_unstable();
     once.dedup();
     assert_eq!(delivered.len(), once.len(), "each event told once, by one replica: {delivered:?}");
-    assert_eq!(json(b_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
 
-    // The cluster slows down; the Pod is deleted, and the holder is killed once its check run (posture on both
-    // sides), which resolved the Pod's findings, is recorded and its drift collection has begun.
-    api.set_latency(Duration::from_millis(300));
-    std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
-    let resolved = "SELECT count(*) AS n FROM finding_events WHERE transition = 'resolved'";
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count(store, resolved) == 0 {
-        assert!(Instant::now() < deadline, "the check run did not resolve the Pod's findings");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let requests_before = api.requests().len();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !api.requests()[requests_before..].iter().any(|r| !r.contains("watch=true")) {
-        assert!(Instant::now() < deadline, "the drift collection did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // The first replica is killed; the second takes every job within one lease period.
     let pid = a.0.id().to_string();
     assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     let killed = Instant::now();
     drop(a);
-    api.set_latency(Duration::ZERO);
     let runs_at_kill = count(store, "SELECT count(*) AS n FROM runs");
-    assert!(
-        count(store, resolved) > 0,
-        "the check run before the kill, which resolved the Pod's findings, is recorded"
-    );
     let events_at_kill = count(store, "SELECT count(*) AS n FROM finding_events");
     let findings_at_kill = count(store, "SELECT count(*) AS n FROM findings");
-
-    while lease_holders(b_port) != all_held_by(&b_name) {
-        assert!(killed.elapsed() < Duration::from_secs(30), "no hand-over: {:?}", lease_holders(b_port));
+    while jobs_by_holder(b_port).get(&b_name).map(Vec::len) != Some(every_job.len()) {
+        assert!(killed.elapsed() < Duration::from_secs(30), "no hand-over: {:?}", jobs_by_holder(b_port));
         std::thread::sleep(Duration::from_millis(20));
     }
     let took = killed.elapsed();
     eprintln!("the killed replica's jobs moved in {took:?} (lease {lease:?})");
-    assert!(took < lease + Duration::from_millis(500), "handed over after {took:?}");
+    assert!(took < lease, "handed over after {took:?}");
 
-    // The new holder runs both jobs at once, and delivers the resolution the killed one may not have.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while json(b_port, "/api/v1/sources")["jobs"].as_array().unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "the new holder did not run the jobs");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The Pod is deleted: the new holder of every job collects, analyzes and tells the resolution.
+    std::fs::remove_file(dir.path().join("k8s/debug.yaml")).unwrap();
     wait_for(&sink, "resolved", |r| r.iter().any(|r| about_debug_pod(r, "resolved")));
     let runs = count(store, "SELECT count(*) AS n FROM runs");
-    assert!(runs >= runs_at_kill + 2, "{runs} runs, {runs_at_kill} at the kill: {}", json(b_port, "/api/v1/sources"));
-    assert!(count(store, "SELECT count(*) AS n FROM finding_events") >= events_at_kill);
+    assert!(runs > runs_at_kill, "{runs} runs, {runs_at_kill} at the kill: {}", json(b_port, "/api/v1/sources"));
+    assert!(count(store, "SELECT count(*) AS n FROM finding_events") > events_at_kill);
     assert_eq!(count(store, "SELECT count(*) AS n FROM findings"), findings_at_kill, "no finding lost");
-    // The drift run the kill cut short is done by the new holder: the Pod, no longer declared, is no longer missing.
     let missing_pod = "SELECT count(*) AS n FROM finding_list WHERE rule_id = 'DRIFT-MISSING' AND state = 'resolved'";
-    assert_eq!(count(store, missing_pod), 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(store, missing_pod) != 1 {
+        assert!(Instant::now() < deadline, "the drift job did not resolve the Pod, no longer declared, as missing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
-    // The killed replica restarts on the same store: it stands by.
+    // The killed replica restarts on the same store and takes its share back.
     let (_a, a_port) = serve_store(config, store, &[]);
-    assert_eq!(lease_holders(a_port), all_held_by(&b_name));
-    assert_eq!(json(a_port, "/api/v1/sources")["jobs"], Value::Array(Vec::new()));
+    let a_name = json(a_port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while jobs_by_holder(a_port).get(&a_name).is_none_or(Vec::is_empty) {
+        assert!(Instant::now() < deadline, "the restarted replica took no job: {:?}", jobs_by_holder(a_port));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One collection, as the store logged it.
+#[derive(Debug)]
+struct Collection {
+    source: String,
+    holder: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    finished_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn collections(store: &str) -> Vec<Collection> {
+    let sql = "SELECT source, holder, started_at, finished_at FROM collections ORDER BY source, started_at";
+    let out = common::day2(&["query", "--store", store, "-o", "json", "--limit", "100000", sql]);
+    assert_eq!(common::code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let time = |v: &Value| v.as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    common::json_of(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| Collection {
+            source: row["source"].as_str().unwrap().to_owned(),
+            holder: row["holder"].as_str().unwrap().to_owned(),
+            started_at: time(&row["started_at"]),
+            finished_at: time(&row["finished_at"]),
+        })
+        .collect()
+}
+
+/// Three replicas on one PostgreSQL store with 30 sources (a manifests folder each) divide the 31 jobs (30
+/// collections and the check): no replica holds more than 1.5× its fair share, and each source is collected by
+/// exactly one replica at a time (the store's collection log: no two collections of one source overlap). One replica
+/// is killed (-9): every source it collected is collected again by another within one lease period, and the two left
+/// hold their fair shares.
+#[test]
+fn three_replicas_divide_thirty_sources_and_a_killed_ones_are_collected_again_within_a_lease() {
+    let Some(db) = day2_testkit::postgres::ScratchDatabase::create().unwrap() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = "sources:\n".to_owned();
+    for i in 0..30 {
+        std::fs::create_dir(dir.path().join(format!("s{i}"))).unwrap();
+        let deployment = DEPLOYMENT.replace("name: web", &format!("name: web-{i}"));
+        std::fs::write(dir.path().join(format!("s{i}/app.yaml")), deployment).unwrap();
+        text.push_str(&format!("  - manifests: {{paths: [s{i}]}}\n"));
+    }
+    // A 4 s lease: a dead replica's grants lapse within 2 s and are taken within 1 s more, which leaves a second of
+    // the lease for the collections themselves on a loaded machine.
+    text.push_str("serve:\n  lease_seconds: 4\n");
+    let config = dir.path().join("day2.yaml");
+    std::fs::write(&config, text).unwrap();
+    let (config, store) = (config.to_str().unwrap(), db.url.as_str());
+    let (lease, jobs) = (Duration::from_secs(4), 31usize);
+
+    let started = Instant::now();
+    let mut replicas: Vec<(Server, u16)> = (0..3).map(|_| serve_store(config, store, &[])).collect();
+    let port = replicas[0].1;
+    let fair = |replicas: usize| jobs as f64 / replicas as f64;
+    let balanced = |port: u16, replicas: usize| {
+        let held = jobs_by_holder(port);
+        let total: usize = held.values().map(Vec::len).sum();
+        let ok =
+            held.len() == replicas && total == jobs && held.values().all(|j| j.len() as f64 <= 1.5 * fair(replicas));
+        (ok, held)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let held = loop {
+        match balanced(port, 3) {
+            (true, held) => break held,
+            (false, held) => assert!(Instant::now() < deadline, "not divided among three: {held:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let shares: Vec<usize> = held.values().map(Vec::len).collect();
+    eprintln!("three replicas divided {jobs} jobs as {shares:?} within {:?} of the first start", started.elapsed());
+
+    // Work for everyone: every source changes, and each is collected by the replica holding it.
+    for i in 0..30 {
+        let path = dir.path().join(format!("s{i}/app.yaml"));
+        let changed = std::fs::read_to_string(&path).unwrap().replace("replicas: 2", "replicas: 3");
+        std::fs::write(path, changed).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The replica with the most collections is killed.
+    let names: Vec<String> = replicas
+        .iter()
+        .map(|(_, port)| json(*port, "/api/v1/leases")["replica"].as_str().unwrap().to_owned())
+        .collect();
+    let held = jobs_by_holder(port);
+    let victim = (0..3).max_by_key(|i| held.get(&names[*i]).map_or(0, Vec::len)).unwrap();
+    let orphaned: Vec<String> =
+        held[&names[victim]].iter().filter_map(|l| l.strip_prefix("job:collect:").map(str::to_owned)).collect();
+    assert!(!orphaned.is_empty());
+    let (server, _) = replicas.remove(victim);
+    assert!(std::process::Command::new("kill").args(["-KILL", &server.0.id().to_string()]).status().unwrap().success());
+    let killed_at = chrono::Utc::now();
+    let killed = Instant::now();
+    drop(server);
+    let port = replicas[0].1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = collections(store);
+        let again = |source: &String| {
+            log.iter().any(|c| &c.source == source && c.holder != names[victim] && c.started_at > killed_at)
+        };
+        if orphaned.iter().all(again) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed replica's sources were not collected again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = collections(store);
+    let latest = orphaned
+        .iter()
+        .filter_map(|source| {
+            log.iter().filter(|c| &c.source == source && c.started_at > killed_at).map(|c| c.started_at).min()
+        })
+        .max()
+        .unwrap();
+    let took = (latest - killed_at).to_std().unwrap();
+    eprintln!(
+        "the killed replica's {} sources were all collected again within {took:?} of the kill (lease {lease:?}; seen by the test after {:?})",
+        orphaned.len(),
+        killed.elapsed()
+    );
+    assert!(took < lease, "collected again after {took:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = loop {
+        match balanced(port, 2) {
+            (true, held) => break held,
+            (false, held) => assert!(Instant::now() < deadline, "not divided among two: {held:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("two replicas hold {:?}", held.values().map(Vec::len).collect::<Vec<_>>());
+
+    // Exactly one replica at a time: no two collections of a source overlap, over the whole test.
+    let log = collections(store);
+    assert!(log.len() >= 60, "every source collected at least twice: {} collections", log.len());
+    for pair in log.windows(2) {
+        if pair[0].source == pair[1].source {
+            assert!(pair[1].started_at >= pair[0].finished_at, "two collections of one source overlap: {pair:?}");
+        }
+    }
+    let by: std::collections::BTreeSet<&str> = log.iter().map(|c| c.holder.as_str()).collect();
+    assert_eq!(by.len(), 3, "every replica collected: {by:?}");
 }
 
 /// A self-signed certificate for 127.0.0.1, written as PEM files named after `name`.

@@ -94,8 +94,9 @@ pub struct ServeConfig {
     pub tokens: Vec<ApiToken>,
     /// Whether `/metrics` needs a token too (viewer). Default false, so Prometheus scrapes without one.
     pub metrics_need_token: bool,
-    /// Replicas sharing one store divide the jobs (check, drift, notifications) through leases: a replica that dies
-    /// hands its jobs over within this many seconds. Default 30.
+    /// Replicas sharing one store divide the jobs (a collection per source, check, drift, notifications) through
+    /// leases, each taking its fair share: a replica that dies hands its jobs over within this many seconds.
+    /// Default 30.
     pub lease_seconds: u64,
     /// Days of history the store keeps: resolved findings, resources no longer seen, delivered lifecycle events and
     /// runs older than this are pruned hourly (open findings stay). 0 keeps everything. Default 90.
@@ -107,14 +108,20 @@ pub struct ServeConfig {
     pub hosts: Vec<String>,
 }
 
-/// `serve.schedule`: when the check and drift jobs run, each an interval (`30s`, `5m`) or a cron expression in UTC
-/// (`*/10 * * * *`; a sixth, leading field is seconds). A change to a watched source runs both at once regardless.
+/// `serve.schedule`: when each job runs, each an interval (`30s`, `5m`) or a cron expression in UTC (`*/10 * * * *`; a
+/// sixth, leading field is seconds). Every source is a collection job of its own; the check and drift jobs analyze
+/// what the sources hold whenever a collection changed it, and at least on their own schedule. A change to a watched
+/// file or cluster collects its source at once regardless.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
-    /// The check job (declared sources, checks, policies). Default: `--interval`.
+    /// How often each source is collected. Default: `--interval`.
+    pub collect: Option<String>,
+    /// One source's own collection schedule, by source name (`live:prod: 30s`), in place of `collect`.
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// The check job (checks and policies on what every source holds), at the latest. Default: `--interval`.
     pub check: Option<String>,
-    /// The drift job (live sources against declared). Default: `--interval`.
+    /// The drift job (live sources against declared), at the latest. Default: `--interval`.
     pub drift: Option<String>,
     /// Each start is delayed by a random 0 to this many seconds, so replicas of many fleets do not all hit the same
     /// APIs at the same second. Default 0.
@@ -181,8 +188,11 @@ impl ServeConfig {
         if !(1..=3600).contains(&self.lease_seconds) {
             problems.push(format!("serve.lease_seconds: {} is not between 1 and 3600", self.lease_seconds));
         }
-        for (job, schedule) in [("check", &self.schedule.check), ("drift", &self.schedule.drift)] {
-            if let Some(Err(e)) = schedule.as_deref().map(Schedule::parse) {
+        let named = self.schedule.sources.iter().map(|(name, s)| (format!("sources.{name}"), Some(s)));
+        let jobs =
+            [("collect", &self.schedule.collect), ("check", &self.schedule.check), ("drift", &self.schedule.drift)];
+        for (job, schedule) in jobs.into_iter().map(|(job, s)| (job.to_owned(), s.as_ref())).chain(named) {
+            if let Some(Err(e)) = schedule.map(|s| Schedule::parse(s)) {
                 problems.push(format!("serve.schedule.{job}: {e}"));
             }
         }
@@ -552,6 +562,13 @@ impl Config {
                 ));
             }
         }
+        for name in self.serve.schedule.sources.keys().filter(|name| !names.contains_key(name.as_str())) {
+            let known: Vec<&str> = names.keys().map(String::as_str).collect();
+            problems.push(format!(
+                "serve.schedule.sources.{name}: no source is named `{name}` (sources: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ));
+        }
         problems.extend(self.serve.validate());
         problems.extend(validate_notifiers(&self.notifications));
         if problems.is_empty() {
@@ -621,6 +638,19 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("serve.schedule.check: `every tuesday` is neither an interval"), "{text}");
         assert!(text.contains("serve.schedule.drift: an interval must be longer than zero"), "{text}");
+        // A source's own schedule names a configured source, by the name its jobs and findings go by.
+        let per_source = "sources:\n  - manifests: {paths: [k8s]}\nserve:\n  schedule:\n    collect: 1m\n    sources:\n      manifests:k8s: 10s\n      kubernetes:prd: 5s\n      manifests:x: often\n";
+        let err =
+            Config::parse(per_source, Path::new("day2.yaml")).unwrap().validate(Path::new("day2.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "serve.schedule.sources.kubernetes:prd: no source is named `kubernetes:prd` (sources: manifests:k8s)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("serve.schedule.sources.manifests:x: `often` is neither"), "{text}");
+        assert!(!text.contains("manifests:k8s:"), "{text}");
     }
 
     #[test]

@@ -250,7 +250,7 @@ fn build(mut snapshots: Vec<Snapshot>, owners: &OwnerKeys) -> Collected {
 
 /// What a run looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum RunKind {
     /// Checks and policies.
     Posture,
     /// Declared against live.
@@ -258,12 +258,12 @@ enum Kind {
 }
 
 /// The analyzers of a kind of run, built from the settings; configuration problems are diagnostics.
-fn analyzers(settings: &Settings, kind: Kind, diagnostics: &mut Vec<Diagnostic>) -> Vec<Box<dyn Analyzer>> {
+fn analyzers(settings: &Settings, kind: RunKind, diagnostics: &mut Vec<Diagnostic>) -> Vec<Box<dyn Analyzer>> {
     let config_problem =
         |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
     let mut analyzers: Vec<Box<dyn Analyzer>> = Vec::new();
     match kind {
-        Kind::Posture => {
+        RunKind::Posture => {
             match Checks::new(&settings.checks) {
                 Ok(checks) => analyzers.push(Box::new(checks)),
                 Err(errors) => diagnostics.extend(errors.iter().map(|e| config_problem(e.to_string()))),
@@ -274,7 +274,7 @@ fn analyzers(settings: &Settings, kind: Kind, diagnostics: &mut Vec<Diagnostic>)
                 analyzers.push(Box::new(policies));
             }
         }
-        Kind::Drift => match Drift::new(&settings.drift) {
+        RunKind::Drift => match Drift::new(&settings.drift) {
             Ok(drift) => analyzers.push(Box::new(drift)),
             Err(e) => diagnostics.push(config_problem(e.to_string())),
         },
@@ -284,19 +284,51 @@ fn analyzers(settings: &Settings, kind: Kind, diagnostics: &mut Vec<Diagnostic>)
 
 /// Runs the posture analyzers once: on declared state, and on live state too with `live_posture`.
 pub fn run(settings: &Settings) -> Run {
-    execute(settings, Kind::Posture)
+    execute(settings, RunKind::Posture)
 }
 
 /// One drift run: the declared sources against the live ones, field by field, with coverage per scope.
 pub fn drift(settings: &Settings) -> Run {
-    execute(settings, Kind::Drift)
+    execute(settings, RunKind::Drift)
 }
 
-fn execute(settings: &Settings, kind: Kind) -> Run {
+/// Reads one source, blocking (on a runtime of its own): a collection job of `day2 serve`.
+pub fn collect_source(source: &dyn Source) -> Snapshot {
+    collect(std::iter::once(source)).pop().unwrap_or_else(|| Snapshot {
+        source: source.name(),
+        diagnostics: vec![Diagnostic::new(
+            DiagnosticKind::Unreadable,
+            source.name(),
+            None,
+            "the source was not read: no runtime to read it on (see the log)",
+        )],
+        ..Snapshot::default()
+    })
+}
+
+/// Collects what a run of `kind` reads, then analyzes it.
+fn execute(settings: &Settings, kind: RunKind) -> Run {
+    let mut snapshots = declared_snapshots(settings);
+    if kind == RunKind::Drift || settings.live_posture {
+        snapshots.extend(collect(settings.sources_of(Side::Live)));
+    }
+    analyze(settings, kind, snapshots)
+}
+
+/// A run over snapshots already taken (by `execute`, or by `day2 serve`'s collection jobs, read back from the store).
+/// Each snapshot belongs to the configured source of its name: a live one counts only in a drift run or with
+/// `live_posture`, and a live source without a snapshot is a scope not read (its declared objects are not compared).
+pub fn analyze(settings: &Settings, kind: RunKind, snapshots: Vec<Snapshot>) -> Run {
     let clock = std::time::Instant::now();
-    let read_live = kind == Kind::Drift || settings.live_posture;
-    let mut declared = build(declared_snapshots(settings), &settings.owners);
+    let read_live = kind == RunKind::Drift || settings.live_posture;
     let live_sources: Vec<&dyn Source> = if read_live { settings.sources_of(Side::Live).collect() } else { Vec::new() };
+    let side_of =
+        |name: &str| settings.sources.iter().map(SourceConfig::source).find(|s| s.name() == name).map(|s| s.side());
+    let (live_snapshots, declared_snapshots): (Vec<Snapshot>, Vec<Snapshot>) = snapshots
+        .into_iter()
+        .filter(|s| read_live || side_of(&s.source) != Some(Side::Live))
+        .partition(|s| side_of(&s.source) == Some(Side::Live));
+    let mut declared = build(declared_snapshots, &settings.owners);
     // A live source whose objects are declared under other ids (AWS objects by Terraform addresses) shapes the
     // declarations as it reads them, so the two sides pair.
     let mut declared_as: HashMap<ResourceId, ResourceId> = HashMap::new();
@@ -306,12 +338,11 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
             declared.inventory.insert(view);
         }
     }
-    let live_snapshots = collect(live_sources.iter().copied());
     let scopes: Vec<LiveScope> = live_sources
         .iter()
-        .zip(&live_snapshots)
-        .filter_map(|(source, snapshot)| {
+        .filter_map(|source| {
             let (provider, scope) = source.scope()?;
+            let snapshot = live_snapshots.iter().find(|s| s.source == source.name())?;
             Some(LiveScope { provider, scope, complete: snapshot.complete, examined: snapshot.examined.clone() })
         })
         .collect();
@@ -320,11 +351,11 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
         elapsed_ms = clock.elapsed().as_millis() as u64,
         declared = declared.inventory.len(),
         live = live.inventory.len(),
-        "Collected and linked the inventories."
+        "Linked the inventories."
     );
     let mut diagnostics = declared.diagnostics;
     diagnostics.extend(live.diagnostics);
-    if kind == Kind::Drift {
+    if kind == RunKind::Drift {
         diagnostics.extend(uncompared_scopes(settings, &declared.inventory, &scopes));
     }
 
@@ -344,14 +375,14 @@ fn execute(settings: &Settings, kind: Kind) -> Run {
     let Analysis { mut findings, diagnostics: analyzed, rules_run, applicable, mut rules, coverage } = analysis;
     diagnostics.extend(analyzed);
     diagnostics.extend(suppress(settings, &declared.inventory, &mut findings));
-    if kind == Kind::Drift {
+    if kind == RunKind::Drift {
         diagnostics.extend(apply_baseline(settings, &mut findings));
     }
     sort(&mut findings);
     rules.sort_by(|a, b| a.id.cmp(&b.id));
 
     let mut sources = declared.sources;
-    if kind == Kind::Drift {
+    if kind == RunKind::Drift {
         // A store resolves the findings of complete sources only. A declared source is complete for drift when every
         // object of it was compared with a complete live scope (Terraform plans carry their own refresh).
         for source in &mut sources {

@@ -1,10 +1,11 @@
 //! The HTTP API. Health and readiness are open; the rest needs the role named (see `auth`):
 //! - `GET /healthz`: the process answers;
-//! - `GET /readyz`: 200 once the first cycle is recorded, else 503;
+//! - `GET /readyz`: 200 once every job had its first turn (ran here, or is another replica's), else 503;
 //! - `GET /api/v1/findings?domain=&severity=&team=&status=open|suppressed|resolved|all&limit=&offset=` (viewer):
 //!   stored findings, most severe first, filtered and paged by the store (1,000 a page unless `limit` says, at most
 //!   10,000; a full page carries `x-next-offset`); an unknown filter value is a 400 that names the accepted ones;
-//! - `GET /api/v1/sources` (viewer): the last run of each job and the last collection of each source in it;
+//! - `GET /api/v1/sources` (viewer): the last run of each job this replica ran and the last collection of each source
+//!   it read (the store's `collections` table has every replica's);
 //! - `GET /api/v1/resources?provider=&kind=&namespace=&team=&limit=&offset=` (viewer): stored resources by id, paged
 //!   like findings (raw objects are left out);
 //! - `GET /api/v1/resources/{id}` (viewer): one resource (the id as it is, slashes included) with its declared and
@@ -15,7 +16,7 @@
 //! - `GET /api/v1/outcomes?since=30d` (viewer): time to detect, time to repair, drift-hours and open-finding age,
 //!   overall, by team and by scope (as `day2 outcomes -o json`);
 //! - `GET /api/v1/leases` (viewer): this replica's name and which replica runs which job;
-//! - `POST /api/v1/runs` (operator): start a cycle now rather than at the next interval; 202;
+//! - `POST /api/v1/runs` (operator): run every job now rather than at its next start (each replica its own); 202;
 //! - `POST /api/v1/config/reload` (admin): read day2.yaml again, as SIGHUP does; 400 with the problem when it does
 //!   not load, and the running configuration stays;
 //! - `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of all of this (see `openapi`);
@@ -329,7 +330,7 @@ async fn leases(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Respon
 async fn start_run(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
     let caller = authorize!(state, headers, Role::Operator);
     tracing::info!(caller = %caller.name, "A run was asked for.");
-    state.wake.notify_one();
+    state.wake_all();
     (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response()
 }
 

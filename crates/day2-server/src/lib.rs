@@ -3,9 +3,11 @@
 //! Module charter:
 //! - [`serve`] validates everything it can before any I/O (configuration, store, listen address), then runs the
 //!   scheduler and the HTTP server until shutdown.
-//! - `scheduler`: every interval, the same pipeline runs as `day2 check` and (when live sources are configured)
-//!   `day2 drift`, each recorded in the store, so findings move new → open → resolved → reopened with timestamps. A
-//!   run never overlaps the next; a failed run is recorded as a job error and the loop goes on.
+//! - `jobs`: what a configuration runs, as data: a collection job per source, and the check and drift analyses.
+//! - `scheduler`: each job on its schedule, as a task of its own: collections store snapshots, and the analyses (the
+//!   same pipeline as `day2 check` and `day2 drift`, over the stored snapshots) run when those change and record the
+//!   run, so findings move new → open → resolved → reopened with timestamps. A job's run never overlaps its next; a
+//!   failed run is kept as the job's error and the loop goes on.
 //! - `api`: health and readiness, findings (filtered), sources and jobs, Prometheus metrics at `/metrics`, and the
 //!   mutating endpoints (start a run, reload the configuration), each behind the role it needs.
 //! - `auth`: bearer tokens (stored hashed in day2.yaml) and roles.
@@ -13,7 +15,8 @@
 //!
 //! - `watch`: changes to watched files and clusters start a cycle at once.
 //! - `notify`: the findings' lifecycle, delivered to webhooks, Slack, PagerDuty and Alertmanager from a durable outbox.
-//! - `lease`: replicas sharing one PostgreSQL store divide the jobs; each job runs on exactly one of them at a time.
+//! - `lease`: replicas sharing one PostgreSQL store divide the jobs, each taking its fair share; each job runs on
+//!   exactly one of them at a time, and a dead replica's jobs move within one lease period.
 //!
 //! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
 //! running one is kept.
@@ -23,6 +26,7 @@
 mod api;
 pub mod auth;
 mod http;
+mod jobs;
 mod lease;
 mod metrics;
 pub mod notify;
@@ -30,7 +34,7 @@ mod openapi;
 mod scheduler;
 mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -139,12 +143,14 @@ pub enum ServeError {
     Unsafe(String),
 }
 
-/// How the last run of a job went (`check`, `drift`).
+/// How the last run of a job went (`collect:<source>`, `check`, `drift`).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct JobHealth {
-    job: &'static str,
+    job: String,
     started_at: DateTime<Utc>,
     duration_seconds: f64,
+    /// Resources the run read (a collection: what its source holds; an analysis: both inventories).
+    resources: usize,
     findings: usize,
     new: usize,
     resolved: usize,
@@ -153,10 +159,26 @@ pub(crate) struct JobHealth {
     error: Option<String>,
 }
 
-/// How the last collection of a source in a job went.
+impl JobHealth {
+    fn new(job: &str, started_at: DateTime<Utc>) -> Self {
+        JobHealth {
+            job: job.to_owned(),
+            started_at,
+            duration_seconds: 0.0,
+            resources: 0,
+            findings: 0,
+            new: 0,
+            resolved: 0,
+            error: None,
+        }
+    }
+}
+
+/// How the last collection of a source went.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct SourceHealth {
-    job: &'static str,
+    /// The collection job (`collect:<source>`).
+    job: String,
     name: String,
     complete: bool,
     resources: usize,
@@ -179,15 +201,21 @@ pub(crate) struct State {
     config_path: PathBuf,
     exposure: Exposure,
     loaded: std::sync::RwLock<Arc<Loaded>>,
-    jobs: RwLock<BTreeMap<&'static str, JobHealth>>,
-    /// By job and source name.
-    sources: RwLock<BTreeMap<(&'static str, String), SourceHealth>>,
-    /// Set once the first cycle has been recorded.
+    jobs: RwLock<BTreeMap<String, JobHealth>>,
+    /// By source name.
+    sources: RwLock<BTreeMap<String, SourceHealth>>,
+    /// Set once every job this replica held at start has run once.
     ready: AtomicBool,
-    /// Wakes the scheduler for a run now (`POST /api/v1/runs`, a watched change).
-    wake: tokio::sync::Notify,
+    /// The jobs that have not yet had their first turn (run, or found held by another replica).
+    first_runs: std::sync::Mutex<BTreeSet<String>>,
+    /// Each job's wake-up, by job name: a watched change, a lease taken over or `POST /api/v1/runs` runs it now.
+    job_wakers: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
+    /// Told when this replica stored a changed snapshot: the analyses look at once.
+    inputs_changed: tokio::sync::Notify,
     /// Tells the watchers that the configuration changed.
     reloaded: tokio::sync::Notify,
+    /// Tells the scheduler that the configuration changed (its jobs are rebuilt).
+    reloaded_jobs: tokio::sync::Notify,
     /// Held while a reload reads and swaps the configuration.
     reloading: std::sync::Mutex<()>,
     /// Tells the notifiers that the configuration changed.
@@ -217,9 +245,46 @@ impl State {
         let tokens = auth::Tokens::new(&config.serve);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
         self.reloaded.notify_one();
+        self.reloaded_jobs.notify_one();
         self.reloaded_notifiers.notify_one();
         tracing::info!(config = %self.config_path.display(), "Configuration reloaded.");
         Ok(())
+    }
+
+    /// The wake-up of a job, made the first time it is asked for.
+    pub(crate) fn job_waker(&self, job: &str) -> Arc<tokio::sync::Notify> {
+        let mut wakers = self.job_wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        wakers.entry(job.to_owned()).or_default().clone()
+    }
+
+    /// Runs a job now (if this replica holds it; a job busy now runs once more when done).
+    pub(crate) fn wake_job(&self, job: &str) {
+        if let Some(waker) = self.job_wakers.lock().unwrap_or_else(PoisonError::into_inner).get(job) {
+            waker.notify_one();
+        }
+    }
+
+    /// Runs every job this replica holds now.
+    pub(crate) fn wake_all(&self) {
+        for waker in self.job_wakers.lock().unwrap_or_else(PoisonError::into_inner).values() {
+            waker.notify_one();
+        }
+    }
+
+    /// The jobs whose first turn readiness waits for (only at start: a reload does not make a server unready).
+    pub(crate) fn expect_first_runs(&self, jobs: impl Iterator<Item = String>) {
+        if !self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            *self.first_runs.lock().unwrap_or_else(PoisonError::into_inner) = jobs.collect();
+        }
+    }
+
+    /// A job had its first turn; the server is ready once every job has.
+    pub(crate) fn first_run_done(&self, job: &str) {
+        let mut waiting = self.first_runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if waiting.remove(job) && waiting.is_empty() {
+            self.ready.store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!("Ready: every job had its first turn.");
+        }
     }
 
     /// Reads the TLS certificate and key again (a renewed certificate); the one in force stays when they do not load.
@@ -287,8 +352,11 @@ pub async fn serve(
         jobs: RwLock::default(),
         sources: RwLock::default(),
         ready: AtomicBool::new(false),
-        wake: tokio::sync::Notify::new(),
+        first_runs: std::sync::Mutex::default(),
+        job_wakers: std::sync::Mutex::default(),
+        inputs_changed: tokio::sync::Notify::new(),
         reloaded: tokio::sync::Notify::new(),
+        reloaded_jobs: tokio::sync::Notify::new(),
         reloaded_notifiers: tokio::sync::Notify::new(),
         reloading: std::sync::Mutex::new(()),
         recorded: tokio::sync::Notify::new(),

@@ -2,7 +2,7 @@
 //! - `day2_findings{domain,severity,team}`: open findings in the store;
 //! - `day2_runs_total{job,result}` and `day2_run_duration_seconds{job}`: runs of each job;
 //! - `day2_source_complete{job,source}` and `day2_source_resources{job,source}`: the last collection of each source
-//!   in each job;
+//!   by this replica (`job` is its collection job, `collect:<source>`);
 //! - `day2_time_to_detect_seconds{domain,team}` and `day2_time_to_repair_seconds{domain,team}`: histograms of the
 //!   outcomes (definitions in `day2_store::outcomes`), observed as the lifecycle log grows after this process
 //!   started. Every replica follows the whole log after each cycle (whichever replica ran the jobs), so aggregate

@@ -168,7 +168,7 @@ pub(crate) fn document() -> Value {
                 })), "viewer"),
             }},
             "/api/v1/sources": {"get": {
-                "summary": "The last run of each job and the last collection of each source in it. Role: viewer.",
+                "summary": "The last run of each job this replica ran and the last collection of each source it read. Role: viewer.",
                 "responses": refusals(ok("Jobs and sources", json!({
                     "type": "object",
                     "properties": {
@@ -190,8 +190,8 @@ pub(crate) fn document() -> Value {
                 })), "viewer"),
             }},
             "/api/v1/runs": {"post": {
-                "summary": "Start a cycle now rather than at the next interval. Role: operator.",
-                "responses": refusals(json!({"202": {"description": "Accepted: the scheduler wakes."}}), "operator"),
+                "summary": "Run every job now rather than at its next start (each replica the jobs it holds). Role: operator.",
+                "responses": refusals(json!({"202": {"description": "Accepted: the jobs wake."}}), "operator"),
             }},
             "/api/v1/config/reload": {"post": {
                 "summary": "Read day2.yaml again, as SIGHUP does. Role: admin.",

@@ -1,87 +1,304 @@
-//! The loop: the check job (checks and policies on declared and live state), and the drift job when live sources
-//! are configured, each run on its schedule
-//! (`serve.schedule`: an interval or a cron expression, with jitter; else every `--interval`) and at once when a watched
-//! source changes; each run is recorded in the store, then health and metrics are refreshed. A replica runs only the jobs it holds the lease of (see `lease`).
-//! Pipelines are blocking (rayon inside), so they run on the blocking pool.
+//! The loop: every job of the configuration (`jobs::of`) runs as a task of its own, and a replica runs only the
+//! jobs it holds the lease of (see `lease`).
+//!
+//! - A collection job reads its source on its schedule (an interval or a cron expression, with jitter), at once
+//!   when a watch sees its source change or a run is asked for, and when this replica takes its lease over; it
+//!   stores the snapshot. Collections of different sources run side by side, so a slow cloud API does not hold up a
+//!   cluster's watch events.
+//! - An analysis job (check, drift) runs when a snapshot it reads changed (told at once when this replica stored it,
+//!   seen within a second when another replica did), and at least on its own schedule; it reads every source's
+//!   latest snapshot from the store, so no source is read twice for two analyses, and records the run. Its first run
+//!   waits until every source has a snapshot taken by a live replica (not one left by a previous process), for at
+//!   most one lease period.
+//!
+//! Pipelines are blocking (rayon inside), so they run on the blocking pool. A reload rebuilds the jobs after the
+//! running ones finish; at shutdown every running job finishes first.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use day2_engine::config::{Config, Schedule};
-use day2_engine::pipeline::{self, Run, Settings};
+use day2_engine::config::Schedule;
+use day2_engine::pipeline::{self, RunKind, Settings};
+use day2_engine::sources::SourceConfig;
+use tokio::sync::watch;
 
+use crate::jobs::{self, Job, Work};
 use crate::{JobHealth, SourceHealth, State, lease};
+
+/// How often an analysis job looks for snapshots other replicas stored.
+const POLL: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(
     config_name: String,
     interval: Duration,
     state: Arc<State>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    mut stopped: watch::Receiver<bool>,
 ) {
-    let mut last_prune = None;
-    let mut due = Due { check: Instant::now(), drift: Instant::now() };
-    let mut woken = false;
+    let housekeeping = tokio::spawn(housekeep(state.clone(), interval));
     loop {
-        // The configuration in force at the start of the cycle (a reload takes effect at the next one).
-        let config: &Config = &state.loaded().config;
-        // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
-        let settings = Settings { live_posture: true, ..Settings::new(config, &[], &config_name) };
-        let schedule = &config.serve.schedule;
-        let now = Instant::now();
-        if woken || now >= due.check {
-            due.check = next_start(now, schedule.check.as_deref(), interval, schedule.jitter_seconds);
-            if state.leases.holds(lease::CHECK) {
-                job(&state, "check", settings.clone(), |s| pipeline::run(&s)).await;
-            }
+        let jobs = jobs::of(&state.loaded().config);
+        state.expect_first_runs(jobs.iter().map(|j| j.name.clone()));
+        let (stop, stop_jobs) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for job in jobs {
+            let runner = Runner { job, config_name: config_name.clone(), interval, state: state.clone() };
+            tasks.spawn(runner.run(stop_jobs.clone()));
         }
-        // A shutdown asked for during the check is not kept waiting by the drift job.
-        if config.has_live_sources() && !*stopped.borrow() && (woken || Instant::now() >= due.drift) {
-            due.drift = next_start(Instant::now(), schedule.drift.as_deref(), interval, schedule.jitter_seconds);
-            if state.leases.holds(lease::DRIFT) {
-                job(&state, "drift", settings, |s| pipeline::drift(&s)).await;
-            }
+        let reloaded = tokio::select! {
+            () = state.reloaded_jobs.notified() => true,
+            _ = stopped.changed() => false,
+        };
+        let _ = stop.send(true);
+        while tasks.join_next().await.is_some() {}
+        if !reloaded || *stopped.borrow() {
+            break;
         }
-        woken = false;
-        // Pruning is one replica's job too: the one that runs the checks.
-        if state.leases.holds(lease::CHECK) && last_prune.is_none_or(|at: Instant| at.elapsed() >= PRUNE_EVERY) {
-            prune(&state, config.serve.retention_days).await;
+        tracing::info!("Jobs rebuilt after a reload.");
+    }
+    housekeeping.abort();
+}
+
+/// Metrics from the store every interval (every replica's say what the store says, whichever replica ran the
+/// jobs), and pruning every hour by the replica that runs the checks.
+async fn housekeep(state: Arc<State>, interval: Duration) {
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        refresh_metrics(&state).await;
+        if state.leases.holds("job:check") && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            prune(&state, state.loaded().config.serve.retention_days).await;
             last_prune = Some(Instant::now());
         }
-        // Every replica's metrics say what the store says, whichever replica ran the jobs.
-        refresh_metrics(&state).await;
-        state.ready.store(true, Ordering::Release);
-        if *stopped.borrow() {
-            break;
-        }
-        let next = if config.has_live_sources() { due.check.min(due.drift) } else { due.check };
-        tokio::select! {
-            () = tokio::time::sleep_until(next.into()) => {}
-            () = state.wake.notified() => {
-                // A change was seen (or a run asked for): let a burst of writes settle before reading, and let the
-                // one run cover every wake-up of the burst.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let _ = tokio::time::timeout(Duration::ZERO, state.wake.notified()).await;
-                tracing::info!("Running now: a watched source changed or a run was asked for.");
-                woken = true;
-            }
-            _ = stopped.changed() => break,
-        }
-        if *stopped.borrow() {
-            break;
-        }
+        tokio::time::sleep(interval.min(Duration::from_secs(60))).await;
     }
 }
 
-/// When each job is due next.
-struct Due {
-    check: Instant,
-    drift: Instant,
+/// One job's task.
+struct Runner {
+    job: Job,
+    config_name: String,
+    interval: Duration,
+    state: Arc<State>,
 }
 
-/// When a job that starts at `now` is due again: by its schedule (`serve.schedule`, validated at load), else every
-/// `interval`; plus a random part of the jitter.
+impl Runner {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let (state, lease) = (&self.state, self.job.lease());
+        let wake = state.job_waker(&self.job.name);
+        let started = Instant::now();
+        let mut due = self.next_start();
+        // Asked to run (due, woken, or at start).
+        let mut wanted = true;
+        // The digests of the snapshots the last analysis read.
+        let mut analyzed: Option<Vec<(String, String)>> = None;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match &self.job.work {
+                Work::Collect(source) => {
+                    if wanted && state.leases.start(&lease) {
+                        self.collect(source).await;
+                        state.leases.finish(&lease);
+                    }
+                    wanted = false;
+                    state.first_run_done(&self.job.name);
+                }
+                Work::Analyze(kind) => {
+                    if !state.leases.holds(&lease) {
+                        wanted = false;
+                        state.first_run_done(&self.job.name);
+                    } else if let Some(inputs) = self.inputs(analyzed.is_none(), started).await
+                        && (wanted || analyzed.as_ref() != Some(&inputs))
+                        && state.leases.start(&lease)
+                    {
+                        self.analyze(*kind).await;
+                        state.leases.finish(&lease);
+                        analyzed = Some(inputs);
+                        wanted = false;
+                        state.first_run_done(&self.job.name);
+                    }
+                }
+            }
+            let analysis = matches!(self.job.work, Work::Analyze(_));
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => {
+                    wanted = true;
+                    due = self.next_start();
+                }
+                () = wake.notified() => {
+                    // A burst of changes (an editor's writes, a rollout's events) costs one run.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let _ = tokio::time::timeout(Duration::ZERO, wake.notified()).await;
+                    wanted = true;
+                }
+                () = state.inputs_changed.notified(), if analysis => {}
+                () = tokio::time::sleep(POLL), if analysis => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// When the job is due again: by its schedule, else every `interval`; plus a random part of the jitter.
+    fn next_start(&self) -> Instant {
+        let jitter = self.state.loaded().config.serve.schedule.jitter_seconds;
+        next_start(Instant::now(), self.job.schedule.as_deref(), self.interval, jitter)
+    }
+
+    /// The digests of the snapshots an analysis reads, by source; None while a first analysis should wait (a
+    /// source has no snapshot yet from a live replica, for at most one lease period) or the store does not answer.
+    async fn inputs(&self, first: bool, started: Instant) -> Option<Vec<(String, String)>> {
+        let state = &self.state;
+        let config = &state.loaded().config;
+        let names = source_names(&config.sources);
+        let heads = match state.store.snapshot_heads().await {
+            Ok(heads) => heads,
+            Err(e) => {
+                tracing::warn!(job = %self.job.name, error = %e, "Cannot read the snapshots; trying again.");
+                return None;
+            }
+        };
+        let inputs: Vec<(String, String)> =
+            heads.iter().filter(|h| names.contains(&h.source)).map(|h| (h.source.clone(), h.digest.clone())).collect();
+        let waited_enough = started.elapsed() >= Duration::from_secs(config.serve.lease_seconds);
+        if first && !waited_enough {
+            let live: BTreeSet<String> = match state.store.leases().await {
+                Ok(leases) => {
+                    leases.into_iter().filter_map(|l| l.name.strip_prefix("replica:").map(str::to_owned)).collect()
+                }
+                Err(_) => return None,
+            };
+            let current = |name: &String| heads.iter().any(|h| &h.source == name && live.contains(&h.holder));
+            if !names.iter().all(current) {
+                return None;
+            }
+        }
+        Some(inputs)
+    }
+
+    /// Reads the source and stores its snapshot (if this replica still holds the job): the analyses that read it run
+    /// when it changed.
+    async fn collect(&self, source: &SourceConfig) {
+        let (state, name) = (&self.state, self.job.name.as_str());
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let entry = source.clone();
+        let outcome = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source())).await;
+        let mut health = JobHealth::new(name, started_at);
+        match outcome {
+            Ok(snapshot) => {
+                let recorded = if lease::still_held(state, &self.job.lease()).await {
+                    let record = day2_store::SnapshotRecord {
+                        snapshot: &snapshot,
+                        side: source.source().side(),
+                        holder: state.leases.holder(),
+                        started_at,
+                        finished_at: Utc::now(),
+                    };
+                    state.store.record_snapshot(&record).await.map_err(|e| format!("storing the snapshot: {e}"))
+                } else {
+                    Err("not recorded: another replica took the job over during the collection".to_owned())
+                };
+                match recorded {
+                    Ok(true) => state.inputs_changed.notify_waiters(),
+                    Ok(false) => {}
+                    Err(e) => health.error = Some(e),
+                }
+                let errors = snapshot.diagnostics.iter().filter(|d| d.kind.is_error()).count();
+                if errors > 0 && health.error.is_none() {
+                    health.error = Some(format!("{errors} input or collection errors (see the run's diagnostics)"));
+                }
+                let resources = snapshot.resources.len();
+                health.resources = resources;
+                let mut sources = state.sources.write().await;
+                let previous = sources.get(&snapshot.source).and_then(|h| h.last_complete);
+                sources.insert(
+                    snapshot.source.clone(),
+                    SourceHealth {
+                        job: name.to_owned(),
+                        name: snapshot.source.clone(),
+                        complete: snapshot.complete,
+                        resources,
+                        last_run: started_at,
+                        last_complete: if snapshot.complete { Some(started_at) } else { previous },
+                    },
+                );
+                state.metrics.source(name, &snapshot.source, snapshot.complete, resources);
+            }
+            Err(e) => health.error = Some(format!("the collection failed: {e}")),
+        }
+        health.duration_seconds = clock.elapsed().as_secs_f64();
+        finish(state, health).await;
+    }
+
+    /// Analyzes the stored snapshots of every source and records the run (if this replica still holds the job).
+    async fn analyze(&self, kind: RunKind) {
+        let (state, name) = (&self.state, self.job.name.as_str());
+        let config = &state.loaded().config;
+        // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
+        let settings = Settings { live_posture: true, ..Settings::new(config, &[], &self.config_name) };
+        let mut health = JobHealth::new(name, settings.now);
+        let clock = Instant::now();
+        let snapshots = match state.store.snapshots(&source_names(&config.sources)).await {
+            Ok(snapshots) => snapshots,
+            Err(e) => {
+                health.error = Some(format!("reading the snapshots: {e}"));
+                return finish(state, health).await;
+            }
+        };
+        match tokio::task::spawn_blocking(move || pipeline::analyze(&settings, kind, snapshots)).await {
+            Ok(run) => {
+                health.resources = run.report.summary.resources;
+                health.findings = run.report.findings.len();
+                let recorded = if lease::still_held(state, &self.job.lease()).await {
+                    pipeline::record(state.store.as_ref(), &run).await.map_err(|e| format!("recording the run: {e}"))
+                } else {
+                    Err("not recorded: another replica took the job over during the run".to_owned())
+                };
+                match recorded {
+                    Ok(recorded) => {
+                        health.new = recorded.new.len();
+                        health.resolved = recorded.resolved.len();
+                        state.recorded.notify_waiters();
+                        refresh_metrics(state).await;
+                    }
+                    Err(e) => health.error = Some(e),
+                }
+            }
+            Err(e) => health.error = Some(format!("the run failed: {e}")),
+        }
+        health.duration_seconds = clock.elapsed().as_secs_f64();
+        finish(state, health).await;
+    }
+}
+
+/// The names of the sources that name something to read: the inputs of the analyses.
+fn source_names(sources: &[SourceConfig]) -> Vec<String> {
+    sources.iter().map(SourceConfig::source).filter(|s| !s.is_empty()).map(|s| s.name()).collect()
+}
+
+/// Logs a job's run and keeps it as the job's health.
+async fn finish(state: &State, health: JobHealth) {
+    state.metrics.job(&health.job, health.duration_seconds, health.error.is_none());
+    if let Some(error) = &health.error {
+        tracing::warn!(job = %health.job, error, "Job finished with errors.");
+    } else {
+        tracing::info!(
+            job = %health.job,
+            resources = health.resources,
+            findings = health.findings,
+            new = health.new,
+            resolved = health.resolved,
+            elapsed_ms = (health.duration_seconds * 1000.0) as u64,
+            "Job done."
+        );
+    }
+    state.jobs.write().await.insert(health.job.clone(), health);
+}
+
+/// When a job that starts at `now` is due again: by its schedule (validated at load), else every `interval`; plus a
+/// random part of the jitter.
 fn next_start(now: Instant, schedule: Option<&str>, interval: Duration, jitter_seconds: u64) -> Instant {
     let wait = schedule.and_then(|s| Schedule::parse(s).ok()).map_or(interval, |s| s.wait_from(Utc::now()));
     let mut random = [0u8; 4];
@@ -114,70 +331,6 @@ async fn prune(state: &State, retention_days: u32) {
         Ok(pruned) => tracing::info!(?pruned, retention_days, "Pruned history."),
         Err(e) => tracing::warn!(error = %e, "Cannot prune history; trying again in an hour."),
     }
-}
-
-/// Runs one job, records it and updates health and metrics; failures are kept as the job's error.
-async fn job(state: &State, name: &'static str, settings: Settings, pipeline: fn(Settings) -> Run) {
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || pipeline(settings)).await;
-    let mut health =
-        JobHealth { job: name, started_at, duration_seconds: 0.0, findings: 0, new: 0, resolved: 0, error: None };
-    match outcome {
-        Ok(run) => {
-            health.findings = run.report.findings.len();
-            let lease = if name == "drift" { lease::DRIFT } else { lease::CHECK };
-            let recorded = if lease::still_held(state, lease).await {
-                pipeline::record(state.store.as_ref(), &run).await.map_err(|e| format!("recording the run: {e}"))
-            } else {
-                Err("not recorded: another replica took the job over during the run".to_owned())
-            };
-            match recorded {
-                Ok(recorded) => {
-                    health.new = recorded.new.len();
-                    health.resolved = recorded.resolved.len();
-                    state.recorded.notify_waiters();
-                }
-                Err(e) => health.error = Some(e),
-            }
-            let mut sources = state.sources.write().await;
-            for s in &run.report.sources {
-                let key = (name, s.name.clone());
-                let previous = sources.get(&key).and_then(|h| h.last_complete);
-                sources.insert(
-                    key,
-                    SourceHealth {
-                        job: name,
-                        name: s.name.clone(),
-                        complete: s.complete,
-                        resources: s.resources,
-                        last_run: started_at,
-                        last_complete: if s.complete { Some(started_at) } else { previous },
-                    },
-                );
-                state.metrics.source(name, &s.name, s.complete, s.resources);
-            }
-            let errors = run.report.diagnostics.iter().filter(|d| d.kind.is_error()).count();
-            if errors > 0 && health.error.is_none() {
-                health.error = Some(format!("{errors} input or collection errors (see the run's diagnostics)"));
-            }
-        }
-        Err(e) => health.error = Some(format!("the run failed: {e}")),
-    }
-    health.duration_seconds = clock.elapsed().as_secs_f64();
-    state.metrics.job(name, health.duration_seconds, health.error.is_none());
-    if let Some(error) = &health.error {
-        tracing::warn!(job = name, error, "Run finished with errors.");
-    } else {
-        tracing::info!(
-            job = name,
-            findings = health.findings,
-            new = health.new,
-            resolved = health.resolved,
-            "Run recorded."
-        );
-    }
-    state.jobs.write().await.insert(name, health);
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
-//! Detection in seconds: changes start a cycle at once instead of at the next interval.
+//! Detection in seconds: a change runs the job it concerns at once instead of at its next start.
 //!
 //! - Files: every path a source reads (`Source::watched_paths`: manifests, Terraform, PostgreSQL declarations,
-//!   recordings), the policies and the drift baseline are watched (directories recursively); a change to a file of a format day2 reads (`.yaml`, `.yml`,
-//!   `.json`, `.tfstate`, `.tf.json`, `.rego`) wakes the scheduler. A change to day2.yaml itself reloads it first.
-//!   Other files (the store, editor swap files) are ignored, so the store may sit next to the sources.
-//! - Sources with a watch of their own (`Source::watch`: a Kubernetes cluster read from its API): any object added,
-//!   modified or deleted wakes the scheduler.
+//!   recordings), the policies and the drift baseline are watched (directories recursively). A change to a file of a
+//!   format day2 reads (`.yaml`, `.yml`, `.json`, `.tfstate`, `.tf.json`, `.rego`) collects the source that reads it;
+//!   a change to a policy or the baseline runs the analyses. A change to day2.yaml itself reloads it first. Other
+//!   files (the store, editor swap files) are ignored, so the store may sit next to the sources.
+//! - Sources with a watch of their own (`Source::watch`: a Kubernetes cluster read from its API), watched by the
+//!   replica that collects them: any object added, modified or deleted collects the source.
 //!
-//! Wakes coalesce (`Notify` holds at most one), so a burst of changes costs one cycle, and one more when a change
-//! lands during a run. The watchers follow reloads: the set of watched paths and clusters is rebuilt each time.
+//! Wakes coalesce (a job's `Notify` holds at most one), so a burst of changes costs one run, and one more when a
+//! change lands during a run. The watchers follow reloads and lease changes: the set of watched paths and clusters is
+//! rebuilt each time.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub(crate) async fn run(state: Arc<State>) {
         tokio::select! {
             () = sources => {}
             () = state.reloaded.notified() => tracing::debug!("Rebuilding watches after a reload."),
+            () = state.leases.changed.notified() => tracing::debug!("Rebuilding watches after a lease changed hands."),
         }
     }
 }
@@ -64,7 +67,9 @@ fn watch_files(state: &Arc<State>, config: &Config) -> Option<RecommendedWatcher
             return;
         }
         tracing::debug!(paths = ?event.paths, "A watched file changed.");
-        handler_state.wake.notify_one();
+        for job in jobs_reading(&handler_state.loaded().config, &event.paths) {
+            handler_state.wake_job(&job);
+        }
     };
     let mut watcher = match notify::recommended_watcher(handler) {
         Ok(watcher) => watcher,
@@ -81,6 +86,39 @@ fn watch_files(state: &Arc<State>, config: &Config) -> Option<RecommendedWatcher
     Some(watcher)
 }
 
+/// The jobs a change to `paths` concerns: the collections of the sources that read them, the analyses for policies
+/// and the baseline, and every job for day2.yaml or a path no source claims.
+fn jobs_reading(config: &Config, paths: &[PathBuf]) -> BTreeSet<String> {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+    let under = |path: &Path, watched: &[PathBuf]| {
+        let path = canonical(path);
+        watched.iter().any(|w| path.starts_with(canonical(w)))
+    };
+    let analyses: Vec<PathBuf> = day2_collect::source::files_to_watch(&config.policies.paths)
+        .into_iter()
+        .chain(config.drift.baseline.iter().cloned())
+        .collect();
+    let all = || crate::jobs::of(config).into_iter().map(|job| job.name).collect::<BTreeSet<String>>();
+    let mut jobs = BTreeSet::new();
+    for path in paths {
+        let readers: Vec<String> = config
+            .sources
+            .iter()
+            .map(|entry| entry.source())
+            .filter(|source| under(path, &source.watched_paths()))
+            .map(|source| format!("collect:{}", source.name()))
+            .collect();
+        if !readers.is_empty() {
+            jobs.extend(readers);
+        } else if under(path, &analyses) {
+            jobs.extend(["check".to_owned(), "drift".to_owned()]);
+        } else {
+            return all();
+        }
+    }
+    jobs
+}
+
 fn read_by_day2(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| READ_EXTENSIONS.contains(&e))
 }
@@ -93,12 +131,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Runs the watch of every source that has one of its own (a cluster read from its API) until the watch set is
-/// rebuilt; a watch that cannot start is tried again, less and less often.
+/// Runs the watch of every source this replica collects that has one of its own (a cluster read from its API) until
+/// the watch set is rebuilt; a watch that cannot start is tried again, less and less often.
 async fn watch_sources(state: &Arc<State>, config: &Config) {
-    let changed = || state.wake.notify_one();
-    let watches = config.sources.iter().map(|entry| async move {
+    let collected_here = |entry: &&day2_engine::sources::SourceConfig| {
+        state.leases.holds(&format!("job:collect:{}", entry.source().name()))
+    };
+    let watches = config.sources.iter().filter(collected_here).map(|entry| async move {
         let source = entry.source();
+        let job = format!("collect:{}", source.name());
+        let changed = || state.wake_job(&job);
         let mut pause = std::time::Duration::from_secs(5);
         while let Some(Err(e)) = match source.watch(&changed) {
             Some(watch) => Some(watch.await),
@@ -115,6 +157,7 @@ async fn watch_sources(state: &Arc<State>, config: &Config) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -124,5 +167,25 @@ mod tests {
         assert!(read_by_day2(Path::new("/fleet/tf/terraform.tfstate")));
         assert!(!read_by_day2(Path::new("/fleet/day2.db-wal")));
         assert!(!read_by_day2(Path::new("/fleet/k8s/.cart.yaml.swp")));
+    }
+
+    #[test]
+    fn a_change_runs_the_jobs_that_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["k8s", "tf", "policies"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        let text =
+            "sources:\n  - manifests: {paths: [k8s]}\n  - terraform: {paths: [tf]}\npolicies:\n  paths: [policies]\n";
+        let config_path = dir.path().join("day2.yaml");
+        std::fs::write(&config_path, text).unwrap();
+        let config = Config::load(&config_path).unwrap();
+        let jobs = |path: &str| jobs_reading(&config, &[dir.path().join(path)]).into_iter().collect::<Vec<_>>();
+        let manifests = format!("collect:{}", config.sources[0].source().name());
+        assert_eq!(jobs("k8s/web.yaml"), std::slice::from_ref(&manifests));
+        assert_eq!(jobs("policies/p.rego"), ["check", "drift"]);
+        let everything = jobs("elsewhere.yaml");
+        assert_eq!(everything.len(), 3, "a path no source claims runs every job: {everything:?}");
+        assert!(everything.contains(&manifests));
     }
 }

@@ -213,6 +213,44 @@ impl TopologyRecord<'_> {
     }
 }
 
+/// One collection a job hands to the store: the snapshot of its source, and when and by whom it was taken.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRecord<'a> {
+    /// What the source holds (its `source` is the source's name).
+    pub snapshot: &'a day2_model::Snapshot,
+    /// Whether the source is declared or live.
+    pub side: day2_model::Side,
+    /// The replica that collected it.
+    pub holder: &'a str,
+    /// When the collection started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+}
+
+impl SnapshotRecord<'_> {
+    /// The snapshot as stored (JSON) and its digest (SHA-256, hex): equal digests mean the source held the same.
+    pub(crate) fn encode(&self) -> Result<(String, String), StoreError> {
+        use sha2::Digest as _;
+        let data = lifecycle::json(self.snapshot)?;
+        let digest = sha2::Sha256::digest(data.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Ok((data, digest))
+    }
+}
+
+/// The latest stored snapshot of a source, without its contents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct SnapshotHead {
+    /// The source's name.
+    pub source: String,
+    /// SHA-256 of the stored snapshot.
+    pub digest: String,
+    /// When its collection finished.
+    pub taken_at: DateTime<Utc>,
+    /// The replica that collected it.
+    pub holder: String,
+}
+
 /// One stored resource with both sides of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ResourceDetail {
@@ -226,6 +264,11 @@ pub struct ResourceDetail {
     /// When a live source last read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_seen: Option<DateTime<Utc>>,
+}
+
+/// A stored snapshot read back; a row that does not parse names its source.
+pub(crate) fn parse_snapshot(source: &str, data: &str) -> Result<day2_model::Snapshot, StoreError> {
+    serde_json::from_str(data).map_err(|e| StoreError::Decode(format!("the stored snapshot of {source}: {e}")))
 }
 
 /// A stored side (`declared`, `live`); unknown for rows recorded before sides were kept.
@@ -494,6 +537,14 @@ pub trait Store: Send + Sync {
     async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[day2_model::Coverage]) -> Result<(), StoreError>;
     /// The latest coverage of every scope, by scope.
     async fn coverage(&self) -> Result<Vec<StoredCoverage>, StoreError>;
+    /// Stores the snapshot a collection took as its source's latest, and logs the collection, in one transaction;
+    /// true when the snapshot differs from the one before (so the analyses that read the source run again).
+    async fn record_snapshot(&self, snapshot: &SnapshotRecord<'_>) -> Result<bool, StoreError>;
+    /// The latest snapshot of every source, without contents, by source.
+    async fn snapshot_heads(&self) -> Result<Vec<SnapshotHead>, StoreError>;
+    /// The latest snapshots of these sources, with contents, in the order asked (a source never collected is left
+    /// out).
+    async fn snapshots(&self, sources: &[String]) -> Result<Vec<day2_model::Snapshot>, StoreError>;
     /// Forgets history from before `before`: findings resolved then, resources last seen then, the lifecycle events
     /// of those findings that every notifier has dealt with, and the runs nothing refers to any more. Open and
     /// suppressed findings stay however old, with every event of theirs (outcomes need an episode's start).

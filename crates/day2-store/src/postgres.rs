@@ -15,7 +15,8 @@ use sqlx::{Postgres, Row, Transaction};
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
     FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
-    RunRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord, Transition,
+    RunRecord, SnapshotHead, SnapshotRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
+    Transition,
 };
 
 /// The listing fields of a `resources` row: id, provider, kind, namespace, name, source, owner, first_seen,
@@ -390,6 +391,11 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(query_err)?;
+        // The collection log, and the snapshots of sources no longer collected.
+        for statement in ["DELETE FROM collections WHERE finished_at < $1", "DELETE FROM snapshots WHERE taken_at < $1"]
+        {
+            sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?;
+        }
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -538,6 +544,81 @@ impl Store for PgStore {
                 at: row.get(1),
             })
             .collect())
+    }
+
+    async fn record_snapshot(&self, record: &SnapshotRecord<'_>) -> Result<bool, StoreError> {
+        let (data, digest) = record.encode()?;
+        let source = record.snapshot.source.as_str();
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let before: Option<String> = sqlx::query_scalar("SELECT digest FROM snapshots WHERE source = $1 FOR UPDATE")
+            .bind(source)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        let changed = before.as_deref() != Some(digest.as_str());
+        // The same contents again: only when and by whom (a large snapshot is not rewritten every interval).
+        let write = if changed {
+            sqlx::query(
+                "INSERT INTO snapshots (source, side, digest, taken_at, holder, data) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (source) DO UPDATE SET side = $2, digest = $3, taken_at = $4, holder = $5, data = $6",
+            )
+            .bind(source)
+            .bind(record.side.as_str())
+            .bind(&digest)
+            .bind(record.finished_at)
+            .bind(record.holder)
+            .bind(&data)
+        } else {
+            sqlx::query("UPDATE snapshots SET taken_at = $2, holder = $3 WHERE source = $1")
+                .bind(source)
+                .bind(record.finished_at)
+                .bind(record.holder)
+        };
+        write.execute(&mut *tx).await.map_err(query_err)?;
+        sqlx::query(
+            "INSERT INTO collections (source, holder, started_at, finished_at, complete, resources, changed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(source)
+        .bind(record.holder)
+        .bind(record.started_at)
+        .bind(record.finished_at)
+        .bind(record.snapshot.complete)
+        .bind(i64::try_from(record.snapshot.resources.len()).unwrap_or(i64::MAX))
+        .bind(changed)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        Ok(changed)
+    }
+
+    async fn snapshot_heads(&self) -> Result<Vec<SnapshotHead>, StoreError> {
+        let rows = sqlx::query("SELECT source, digest, taken_at, holder FROM snapshots ORDER BY source")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err)?;
+        Ok(rows
+            .iter()
+            .map(|row| SnapshotHead {
+                source: row.get(0),
+                digest: row.get(1),
+                taken_at: row.get(2),
+                holder: row.get(3),
+            })
+            .collect())
+    }
+
+    async fn snapshots(&self, sources: &[String]) -> Result<Vec<day2_model::Snapshot>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.source, s.data FROM snapshots s JOIN UNNEST($1::text[]) WITH ORDINALITY AS wanted(source, n)
+             ON s.source = wanted.source ORDER BY wanted.n",
+        )
+        .bind(sources)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        rows.iter().map(|row| crate::parse_snapshot(row.get(0), row.get(1))).collect()
     }
 
     async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {

@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
     FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
-    RunRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
+    RunRecord, SnapshotHead, SnapshotRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
 };
 
 /// A store in one SQLite file.
@@ -389,6 +389,13 @@ impl Store for SqliteStore {
         }
         // Relations go with the resources at either end.
         sqlx::query(PRUNE_RELATIONS).execute(&mut *tx).await.map_err(query_err)?;
+        // The collection log, and the snapshots of sources no longer collected.
+        for statement in [
+            "DELETE FROM collections WHERE julianday(finished_at) < julianday(?1)",
+            "DELETE FROM snapshots WHERE julianday(taken_at) < julianday(?1)",
+        ] {
+            sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?;
+        }
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -524,6 +531,88 @@ impl Store for SqliteStore {
                 Ok(StoredCoverage { coverage, at: parse_time(row.get(1))? })
             })
             .collect()
+    }
+
+    async fn record_snapshot(&self, record: &SnapshotRecord<'_>) -> Result<bool, StoreError> {
+        let (data, digest) = record.encode()?;
+        let source = record.snapshot.source.as_str();
+        // Immediate: the transaction reads before it writes, and collections store side by side; a deferred one
+        // would fail (SQLITE_BUSY_SNAPSHOT) instead of waiting when another wrote in between.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err)?;
+        let before: Option<String> = sqlx::query_scalar("SELECT digest FROM snapshots WHERE source = ?1")
+            .bind(source)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        let changed = before.as_deref() != Some(digest.as_str());
+        let finished_at = record.finished_at.to_rfc3339();
+        // The same contents again: only when and by whom (a large snapshot is not rewritten every interval).
+        let write = if changed {
+            sqlx::query(
+                "INSERT INTO snapshots (source, side, digest, taken_at, holder, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(source) DO UPDATE SET side = ?2, digest = ?3, taken_at = ?4, holder = ?5, data = ?6",
+            )
+            .bind(source)
+            .bind(record.side.as_str())
+            .bind(&digest)
+            .bind(&finished_at)
+            .bind(record.holder)
+            .bind(&data)
+        } else {
+            sqlx::query("UPDATE snapshots SET taken_at = ?2, holder = ?3 WHERE source = ?1")
+                .bind(source)
+                .bind(&finished_at)
+                .bind(record.holder)
+        };
+        write.execute(&mut *tx).await.map_err(query_err)?;
+        sqlx::query(
+            "INSERT INTO collections (source, holder, started_at, finished_at, complete, resources, changed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(source)
+        .bind(record.holder)
+        .bind(record.started_at.to_rfc3339())
+        .bind(&finished_at)
+        .bind(record.snapshot.complete)
+        .bind(i64::try_from(record.snapshot.resources.len()).unwrap_or(i64::MAX))
+        .bind(changed)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        Ok(changed)
+    }
+
+    async fn snapshot_heads(&self) -> Result<Vec<SnapshotHead>, StoreError> {
+        let rows = sqlx::query("SELECT source, digest, taken_at, holder FROM snapshots ORDER BY source")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SnapshotHead {
+                    source: row.get(0),
+                    digest: row.get(1),
+                    taken_at: parse_time(row.get(2))?,
+                    holder: row.get(3),
+                })
+            })
+            .collect()
+    }
+
+    async fn snapshots(&self, sources: &[String]) -> Result<Vec<day2_model::Snapshot>, StoreError> {
+        let mut found = Vec::with_capacity(sources.len());
+        for source in sources {
+            let data: Option<String> = sqlx::query_scalar("SELECT data FROM snapshots WHERE source = ?1")
+                .bind(source)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_err)?;
+            if let Some(data) = data {
+                found.push(crate::parse_snapshot(source, &data)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {

@@ -634,3 +634,78 @@ async fn postgres_topology() {
     let Some(db) = ScratchDatabase::create().unwrap() else { return };
     topology(&PgStore::open(&db.url).await.unwrap()).await;
 }
+
+/// Snapshots: the latest per source with a digest that changes only with the contents, in the order asked, round
+/// trip whole; every collection is logged; pruning forgets old ones.
+async fn snapshots(store: &dyn Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+    let snapshot = |source: &str, names: &[&str]| Snapshot {
+        source: source.into(),
+        resources: names.iter().map(|n| resource(n, source)).collect(),
+        complete: true,
+        files: names.len(),
+        ..Snapshot::default()
+    };
+    let record = |snapshot: &Snapshot, holder: &str, minutes: i64| -> (Snapshot, String, DateTime<Utc>) {
+        (snapshot.clone(), holder.to_owned(), t0 + Duration::minutes(minutes))
+    };
+    let store_it = |(snapshot, holder, at): (Snapshot, String, DateTime<Utc>)| async move {
+        store
+            .record_snapshot(&day2_store::SnapshotRecord {
+                snapshot: &snapshot,
+                side: Side::Declared,
+                holder: &holder,
+                started_at: at,
+                finished_at: at + Duration::seconds(1),
+            })
+            .await
+            .unwrap()
+    };
+    let m = snapshot("manifests:a", &["web", "db"]);
+    assert!(store_it(record(&m, "r1", 0)).await, "the first snapshot of a source is a change");
+    assert!(!store_it(record(&m, "r2", 1)).await, "the same contents again are not");
+    let heads = store.snapshot_heads().await.unwrap();
+    assert_eq!(heads.len(), 1);
+    assert_eq!((heads[0].holder.as_str(), heads[0].taken_at), ("r2", t0 + Duration::minutes(1) + Duration::seconds(1)));
+    let digest = heads[0].digest.clone();
+    assert_eq!(digest.len(), 64);
+    let changed = snapshot("manifests:a", &["web"]);
+    assert!(store_it(record(&changed, "r2", 2)).await, "one object fewer is a change");
+    assert_ne!(store.snapshot_heads().await.unwrap()[0].digest, digest);
+    let other = snapshot("kubernetes:prod", &["cache"]);
+    assert!(store_it(record(&other, "r3", 3)).await);
+
+    let wanted = ["kubernetes:prod".to_owned(), "never-collected".to_owned(), "manifests:a".to_owned()];
+    let read = store.snapshots(&wanted).await.unwrap();
+    let read: Vec<(&str, Vec<&str>)> =
+        read.iter().map(|s| (s.source.as_str(), s.resources.iter().map(|r| r.name.as_str()).collect())).collect();
+    assert_eq!(read, [("kubernetes:prod", vec!["cache"]), ("manifests:a", vec!["web"])]);
+    let whole = store.snapshots(&["manifests:a".to_owned()]).await.unwrap();
+    assert_eq!(serde_json::to_value(&whole[0]).unwrap(), serde_json::to_value(&changed).unwrap(), "round trip");
+
+    let limits = QueryLimits::default();
+    let rows = store.query("SELECT source, holder, changed FROM collections ORDER BY id", &limits).await.unwrap().rows;
+    assert_eq!(rows.len(), 4, "every collection is logged: {rows:?}");
+    assert_eq!(rows[1][1], serde_json::json!("r2"));
+
+    store.prune(t0 + Duration::minutes(2)).await.unwrap();
+    let left: Vec<String> = store.snapshot_heads().await.unwrap().into_iter().map(|h| h.source).collect();
+    assert_eq!(left, ["kubernetes:prod", "manifests:a"], "both were taken after the cut");
+    store.prune(t0 + Duration::minutes(3)).await.unwrap();
+    let left: Vec<String> = store.snapshot_heads().await.unwrap().into_iter().map(|h| h.source).collect();
+    assert_eq!(left, ["kubernetes:prod"], "a source not collected since the cut is forgotten");
+    let rows = store.query("SELECT source FROM collections", &QueryLimits::default()).await.unwrap().rows;
+    assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    snapshots(&day2_store::sqlite::SqliteStore::open(&dir.path().join("day2.db")).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_snapshots() {
+    let Some(db) = ScratchDatabase::create().unwrap() else { return };
+    snapshots(&PgStore::open(&db.url).await.unwrap()).await;
+}

@@ -23,10 +23,19 @@ use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-/// The relations a query may read: the stable views and the tables documented in docs/query.md. Leases and
-/// notifier cursors are day2's bookkeeping and stay out.
-pub const QUERYABLE: [&str; 7] =
-    ["finding_list", "resource_list", "runs", "findings", "resources", "finding_events", "coverage"];
+/// The relations a query may read: the stable views and the tables documented in docs/query.md. Leases, snapshots
+/// and notifier cursors are day2's bookkeeping and stay out.
+pub const QUERYABLE: [&str; 9] = [
+    "finding_list",
+    "resource_list",
+    "runs",
+    "findings",
+    "resources",
+    "finding_events",
+    "coverage",
+    "relations",
+    "collections",
+];
 
 /// The SQL dialect of a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
