@@ -213,7 +213,7 @@ HTTP (the OpenAPI document is at /api/v1/openapi.json; roles from serve.tokens):
   GET  /api/v1/sources          last run of each job, last collection of each source
   GET  /api/v1/outcomes         time to detect, time to repair, drift-hours, open age (?since=30d)
   GET  /api/v1/leases           which replica runs which job
-  POST /api/v1/runs             run every job now (operator)
+  POST /api/v1/runs             run this replica's jobs now (operator)
   POST /api/v1/config/reload    reload day2.yaml and the certificate (admin)
   GET  /metrics                 Prometheus: findings, runs, durations, sources, outcome histograms
 
@@ -243,7 +243,8 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Time between runs: `30s`, `5m`, `1h`.
+    /// Time between the starts of each job's runs (collections, and the analyses at the latest), unless
+    /// serve.schedule says otherwise: `30s`, `5m`, `1h`.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: std::time::Duration,
 }

@@ -10,6 +10,9 @@ use day2_model::{Domain, OwnerKeys, Severity, Side};
 use day2_policy::PolicyConfig;
 use serde::{Deserialize, Serialize};
 
+pub use crate::notifiers::{
+    AlertmanagerConfig, Destination, NotifierConfig, PagerDutyConfig, SlackConfig, WebhookConfig,
+};
 use crate::sources::SourceConfig;
 
 /// `sources:` as a list; the map form of earlier versions (`sources: {manifests: […]}` beside `live: {…}`) gets an
@@ -247,95 +250,6 @@ impl Default for RouteConfig {
     }
 }
 
-/// Alertmanager API v2: open findings are alerts (re-sent every minute, as Prometheus does), resolved ones end.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertmanagerConfig {
-    /// Base URL (`http://alertmanager:9093`); alerts go to `<url>/api/v2/alerts`, labelled `alertname` (the rule),
-    /// `severity`, `domain`, `resource`, `finding`, `team` and `service`.
-    pub url: String,
-}
-
-/// A generic webhook: one POST per lifecycle event, its JSON body signed with HMAC-SHA256.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Where to POST `{event_id, transition, at, finding}`, one request per lifecycle event (`X-Day2-Event` carries
-    /// the event id, for deduplication).
-    pub url: String,
-    /// Environment variable holding the signing secret; the signature goes in `X-Day2-Signature: sha256=<hex>`.
-    pub secret_env: Option<String>,
-}
-
-/// A Slack incoming webhook: one message per lifecycle event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SlackConfig {
-    /// Environment variable holding the webhook URL (it is a secret).
-    pub url_env: String,
-}
-
-/// PagerDuty Events API v2: an opened finding triggers, a resolved one resolves, deduplicated by finding id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PagerDutyConfig {
-    /// Environment variable holding the integration's routing key.
-    pub routing_key_env: String,
-    /// Events API endpoint. Default `https://events.pagerduty.com/v2/enqueue`.
-    #[serde(default = "PagerDutyConfig::default_url")]
-    pub url: String,
-}
-
-impl PagerDutyConfig {
-    fn default_url() -> String {
-        "https://events.pagerduty.com/v2/enqueue".to_owned()
-    }
-}
-
-/// One notifier (`notifications[]`): a name, a route, and exactly one destination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NotifierConfig {
-    /// Unique name: logs, and where delivery resumes after a restart.
-    pub name: String,
-    /// Which findings it is told about.
-    #[serde(default)]
-    pub route: RouteConfig,
-    /// Alertmanager destination.
-    pub alertmanager: Option<AlertmanagerConfig>,
-    /// Webhook destination.
-    pub webhook: Option<WebhookConfig>,
-    /// Slack destination.
-    pub slack: Option<SlackConfig>,
-    /// PagerDuty destination.
-    pub pagerduty: Option<PagerDutyConfig>,
-}
-
-fn validate_notifiers(notifiers: &[NotifierConfig]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut names = std::collections::BTreeSet::new();
-    for (i, n) in notifiers.iter().enumerate() {
-        if n.name.trim().is_empty() || !names.insert(n.name.as_str()) {
-            problems.push(format!("notifications[{i}].name: must be given and unique"));
-        }
-        let destinations = [n.alertmanager.is_some(), n.webhook.is_some(), n.slack.is_some(), n.pagerduty.is_some()];
-        if destinations.iter().filter(|d| **d).count() != 1 {
-            problems.push(format!("notifications[{i}]: give exactly one of alertmanager, webhook, slack, pagerduty"));
-        }
-        let urls = [
-            n.alertmanager.as_ref().map(|a| &a.url),
-            n.webhook.as_ref().map(|w| &w.url),
-            n.pagerduty.as_ref().map(|p| &p.url),
-        ];
-        for url in urls.into_iter().flatten() {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push(format!("notifications[{i}]: `{url}` is not an http(s) URL"));
-            }
-        }
-    }
-    problems
-}
-
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -570,7 +484,7 @@ impl Config {
             ));
         }
         problems.extend(self.serve.validate());
-        problems.extend(validate_notifiers(&self.notifications));
+        problems.extend(crate::notifiers::validate(&self.notifications));
         if problems.is_empty() {
             Ok(())
         } else {

@@ -9,6 +9,7 @@
 //!   [`pipeline::record`], the one way a run is stored.
 
 pub mod config;
+pub mod notifiers;
 pub mod pipeline;
 pub mod reference;
 pub mod sources;

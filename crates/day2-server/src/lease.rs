@@ -6,20 +6,27 @@
 //! the job leases it holds; gives up those over its share (a job not running at that moment, so nothing is cut
 //! short), so that a replica that joins finds work free; and takes free ones (never granted, released, or lapsed)
 //! up to its share, each replica trying them in an order of its own so that they do not all race for the same
-//! ones. Each grant lasts half the period (a holder may miss one renewal and keep it), so the leases of a dead
-//! replica lapse within that and are taken at the next renewal of another replica (a quarter later at most), which
-//! runs the job at once: a dead replica's jobs move within three quarters of a lease period. A replica that stops
-//! cleanly releases its leases, so the hand-over is immediate.
+//! ones (a lease the table says this replica holds is taken back, so nothing is orphaned when it forgot one). A
+//! replica gives leases up only on the second renewal in a row that finds it over its share, so one slow renewal
+//! elsewhere does not make jobs bounce. Renewals keep a fixed cadence; each grant lasts half the period (two
+//! renewals), so the leases of a dead replica lapse within that and are taken at the next renewal of another replica
+//! (a quarter later at most), which runs the job at once: a dead replica's jobs move within three quarters of a
+//! lease period. A replica that stops cleanly releases the leases of its idle jobs at once and the rest as their
+//! runs end, so the hand-over is immediate.
+//!
+//! Each replica also keeps, per lease, when its last grant ends by its own clock: past that it starts no run of the
+//! job, even while the store does not answer (so a replica cut off from the store stops on its own before another
+//! takes over), and picks up again when a renewal succeeds.
 //! With one replica (the SQLite default) it holds everything.
 //!
 //! A holder that misses renewals (its store unreachable, the process paused) gives its leases up locally and, before
 //! recording a run or a snapshot, renews once more: work whose lease went to another replica meanwhile is not
 //! recorded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use day2_engine::config::Config;
 
@@ -40,8 +47,26 @@ pub(crate) struct Leases {
 
 #[derive(Default)]
 struct Held {
-    leases: BTreeSet<String>,
+    /// Each lease held, until when this replica may count on it: the last grant's end by this replica's clock
+    /// (taken from before the request was sent). Past it the job is not started, even while the store does not
+    /// answer and nothing can be renewed.
+    leases: BTreeMap<String, Instant>,
     running: BTreeSet<String>,
+    /// Renewals in a row that found this replica over its share: leases are given up on the second, so a slow
+    /// renewal elsewhere does not make jobs bounce.
+    over: u32,
+    /// Shutting down: no lease is taken any more.
+    stopping: bool,
+}
+
+impl Held {
+    fn valid(&self, lease: &str) -> bool {
+        self.leases.get(lease).is_some_and(|until| Instant::now() < *until)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.leases.keys().cloned().collect()
+    }
 }
 
 impl Leases {
@@ -60,14 +85,14 @@ impl Leases {
     }
 
     pub(crate) fn holds(&self, lease: &str) -> bool {
-        self.held().leases.contains(lease)
+        self.held().valid(lease)
     }
 
     /// Marks the job of `lease` running if this replica holds it: true when it may run. A running job's lease is
     /// not given up to rebalance.
     pub(crate) fn start(&self, lease: &str) -> bool {
         let mut held = self.held();
-        held.leases.contains(lease) && held.running.insert(lease.to_owned())
+        held.valid(lease) && held.running.insert(lease.to_owned())
     }
 
     /// The job of `lease` finished.
@@ -75,20 +100,42 @@ impl Leases {
         self.held().running.remove(lease);
     }
 
+    /// Takes no more leases (shutting down).
+    pub(crate) fn stop_taking(&self) {
+        self.held().stopping = true;
+    }
+
+    /// The leases held (some maybe past their grant, until renewed or forgotten).
+    fn names(&self) -> Vec<String> {
+        self.held().names()
+    }
+
     /// How many leases this replica holds.
     fn count(&self) -> usize {
         self.held().leases.len()
     }
 
-    fn set(&self, lease: &str, held: bool) -> bool {
-        let mut state = self.held();
-        if held { state.leases.insert(lease.to_owned()) } else { state.leases.remove(lease) }
+    /// Records a grant that lasts `ttl` from `asked` (when the request was sent); true when it is new.
+    fn granted(&self, lease: &str, asked: Instant, ttl: Duration) -> bool {
+        self.held().leases.insert(lease.to_owned(), asked + ttl).is_none()
+    }
+
+    /// Forgets `lease`; true when it was held.
+    fn forget(&self, lease: &str) -> bool {
+        self.held().leases.remove(lease).is_some()
     }
 
     /// Gives up `lease` locally unless its job is running: true when given up.
     fn drop_idle(&self, lease: &str) -> bool {
         let mut state = self.held();
-        !state.running.contains(lease) && state.leases.remove(lease)
+        !state.running.contains(lease) && state.leases.remove(lease).is_some()
+    }
+
+    /// Counts a renewal that found this replica over its share (or not); true on the second in a row.
+    fn over_share(&self, over: bool) -> bool {
+        let mut state = self.held();
+        state.over = if over { state.over.saturating_add(1) } else { 0 };
+        state.over >= 2
     }
 }
 
@@ -140,7 +187,8 @@ fn preference(holder: &str, lease: &str) -> u64 {
 
 /// One renewal: says this replica is alive, renews what it holds, gives up what it no longer needs or holds over its
 /// share, and takes free leases up to its share. With `wake`, a job just taken runs at once (not at start-up, where
-/// every job is about to run anyway).
+/// every job is about to run anyway). When the store does not answer, nothing is given up: the leases held run out
+/// locally at the end of their last grant, and are renewed if the store answers before.
 pub(crate) async fn renew(state: &State, wake: bool) {
     let config = &state.loaded().config;
     let (ttl, wanted) = (ttl(config), wanted(config));
@@ -148,57 +196,72 @@ pub(crate) async fn renew(state: &State, wake: bool) {
     let alive = match state.store.acquire_lease(&format!("{REPLICA}{me}"), &me, ttl).await {
         Ok(alive) => alive,
         Err(e) => {
-            tracing::warn!(error = %e, "Cannot reach the store to renew leases; giving them up until it answers.");
-            false
+            tracing::warn!(error = %e, "Cannot reach the store to renew leases; jobs stop when their grants end.");
+            return;
         }
     };
-    let table = if alive { state.store.leases().await.ok() } else { None };
-    let Some(table) = table else {
-        // The store does not answer: another replica may take the jobs once the grants lapse, so stop running them.
-        let held: Vec<String> = state.leases.held().leases.iter().cloned().collect();
-        for lease in held {
-            lost(state, &lease);
+    let table = match state.store.leases().await {
+        Ok(table) if alive => table,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot read the leases; jobs stop when their grants end.");
+            return;
         }
-        return;
     };
     let replicas = table.iter().filter(|l| l.name.starts_with(REPLICA)).count().max(1);
     let share = fair_share(wanted.len(), replicas);
-    let taken: BTreeSet<&str> = table.iter().map(|l| l.name.as_str()).collect();
+    // Held by another replica; a lease the table gives to this one but this one had forgotten is taken back below.
+    let theirs: BTreeSet<&str> = table.iter().filter(|l| l.holder != me).map(|l| l.name.as_str()).collect();
 
     // Renew what this replica holds, giving up what the configuration no longer has.
-    let held: Vec<String> = state.leases.held().leases.iter().cloned().collect();
-    for lease in held {
+    for lease in state.leases.names() {
         if !wanted.contains(&lease) {
             release(state, &lease).await;
-        } else if !acquire(state, &lease, ttl).await {
-            lost(state, &lease);
+            forget_job(state, &lease).await;
+            continue;
+        }
+        let asked = Instant::now();
+        match state.store.acquire_lease(&lease, &me, ttl).await {
+            Ok(true) => {
+                state.leases.granted(&lease, asked, ttl);
+            }
+            Ok(false) => lost(state, &lease).await,
+            Err(e) => tracing::warn!(lease, error = %e, "Cannot renew a lease; it runs out at the end of its grant."),
         }
     }
-    // Over the share (a replica joined): give up idle jobs, the last of this replica's order first.
-    let mut held: Vec<String> = state.leases.held().leases.iter().cloned().collect();
-    held.sort_by_key(|lease| std::cmp::Reverse(preference(&me, lease)));
-    let mut over = state.leases.count().saturating_sub(share);
-    for lease in held.iter().filter(|lease| lease.as_str() != NOTIFY) {
-        if over == 0 {
-            break;
-        }
-        if state.leases.drop_idle(lease) {
-            release(state, lease).await;
-            tracing::info!(lease = %lease, replica = %me, replicas, share, "Lease given up to rebalance.");
-            state.leases.changed.notify_waiters();
-            over -= 1;
+    // Over the share (a replica joined) on two renewals in a row: give up idle jobs, the last of this replica's
+    // order first.
+    let over = state.leases.count().saturating_sub(share);
+    if state.leases.over_share(over > 0) {
+        let mut held = state.leases.names();
+        held.sort_by_key(|lease| std::cmp::Reverse(preference(&me, lease)));
+        let mut over = over;
+        for lease in held.iter().filter(|lease| lease.as_str() != NOTIFY) {
+            if over == 0 {
+                break;
+            }
+            if state.leases.drop_idle(lease) {
+                release(state, lease).await;
+                forget_job(state, lease).await;
+                tracing::info!(lease = %lease, replica = %me, replicas, share, "Lease given up to rebalance.");
+                state.leases.changed.notify_waiters();
+                over -= 1;
+            }
         }
     }
     // Under the share: take free jobs, in this replica's order.
-    let mut free: Vec<&String> = wanted.iter().filter(|lease| !taken.contains(lease.as_str())).collect();
+    let taking = !state.leases.held().stopping;
+    let mut free: Vec<&String> =
+        wanted.iter().filter(|l| taking && !theirs.contains(l.as_str()) && !state.leases.holds(l)).collect();
     free.sort_by_key(|lease| preference(&me, lease));
     let mut gained = Vec::new();
     for lease in free {
         if state.leases.count() >= share {
             break;
         }
-        if acquire(state, lease, ttl).await {
-            state.leases.set(lease, true);
+        let asked = Instant::now();
+        if matches!(state.store.acquire_lease(lease, &me, ttl).await, Ok(true)) {
+            state.leases.granted(lease, asked, ttl);
             tracing::info!(lease = %lease, replica = %me, replicas, share, "Lease taken.");
             gained.push(lease.clone());
         }
@@ -216,57 +279,75 @@ pub(crate) async fn renew(state: &State, wake: bool) {
     }
 }
 
-async fn acquire(state: &State, lease: &str, ttl: Duration) -> bool {
-    match state.store.acquire_lease(lease, state.leases.holder(), ttl).await {
-        Ok(held) => held,
-        Err(e) => {
-            tracing::warn!(lease, error = %e, "Cannot renew a lease; giving it up until the store answers.");
-            false
-        }
+/// A lease another replica holds now (this one's lapsed): its job stops here, and its health and metrics go.
+async fn lost(state: &State, lease: &str) {
+    if state.leases.forget(lease) {
+        tracing::info!(lease, replica = state.leases.holder(), "Lease lost.");
+        state.leases.changed.notify_waiters();
+        forget_job(state, lease).await;
     }
 }
 
-/// A lease this replica no longer holds (lapsed, or taken by another): its job stops being run here.
-fn lost(state: &State, lease: &str) {
-    if state.leases.set(lease, false) {
-        tracing::info!(lease, replica = state.leases.holder(), "Lease lost.");
-        state.leases.changed.notify_waiters();
+/// What this replica reported about a job it no longer runs: the replica that runs it now reports it.
+async fn forget_job(state: &State, lease: &str) {
+    if let Some(job) = lease.strip_prefix("job:") {
+        state.forget_job(job).await;
     }
 }
 
 /// True when this replica still holds `lease` (renewing it): asked right before a run or a snapshot is recorded.
 pub(crate) async fn still_held(state: &State, lease: &str) -> bool {
     let ttl = ttl(&state.loaded().config);
-    let held = state.store.acquire_lease(lease, state.leases.holder(), ttl).await.unwrap_or(false);
-    if !held {
-        lost(state, lease);
+    let asked = Instant::now();
+    match state.store.acquire_lease(lease, state.leases.holder(), ttl).await {
+        Ok(true) => {
+            state.leases.granted(lease, asked, ttl);
+            true
+        }
+        Ok(false) => {
+            lost(state, lease).await;
+            false
+        }
+        // Not known to be held: not recorded (the next renewal tells).
+        Err(_) => false,
     }
-    held
 }
 
 async fn release(state: &State, lease: &str) {
     if let Err(e) = state.store.release_lease(lease, state.leases.holder()).await {
         tracing::warn!(lease, error = %e, "Cannot release a lease; it lapses on its own.");
     }
-    state.leases.set(lease, false);
+    state.leases.forget(lease);
 }
 
 /// Asks for and renews leases until `stopped` (after the last run is recorded, so a run finishing during shutdown
 /// keeps its lease).
 pub(crate) async fn keep(state: Arc<State>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    // A fixed cadence, whatever a renewal takes (a slow renewal must not stretch the time between grants).
+    let mut next = tokio::time::Instant::now();
     loop {
-        let period = renewal_period(&state.loaded().config);
+        next += renewal_period(&state.loaded().config);
         tokio::select! {
-            () = tokio::time::sleep(period) => renew(&state, true).await,
+            () = tokio::time::sleep_until(next) => renew(&state, true).await,
             _ = stopped.changed() => break,
+        }
+        next = next.max(tokio::time::Instant::now() - renewal_period(&state.loaded().config));
+    }
+}
+
+/// Gives up the leases of jobs not running now (at shutdown, so other replicas take them while the running ones
+/// finish).
+pub(crate) async fn release_idle(state: &State) {
+    for lease in state.leases.names() {
+        if lease != NOTIFY && state.leases.drop_idle(&lease) {
+            release(state, &lease).await;
         }
     }
 }
 
 /// Releases every lease held, and the membership (at shutdown, after the last run was recorded).
 pub(crate) async fn release_all(state: &State) {
-    let held: Vec<String> = state.leases.held().leases.iter().cloned().collect();
-    for lease in held {
+    for lease in state.leases.names() {
         release(state, &lease).await;
     }
     release(state, &format!("{REPLICA}{}", state.leases.holder())).await;

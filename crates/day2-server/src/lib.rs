@@ -13,10 +13,11 @@
 //! - `auth`: bearer tokens (stored hashed in day2.yaml) and roles.
 //! - `metrics`: the exported series, refreshed from the store after each run so they say what the store says.
 //!
-//! - `watch`: changes to watched files and clusters start a cycle at once.
+//! - `watch`: a change to a watched file or cluster collects its source at once (and the analyses follow).
 //! - `notify`: the findings' lifecycle, delivered to webhooks, Slack, PagerDuty and Alertmanager from a durable outbox.
 //! - `lease`: replicas sharing one PostgreSQL store divide the jobs, each taking its fair share; each job runs on
-//!   exactly one of them at a time, and a dead replica's jobs move within one lease period.
+//!   one of them at a time (started only within its grant, recorded only by its holder), and a dead replica's jobs
+//!   move within one lease period.
 //!
 //! SIGHUP, like `POST /api/v1/config/reload`, reloads day2.yaml: a configuration that does not load is logged and the
 //! running one is kept.
@@ -56,7 +57,7 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The store: a SQLite file, or a PostgreSQL database that replicas share.
     pub store: StoreLocation,
-    /// Time between the start of one cycle and the next.
+    /// Time between the starts of a job's runs, unless `serve.schedule` says otherwise.
     pub interval: Duration,
     /// Serve HTTPS with this certificate and key rather than plain HTTP.
     pub tls: Option<TlsFiles>,
@@ -210,6 +211,8 @@ pub(crate) struct State {
     first_runs: std::sync::Mutex<BTreeSet<String>>,
     /// Each job's wake-up, by job name: a watched change, a lease taken over or `POST /api/v1/runs` runs it now.
     job_wakers: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
+    /// Turns to collect: a few sources are read at once, not every one this replica holds.
+    collecting: tokio::sync::Semaphore,
     /// Told when this replica stored a changed snapshot: the analyses look at once.
     inputs_changed: tokio::sync::Notify,
     /// Tells the watchers that the configuration changed.
@@ -268,6 +271,15 @@ impl State {
     pub(crate) fn wake_all(&self) {
         for waker in self.job_wakers.lock().unwrap_or_else(PoisonError::into_inner).values() {
             waker.notify_one();
+        }
+    }
+
+    /// Forgets what this replica reported of a job it no longer runs (its lease went to another replica).
+    pub(crate) async fn forget_job(&self, job: &str) {
+        self.jobs.write().await.remove(job);
+        if let Some(source) = job.strip_prefix("collect:") {
+            self.sources.write().await.remove(source);
+            self.metrics.forget_source(job, source);
         }
     }
 
@@ -354,6 +366,7 @@ pub async fn serve(
         ready: AtomicBool::new(false),
         first_runs: std::sync::Mutex::default(),
         job_wakers: std::sync::Mutex::default(),
+        collecting: tokio::sync::Semaphore::new(scheduler::COLLECTIONS_AT_ONCE),
         inputs_changed: tokio::sync::Notify::new(),
         reloaded: tokio::sync::Notify::new(),
         reloaded_jobs: tokio::sync::Notify::new(),
@@ -365,7 +378,7 @@ pub async fn serve(
     });
     // The outcome histograms count what happens from now on: the history only tells which episodes are open.
     state.metrics.follow_log(state.store.as_ref()).await;
-    // The first cycle runs only the jobs this replica holds the leases of.
+    // The first runs are only of the jobs this replica holds the leases of.
     lease::renew(&state, false).await;
     let scheme = if state.tls.is_some() { "https" } else { "http" };
     tracing::info!(

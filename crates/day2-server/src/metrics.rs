@@ -5,7 +5,7 @@
 //!   by this replica (`job` is its collection job, `collect:<source>`);
 //! - `day2_time_to_detect_seconds{domain,team}` and `day2_time_to_repair_seconds{domain,team}`: histograms of the
 //!   outcomes (definitions in `day2_store::outcomes`), observed as the lifecycle log grows after this process
-//!   started. Every replica follows the whole log after each cycle (whichever replica ran the jobs), so aggregate
+//!   started. Every replica follows the whole log after each analysis it runs and every minute (whichever replica ran the jobs), so aggregate
 //!   across replicas with `max`, not `sum`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,6 +182,13 @@ impl Metrics {
         let result = if ok { "ok" } else { "error" };
         self.runs.get_or_create(&RunLabels { job: job.to_owned(), result: result.to_owned() }).inc();
         self.durations.get_or_create(&JobLabels { job: job.to_owned() }).observe(seconds);
+    }
+
+    /// Drops the series of a source this replica no longer collects (the replica that does reports it).
+    pub(crate) fn forget_source(&self, job: &str, source: &str) {
+        let labels = SourceLabels { job: job.to_owned(), source: source.to_owned() };
+        self.complete.remove(&labels);
+        self.resources.remove(&labels);
     }
 
     pub(crate) fn source(&self, job: &str, source: &str, complete: bool, resources: usize) {

@@ -74,9 +74,9 @@ pub(crate) fn document() -> Value {
         "paths": {
             "/healthz": {"get": {"summary": "The process answers.", "security": [], "responses": text}},
             "/readyz": {"get": {
-                "summary": "Ready once the first cycle has run.",
+                "summary": "Ready once every job had its first turn (ran here, or is another replica's).",
                 "security": [],
-                "responses": {"200": {"description": "Ready."}, "503": {"description": "The first cycle has not run yet."}},
+                "responses": {"200": {"description": "Ready."}, "503": {"description": "A job has not had its first turn yet."}},
             }},
             "/metrics": {"get": {
                 "summary": "Prometheus exposition (OpenMetrics text). Needs a viewer token when serve.metrics_need_token is set.",

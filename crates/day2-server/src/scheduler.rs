@@ -27,8 +27,15 @@ use tokio::sync::watch;
 use crate::jobs::{self, Job, Work};
 use crate::{JobHealth, SourceHealth, State, lease};
 
-/// How often an analysis job looks for snapshots other replicas stored.
+/// How often an analysis job looks for snapshots other replicas stored; also the least time between two of its
+/// runs, so a burst of collections costs one analysis.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a job waits after a run that could not read or record, at first; doubled on each failure.
+const RETRY: Duration = Duration::from_secs(1);
+/// At most this long between retries.
+const MAX_RETRY: Duration = Duration::from_secs(60);
+/// Collections of one replica at once (each reads a source on a thread of its own).
+pub(crate) const COLLECTIONS_AT_ONCE: usize = 4;
 
 pub(crate) async fn run(
     config_name: String,
@@ -51,6 +58,11 @@ pub(crate) async fn run(
             _ = stopped.changed() => false,
         };
         let _ = stop.send(true);
+        if !reloaded {
+            // Other replicas take the idle jobs now, the running ones as they finish.
+            state.leases.stop_taking();
+            lease::release_idle(&state).await;
+        }
         while tasks.join_next().await.is_some() {}
         if !reloaded || *stopped.borrow() {
             break;
@@ -92,36 +104,57 @@ impl Runner {
         let mut wanted = true;
         // The digests of the snapshots the last analysis read.
         let mut analyzed: Option<Vec<(String, String)>> = None;
+        let mut last_run: Option<Instant> = None;
+        // After a run that could not read or record: not before then, and the wait after the next failure.
+        let (mut not_before, mut backoff) = (Instant::now(), RETRY);
         loop {
             if *stop.borrow() {
                 return;
             }
+            let mut outcome = None;
             match &self.job.work {
                 Work::Collect(source) => {
-                    if wanted && state.leases.start(&lease) {
-                        self.collect(source).await;
+                    if wanted && Instant::now() >= not_before && state.leases.start(&lease) {
+                        outcome = Some(self.collect(source).await);
                         state.leases.finish(&lease);
                     }
-                    wanted = false;
-                    state.first_run_done(&self.job.name);
+                    if outcome.is_some() || !state.leases.holds(&lease) {
+                        state.first_run_done(&self.job.name);
+                    }
                 }
                 Work::Analyze(kind) => {
+                    let rested = last_run.is_none_or(|at| at.elapsed() >= POLL) && Instant::now() >= not_before;
                     if !state.leases.holds(&lease) {
                         wanted = false;
                         state.first_run_done(&self.job.name);
-                    } else if let Some(inputs) = self.inputs(analyzed.is_none(), started).await
+                    } else if rested
+                        && let Some(inputs) = self.inputs(analyzed.is_none(), started).await
                         && (wanted || analyzed.as_ref() != Some(&inputs))
                         && state.leases.start(&lease)
                     {
-                        self.analyze(*kind).await;
+                        let done = self.analyze(*kind).await;
                         state.leases.finish(&lease);
-                        analyzed = Some(inputs);
-                        wanted = false;
+                        last_run = Some(Instant::now());
+                        if done {
+                            analyzed = Some(inputs);
+                        }
+                        outcome = Some(done);
                         state.first_run_done(&self.job.name);
                     }
                 }
             }
+            match outcome {
+                Some(true) => (wanted, backoff) = (false, RETRY),
+                // Could not read or record: tried again after a pause that doubles.
+                Some(false) => {
+                    not_before = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(MAX_RETRY);
+                }
+                None if matches!(self.job.work, Work::Collect(_)) && Instant::now() >= not_before => wanted = false,
+                None => {}
+            }
             let analysis = matches!(self.job.work, Work::Analyze(_));
+            let retrying = wanted && not_before > Instant::now();
             tokio::select! {
                 () = tokio::time::sleep_until(due.into()) => {
                     wanted = true;
@@ -135,6 +168,7 @@ impl Runner {
                 }
                 () = state.inputs_changed.notified(), if analysis => {}
                 () = tokio::time::sleep(POLL), if analysis => {}
+                () = tokio::time::sleep_until(not_before.into()), if retrying => {}
                 _ = stop.changed() => return,
             }
         }
@@ -178,11 +212,13 @@ impl Runner {
     }
 
     /// Reads the source and stores its snapshot (if this replica still holds the job): the analyses that read it run
-    /// when it changed.
-    async fn collect(&self, source: &SourceConfig) {
+    /// when it changed. False when the snapshot could not be stored (worth trying again soon).
+    async fn collect(&self, source: &SourceConfig) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
+        let Ok(_turn) = state.collecting.acquire().await else { return false };
         let started_at = Utc::now();
         let clock = Instant::now();
+        let mut stored = false;
         let entry = source.clone();
         let outcome = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source())).await;
         let mut health = JobHealth::new(name, started_at);
@@ -201,8 +237,12 @@ impl Runner {
                     Err("not recorded: another replica took the job over during the collection".to_owned())
                 };
                 match recorded {
-                    Ok(true) => state.inputs_changed.notify_waiters(),
-                    Ok(false) => {}
+                    Ok(changed) => {
+                        stored = true;
+                        if changed {
+                            state.inputs_changed.notify_waiters();
+                        }
+                    }
                     Err(e) => health.error = Some(e),
                 }
                 let errors = snapshot.diagnostics.iter().filter(|d| d.kind.is_error()).count();
@@ -230,10 +270,12 @@ impl Runner {
         }
         health.duration_seconds = clock.elapsed().as_secs_f64();
         finish(state, health).await;
+        stored
     }
 
     /// Analyzes the stored snapshots of every source and records the run (if this replica still holds the job).
-    async fn analyze(&self, kind: RunKind) {
+    /// False when the snapshots could not be read or the run not recorded (worth trying again soon).
+    async fn analyze(&self, kind: RunKind) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
         let config = &state.loaded().config;
         // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
@@ -244,9 +286,11 @@ impl Runner {
             Ok(snapshots) => snapshots,
             Err(e) => {
                 health.error = Some(format!("reading the snapshots: {e}"));
-                return finish(state, health).await;
+                finish(state, health).await;
+                return false;
             }
         };
+        let mut recorded_ok = false;
         match tokio::task::spawn_blocking(move || pipeline::analyze(&settings, kind, snapshots)).await {
             Ok(run) => {
                 health.resources = run.report.summary.resources;
@@ -258,6 +302,7 @@ impl Runner {
                 };
                 match recorded {
                     Ok(recorded) => {
+                        recorded_ok = true;
                         health.new = recorded.new.len();
                         health.resolved = recorded.resolved.len();
                         state.recorded.notify_waiters();
@@ -270,6 +315,7 @@ impl Runner {
         }
         health.duration_seconds = clock.elapsed().as_secs_f64();
         finish(state, health).await;
+        recorded_ok
     }
 }
 

@@ -24,18 +24,44 @@ use crate::State;
 /// Extensions of the files day2 reads.
 const READ_EXTENSIONS: &[&str] = &["yaml", "yml", "json", "tfstate", "rego"];
 
-/// Watches files and clusters for as long as the server runs, rebuilding the watch set after every reload.
+/// Watches files and clusters for as long as the server runs, rebuilding the watch set after every reload, and
+/// the sources' own watches when the set this replica collects changes (not on every lease that changes hands: a
+/// rebuilt cluster watch lists everything again).
 pub(crate) async fn run(state: Arc<State>) {
     loop {
         let config = state.loaded();
         let _files = watch_files(&state, &config.config);
-        let sources = watch_sources(&state, &config.config);
-        tokio::select! {
-            () = sources => {}
-            () = state.reloaded.notified() => tracing::debug!("Rebuilding watches after a reload."),
-            () = state.leases.changed.notified() => tracing::debug!("Rebuilding watches after a lease changed hands."),
+        let reloaded = loop {
+            let collected = collected_here(&state, &config.config);
+            let sources = watch_sources(&state, &config.config, &collected);
+            let moved = async {
+                while collected_here(&state, &config.config) == collected {
+                    state.leases.changed.notified().await;
+                }
+            };
+            tokio::select! {
+                () = sources => {}
+                () = state.reloaded.notified() => break true,
+                () = moved => tracing::debug!("Rebuilding source watches: this replica collects other sources now."),
+            }
+        };
+        if reloaded {
+            tracing::debug!("Rebuilding watches after a reload.");
         }
     }
+}
+
+/// The names of the sources with a watch of their own that this replica collects.
+fn collected_here(state: &State, config: &Config) -> BTreeSet<String> {
+    config
+        .sources
+        .iter()
+        .map(|entry| entry.source())
+        // A watch future does nothing until polled: asking for one only tells whether the source has one.
+        .filter(|source| source.watch(&|| {}).is_some())
+        .map(|source| source.name())
+        .filter(|name| state.leases.holds(&format!("job:collect:{name}")))
+        .collect()
 }
 
 /// The paths whose changes matter: what each source reads, policies, the drift baseline, and day2.yaml.
@@ -133,11 +159,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Runs the watch of every source this replica collects that has one of its own (a cluster read from its API) until
 /// the watch set is rebuilt; a watch that cannot start is tried again, less and less often.
-async fn watch_sources(state: &Arc<State>, config: &Config) {
-    let collected_here = |entry: &&day2_engine::sources::SourceConfig| {
-        state.leases.holds(&format!("job:collect:{}", entry.source().name()))
-    };
-    let watches = config.sources.iter().filter(collected_here).map(|entry| async move {
+async fn watch_sources(state: &Arc<State>, config: &Config, collected: &BTreeSet<String>) {
+    let watches = config.sources.iter().filter(|entry| collected.contains(&entry.source().name())).map(|entry| async move {
         let source = entry.source();
         let job = format!("collect:{}", source.name());
         let changed = || state.wake_job(&job);

@@ -46,6 +46,9 @@ pub enum StoreError {
     /// Stored data could not be decoded (written by an incompatible version?).
     #[error("store holds data this version cannot read: {0}")]
     Decode(String),
+    /// Another replica stored newer work under a job this one held (its lease lapsed meanwhile): not recorded.
+    #[error("not recorded: {0}")]
+    Superseded(String),
     /// The location names a backend this build does not include.
     #[error("this day2 was built without the {0} store (cargo feature `{0}`)")]
     NotBuilt(&'static str),
@@ -119,9 +122,17 @@ fn redact_password(url: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::StoreLocation;
+
+    #[test]
+    fn a_snapshot_that_does_not_read_back_is_an_incomplete_one_that_says_so() {
+        let snapshot = super::parse_snapshot("live:prod", "{\"resources\": 7}");
+        assert_eq!(snapshot.source, "live:prod");
+        assert!(!snapshot.complete, "nothing of it may be taken as gone");
+        assert!(snapshot.diagnostics[0].message.contains("does not read back"), "{:?}", snapshot.diagnostics);
+    }
 
     #[test]
     fn locations_parse_and_never_show_passwords() {
@@ -230,10 +241,19 @@ pub struct SnapshotRecord<'a> {
 
 impl SnapshotRecord<'_> {
     /// The snapshot as stored (JSON) and its digest (SHA-256, hex): equal digests mean the source held the same.
+    /// The digest leaves out when each live object was read (`origin.observed_at`, new at every read), so a cluster
+    /// that did not change is not analyzed again.
     pub(crate) fn encode(&self) -> Result<(String, String), StoreError> {
         use sha2::Digest as _;
         let data = lifecycle::json(self.snapshot)?;
-        let digest = sha2::Sha256::digest(data.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let mut contents = serde_json::to_value(self.snapshot).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let resources = contents.get_mut("resources").and_then(serde_json::Value::as_array_mut);
+        for resource in resources.into_iter().flatten() {
+            if let Some(origin) = resource.get_mut("origin").and_then(serde_json::Value::as_object_mut) {
+                origin.remove("observed_at");
+            }
+        }
+        let digest = sha2::Sha256::digest(contents.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         Ok((data, digest))
     }
 }
@@ -251,6 +271,19 @@ pub struct SnapshotHead {
     pub holder: String,
 }
 
+/// Whether a snapshot about to be stored is older than the one stored by another replica.
+pub(crate) fn superseded(record: &SnapshotRecord<'_>, stored: Option<(&str, DateTime<Utc>)>) -> Result<(), StoreError> {
+    match stored {
+        Some((holder, taken_at)) if holder != record.holder && taken_at > record.started_at => {
+            Err(StoreError::Superseded(format!(
+                "{} took a snapshot of {} at {taken_at}, after this collection started",
+                holder, record.snapshot.source
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One stored resource with both sides of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ResourceDetail {
@@ -266,9 +299,20 @@ pub struct ResourceDetail {
     pub live_seen: Option<DateTime<Utc>>,
 }
 
-/// A stored snapshot read back; a row that does not parse names its source.
-pub(crate) fn parse_snapshot(source: &str, data: &str) -> Result<day2_model::Snapshot, StoreError> {
-    serde_json::from_str(data).map_err(|e| StoreError::Decode(format!("the stored snapshot of {source}: {e}")))
+/// A stored snapshot read back. One that does not parse (written by another version) is an incomplete snapshot
+/// saying so, so the analyses go on with the other sources and resolve nothing of this one.
+pub(crate) fn parse_snapshot(source: &str, data: &str) -> day2_model::Snapshot {
+    serde_json::from_str(data).unwrap_or_else(|e| day2_model::Snapshot {
+        source: source.to_owned(),
+        complete: false,
+        diagnostics: vec![day2_model::Diagnostic::new(
+            day2_model::DiagnosticKind::Unreadable,
+            source,
+            None,
+            format!("the stored snapshot does not read back ({e}); it is taken again at the next collection"),
+        )],
+        ..day2_model::Snapshot::default()
+    })
 }
 
 /// A stored side (`declared`, `live`); unknown for rows recorded before sides were kept.
@@ -538,7 +582,9 @@ pub trait Store: Send + Sync {
     /// The latest coverage of every scope, by scope.
     async fn coverage(&self) -> Result<Vec<StoredCoverage>, StoreError>;
     /// Stores the snapshot a collection took as its source's latest, and logs the collection, in one transaction;
-    /// true when the snapshot differs from the one before (so the analyses that read the source run again).
+    /// true when the snapshot differs from the one before (so the analyses that read the source run again). A
+    /// snapshot another replica took after this collection started is newer: this one is refused
+    /// ([`StoreError::Superseded`]), so a holder whose lease lapsed mid-collection cannot overwrite it.
     async fn record_snapshot(&self, snapshot: &SnapshotRecord<'_>) -> Result<bool, StoreError>;
     /// The latest snapshot of every source, without contents, by source.
     async fn snapshot_heads(&self) -> Result<Vec<SnapshotHead>, StoreError>;

@@ -391,11 +391,12 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(query_err)?;
-        // The collection log, and the snapshots of sources no longer collected.
-        for statement in ["DELETE FROM collections WHERE finished_at < $1", "DELETE FROM snapshots WHERE taken_at < $1"]
-        {
-            sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?;
-        }
+        // The collection log (snapshots stay: a source collected less often than the window still has its last).
+        sqlx::query("DELETE FROM collections WHERE finished_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -550,12 +551,14 @@ impl Store for PgStore {
         let (data, digest) = record.encode()?;
         let source = record.snapshot.source.as_str();
         let mut tx = self.pool.begin().await.map_err(query_err)?;
-        let before: Option<String> = sqlx::query_scalar("SELECT digest FROM snapshots WHERE source = $1 FOR UPDATE")
+        let before = sqlx::query("SELECT digest, holder, taken_at FROM snapshots WHERE source = $1 FOR UPDATE")
             .bind(source)
             .fetch_optional(&mut *tx)
             .await
             .map_err(query_err)?;
-        let changed = before.as_deref() != Some(digest.as_str());
+        let before: Option<(String, String, DateTime<Utc>)> = before.map(|row| (row.get(0), row.get(1), row.get(2)));
+        crate::superseded(record, before.as_ref().map(|(_, holder, at)| (holder.as_str(), *at)))?;
+        let changed = before.as_ref().map(|(digest, ..)| digest.as_str()) != Some(digest.as_str());
         // The same contents again: only when and by whom (a large snapshot is not rewritten every interval).
         let write = if changed {
             sqlx::query(
@@ -618,7 +621,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(query_err)?;
-        rows.iter().map(|row| crate::parse_snapshot(row.get(0), row.get(1))).collect()
+        Ok(rows.iter().map(|row| crate::parse_snapshot(row.get(0), row.get(1))).collect())
     }
 
     async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {

@@ -389,13 +389,12 @@ impl Store for SqliteStore {
         }
         // Relations go with the resources at either end.
         sqlx::query(PRUNE_RELATIONS).execute(&mut *tx).await.map_err(query_err)?;
-        // The collection log, and the snapshots of sources no longer collected.
-        for statement in [
-            "DELETE FROM collections WHERE julianday(finished_at) < julianday(?1)",
-            "DELETE FROM snapshots WHERE julianday(taken_at) < julianday(?1)",
-        ] {
-            sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?;
-        }
+        // The collection log (snapshots stay: a source collected less often than the window still has its last).
+        sqlx::query("DELETE FROM collections WHERE julianday(finished_at) < julianday(?1)")
+            .bind(&before)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
         tx.commit().await.map_err(query_err)?;
         let [events, findings, resources, runs] = removed;
         Ok(Pruned { events, findings, resources, runs })
@@ -539,12 +538,17 @@ impl Store for SqliteStore {
         // Immediate: the transaction reads before it writes, and collections store side by side; a deferred one
         // would fail (SQLITE_BUSY_SNAPSHOT) instead of waiting when another wrote in between.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_err)?;
-        let before: Option<String> = sqlx::query_scalar("SELECT digest FROM snapshots WHERE source = ?1")
+        let before = sqlx::query("SELECT digest, holder, taken_at FROM snapshots WHERE source = ?1")
             .bind(source)
             .fetch_optional(&mut *tx)
             .await
             .map_err(query_err)?;
-        let changed = before.as_deref() != Some(digest.as_str());
+        let before = match &before {
+            Some(row) => Some((row.get::<String, _>(0), row.get::<String, _>(1), parse_time(row.get(2))?)),
+            None => None,
+        };
+        crate::superseded(record, before.as_ref().map(|(_, holder, at)| (holder.as_str(), *at)))?;
+        let changed = before.as_ref().map(|(digest, ..)| digest.as_str()) != Some(digest.as_str());
         let finished_at = record.finished_at.to_rfc3339();
         // The same contents again: only when and by whom (a large snapshot is not rewritten every interval).
         let write = if changed {
@@ -609,7 +613,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(query_err)?;
             if let Some(data) = data {
-                found.push(crate::parse_snapshot(source, &data)?);
+                found.push(crate::parse_snapshot(source, &data));
             }
         }
         Ok(found)

@@ -688,14 +688,53 @@ async fn snapshots(store: &dyn Store) {
     assert_eq!(rows.len(), 4, "every collection is logged: {rows:?}");
     assert_eq!(rows[1][1], serde_json::json!("r2"));
 
-    store.prune(t0 + Duration::minutes(2)).await.unwrap();
-    let left: Vec<String> = store.snapshot_heads().await.unwrap().into_iter().map(|h| h.source).collect();
-    assert_eq!(left, ["kubernetes:prod", "manifests:a"], "both were taken after the cut");
+    // SQLite answers booleans as 1 and 0.
+    let changed: Vec<bool> =
+        rows.iter().map(|r| r[2] == serde_json::json!(true) || r[2] == serde_json::json!(1)).collect();
+    assert_eq!(changed, [true, false, true, true], "{rows:?}");
+
+    // A holder whose lease lapsed mid-collection does not overwrite what the new holder stored since.
+    let stale = snapshot("manifests:a", &["web", "db", "stale"]);
+    let refused = store
+        .record_snapshot(&day2_store::SnapshotRecord {
+            snapshot: &stale,
+            side: Side::Declared,
+            holder: "r1",
+            started_at: t0 + Duration::minutes(2),
+            finished_at: t0 + Duration::minutes(5),
+        })
+        .await;
+    assert!(matches!(refused, Err(day2_store::StoreError::Superseded(_))), "{refused:?}");
+    let kept = store.snapshots(&["manifests:a".to_owned()]).await.unwrap();
+    assert_eq!(kept[0].resources.len(), 1, "the newer snapshot stays");
+
+    // Live objects carry the time they were read: a read that found the same objects is no change.
+    let live = |at: DateTime<Utc>| Snapshot {
+        resources: vec![Resource {
+            origin: Origin::Live { source: "live:c".into(), observed_at: at },
+            ..resource("api", "live:c")
+        }],
+        ..snapshot("live:c", &[])
+    };
+    let store_live = |snapshot: Snapshot, at: DateTime<Utc>| async move {
+        let record = day2_store::SnapshotRecord {
+            snapshot: &snapshot,
+            side: Side::Live,
+            holder: "r1",
+            started_at: at,
+            finished_at: at,
+        };
+        store.record_snapshot(&record).await.unwrap()
+    };
+    assert!(store_live(live(t0), t0).await);
+    assert!(!store_live(live(t0 + Duration::minutes(9)), t0 + Duration::minutes(9)).await, "read again, unchanged");
+
+    // Pruning forgets old collections, never the latest snapshot of a source.
     store.prune(t0 + Duration::minutes(3)).await.unwrap();
     let left: Vec<String> = store.snapshot_heads().await.unwrap().into_iter().map(|h| h.source).collect();
-    assert_eq!(left, ["kubernetes:prod"], "a source not collected since the cut is forgotten");
-    let rows = store.query("SELECT source FROM collections", &QueryLimits::default()).await.unwrap().rows;
-    assert_eq!(rows.len(), 1);
+    assert_eq!(left, ["kubernetes:prod", "live:c", "manifests:a"]);
+    let rows = store.query("SELECT source FROM collections ORDER BY id", &limits).await.unwrap().rows;
+    assert_eq!(rows, [[serde_json::json!("kubernetes:prod")], [serde_json::json!("live:c")]]);
 }
 
 #[tokio::test]

@@ -14,32 +14,59 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use day2_engine::config::{NotifierConfig, RouteConfig};
-use day2_model::{Finding, FindingStatus, Severity};
+use day2_engine::config::{Destination, NotifierConfig, RouteConfig};
+use day2_model::{Finding, FindingStatus};
 use day2_store::{FindingEvent, FindingQuery, Store, Transition};
-use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::{State, lease};
 
-/// How often open findings are re-sent to Alertmanager, and how long past that an alert lives unless re-sent.
+mod alertmanager;
+mod pagerduty;
+mod slack;
+mod webhook;
+
+pub use webhook::sign;
+
+/// How often open findings are re-sent to destinations that want it (Alertmanager).
 const RESEND: Duration = Duration::from_secs(60);
-const ALERT_LIFETIME_MINUTES: i64 = 5;
+/// How often the lifecycle log is looked at for events this replica did not record.
+const POLL: Duration = Duration::from_secs(1);
+
+/// A destination's delivery: one file per kind, built from its config (`day2_engine::notifiers`).
+trait Deliver: Send + Sync {
+    /// The request that tells about one lifecycle event.
+    fn request(&self, event: &FindingEvent) -> Request<'_>;
+
+    /// Whether it forgets what it stops hearing about, so the open findings are re-sent every minute.
+    fn resends(&self) -> bool {
+        false
+    }
+
+    /// The request that re-sends what is open (the findings the route selects); None when there is nothing to send
+    /// or the destination does not want it.
+    fn resend(&self, _open: &[&Finding]) -> Option<Request<'_>> {
+        None
+    }
+}
+
+/// One POST: where, the JSON body, and extra headers.
+struct Request<'a> {
+    url: &'a str,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl<'a> Request<'a> {
+    fn json(url: &'a str, body: &serde_json::Value) -> Self {
+        Request { url, body: serde_json::to_vec(body).unwrap_or_default(), headers: Vec::new() }
+    }
+}
 
 /// A notifier ready to deliver: its route and destination, with secrets read from the environment.
 pub(crate) struct Notifier {
     name: String,
     route: RouteConfig,
-    destination: Destination,
-}
-
-enum Destination {
-    Alertmanager { url: String },
-    Webhook { url: String, secret: Option<Vec<u8>> },
-    Slack { url: String },
-    PagerDuty { url: String, routing_key: String },
+    destination: Box<dyn Deliver>,
 }
 
 /// Why a delivery failed: worth retrying, or not.
@@ -49,6 +76,7 @@ enum Failure {
     Permanent(String),
 }
 
+/// A secret from the environment; unset is an error naming the variable (never the value).
 fn env(name: &str, what: &str, notifier: &str) -> Result<String, String> {
     std::env::var(name)
         .map_err(|_| format!("notifications `{notifier}`: {what} is read from ${name}, which is not set"))
@@ -58,20 +86,12 @@ impl Notifier {
     /// The notifier of a configuration entry; an unset secret variable is an error naming it.
     pub(crate) fn new(config: &NotifierConfig) -> Result<Notifier, String> {
         let name = &config.name;
-        let destination = if let Some(a) = &config.alertmanager {
-            Destination::Alertmanager { url: format!("{}/api/v2/alerts", a.url.trim_end_matches('/')) }
-        } else if let Some(w) = &config.webhook {
-            let secret = w.secret_env.as_deref().map(|v| env(v, "the signing secret", name)).transpose()?;
-            Destination::Webhook { url: w.url.clone(), secret: secret.map(String::into_bytes) }
-        } else if let Some(s) = &config.slack {
-            Destination::Slack { url: env(&s.url_env, "the Slack webhook URL", name)? }
-        } else if let Some(p) = &config.pagerduty {
-            Destination::PagerDuty {
-                url: p.url.clone(),
-                routing_key: env(&p.routing_key_env, "the routing key", name)?,
-            }
-        } else {
-            return Err(format!("notifications `{name}`: no destination"));
+        let destination: Box<dyn Deliver> = match config.destination() {
+            Some(Destination::Alertmanager(c)) => Box::new(alertmanager::Alertmanager::new(c)),
+            Some(Destination::Webhook(c)) => Box::new(webhook::Webhook::new(c, name)?),
+            Some(Destination::Slack(c)) => Box::new(slack::Slack::new(c, name)?),
+            Some(Destination::PagerDuty(c)) => Box::new(pagerduty::PagerDuty::new(c, name)?),
+            None => return Err(format!("notifications `{name}`: give exactly one destination")),
         };
         Ok(Notifier { name: name.clone(), route: config.route.clone(), destination })
     }
@@ -93,43 +113,31 @@ impl Notifier {
         relevant && self.routes(&event.finding)
     }
 
-    /// The request for one event: URL and JSON body.
-    fn request(&self, event: &FindingEvent) -> (&str, Value) {
-        match &self.destination {
-            Destination::Alertmanager { url } => (url, json!([alert(&event.finding, Some(event))])),
-            Destination::Webhook { url, .. } => (url, webhook_body(event)),
-            Destination::Slack { url } => (url, slack_message(event)),
-            Destination::PagerDuty { url, routing_key } => (url, pagerduty_event(event, routing_key)),
-        }
-    }
-
     async fn deliver(&self, client: &reqwest::Client, event: &FindingEvent) -> Result<(), Failure> {
-        let (url, body) = self.request(event);
-        let body = serde_json::to_vec(&body).map_err(|e| Failure::Permanent(e.to_string()))?;
-        let mut request = client.post(url).header("content-type", "application/json");
-        if let Destination::Webhook { secret: Some(secret), .. } = &self.destination {
-            request = request
-                .header("x-day2-signature", format!("sha256={}", sign(secret, &body)))
-                .header("x-day2-event", event.id.to_string());
-        }
-        send(request.body(body)).await
+        send(client, self.destination.request(event)).await
     }
 
-    /// Re-sends every open finding it routes to Alertmanager, which ends alerts it stops hearing about.
+    /// Re-sends every open finding it routes, to a destination that wants it.
     async fn resend_open(&self, client: &reqwest::Client, store: &dyn Store) -> Result<(), Failure> {
-        let Destination::Alertmanager { url } = &self.destination else { return Ok(()) };
-        let open = store.findings(&FindingQuery::default()).await.map_err(|e| Failure::Retry(e.to_string()))?;
-        let alerts: Vec<Value> = open.iter().filter(|f| self.routes(f)).map(|f| alert(f, None)).collect();
-        if alerts.is_empty() {
+        if !self.destination.resends() {
             return Ok(());
         }
-        send(client.post(url).json(&alerts)).await
+        let open = store.findings(&FindingQuery::default()).await.map_err(|e| Failure::Retry(e.to_string()))?;
+        let routed: Vec<&Finding> = open.iter().filter(|f| self.routes(f)).collect();
+        match self.destination.resend(&routed) {
+            Some(request) => send(client, request).await,
+            None => Ok(()),
+        }
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Result<(), Failure> {
+async fn send(client: &reqwest::Client, request: Request<'_>) -> Result<(), Failure> {
+    let mut builder = client.post(request.url).header("content-type", "application/json");
+    for (name, value) in request.headers {
+        builder = builder.header(name, value);
+    }
     // Without the URL: a Slack webhook URL is a secret and errors end up in logs.
-    let response = request.send().await.map_err(|e| Failure::Retry(e.without_url().to_string()))?;
+    let response = builder.body(request.body).send().await.map_err(|e| Failure::Retry(e.without_url().to_string()))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -141,96 +149,6 @@ async fn send(request: reqwest::RequestBuilder) -> Result<(), Failure> {
     } else {
         Err(Failure::Retry(message))
     }
-}
-
-/// HMAC-SHA256 of the body, hex: what `X-Day2-Signature: sha256=…` carries.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return String::new() };
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-fn webhook_body(event: &FindingEvent) -> Value {
-    json!({
-        "event_id": event.id,
-        "transition": event.transition.as_str(),
-        "at": event.at,
-        "finding": event.finding,
-    })
-}
-
-/// An Alertmanager alert: ending when the finding resolved or was suppressed, else a few minutes ahead (re-sent).
-fn alert(f: &Finding, event: Option<&FindingEvent>) -> Value {
-    let mut labels = serde_json::Map::new();
-    for (key, value) in [
-        ("alertname", Some(f.rule_id.as_str())),
-        ("severity", Some(f.severity.as_str())),
-        ("domain", Some(f.domain.as_str())),
-        ("resource", Some(f.resource.as_str())),
-        ("finding", Some(f.id.as_str())),
-        ("team", f.owner.team.as_deref()),
-        ("service", f.owner.service.as_deref()),
-    ] {
-        if let Some(value) = value {
-            labels.insert(key.to_owned(), json!(value));
-        }
-    }
-    let ended = event.and_then(|e| match e.transition {
-        Transition::Resolved => Some(f.resolved_at.unwrap_or(e.at)),
-        Transition::Suppressed => Some(e.at),
-        Transition::Opened | Transition::Reopened => None,
-    });
-    let ends_at = ended.unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(ALERT_LIFETIME_MINUTES));
-    json!({
-        "labels": labels,
-        "annotations": {"summary": f.title, "description": f.message, "remediation": f.remediation},
-        "startsAt": f.first_seen,
-        "endsAt": ends_at,
-    })
-}
-
-fn slack_message(event: &FindingEvent) -> Value {
-    let f = &event.finding;
-    let (mark, verb) = match event.transition {
-        Transition::Opened => (":red_circle:", "new"),
-        Transition::Reopened => (":red_circle:", "back"),
-        Transition::Resolved => (":white_check_mark:", "resolved"),
-        Transition::Suppressed => (":white_check_mark:", "suppressed"),
-    };
-    let place = match (&f.file, f.line) {
-        (Some(file), Some(line)) => format!(" ({file}:{line})"),
-        _ => String::new(),
-    };
-    let team = f.owner.team.as_deref().map(|t| format!(" · team {t}")).unwrap_or_default();
-    json!({"text": format!(
-        "{mark} *{}* {verb} · {} · `{}`{place}{team}\n{}",
-        f.severity.as_str().to_uppercase(), f.rule_id, f.resource, f.message
-    )})
-}
-
-fn pagerduty_event(event: &FindingEvent, routing_key: &str) -> Value {
-    let f = &event.finding;
-    let action = match event.transition {
-        Transition::Opened | Transition::Reopened => "trigger",
-        Transition::Resolved | Transition::Suppressed => "resolve",
-    };
-    let severity = match f.severity {
-        Severity::Critical => "critical",
-        Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low | Severity::Info => "info",
-    };
-    let summary: String = format!("[{}] {}: {}", f.rule_id, f.resource, f.message).chars().take(1024).collect();
-    json!({
-        "routing_key": routing_key,
-        "event_action": action,
-        "dedup_key": f.id.as_str(),
-        "payload": {
-            "summary": summary, "source": f.resource.as_str(), "severity": severity, "timestamp": event.at,
-            "component": f.kind, "group": f.owner.team, "class": f.rule_id,
-            "custom_details": {"message": f.message, "file": f.file, "line": f.line, "remediation": f.remediation},
-        },
-    })
 }
 
 /// Runs every configured notifier until the server stops, rebuilding them after each reload.
@@ -314,7 +232,8 @@ async fn deliver_all(state: &State, notifier: &Notifier) {
         if events.is_empty() {
             tokio::select! {
                 () = recorded => {}
-                () = tokio::time::sleep(RESEND) => {}
+                // Runs recorded by another replica (the one holding the check or drift job) are seen within a second.
+                () = tokio::time::sleep(POLL) => {}
                 // Lost and maybe regained while waiting: another replica may have delivered; read the position again.
                 () = state.leases.changed.notified() => cursor = None,
             }
@@ -361,61 +280,59 @@ async fn deliver_one(client: &reqwest::Client, notifier: &Notifier, event: &Find
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use chrono::Utc;
+    use day2_model::Severity;
     use day2_testkit::build::{finding, resource};
 
-    fn event(transition: Transition) -> FindingEvent {
+    /// A lifecycle event of a high drift finding owned by team shop.
+    pub(crate) fn event(transition: Transition) -> FindingEvent {
         let mut f = finding("DRIFT-CHANGED", &resource("cart", "live"));
         f.severity = Severity::High;
         f.owner.team = Some("shop".into());
         FindingEvent { id: 7, run_id: 3, at: Utc::now(), transition, previous: None, finding: f }
     }
 
-    #[test]
-    fn pagerduty_triggers_and_resolves_by_finding() {
-        let opened = pagerduty_event(&event(Transition::Opened), "key");
-        assert_eq!((opened["event_action"].as_str(), opened["routing_key"].as_str()), (Some("trigger"), Some("key")));
-        assert_eq!(opened["payload"]["severity"], "error");
-        assert_eq!(opened["payload"]["group"], "shop");
-        let resolved = pagerduty_event(&event(Transition::Resolved), "key");
-        assert_eq!(resolved["event_action"], "resolve");
-        assert_eq!(resolved["dedup_key"], opened["dedup_key"], "the same incident");
-    }
-
-    #[test]
-    fn slack_says_what_and_where() {
-        let text = slack_message(&event(Transition::Opened))["text"].as_str().unwrap().to_owned();
-        assert!(text.starts_with(":red_circle: *HIGH* new · DRIFT-CHANGED"), "{text}");
-        assert!(text.contains("team shop"), "{text}");
-        assert!(slack_message(&event(Transition::Resolved))["text"].as_str().unwrap().contains("resolved"));
-    }
-
-    #[test]
-    fn signatures_are_hmac_sha256() {
-        // RFC 4231, test case 2.
-        let mac = sign(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(mac, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    }
-
-    #[test]
-    fn routes_filter_by_severity_domain_and_team() {
-        let config = |route: RouteConfig| NotifierConfig {
+    fn alertmanager(route: RouteConfig) -> NotifierConfig {
+        NotifierConfig {
             name: "n".into(),
             route,
             alertmanager: Some(day2_engine::config::AlertmanagerConfig { url: "http://am:9093".into() }),
             webhook: None,
             slack: None,
             pagerduty: None,
-        };
+        }
+    }
+
+    #[test]
+    fn routes_filter_by_severity_domain_and_team() {
         let opened = event(Transition::Opened);
-        let wants = |route| Notifier::new(&config(route)).unwrap().wants(&opened);
+        let wants = |route| Notifier::new(&alertmanager(route)).unwrap().wants(&opened);
         assert!(wants(RouteConfig::default()));
         assert!(!wants(RouteConfig { min_severity: Severity::Critical, ..RouteConfig::default() }));
         assert!(!wants(RouteConfig { teams: vec!["payments".into()], ..RouteConfig::default() }));
         assert!(!wants(RouteConfig { domains: vec![day2_model::Domain::Cost], ..RouteConfig::default() }));
         let mut resolved_suppressed = event(Transition::Resolved);
         resolved_suppressed.previous = Some("suppressed".into());
-        assert!(!Notifier::new(&config(RouteConfig::default())).unwrap().wants(&resolved_suppressed));
+        assert!(!Notifier::new(&alertmanager(RouteConfig::default())).unwrap().wants(&resolved_suppressed));
+    }
+
+    #[test]
+    fn only_alertmanager_hears_the_open_findings_again() {
+        let open = event(Transition::Opened).finding;
+        let am = Notifier::new(&alertmanager(RouteConfig::default())).unwrap();
+        let resent = am.destination.resend(&[&open]).unwrap();
+        assert_eq!(resent.url, "http://am:9093/api/v2/alerts");
+        let alerts: serde_json::Value = serde_json::from_slice(&resent.body).unwrap();
+        assert_eq!(alerts[0]["labels"]["alertname"], "DRIFT-CHANGED");
+        let hook = NotifierConfig {
+            alertmanager: None,
+            webhook: Some(day2_engine::config::WebhookConfig { url: "http://hook".into(), secret_env: None }),
+            ..alertmanager(RouteConfig::default())
+        };
+        assert!(Notifier::new(&hook).unwrap().destination.resend(&[&open]).is_none());
+        let none = NotifierConfig { alertmanager: None, ..alertmanager(RouteConfig::default()) };
+        assert!(Notifier::new(&none).is_err());
     }
 }
