@@ -1,6 +1,9 @@
 //! day2 stores: remember resources and findings across runs, so a scan can say what is new and what was resolved.
 //!
-//! [`Store`] is the contract; [`sqlite::SqliteStore`] is the embedded backend (WAL mode) and
+//! [`Store`] is the contract, one trait per capability: [`RunStore`] (runs, findings, resources, topology,
+//! coverage, queries, retention), [`OutboxStore`] (the lifecycle log and notifier positions), [`LeaseStore`] and
+//! [`SnapshotStore`] (a `dyn Store` has them all; a concrete backend is used through the capability's trait).
+//! [`sqlite::SqliteStore`] is the embedded backend (WAL mode) and
 //! [`postgres::PgStore`] the shared one, where several `day2 serve` replicas divide the work through leases. Both pass
 //! the same conformance tests (`tests/conformance.rs`); [`open`] picks one from a [`StoreLocation`].
 //!
@@ -385,6 +388,16 @@ pub enum StoredState {
 }
 
 impl StoredState {
+    /// The state a stored row names; another name is data this version cannot read.
+    pub(crate) fn from_stored(name: &str) -> Result<Self, StoreError> {
+        match name {
+            "open" => Ok(StoredState::Open),
+            "suppressed" => Ok(StoredState::Suppressed),
+            "resolved" => Ok(StoredState::Resolved),
+            other => Err(StoreError::Decode(format!("unknown finding state `{other}`"))),
+        }
+    }
+
     /// The name in the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -538,9 +551,9 @@ pub struct Pruned {
     pub runs: u64,
 }
 
-/// A persistent store of runs, resources and findings.
+/// Runs, findings, resources, topology and coverage: what a recorded run writes and what readers ask of it.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait RunStore: Send + Sync {
     /// Records a run atomically and returns what changed.
     async fn record_run(&self, run: &RunRecord<'_>) -> Result<RunOutcome, StoreError>;
     /// Lists findings, most severe first.
@@ -553,21 +566,6 @@ pub trait Store: Send + Sync {
     /// Runs one `SELECT` over the relations documented in docs/query.md under `limits`, through [`query`]'s gates:
     /// nothing it runs can write, reach the host or outlast its time limit.
     async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError>;
-    /// Lifecycle events after `after` (an event id), oldest first, at most `limit`.
-    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError>;
-    /// The last event a notifier has dealt with. A notifier seen for the first time starts at the newest event, so
-    /// adding one does not replay history.
-    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError>;
-    /// Records that a notifier has dealt with every event up to `event`.
-    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError>;
-    /// Takes the lease `name` for `holder`, or renews it when `holder` has it, for `ttl`; true when `holder` holds
-    /// it afterwards. A lease its holder stopped renewing lapses after `ttl` and goes to whoever asks next. Expiry
-    /// is judged by the database's clock, so replicas' clocks need not agree.
-    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
-    /// Gives the lease up if `holder` has it (at shutdown), so another replica takes it at once.
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
-    /// The leases not yet lapsed, by name.
-    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
     /// Lists stored resources, by id.
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError>;
     /// Records a run's topology: replaces the relations of its complete sources, adds those of the others, and
@@ -581,6 +579,40 @@ pub trait Store: Send + Sync {
     async fn record_coverage(&self, at: DateTime<Utc>, coverage: &[day2_model::Coverage]) -> Result<(), StoreError>;
     /// The latest coverage of every scope, by scope.
     async fn coverage(&self) -> Result<Vec<StoredCoverage>, StoreError>;
+    /// Forgets history from before `before`: findings resolved then, resources last seen then, the lifecycle events
+    /// of those findings that every notifier has dealt with, and the runs nothing refers to any more. Open and
+    /// suppressed findings stay however old, with every event of theirs (outcomes need an episode's start).
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError>;
+}
+
+/// The notification outbox: the lifecycle log read in order, and each notifier's position in it.
+#[async_trait::async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Lifecycle events after `after` (an event id), oldest first, at most `limit`.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError>;
+    /// The last event a notifier has dealt with. A notifier seen for the first time starts at the newest event, so
+    /// adding one does not replay history.
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError>;
+    /// Records that a notifier has dealt with every event up to `event`.
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError>;
+}
+
+/// Leases: which replica runs which job.
+#[async_trait::async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease `name` for `holder`, or renews it when `holder` has it, for `ttl`; true when `holder` holds
+    /// it afterwards. A lease its holder stopped renewing lapses after `ttl` and goes to whoever asks next. Expiry
+    /// is judged by the database's clock, so replicas' clocks need not agree.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` has it (at shutdown), so another replica takes it at once.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// The leases not yet lapsed, by name.
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+}
+
+/// Snapshots: what each source held at its latest collection, the hand-over between collection and analysis jobs.
+#[async_trait::async_trait]
+pub trait SnapshotStore: Send + Sync {
     /// Stores the snapshot a collection took as its source's latest, and logs the collection, in one transaction;
     /// true when the snapshot differs from the one before (so the analyses that read the source run again). A
     /// snapshot another replica took after this collection started is newer: this one is refused
@@ -591,8 +623,10 @@ pub trait Store: Send + Sync {
     /// The latest snapshots of these sources, with contents, in the order asked (a source never collected is left
     /// out).
     async fn snapshots(&self, sources: &[String]) -> Result<Vec<day2_model::Snapshot>, StoreError>;
-    /// Forgets history from before `before`: findings resolved then, resources last seen then, the lifecycle events
-    /// of those findings that every notifier has dealt with, and the runs nothing refers to any more. Open and
-    /// suppressed findings stay however old, with every event of theirs (outcomes need an episode's start).
-    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError>;
 }
+
+/// A persistent store: every capability a backend implements, for `Arc<dyn Store>`. Code that needs one capability
+/// imports its trait (`use day2_store::LeaseStore`); the audit log of [K] comes as one more.
+pub trait Store: RunStore + OutboxStore + LeaseStore + SnapshotStore {}
+
+impl<T: RunStore + OutboxStore + LeaseStore + SnapshotStore> Store for T {}

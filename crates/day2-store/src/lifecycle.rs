@@ -6,11 +6,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use day2_model::{Finding, FindingStatus, Severity};
 
-use crate::{RunOutcome, RunRecord, StoreError, Transition};
+use crate::{RunOutcome, RunRecord, StoreError, StoredState, Transition};
 
 /// A stored finding's state before the run.
 pub(crate) struct Prior {
-    pub state: String,
+    pub state: StoredState,
     pub first_seen: DateTime<Utc>,
 }
 
@@ -20,7 +20,7 @@ pub(crate) struct Seen<'a> {
     pub finding: Finding,
     /// The source that saw it, else its resource's (findings resolve per source).
     pub source: &'a str,
-    pub state: &'static str,
+    pub state: StoredState,
     /// It had been resolved and is back.
     pub reopened: bool,
 }
@@ -29,23 +29,23 @@ pub(crate) struct Seen<'a> {
 pub(crate) struct Logged {
     pub finding: Finding,
     pub transition: Transition,
-    pub previous: Option<String>,
+    pub previous: Option<StoredState>,
 }
 
 /// A finding still open or suppressed in the store, in a source the run read completely.
 pub(crate) struct Unresolved {
     pub id: String,
     pub rule_id: String,
-    pub state: String,
+    pub state: StoredState,
     /// The JSON finding as last stored.
     pub data: String,
 }
 
-pub(crate) fn state_of(f: &Finding) -> &'static str {
+pub(crate) fn state_of(f: &Finding) -> StoredState {
     match f.status {
-        FindingStatus::Suppressed(_) => "suppressed",
-        FindingStatus::Resolved => "resolved",
-        FindingStatus::Open { .. } => "open",
+        FindingStatus::Suppressed(_) => StoredState::Suppressed,
+        FindingStatus::Resolved => StoredState::Resolved,
+        FindingStatus::Open { .. } => StoredState::Open,
     }
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn plan_seen<'a>(
     for f in findings {
         let previous = prior.get(f.id.as_str());
         let first_seen = previous.map_or(run.started_at, |p| p.first_seen);
-        let reopened = previous.is_some_and(|p| p.state == "resolved");
+        let reopened = previous.is_some_and(|p| p.state == StoredState::Resolved);
         if previous.is_none() || reopened {
             outcome.new.push(f.id.clone());
         }
@@ -88,16 +88,16 @@ pub(crate) fn plan_seen<'a>(
         let mut stored = (*f).clone();
         stored.first_seen = first_seen;
         let state = state_of(f);
-        let transition = match (previous.map(|p| p.state.as_str()), state) {
+        let transition = match (previous.map(|p| p.state), state) {
             (None, _) => Some(Transition::Opened),
-            (Some("resolved"), _) => Some(Transition::Reopened),
+            (Some(StoredState::Resolved), _) => Some(Transition::Reopened),
             // A suppression that expired (or was removed) opens the finding for whoever is told.
-            (Some("suppressed"), "open") => Some(Transition::Opened),
-            (Some("open"), "suppressed") => Some(Transition::Suppressed),
+            (Some(StoredState::Suppressed), StoredState::Open) => Some(Transition::Opened),
+            (Some(StoredState::Open), StoredState::Suppressed) => Some(Transition::Suppressed),
             _ => None,
         };
         if let Some(transition) = transition {
-            logged.push(Logged { finding: stored.clone(), transition, previous: previous.map(|p| p.state.clone()) });
+            logged.push(Logged { finding: stored.clone(), transition, previous: previous.map(|p| p.state) });
         }
         // The finding's own source (posture on live state names the live one); else its resource's.
         let source = match f.source.as_str() {

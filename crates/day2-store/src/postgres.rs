@@ -14,9 +14,9 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
-    RunRecord, SnapshotHead, SnapshotRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
-    Transition,
+    FindingEvent, FindingQuery, Lease, LeaseStore, OutboxStore, Pruned, QueryLimits, QueryResult, ResourceDetail,
+    ResourceQuery, RunOutcome, RunRecord, RunStore, SnapshotHead, SnapshotRecord, SnapshotStore, StoreError,
+    StoredCoverage, StoredResource, StoredState, TopologyRecord, Transition,
 };
 
 /// The listing fields of a `resources` row: id, provider, kind, namespace, name, source, owner, first_seen,
@@ -140,7 +140,7 @@ impl PgStore {
                     s.source.to_owned(),
                     f.severity.as_str().to_owned(),
                     f.domain.as_str().to_owned(),
-                    s.state.to_owned(),
+                    s.state.as_str().to_owned(),
                     json(f)?,
                 ];
                 for (column, value) in text.iter_mut().zip(values) {
@@ -221,7 +221,7 @@ impl PgStore {
         for chunk in events.chunks(CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|e| e.finding.id.as_str()).collect();
             let transitions: Vec<&str> = chunk.iter().map(|e| e.transition.as_str()).collect();
-            let previous: Vec<Option<&str>> = chunk.iter().map(|e| e.previous.as_deref()).collect();
+            let previous: Vec<Option<&str>> = chunk.iter().map(|e| e.previous.map(StoredState::as_str)).collect();
             let data = chunk.iter().map(|e| json(&e.finding)).collect::<Result<Vec<_>, _>>()?;
             // ORDER BY the array position: ids are handed out in the order the lifecycle decided.
             sqlx::query(
@@ -268,7 +268,7 @@ fn decode_event(row: &PgRow) -> Result<FindingEvent, StoreError> {
 }
 
 #[async_trait::async_trait]
-impl Store for PgStore {
+impl RunStore for PgStore {
     async fn record_run(&self, record: &RunRecord<'_>) -> Result<RunOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(query_err)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(RECORD_LOCK).execute(&mut *tx).await.map_err(query_err)?;
@@ -294,7 +294,7 @@ impl Store for PgStore {
             .map_err(query_err)?;
         let mut prior = HashMap::with_capacity(rows.len());
         for row in rows {
-            prior.insert(row.get(0), Prior { state: row.get(1), first_seen: row.get(2) });
+            prior.insert(row.get(0), Prior { state: StoredState::from_stored(row.get(1))?, first_seen: row.get(2) });
         }
         let mut outcome = RunOutcome { run_id: id, ..RunOutcome::default() };
         let (seen, mut logged) = lifecycle::plan_seen(record, &findings, &prior, &mut outcome);
@@ -308,13 +308,15 @@ impl Store for PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(query_err)?;
-        let candidates = rows.iter().map(|row| Unresolved {
-            id: row.get(0),
-            rule_id: row.get(1),
-            state: row.get(2),
-            data: row.get(3),
+        let candidates = rows.iter().map(|row| {
+            Ok(Unresolved {
+                id: row.get(0),
+                rule_id: row.get(1),
+                state: StoredState::from_stored(row.get(2))?,
+                data: row.get(3),
+            })
         });
-        let resolved = lifecycle::plan_resolved(record, &findings, candidates.collect())?;
+        let resolved = lifecycle::plan_resolved(record, &findings, candidates.collect::<Result<_, StoreError>>()?)?;
         Self::mark_resolved(&mut tx, &run, &resolved).await?;
         outcome.resolved = resolved.iter().map(|r| r.finding.clone()).collect();
         logged.extend(resolved);
@@ -368,38 +370,19 @@ impl Store for PgStore {
         sqlx::query("SELECT COUNT(*) FROM runs").fetch_one(&self.pool).await.map(|r| r.get(0)).map_err(query_err)
     }
 
-    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err)?;
-        let mut removed = [0u64; 4];
-        for (count, statement) in removed.iter_mut().zip([
-            "DELETE FROM finding_events WHERE at < $1
-                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
-                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
-                     AND (f.state <> 'resolved' OR f.resolved_at >= $1))",
-            "DELETE FROM findings WHERE state = 'resolved' AND resolved_at < $1",
-            "DELETE FROM resources WHERE last_seen < $1",
-            "DELETE FROM runs WHERE started_at < $1
-                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
-                 AND id NOT IN (SELECT run_id FROM finding_events)",
-        ]) {
-            *count = sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
-        }
-        // Relations go with the resources at either end.
-        sqlx::query(
-            "DELETE FROM relations WHERE from_id NOT IN (SELECT id FROM resources) OR to_id NOT IN (SELECT id FROM resources)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err)?;
-        // The collection log (snapshots stay: a source collected less often than the window still has its last).
-        sqlx::query("DELETE FROM collections WHERE finished_at < $1")
-            .bind(before)
-            .execute(&mut *tx)
+    async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {
+        sqlx::query("INSERT INTO redaction_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(crate::new_key()?.to_vec())
+            .execute(&self.pool)
             .await
             .map_err(query_err)?;
-        tx.commit().await.map_err(query_err)?;
-        let [events, findings, resources, runs] = removed;
-        Ok(Pruned { events, findings, resources, runs })
+        let row =
+            sqlx::query("SELECT key FROM redaction_key WHERE id = 1").fetch_one(&self.pool).await.map_err(query_err)?;
+        crate::key_of(&row.get::<Vec<u8>, _>(0))
+    }
+
+    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
+        crate::query::postgres::run_pooled(&self.pool, sql, limits).await
     }
 
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError> {
@@ -547,6 +530,136 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let mut removed = [0u64; 4];
+        for (count, statement) in removed.iter_mut().zip([
+            "DELETE FROM finding_events WHERE at < $1
+                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
+                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
+                     AND (f.state <> 'resolved' OR f.resolved_at >= $1))",
+            "DELETE FROM findings WHERE state = 'resolved' AND resolved_at < $1",
+            "DELETE FROM resources WHERE last_seen < $1",
+            "DELETE FROM runs WHERE started_at < $1
+                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
+                 AND id NOT IN (SELECT run_id FROM finding_events)",
+        ]) {
+            *count = sqlx::query(statement).bind(before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
+        }
+        // Relations go with the resources at either end.
+        sqlx::query(
+            "DELETE FROM relations WHERE from_id NOT IN (SELECT id FROM resources) OR to_id NOT IN (SELECT id FROM resources)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err)?;
+        // The collection log (snapshots stay: a source collected less often than the window still has its last).
+        sqlx::query("DELETE FROM collections WHERE finished_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        let [events, findings, resources, runs] = removed;
+        Ok(Pruned { events, findings, resources, runs })
+    }
+}
+
+#[async_trait::async_trait]
+impl OutboxStore for PgStore {
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, run_id, at, transition, previous, data::text FROM finding_events WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        // One entry this version cannot read must not stop every later one from being delivered.
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                decode_event(row)
+                    .map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read."))
+                    .ok()
+            })
+            .collect())
+    }
+
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
+             VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), now()) ON CONFLICT (notifier) DO NOTHING",
+        )
+        .bind(notifier)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = $1")
+            .bind(notifier)
+            .fetch_one(&self.pool)
+            .await
+            .map(|row| row.get(0))
+            .map_err(query_err)
+    }
+
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES ($1, $2, now())
+             ON CONFLICT (notifier) DO UPDATE
+                 SET last_event = GREATEST(notifier_cursors.last_event, EXCLUDED.last_event), updated_at = now()",
+        )
+        .bind(notifier)
+        .bind(event)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for PgStore {
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < clock_timestamp()
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err)?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, holder, expires_at FROM leases WHERE expires_at >= clock_timestamp() ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(rows.iter().map(|row| Lease { name: row.get(0), holder: row.get(1), expires_at: row.get(2) }).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for PgStore {
     async fn record_snapshot(&self, record: &SnapshotRecord<'_>) -> Result<bool, StoreError> {
         let (data, digest) = record.encode()?;
         let source = record.snapshot.source.as_str();
@@ -622,107 +735,5 @@ impl Store for PgStore {
         .await
         .map_err(query_err)?;
         Ok(rows.iter().map(|row| crate::parse_snapshot(row.get(0), row.get(1))).collect())
-    }
-
-    async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {
-        sqlx::query("INSERT INTO redaction_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(crate::new_key()?.to_vec())
-            .execute(&self.pool)
-            .await
-            .map_err(query_err)?;
-        let row =
-            sqlx::query("SELECT key FROM redaction_key WHERE id = 1").fetch_one(&self.pool).await.map_err(query_err)?;
-        crate::key_of(&row.get::<Vec<u8>, _>(0))
-    }
-
-    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
-        crate::query::postgres::run_pooled(&self.pool, sql, limits).await
-    }
-
-    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, run_id, at, transition, previous, data::text FROM finding_events WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
-        // One entry this version cannot read must not stop every later one from being delivered.
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                decode_event(row)
-                    .map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read."))
-                    .ok()
-            })
-            .collect())
-    }
-
-    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
-        sqlx::query(
-            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
-             VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), now()) ON CONFLICT (notifier) DO NOTHING",
-        )
-        .bind(notifier)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err)?;
-        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = $1")
-            .bind(notifier)
-            .fetch_one(&self.pool)
-            .await
-            .map(|row| row.get(0))
-            .map_err(query_err)
-    }
-
-    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES ($1, $2, now())
-             ON CONFLICT (notifier) DO UPDATE
-                 SET last_event = GREATEST(notifier_cursors.last_event, EXCLUDED.last_event), updated_at = now()",
-        )
-        .bind(notifier)
-        .bind(event)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err)?;
-        Ok(())
-    }
-
-    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let held = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
-             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-             WHERE leases.holder = EXCLUDED.holder OR leases.expires_at < clock_timestamp()
-             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(ttl.as_secs_f64())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(query_err)?;
-        Ok(held.is_some())
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(&self.pool)
-            .await
-            .map_err(query_err)?;
-        Ok(())
-    }
-
-    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, holder, expires_at FROM leases WHERE expires_at >= clock_timestamp() ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
-        Ok(rows.iter().map(|row| Lease { name: row.get(0), holder: row.get(1), expires_at: row.get(2) }).collect())
     }
 }

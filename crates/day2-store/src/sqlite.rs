@@ -11,8 +11,9 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::lifecycle::{self, Logged, Prior, Unresolved, json};
 use crate::{
-    FindingEvent, FindingQuery, Lease, Pruned, QueryLimits, QueryResult, ResourceDetail, ResourceQuery, RunOutcome,
-    RunRecord, SnapshotHead, SnapshotRecord, Store, StoreError, StoredCoverage, StoredResource, TopologyRecord,
+    FindingEvent, FindingQuery, Lease, LeaseStore, OutboxStore, Pruned, QueryLimits, QueryResult, ResourceDetail,
+    ResourceQuery, RunOutcome, RunRecord, RunStore, SnapshotHead, SnapshotRecord, SnapshotStore, StoreError,
+    StoredCoverage, StoredResource, StoredState, TopologyRecord,
 };
 
 /// A store in one SQLite file.
@@ -44,7 +45,7 @@ async fn insert_event(
     .bind(run_id)
     .bind(at)
     .bind(event.transition.as_str())
-    .bind(event.previous.as_deref())
+    .bind(event.previous.map(StoredState::as_str))
     .bind(json(&event.finding)?)
     .execute(&mut **tx)
     .await
@@ -123,7 +124,7 @@ fn stored_resource(row: &sqlx::sqlite::SqliteRow) -> Result<StoredResource, Stor
 }
 
 #[async_trait::async_trait]
-impl Store for SqliteStore {
+impl RunStore for SqliteStore {
     async fn record_run(&self, run: &RunRecord<'_>) -> Result<RunOutcome, StoreError> {
         let now = run.started_at.to_rfc3339();
         let mut tx = self.pool.begin().await.map_err(query_err)?;
@@ -151,7 +152,7 @@ impl Store for SqliteStore {
                 .map_err(query_err)?;
         for row in rows {
             let first_seen = parse_time(row.get(2))?;
-            prior.insert(row.get(0), Prior { state: row.get(1), first_seen });
+            prior.insert(row.get(0), Prior { state: StoredState::from_stored(row.get(1))?, first_seen });
         }
         let (seen, mut logged) = lifecycle::plan_seen(run, &findings, &prior, &mut outcome);
         for s in &seen {
@@ -169,7 +170,7 @@ impl Store for SqliteStore {
             .bind(s.source)
             .bind(f.severity.as_str())
             .bind(f.domain.as_str())
-            .bind(s.state)
+            .bind(s.state.as_str())
             .bind(json(f)?)
             .bind(f.first_seen.to_rfc3339())
             .bind(&now)
@@ -193,13 +194,15 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(query_err)?;
-        let candidates = rows.iter().map(|row| Unresolved {
-            id: row.get(0),
-            rule_id: row.get(1),
-            state: row.get(2),
-            data: row.get(3),
+        let candidates = rows.iter().map(|row| {
+            Ok(Unresolved {
+                id: row.get(0),
+                rule_id: row.get(1),
+                state: StoredState::from_stored(row.get(2))?,
+                data: row.get(3),
+            })
         });
-        let resolved = lifecycle::plan_resolved(run, &findings, candidates.collect())?;
+        let resolved = lifecycle::plan_resolved(run, &findings, candidates.collect::<Result<_, StoreError>>()?)?;
         for r in &resolved {
             sqlx::query("UPDATE findings SET state = 'resolved', resolved_at = ?2, data = ?3 WHERE id = ?1")
                 .bind(r.finding.id.as_str())
@@ -263,141 +266,19 @@ impl Store for SqliteStore {
         sqlx::query("SELECT COUNT(*) FROM runs").fetch_one(&self.pool).await.map(|r| r.get(0)).map_err(query_err)
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, run_id, at, transition, previous, data FROM finding_events WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
-        let decode = |e: &dyn std::fmt::Display| StoreError::Decode(e.to_string());
-        let events = rows.iter().map(|row| {
-            let transition: String = row.get(3);
-            let data: String = row.get(5);
-            Ok(FindingEvent {
-                id: row.get(0),
-                run_id: row.get(1),
-                at: DateTime::parse_from_rfc3339(&row.get::<String, _>(2)).map_err(|e| decode(&e))?.with_timezone(&Utc),
-                transition: serde_json::from_value(serde_json::Value::String(transition)).map_err(|e| decode(&e))?,
-                previous: row.get(4),
-                finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
-            })
-        });
-        // One entry this version cannot read must not stop every later one from being delivered.
-        Ok(events
-            .filter_map(|event: Result<FindingEvent, StoreError>| {
-                event.map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read.")).ok()
-            })
-            .collect())
-    }
-
-    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
-        sqlx::query(
-            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
-             VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), ?2) ON CONFLICT(notifier) DO NOTHING",
-        )
-        .bind(notifier)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&self.pool)
-        .await
-        .map_err(query_err)?;
-        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = ?1")
-            .bind(notifier)
-            .fetch_one(&self.pool)
-            .await
-            .map(|row| row.get(0))
-            .map_err(query_err)
-    }
-
-    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(notifier) DO UPDATE SET last_event = MAX(last_event, ?2), updated_at = ?3",
-        )
-        .bind(notifier)
-        .bind(event)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&self.pool)
-        .await
-        .map_err(query_err)?;
-        Ok(())
-    }
-
-    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let held = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?3)
-             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
-             WHERE leases.holder = excluded.holder OR leases.expires_ms < CAST(unixepoch('subsec') * 1000 AS INTEGER)
-             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(query_err)?;
-        Ok(held.is_some())
-    }
-
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
-            .bind(name)
-            .bind(holder)
+    async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {
+        sqlx::query("INSERT INTO redaction_key (id, key) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING")
+            .bind(crate::new_key()?.to_vec())
             .execute(&self.pool)
             .await
             .map_err(query_err)?;
-        Ok(())
+        let row =
+            sqlx::query("SELECT key FROM redaction_key WHERE id = 1").fetch_one(&self.pool).await.map_err(query_err)?;
+        crate::key_of(&row.get::<Vec<u8>, _>(0))
     }
 
-    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, holder, expires_ms FROM leases
-             WHERE expires_ms >= CAST(unixepoch('subsec') * 1000 AS INTEGER) ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err)?;
-        rows.iter()
-            .map(|row| {
-                let expires_at = Utc
-                    .timestamp_millis_opt(row.get(2))
-                    .single()
-                    .ok_or_else(|| StoreError::Decode("lease expiry out of range".into()))?;
-                Ok(Lease { name: row.get(0), holder: row.get(1), expires_at })
-            })
-            .collect()
-    }
-
-    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
-        let before = before.to_rfc3339();
-        let mut tx = self.pool.begin().await.map_err(query_err)?;
-        let mut removed = [0u64; 4];
-        for (count, statement) in removed.iter_mut().zip([
-            "DELETE FROM finding_events WHERE julianday(at) < julianday(?1)
-                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
-                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
-                     AND (f.state <> 'resolved' OR julianday(f.resolved_at) >= julianday(?1)))",
-            "DELETE FROM findings WHERE state = 'resolved' AND julianday(resolved_at) < julianday(?1)",
-            "DELETE FROM resources WHERE julianday(last_seen) < julianday(?1)",
-            "DELETE FROM runs WHERE julianday(started_at) < julianday(?1)
-                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
-                 AND id NOT IN (SELECT run_id FROM finding_events)",
-        ]) {
-            *count = sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
-        }
-        // Relations go with the resources at either end.
-        sqlx::query(PRUNE_RELATIONS).execute(&mut *tx).await.map_err(query_err)?;
-        // The collection log (snapshots stay: a source collected less often than the window still has its last).
-        sqlx::query("DELETE FROM collections WHERE julianday(finished_at) < julianday(?1)")
-            .bind(&before)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err)?;
-        tx.commit().await.map_err(query_err)?;
-        let [events, findings, resources, runs] = removed;
-        Ok(Pruned { events, findings, resources, runs })
+    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
+        crate::query::sqlite::run_blocking(self.path.clone(), sql.to_owned(), limits.clone()).await
     }
 
     async fn resources(&self, query: &ResourceQuery) -> Result<Vec<StoredResource>, StoreError> {
@@ -532,6 +413,152 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let before = before.to_rfc3339();
+        let mut tx = self.pool.begin().await.map_err(query_err)?;
+        let mut removed = [0u64; 4];
+        for (count, statement) in removed.iter_mut().zip([
+            "DELETE FROM finding_events WHERE julianday(at) < julianday(?1)
+                 AND id <= (SELECT COALESCE(MIN(last_event), 9223372036854775807) FROM notifier_cursors)
+                 AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.id = finding_id
+                     AND (f.state <> 'resolved' OR julianday(f.resolved_at) >= julianday(?1)))",
+            "DELETE FROM findings WHERE state = 'resolved' AND julianday(resolved_at) < julianday(?1)",
+            "DELETE FROM resources WHERE julianday(last_seen) < julianday(?1)",
+            "DELETE FROM runs WHERE julianday(started_at) < julianday(?1)
+                 AND id NOT IN (SELECT last_run FROM resources) AND id NOT IN (SELECT last_run FROM findings)
+                 AND id NOT IN (SELECT run_id FROM finding_events)",
+        ]) {
+            *count = sqlx::query(statement).bind(&before).execute(&mut *tx).await.map_err(query_err)?.rows_affected();
+        }
+        // Relations go with the resources at either end.
+        sqlx::query(PRUNE_RELATIONS).execute(&mut *tx).await.map_err(query_err)?;
+        // The collection log (snapshots stay: a source collected less often than the window still has its last).
+        sqlx::query("DELETE FROM collections WHERE julianday(finished_at) < julianday(?1)")
+            .bind(&before)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err)?;
+        tx.commit().await.map_err(query_err)?;
+        let [events, findings, resources, runs] = removed;
+        Ok(Pruned { events, findings, resources, runs })
+    }
+}
+
+#[async_trait::async_trait]
+impl OutboxStore for SqliteStore {
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<FindingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, run_id, at, transition, previous, data FROM finding_events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        let decode = |e: &dyn std::fmt::Display| StoreError::Decode(e.to_string());
+        let events = rows.iter().map(|row| {
+            let transition: String = row.get(3);
+            let data: String = row.get(5);
+            Ok(FindingEvent {
+                id: row.get(0),
+                run_id: row.get(1),
+                at: DateTime::parse_from_rfc3339(&row.get::<String, _>(2)).map_err(|e| decode(&e))?.with_timezone(&Utc),
+                transition: serde_json::from_value(serde_json::Value::String(transition)).map_err(|e| decode(&e))?,
+                previous: row.get(4),
+                finding: serde_json::from_str(&data).map_err(|e| decode(&e))?,
+            })
+        });
+        // One entry this version cannot read must not stop every later one from being delivered.
+        Ok(events
+            .filter_map(|event: Result<FindingEvent, StoreError>| {
+                event.map_err(|e| tracing::error!(error = %e, "Skipping a lifecycle event that cannot be read.")).ok()
+            })
+            .collect())
+    }
+
+    async fn notifier_cursor(&self, notifier: &str) -> Result<i64, StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at)
+             VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM finding_events), ?2) ON CONFLICT(notifier) DO NOTHING",
+        )
+        .bind(notifier)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        sqlx::query("SELECT last_event FROM notifier_cursors WHERE notifier = ?1")
+            .bind(notifier)
+            .fetch_one(&self.pool)
+            .await
+            .map(|row| row.get(0))
+            .map_err(query_err)
+    }
+
+    async fn advance_notifier(&self, notifier: &str, event: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notifier_cursors (notifier, last_event, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(notifier) DO UPDATE SET last_event = MAX(last_event, ?2), updated_at = ?3",
+        )
+        .bind(notifier)
+        .bind(event)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for SqliteStore {
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER) + ?3)
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms
+             WHERE leases.holder = excluded.holder OR leases.expires_ms < CAST(unixepoch('subsec') * 1000 AS INTEGER)
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err)?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err)?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, holder, expires_ms FROM leases
+             WHERE expires_ms >= CAST(unixepoch('subsec') * 1000 AS INTEGER) ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err)?;
+        rows.iter()
+            .map(|row| {
+                let expires_at = Utc
+                    .timestamp_millis_opt(row.get(2))
+                    .single()
+                    .ok_or_else(|| StoreError::Decode("lease expiry out of range".into()))?;
+                Ok(Lease { name: row.get(0), holder: row.get(1), expires_at })
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl SnapshotStore for SqliteStore {
     async fn record_snapshot(&self, record: &SnapshotRecord<'_>) -> Result<bool, StoreError> {
         let (data, digest) = record.encode()?;
         let source = record.snapshot.source.as_str();
@@ -617,20 +644,5 @@ impl Store for SqliteStore {
             }
         }
         Ok(found)
-    }
-
-    async fn redaction_key(&self) -> Result<[u8; 32], StoreError> {
-        sqlx::query("INSERT INTO redaction_key (id, key) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING")
-            .bind(crate::new_key()?.to_vec())
-            .execute(&self.pool)
-            .await
-            .map_err(query_err)?;
-        let row =
-            sqlx::query("SELECT key FROM redaction_key WHERE id = 1").fetch_one(&self.pool).await.map_err(query_err)?;
-        crate::key_of(&row.get::<Vec<u8>, _>(0))
-    }
-
-    async fn query(&self, sql: &str, limits: &QueryLimits) -> Result<QueryResult, StoreError> {
-        crate::query::sqlite::run_blocking(self.path.clone(), sql.to_owned(), limits.clone()).await
     }
 }

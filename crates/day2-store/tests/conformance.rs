@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use day2_model::*;
 use day2_store::postgres::PgStore;
-use day2_store::{FindingQuery, QueryLimits, RunRecord, Store, Transition};
+use day2_store::{FindingQuery, OutboxStore, QueryLimits, RunRecord, RunStore, Store, Transition};
 use day2_testkit::postgres::ScratchDatabase;
 
 use day2_testkit::build::resource;
