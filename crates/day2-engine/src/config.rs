@@ -140,22 +140,34 @@ pub enum Schedule {
     Cron(Box<croner::Cron>),
 }
 
+/// Why a schedule does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// `0s`: a job would run without pause.
+    #[error("an interval must be longer than zero")]
+    ZeroInterval,
+    /// Neither form.
+    #[error("`{text}` is neither an interval (`5m`) nor a cron expression (`*/10 * * * *`): {cron}")]
+    Unreadable {
+        /// What was written.
+        text: String,
+        /// What the cron parser said.
+        cron: String,
+    },
+}
+
 impl Schedule {
     /// Reads `5m` or `*/10 * * * *`.
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         if let Ok(every) = humantime::parse_duration(text) {
-            return if every.is_zero() {
-                Err("an interval must be longer than zero".into())
-            } else {
-                Ok(Schedule::Every(every))
-            };
+            return if every.is_zero() { Err(ScheduleError::ZeroInterval) } else { Ok(Schedule::Every(every)) };
         }
         croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Optional)
             .build()
             .parse(text)
             .map(|cron| Schedule::Cron(Box::new(cron)))
-            .map_err(|e| format!("`{text}` is neither an interval (`5m`) nor a cron expression (`*/10 * * * *`): {e}"))
+            .map_err(|e| ScheduleError::Unreadable { text: text.to_owned(), cron: e.to_string() })
     }
 
     /// How long from `now` until the next run.

@@ -257,29 +257,40 @@ pub enum RunKind {
     Drift,
 }
 
-/// The analyzers of a kind of run, built from the settings; configuration problems are diagnostics.
-fn analyzers(settings: &Settings, kind: RunKind, diagnostics: &mut Vec<Diagnostic>) -> Vec<Box<dyn Analyzer>> {
-    let config_problem =
-        |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
-    let mut analyzers: Vec<Box<dyn Analyzer>> = Vec::new();
-    match kind {
-        RunKind::Posture => {
-            match Checks::new(&settings.checks) {
-                Ok(checks) => analyzers.push(Box::new(checks)),
-                Err(errors) => diagnostics.extend(errors.iter().map(|e| config_problem(e.to_string()))),
+/// The analyzers of a kind of run, compiled once from validated settings (checks selected, Rego parsed, drift rules
+/// built): what runs. `day2 serve` keeps them between runs and compiles again only when the configuration or a
+/// policy file changes. Configuration problems met while compiling are diagnostics of every run that uses them.
+pub struct Analyzers {
+    kind: RunKind,
+    list: Vec<Box<dyn Analyzer>>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Analyzers {
+    /// Compiles the analyzers of `kind`.
+    pub fn new(settings: &Settings, kind: RunKind) -> Self {
+        let config_problem =
+            |message: String| Diagnostic::new(DiagnosticKind::Config, &settings.suppressions_from, None, message);
+        let (mut list, mut problems): (Vec<Box<dyn Analyzer>>, Vec<Diagnostic>) = (Vec::new(), Vec::new());
+        match kind {
+            RunKind::Posture => {
+                match Checks::new(&settings.checks) {
+                    Ok(checks) => list.push(Box::new(checks)),
+                    Err(errors) => problems.extend(errors.iter().map(|e| config_problem(e.to_string()))),
+                }
+                if !settings.policies.paths.is_empty() {
+                    let (policies, found) = Policies::load(&settings.policies);
+                    problems.extend(found);
+                    list.push(Box::new(policies));
+                }
             }
-            if !settings.policies.paths.is_empty() {
-                let (policies, problems) = Policies::load(&settings.policies);
-                diagnostics.extend(problems);
-                analyzers.push(Box::new(policies));
-            }
+            RunKind::Drift => match Drift::new(&settings.drift) {
+                Ok(drift) => list.push(Box::new(drift)),
+                Err(e) => problems.push(config_problem(e.to_string())),
+            },
         }
-        RunKind::Drift => match Drift::new(&settings.drift) {
-            Ok(drift) => analyzers.push(Box::new(drift)),
-            Err(e) => diagnostics.push(config_problem(e.to_string())),
-        },
+        Analyzers { kind, list, problems }
     }
-    analyzers
 }
 
 /// Runs the posture analyzers once: on declared state, and on live state too with `live_posture`.
@@ -308,18 +319,20 @@ pub fn collect_source(source: &dyn Source) -> Snapshot {
 
 /// Collects what a run of `kind` reads, then analyzes it.
 fn execute(settings: &Settings, kind: RunKind) -> Run {
+    let analyzers = Analyzers::new(settings, kind);
     let mut snapshots = declared_snapshots(settings);
     if kind == RunKind::Drift || settings.live_posture {
         snapshots.extend(collect(settings.sources_of(Side::Live)));
     }
-    analyze(settings, kind, snapshots)
+    analyze(settings, &analyzers, snapshots)
 }
 
 /// A run over snapshots already taken (by `execute`, or by `day2 serve`'s collection jobs, read back from the store).
 /// Each snapshot belongs to the configured source of its name: a live one counts only in a drift run or with
 /// `live_posture`, and a live source without a snapshot is a scope not read (its declared objects are not compared).
-pub fn analyze(settings: &Settings, kind: RunKind, snapshots: Vec<Snapshot>) -> Run {
+pub fn analyze(settings: &Settings, analyzers: &Analyzers, snapshots: Vec<Snapshot>) -> Run {
     let clock = std::time::Instant::now();
+    let kind = analyzers.kind;
     let read_live = kind == RunKind::Drift || settings.live_posture;
     let live_sources: Vec<&dyn Source> = if read_live { settings.sources_of(Side::Live).collect() } else { Vec::new() };
     let side_of =
@@ -363,7 +376,8 @@ pub fn analyze(settings: &Settings, kind: RunKind, snapshots: Vec<Snapshot>) -> 
     let inputs =
         Inputs { declared: &declared.inventory, live: &live.inventory, scopes: &scopes, declared_as: &declared_as };
     let mut analysis = Analysis::default();
-    for analyzer in analyzers(settings, kind, &mut diagnostics) {
+    diagnostics.extend(analyzers.problems.iter().cloned());
+    for analyzer in &analyzers.list {
         analysis.merge(analyzer.analyze(&inputs, &context));
         tracing::info!(
             elapsed_ms = clock.elapsed().as_millis() as u64,

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::conftest::{Conftest, ConftestConfig, RuleKind};
 use crate::gatekeeper::{self, Library, Object, constraint};
-use crate::load;
 use crate::rego::{self, RegoVersion};
 
 /// The `policies:` section of day2.yaml.
@@ -83,7 +82,7 @@ impl Policies {
     /// without a template) are returned as diagnostics naming file and line; everything else loads.
     pub fn load(config: &PolicyConfig) -> (Policies, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
-        let files = load::read(&config.paths, &mut diagnostics);
+        let files = crate::discover::read(&config.paths, &mut diagnostics);
         let gatekeeper = Library::from_docs(&files.templates, &files.constraints, &mut diagnostics);
         let conftest =
             Conftest::build(&files.modules, &files.data, &config.conftest, config.rego_version, &mut diagnostics);

@@ -20,6 +20,7 @@ pub mod suite;
 pub mod unit;
 
 mod bundle;
+mod discover;
 mod load;
 
 pub use analyzer::{Policies, PolicyConfig};

@@ -133,36 +133,6 @@ pub(crate) enum DataPlacement<'a> {
     Bundle(&'a [&'a str]),
 }
 
-/// Reads and sorts every policy file under `paths`: plain directories and files, OPA bundle directories (with a
-/// `.manifest`) and bundle archives (`.tar.gz`).
-pub(crate) fn read(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> PolicyFiles {
-    let mut out = PolicyFiles::default();
-    for path in paths {
-        if crate::bundle::is_archive(path) {
-            crate::bundle::read_archive(path, &mut out, diagnostics);
-            continue;
-        }
-        let manifest = crate::bundle::directory_manifest(path, diagnostics);
-        for file in files(std::slice::from_ref(path), diagnostics) {
-            let name = display(&file);
-            if !(name.ends_with(".rego") || is_yaml_or_json(&name)) {
-                continue;
-            }
-            let Some(text) = read_text(&file, diagnostics) else { continue };
-            match &manifest {
-                Some(m) => {
-                    let relative = file.strip_prefix(path).unwrap_or(&file);
-                    let dirs: Vec<&str> =
-                        relative.parent().into_iter().flat_map(|p| p.iter()).filter_map(|c| c.to_str()).collect();
-                    out.add(name, text, DataPlacement::Bundle(&dirs), m.rego_version, diagnostics);
-                }
-                None => out.add(name, text, DataPlacement::Root, None, diagnostics),
-            }
-        }
-    }
-    out
-}
-
 impl PolicyFiles {
     /// Sorts one file into modules, tests, templates, constraints and data.
     pub(crate) fn add(

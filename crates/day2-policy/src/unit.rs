@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use day2_model::Diagnostic;
 
-use crate::load;
 use crate::rego::{self, RegoVersion};
 
 /// How one test ended.
@@ -56,7 +55,7 @@ impl TestRun {
 /// in any module, as `opa test` finds them. A `filter` keeps tests whose name contains it (`opa test --run`).
 pub fn run(paths: &[PathBuf], version: RegoVersion, filter: Option<&str>) -> TestRun {
     let mut run = TestRun::default();
-    let files = load::read(paths, &mut run.diagnostics);
+    let files = crate::discover::read(paths, &mut run.diagnostics);
     let mut engine = rego::new_engine();
     rego::add_data(&mut engine, &files.data, &mut run.diagnostics);
     // (name, file, line, definitions)

@@ -134,8 +134,8 @@ pub enum ServeError {
         message: String,
     },
     /// A notifier cannot be set up (a secret's variable is not set).
-    #[error("{0}")]
-    Notifier(String),
+    #[error(transparent)]
+    Notifier(#[from] notify::NotifierError),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
@@ -243,7 +243,7 @@ impl State {
         let config = Config::load(&self.config_path).map_err(|e| e.to_string())?;
         self.exposure.check(&config).map_err(|e| e.to_string())?;
         for notifier in &config.notifications {
-            notify::Notifier::new(notifier)?;
+            notify::Notifier::new(notifier).map_err(|e| e.to_string())?;
         }
         let tokens = auth::Tokens::new(&config.serve);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Loaded { config, tokens });
@@ -335,7 +335,7 @@ pub async fn serve(
     exposure.check(&config)?;
     // Secrets of notifiers come from the environment: a missing one stops the start, naming the variable.
     for notifier in &config.notifications {
-        notify::Notifier::new(notifier).map_err(ServeError::Notifier)?;
+        notify::Notifier::new(notifier)?;
     }
     let tls = match &options.tls {
         Some(files) => Some((load_tls(files).await?, files.clone())),

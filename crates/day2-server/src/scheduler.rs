@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use day2_engine::config::Schedule;
-use day2_engine::pipeline::{self, RunKind, Settings};
+use day2_engine::pipeline::{self, Analyzers, RunKind, Settings};
 use day2_engine::sources::SourceConfig;
 use tokio::sync::watch;
 
@@ -105,6 +105,8 @@ impl Runner {
         // The digests of the snapshots the last analysis read.
         let mut analyzed: Option<Vec<(String, String)>> = None;
         let mut last_run: Option<Instant> = None;
+        // The analyzers compiled for the last analysis, with the policy files they were compiled from.
+        let mut compiled: Option<Compiled> = None;
         // After a run that could not read or record: not before then, and the wait after the next failure.
         let (mut not_before, mut backoff) = (Instant::now(), RETRY);
         loop {
@@ -132,7 +134,7 @@ impl Runner {
                         && (wanted || analyzed.as_ref() != Some(&inputs))
                         && state.leases.start(&lease)
                     {
-                        let done = self.analyze(*kind).await;
+                        let done = self.analyze(*kind, &mut compiled).await;
                         state.leases.finish(&lease);
                         last_run = Some(Instant::now());
                         if done {
@@ -273,9 +275,10 @@ impl Runner {
         stored
     }
 
-    /// Analyzes the stored snapshots of every source and records the run (if this replica still holds the job).
-    /// False when the snapshots could not be read or the run not recorded (worth trying again soon).
-    async fn analyze(&self, kind: RunKind) -> bool {
+    /// Analyzes the stored snapshots of every source and records the run (if this replica still holds the job),
+    /// with the analyzers compiled for the last run unless a policy file changed since. False when the snapshots
+    /// could not be read or the run not recorded (worth trying again soon).
+    async fn analyze(&self, kind: RunKind, compiled: &mut Option<Compiled>) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
         let config = &state.loaded().config;
         // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
@@ -291,8 +294,19 @@ impl Runner {
             }
         };
         let mut recorded_ok = false;
-        match tokio::task::spawn_blocking(move || pipeline::analyze(&settings, kind, snapshots)).await {
-            Ok(run) => {
+        let cached = compiled.take();
+        let analysis = tokio::task::spawn_blocking(move || {
+            let policies = Fingerprint::of(&settings.policies.paths);
+            let analyzers = match cached {
+                Some(cached) if cached.policies == policies => cached.analyzers,
+                _ => Arc::new(Analyzers::new(&settings, kind)),
+            };
+            let run = pipeline::analyze(&settings, &analyzers, snapshots);
+            (run, Compiled { analyzers, policies })
+        });
+        match analysis.await {
+            Ok((run, kept)) => {
+                *compiled = Some(kept);
                 health.resources = run.report.summary.resources;
                 health.findings = run.report.findings.len();
                 let recorded = if lease::still_held(state, &self.job.lease()).await {
@@ -316,6 +330,37 @@ impl Runner {
         health.duration_seconds = clock.elapsed().as_secs_f64();
         finish(state, health).await;
         recorded_ok
+    }
+}
+
+/// Analyzers compiled for an analysis job, and the policy files they came from.
+struct Compiled {
+    analyzers: Arc<Analyzers>,
+    policies: Fingerprint,
+}
+
+/// The files under some paths, each with its size and modification time: equal fingerprints, same files.
+#[derive(Debug, PartialEq, Eq)]
+struct Fingerprint(Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)>);
+
+impl Fingerprint {
+    /// Walks `paths` (directories recursively, symbolic links not followed, at most 10,000 files).
+    fn of(paths: &[std::path::PathBuf]) -> Self {
+        let mut files = Vec::new();
+        let mut pending: Vec<std::path::PathBuf> = paths.to_vec();
+        while let Some(path) = pending.pop() {
+            if files.len() >= 10_000 {
+                break;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            if meta.is_dir() {
+                pending.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
+            } else {
+                files.push((path, meta.len(), meta.modified().ok()));
+            }
+        }
+        files.sort();
+        Fingerprint(files)
     }
 }
 
@@ -380,8 +425,24 @@ async fn prune(state: &State, retention_days: u32) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_file_changed_changes_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/p.rego"), "package p\n").unwrap();
+        let paths = [dir.path().to_owned()];
+        let before = Fingerprint::of(&paths);
+        assert_eq!(before, Fingerprint::of(&paths), "nothing changed");
+        assert_eq!(before.0.len(), 1);
+        std::fs::write(dir.path().join("lib/p.rego"), "package p\n\ndeny contains 1 if true\n").unwrap();
+        assert_ne!(before, Fingerprint::of(&paths), "a file grew");
+        std::fs::write(dir.path().join("q.rego"), "package q\n").unwrap();
+        assert_eq!(Fingerprint::of(&paths).0.len(), 2, "a file added");
+    }
 
     #[test]
     fn schedules_interval_cron_and_jitter() {

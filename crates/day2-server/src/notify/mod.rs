@@ -76,22 +76,43 @@ enum Failure {
     Permanent(String),
 }
 
+/// Why a notifier cannot be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifierError {
+    /// A secret's environment variable is not set (the value is never part of an error).
+    #[error("notifications `{notifier}`: {what} is read from ${variable}, which is not set")]
+    Unset {
+        /// The notifier's name.
+        notifier: String,
+        /// What the variable holds.
+        what: &'static str,
+        /// The variable.
+        variable: String,
+    },
+    /// No destination, or several (validation refuses both; this is the guard behind it).
+    #[error("notifications `{0}`: give exactly one destination")]
+    Destination(String),
+}
+
 /// A secret from the environment; unset is an error naming the variable (never the value).
-fn env(name: &str, what: &str, notifier: &str) -> Result<String, String> {
-    std::env::var(name)
-        .map_err(|_| format!("notifications `{notifier}`: {what} is read from ${name}, which is not set"))
+fn env(variable: &str, what: &'static str, notifier: &str) -> Result<String, NotifierError> {
+    std::env::var(variable).map_err(|_| NotifierError::Unset {
+        notifier: notifier.to_owned(),
+        what,
+        variable: variable.to_owned(),
+    })
 }
 
 impl Notifier {
     /// The notifier of a configuration entry; an unset secret variable is an error naming it.
-    pub(crate) fn new(config: &NotifierConfig) -> Result<Notifier, String> {
+    pub(crate) fn new(config: &NotifierConfig) -> Result<Notifier, NotifierError> {
         let name = &config.name;
         let destination: Box<dyn Deliver> = match config.destination() {
             Some(Destination::Alertmanager(c)) => Box::new(alertmanager::Alertmanager::new(c)),
             Some(Destination::Webhook(c)) => Box::new(webhook::Webhook::new(c, name)?),
             Some(Destination::Slack(c)) => Box::new(slack::Slack::new(c, name)?),
             Some(Destination::PagerDuty(c)) => Box::new(pagerduty::PagerDuty::new(c, name)?),
-            None => return Err(format!("notifications `{name}`: give exactly one destination")),
+            None => return Err(NotifierError::Destination(name.clone())),
         };
         Ok(Notifier { name: name.clone(), route: config.route.clone(), destination })
     }

@@ -6,7 +6,7 @@ use day2_model::Severity;
 use day2_store::{FindingEvent, Transition};
 use serde_json::{Value, json};
 
-use super::{Deliver, Request, env};
+use super::{Deliver, NotifierError, Request, env};
 
 pub(super) struct PagerDuty {
     url: String,
@@ -14,7 +14,7 @@ pub(super) struct PagerDuty {
 }
 
 impl PagerDuty {
-    pub(super) fn new(config: &PagerDutyConfig, notifier: &str) -> Result<Self, String> {
+    pub(super) fn new(config: &PagerDutyConfig, notifier: &str) -> Result<Self, NotifierError> {
         Ok(PagerDuty {
             url: config.url.clone(),
             routing_key: env(&config.routing_key_env, "the routing key", notifier)?,

@@ -4,14 +4,14 @@ use day2_engine::config::SlackConfig;
 use day2_store::{FindingEvent, Transition};
 use serde_json::{Value, json};
 
-use super::{Deliver, Request, env};
+use super::{Deliver, NotifierError, Request, env};
 
 pub(super) struct Slack {
     url: String,
 }
 
 impl Slack {
-    pub(super) fn new(config: &SlackConfig, notifier: &str) -> Result<Self, String> {
+    pub(super) fn new(config: &SlackConfig, notifier: &str) -> Result<Self, NotifierError> {
         Ok(Slack { url: env(&config.url_env, "the Slack webhook URL", notifier)? })
     }
 }

@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::{Deliver, Request, env};
+use super::{Deliver, NotifierError, Request, env};
 
 pub(super) struct Webhook {
     url: String,
@@ -15,7 +15,7 @@ pub(super) struct Webhook {
 }
 
 impl Webhook {
-    pub(super) fn new(config: &WebhookConfig, notifier: &str) -> Result<Self, String> {
+    pub(super) fn new(config: &WebhookConfig, notifier: &str) -> Result<Self, NotifierError> {
         let secret = config.secret_env.as_deref().map(|v| env(v, "the signing secret", notifier)).transpose()?;
         Ok(Webhook { url: config.url.clone(), secret: secret.map(String::into_bytes) })
     }
