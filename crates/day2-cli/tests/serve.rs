@@ -794,6 +794,22 @@ fn two_replicas_share_the_work_and_a_killed_one_hands_over_within_a_lease() {
     }
 }
 
+/// Waits until `replicas` replicas hold all `jobs` job leases between them, none more than its fair share
+/// ⌈jobs/replicas⌉, as a replica's lease table says; returns who holds what.
+fn divided(port: u16, jobs: usize, replicas: usize) -> std::collections::BTreeMap<String, Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let held = jobs_by_holder(port);
+        let total: usize = held.values().map(Vec::len).sum();
+        let fair = jobs.div_ceil(replicas);
+        if held.len() == replicas && total == jobs && held.values().all(|j| j.len() <= fair) {
+            return held;
+        }
+        assert!(Instant::now() < deadline, "not divided among {replicas}: {held:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// One collection, as the store logged it.
 #[derive(Debug)]
 struct Collection {
@@ -857,21 +873,7 @@ fn three_replicas_divide_thirty_sources_and_a_killed_ones_are_collected_again_wi
     let started = Instant::now();
     let mut replicas: Vec<(Server, u16)> = (0..3).map(|_| serve_store(config, store, &[])).collect();
     let port = replicas[0].1;
-    let balanced = |port: u16, replicas: usize| {
-        let held = jobs_by_holder(port);
-        let total: usize = held.values().map(Vec::len).sum();
-        let fair = jobs.div_ceil(replicas);
-        let ok = held.len() == replicas && total == jobs && held.values().all(|j| j.len() <= fair);
-        (ok, held)
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let held = loop {
-        match balanced(port, 3) {
-            (true, held) => break held,
-            (false, held) => assert!(Instant::now() < deadline, "not divided among three: {held:?}"),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let held = divided(port, jobs, 3);
     let shares: Vec<usize> = held.values().map(Vec::len).collect();
     eprintln!("three replicas divided {jobs} jobs as {shares:?} within {:?} of the first start", started.elapsed());
 
@@ -937,14 +939,7 @@ fn three_replicas_divide_thirty_sources_and_a_killed_ones_are_collected_again_wi
         killed.elapsed()
     );
     assert!(took < lease, "collected again after {took:?}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let held = loop {
-        match balanced(port, 2) {
-            (true, held) => break held,
-            (false, held) => assert!(Instant::now() < deadline, "not divided among two: {held:?}"),
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let held = divided(port, jobs, 2);
     eprintln!("two replicas hold {:?}", held.values().map(Vec::len).collect::<Vec<_>>());
 
     // Exactly one replica at a time: no two collections of a source overlap, over the whole test.

@@ -291,6 +291,12 @@ impl Analyzers {
         }
         Analyzers { kind, list, problems }
     }
+
+    /// A digest of the policy files the posture analyzers compile (names and contents): analyzers compiled from the
+    /// same configuration when it was the same are still current.
+    pub fn policy_digest(settings: &Settings) -> u64 {
+        day2_policy::policy_digest(&settings.policies.paths)
+    }
 }
 
 /// Runs the posture analyzers once: on declared state, and on live state too with `live_posture`.

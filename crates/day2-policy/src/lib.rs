@@ -24,4 +24,5 @@ mod discover;
 mod load;
 
 pub use analyzer::{Policies, PolicyConfig};
+pub use discover::digest as policy_digest;
 pub use rego::RegoVersion;

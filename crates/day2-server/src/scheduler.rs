@@ -280,7 +280,8 @@ impl Runner {
     /// could not be read or the run not recorded (worth trying again soon).
     async fn analyze(&self, kind: RunKind, compiled: &mut Option<Compiled>) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
-        let config = &state.loaded().config;
+        let loaded = state.loaded();
+        let config = &loaded.config;
         // Posture runs on live state too in the server, whatever `live_posture` says for `day2 check`.
         let settings = Settings { live_posture: true, ..Settings::new(config, &[], &self.config_name) };
         let mut health = JobHealth::new(name, settings.now);
@@ -296,13 +297,13 @@ impl Runner {
         let mut recorded_ok = false;
         let cached = compiled.take();
         let analysis = tokio::task::spawn_blocking(move || {
-            let policies = Fingerprint::of(&settings.policies.paths);
+            let policies = Analyzers::policy_digest(&settings);
             let analyzers = match cached {
-                Some(cached) if cached.policies == policies => cached.analyzers,
+                Some(cached) if Arc::ptr_eq(&cached.config, &loaded) && cached.policies == policies => cached.analyzers,
                 _ => Arc::new(Analyzers::new(&settings, kind)),
             };
             let run = pipeline::analyze(&settings, &analyzers, snapshots);
-            (run, Compiled { analyzers, policies })
+            (run, Compiled { analyzers, config: loaded, policies })
         });
         match analysis.await {
             Ok((run, kept)) => {
@@ -333,35 +334,12 @@ impl Runner {
     }
 }
 
-/// Analyzers compiled for an analysis job, and the policy files they came from.
+/// Analyzers compiled for an analysis job, with what they were compiled from: the configuration in force and the
+/// digest of the policy files. Either changing compiles them again.
 struct Compiled {
     analyzers: Arc<Analyzers>,
-    policies: Fingerprint,
-}
-
-/// The files under some paths, each with its size and modification time: equal fingerprints, same files.
-#[derive(Debug, PartialEq, Eq)]
-struct Fingerprint(Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)>);
-
-impl Fingerprint {
-    /// Walks `paths` (directories recursively, symbolic links not followed, at most 10,000 files).
-    fn of(paths: &[std::path::PathBuf]) -> Self {
-        let mut files = Vec::new();
-        let mut pending: Vec<std::path::PathBuf> = paths.to_vec();
-        while let Some(path) = pending.pop() {
-            if files.len() >= 10_000 {
-                break;
-            }
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            if meta.is_dir() {
-                pending.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
-            } else {
-                files.push((path, meta.len(), meta.modified().ok()));
-            }
-        }
-        files.sort();
-        Fingerprint(files)
-    }
+    config: Arc<crate::Loaded>,
+    policies: u64,
 }
 
 /// The names of the sources that name something to read: the inputs of the analyses.
@@ -428,21 +406,6 @@ async fn prune(state: &State, retention_days: u32) {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_policy_file_changed_changes_the_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("lib")).unwrap();
-        std::fs::write(dir.path().join("lib/p.rego"), "package p\n").unwrap();
-        let paths = [dir.path().to_owned()];
-        let before = Fingerprint::of(&paths);
-        assert_eq!(before, Fingerprint::of(&paths), "nothing changed");
-        assert_eq!(before.0.len(), 1);
-        std::fs::write(dir.path().join("lib/p.rego"), "package p\n\ndeny contains 1 if true\n").unwrap();
-        assert_ne!(before, Fingerprint::of(&paths), "a file grew");
-        std::fs::write(dir.path().join("q.rego"), "package q\n").unwrap();
-        assert_eq!(Fingerprint::of(&paths).0.len(), 2, "a file added");
-    }
 
     #[test]
     fn schedules_interval_cron_and_jitter() {

@@ -1,7 +1,7 @@
 //! day2 stores: remember resources and findings across runs, so a scan can say what is new and what was resolved.
 //!
 //! [`Store`] is the contract, one trait per capability: [`RunStore`] (runs, findings, resources, topology,
-//! coverage, queries, retention), [`OutboxStore`] (the lifecycle log and notifier positions), [`LeaseStore`] and
+//! coverage, queries, retention, the redaction key), [`OutboxStore`] (the lifecycle log and notifier positions), [`LeaseStore`] and
 //! [`SnapshotStore`] (a `dyn Store` has them all; a concrete backend is used through the capability's trait).
 //! [`sqlite::SqliteStore`] is the embedded backend (WAL mode) and
 //! [`postgres::PgStore`] the shared one, where several `day2 serve` replicas divide the work through leases. Both pass
@@ -538,7 +538,7 @@ pub struct StoredCoverage {
     pub at: DateTime<Utc>,
 }
 
-/// What [`Store::prune`] removed.
+/// What [`RunStore::prune`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Pruned {
     /// Lifecycle events.
