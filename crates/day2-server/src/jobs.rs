@@ -34,8 +34,28 @@ pub(crate) struct Job {
 impl Job {
     /// The lease that says which replica runs it.
     pub(crate) fn lease(&self) -> String {
-        format!("job:{}", self.name)
+        lease_of(&self.name)
     }
+}
+
+/// The name of the job that collects `source`.
+pub(crate) fn collection(source: &str) -> String {
+    format!("collect:{source}")
+}
+
+/// The source a job collects, if it is a collection.
+pub(crate) fn collected_source(job: &str) -> Option<&str> {
+    job.strip_prefix("collect:")
+}
+
+/// The lease of the job named `job`.
+pub(crate) fn lease_of(job: &str) -> String {
+    format!("job:{job}")
+}
+
+/// The job a lease is for (the others: `notify`, replica membership).
+pub(crate) fn job_of(lease: &str) -> Option<&str> {
+    lease.strip_prefix("job:")
 }
 
 /// The jobs of a configuration, in a stable order: collections in source order, then the analyses.
@@ -49,7 +69,7 @@ pub(crate) fn of(config: &Config) -> Vec<Job> {
             let name = entry.source().name();
             Job {
                 schedule: schedule.sources.get(&name).or(schedule.collect.as_ref()).cloned(),
-                name: format!("collect:{name}"),
+                name: collection(&name),
                 work: Work::Collect(Box::new(entry.clone())),
             }
         })

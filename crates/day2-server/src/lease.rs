@@ -115,9 +115,9 @@ impl Leases {
         self.held().leases.len()
     }
 
-    /// Records a grant that lasts `ttl` from `asked` (when the request was sent); true when it is new.
-    fn granted(&self, lease: &str, asked: Instant, ttl: Duration) -> bool {
-        self.held().leases.insert(lease.to_owned(), asked + ttl).is_none()
+    /// Records a grant that lasts `ttl` from `asked` (when the request was sent).
+    fn granted(&self, lease: &str, asked: Instant, ttl: Duration) {
+        self.held().leases.insert(lease.to_owned(), asked + ttl);
     }
 
     /// Forgets `lease`; true when it was held.
@@ -173,6 +173,22 @@ fn wanted(config: &Config) -> BTreeSet<String> {
     leases
 }
 
+/// The replicas alive by a lease table: the holders of membership leases.
+pub(crate) fn replicas(table: &[day2_store::Lease]) -> impl Iterator<Item = &str> {
+    table.iter().filter_map(|l| l.name.strip_prefix(REPLICA))
+}
+
+/// Asks the store for `lease` (or renews it) and, when granted, records locally until when it holds; Ok(false) when
+/// another replica holds it.
+async fn grant(state: &State, lease: &str, ttl: Duration) -> Result<bool, day2_store::StoreError> {
+    let asked = Instant::now();
+    let granted = state.store.acquire_lease(lease, state.leases.holder(), ttl).await?;
+    if granted {
+        state.leases.granted(lease, asked, ttl);
+    }
+    Ok(granted)
+}
+
 /// A replica's fair share of `jobs` among `replicas`: ⌈jobs / replicas⌉.
 fn fair_share(jobs: usize, replicas: usize) -> usize {
     jobs.div_ceil(replicas.max(1))
@@ -208,7 +224,7 @@ pub(crate) async fn renew(state: &State, wake: bool) {
             return;
         }
     };
-    let replicas = table.iter().filter(|l| l.name.starts_with(REPLICA)).count().max(1);
+    let replicas = replicas(&table).count().max(1);
     let share = fair_share(wanted.len(), replicas);
     // Held by another replica; a lease the table gives to this one but this one had forgotten is taken back below.
     let theirs: BTreeSet<&str> = table.iter().filter(|l| l.holder != me).map(|l| l.name.as_str()).collect();
@@ -217,14 +233,10 @@ pub(crate) async fn renew(state: &State, wake: bool) {
     for lease in state.leases.names() {
         if !wanted.contains(&lease) {
             release(state, &lease).await;
-            forget_job(state, &lease).await;
             continue;
         }
-        let asked = Instant::now();
-        match state.store.acquire_lease(&lease, &me, ttl).await {
-            Ok(true) => {
-                state.leases.granted(&lease, asked, ttl);
-            }
+        match grant(state, &lease, ttl).await {
+            Ok(true) => {}
             Ok(false) => lost(state, &lease).await,
             Err(e) => tracing::warn!(lease, error = %e, "Cannot renew a lease; it runs out at the end of its grant."),
         }
@@ -242,7 +254,6 @@ pub(crate) async fn renew(state: &State, wake: bool) {
             }
             if state.leases.drop_idle(lease) {
                 release(state, lease).await;
-                forget_job(state, lease).await;
                 tracing::info!(lease = %lease, replica = %me, replicas, share, "Lease given up to rebalance.");
                 state.leases.changed.notify_waiters();
                 over -= 1;
@@ -259,9 +270,7 @@ pub(crate) async fn renew(state: &State, wake: bool) {
         if state.leases.count() >= share {
             break;
         }
-        let asked = Instant::now();
-        if matches!(state.store.acquire_lease(lease, &me, ttl).await, Ok(true)) {
-            state.leases.granted(lease, asked, ttl);
+        if matches!(grant(state, lease, ttl).await, Ok(true)) {
             tracing::info!(lease = %lease, replica = %me, replicas, share, "Lease taken.");
             gained.push(lease.clone());
         }
@@ -271,7 +280,7 @@ pub(crate) async fn renew(state: &State, wake: bool) {
         // A job taken over from a replica that died (or gave it up) runs now rather than at its next start.
         if wake {
             for lease in gained {
-                if let Some(job) = lease.strip_prefix("job:") {
+                if let Some(job) = crate::jobs::job_of(&lease) {
                     state.wake_job(job);
                 }
             }
@@ -290,20 +299,15 @@ async fn lost(state: &State, lease: &str) {
 
 /// What this replica reported about a job it no longer runs: the replica that runs it now reports it.
 async fn forget_job(state: &State, lease: &str) {
-    if let Some(job) = lease.strip_prefix("job:") {
+    if let Some(job) = crate::jobs::job_of(lease) {
         state.forget_job(job).await;
     }
 }
 
 /// True when this replica still holds `lease` (renewing it): asked right before a run or a snapshot is recorded.
 pub(crate) async fn still_held(state: &State, lease: &str) -> bool {
-    let ttl = ttl(&state.loaded().config);
-    let asked = Instant::now();
-    match state.store.acquire_lease(lease, state.leases.holder(), ttl).await {
-        Ok(true) => {
-            state.leases.granted(lease, asked, ttl);
-            true
-        }
+    match grant(state, lease, ttl(&state.loaded().config)).await {
+        Ok(true) => true,
         Ok(false) => {
             lost(state, lease).await;
             false
@@ -313,11 +317,13 @@ pub(crate) async fn still_held(state: &State, lease: &str) -> bool {
     }
 }
 
+/// Gives `lease` up, in the store and here, with what this replica reported of its job.
 async fn release(state: &State, lease: &str) {
     if let Err(e) = state.store.release_lease(lease, state.leases.holder()).await {
         tracing::warn!(lease, error = %e, "Cannot release a lease; it lapses on its own.");
     }
     state.leases.forget(lease);
+    forget_job(state, lease).await;
 }
 
 /// Asks for and renews leases until `stopped` (after the last run is recorded, so a run finishing during shutdown

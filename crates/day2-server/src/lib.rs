@@ -277,7 +277,7 @@ impl State {
     /// Forgets what this replica reported of a job it no longer runs (its lease went to another replica).
     pub(crate) async fn forget_job(&self, job: &str) {
         self.jobs.write().await.remove(job);
-        if let Some(source) = job.strip_prefix("collect:") {
+        if let Some(source) = jobs::collected_source(job) {
             self.sources.write().await.remove(source);
             self.metrics.forget_source(job, source);
         }

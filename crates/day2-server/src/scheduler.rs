@@ -78,7 +78,7 @@ async fn housekeep(state: Arc<State>, interval: Duration) {
     let mut last_prune: Option<Instant> = None;
     loop {
         refresh_metrics(&state).await;
-        if state.leases.holds("job:check") && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+        if state.leases.holds(&jobs::lease_of("check")) && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             prune(&state, state.loaded().config.serve.retention_days).await;
             last_prune = Some(Instant::now());
         }
@@ -199,13 +199,9 @@ impl Runner {
             heads.iter().filter(|h| names.contains(&h.source)).map(|h| (h.source.clone(), h.digest.clone())).collect();
         let waited_enough = started.elapsed() >= Duration::from_secs(config.serve.lease_seconds);
         if first && !waited_enough {
-            let live: BTreeSet<String> = match state.store.leases().await {
-                Ok(leases) => {
-                    leases.into_iter().filter_map(|l| l.name.strip_prefix("replica:").map(str::to_owned)).collect()
-                }
-                Err(_) => return None,
-            };
-            let current = |name: &String| heads.iter().any(|h| &h.source == name && live.contains(&h.holder));
+            let Ok(table) = state.store.leases().await else { return None };
+            let live: BTreeSet<&str> = lease::replicas(&table).collect();
+            let current = |name: &String| heads.iter().any(|h| &h.source == name && live.contains(h.holder.as_str()));
             if !names.iter().all(current) {
                 return None;
             }

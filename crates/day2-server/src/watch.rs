@@ -60,7 +60,7 @@ fn collected_here(state: &State, config: &Config) -> BTreeSet<String> {
         // A watch future does nothing until polled: asking for one only tells whether the source has one.
         .filter(|source| source.watch(&|| {}).is_some())
         .map(|source| source.name())
-        .filter(|name| state.leases.holds(&format!("job:collect:{name}")))
+        .filter(|name| state.leases.holds(&crate::jobs::lease_of(&crate::jobs::collection(name))))
         .collect()
 }
 
@@ -132,7 +132,7 @@ fn jobs_reading(config: &Config, paths: &[PathBuf]) -> BTreeSet<String> {
             .iter()
             .map(|entry| entry.source())
             .filter(|source| under(path, &source.watched_paths()))
-            .map(|source| format!("collect:{}", source.name()))
+            .map(|source| crate::jobs::collection(&source.name()))
             .collect();
         if !readers.is_empty() {
             jobs.extend(readers);
@@ -162,7 +162,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 async fn watch_sources(state: &Arc<State>, config: &Config, collected: &BTreeSet<String>) {
     let watches = config.sources.iter().filter(|entry| collected.contains(&entry.source().name())).map(|entry| async move {
         let source = entry.source();
-        let job = format!("collect:{}", source.name());
+        let job = crate::jobs::collection(&source.name());
         let changed = || state.wake_job(&job);
         let mut pause = std::time::Duration::from_secs(5);
         while let Some(Err(e)) = match source.watch(&changed) {
