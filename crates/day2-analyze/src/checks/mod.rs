@@ -280,17 +280,33 @@ impl Checks {
         &self.enabled
     }
 
-    /// Runs the given checks on one resource.
+    /// Runs the enabled checks on one resource.
     pub fn check_resource(&self, resource: &Resource, inventory: &Inventory, context: &Context) -> Vec<Finding> {
-        let input = Input { resource, inventory, params: &self.params };
         let mut out = Vec::new();
+        self.check_into(resource, inventory, context, &mut out, &mut vec![Seen::default(); self.enabled.len()]);
+        out
+    }
+
+    /// Runs the enabled checks that cover `resource`, adding their findings to `out` and noting in `seen` (one
+    /// entry per enabled check) which applied and which found something: both are known from the same pass.
+    fn check_into(
+        &self,
+        resource: &Resource,
+        inventory: &Inventory,
+        context: &Context,
+        out: &mut Vec<Finding>,
+        seen: &mut [Seen],
+    ) {
+        let input = Input { resource, inventory, params: &self.params };
         let facts = Facts::of(resource);
-        for check in self.enabled.iter().filter(|c| c.target.covers(&facts)) {
-            for hit in (check.eval)(&input) {
-                out.push(self.finding(check, resource, hit, context));
+        for (check, seen) in self.enabled.iter().zip(seen.iter_mut()) {
+            if check.target.covers(&facts) {
+                let before = out.len();
+                out.extend((check.eval)(&input).into_iter().map(|hit| self.finding(check, resource, hit, context)));
+                seen.applied = true;
+                seen.fired |= out.len() > before;
             }
         }
-        out
     }
 
     fn finding(&self, check: &Check, r: &Resource, hit: Hit, context: &Context) -> Finding {
@@ -308,28 +324,48 @@ impl Checks {
     }
 }
 
+/// What one pass saw of one enabled check.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// It covers at least one resource (compliance calls a control whose checks apply to nothing "not applicable").
+    applied: bool,
+    /// It found something.
+    fired: bool,
+}
+
+impl Seen {
+    fn or(self, other: Seen) -> Seen {
+        Seen { applied: self.applied || other.applied, fired: self.fired || other.fired }
+    }
+}
+
 impl Checks {
-    /// Runs the enabled checks on the resources of `inventory` that `include` accepts.
+    /// Runs the enabled checks on the resources of `inventory` that `include` accepts, in parallel; which checks
+    /// applied to at least one resource comes from the same pass, so nothing runs on one thread afterwards.
     fn run(&self, inventory: &Inventory, include: &(dyn Fn(&Resource) -> bool + Sync), context: &Context) -> Analysis {
-        let findings: Vec<Finding> = inventory
+        let nothing_seen = || (Vec::new(), vec![Seen::default(); self.enabled.len()]);
+        let parts: Vec<(Vec<Finding>, Vec<Seen>)> = inventory
             .resources()
             .par_iter()
             .filter(|r| include(r))
-            .flat_map_iter(|r| self.check_resource(r, inventory, context))
+            .fold(nothing_seen, |(mut findings, mut seen), r| {
+                self.check_into(r, inventory, context, &mut findings, &mut seen);
+                (findings, seen)
+            })
             .collect();
-        let mut applicable = BTreeSet::new();
-        for resource in inventory.resources().iter().filter(|r| include(r)) {
-            let facts = Facts::of(resource);
-            applicable.extend(self.enabled.iter().filter(|c| c.target.covers(&facts)).map(|c| c.id.to_owned()));
-            if applicable.len() == self.enabled.len() {
-                break;
-            }
+        // The other parts are appended to the first, which grows in place (a large buffer is remapped, not copied).
+        let mut parts = parts.into_iter();
+        let (mut findings, mut seen) = parts.next().unwrap_or_else(nothing_seen);
+        for (part, seen_in_part) in parts {
+            findings.extend(part);
+            seen.iter_mut().zip(seen_in_part).for_each(|(a, b)| *a = a.or(b));
         }
-        let fired: BTreeSet<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+        let of =
+            |what: fn(&Seen) -> bool| self.enabled.iter().zip(&seen).filter(move |(_, s)| what(s)).map(|(c, _)| *c);
         Analysis {
-            rules: fired.into_iter().filter_map(find).map(Check::meta).collect(),
+            rules: of(|s| s.fired).map(Check::meta).collect(),
+            applicable: of(|s| s.applied).map(|c| c.id.to_owned()).collect(),
             rules_run: self.enabled.iter().map(|c| c.id.to_owned()).collect(),
-            applicable,
             findings,
             ..Analysis::default()
         }
