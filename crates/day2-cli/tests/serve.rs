@@ -199,6 +199,11 @@ fn serves_findings_sources_and_metrics_and_stops_on_sigterm() {
     assert_eq!(status, 401, "no tokens configured: the API is read-only");
     assert!(body.contains("serve.tokens"), "{body}");
 
+    terminate(&mut server);
+}
+
+/// Stops a server with SIGTERM, as service managers do, and asserts it exits cleanly within 30 s.
+fn terminate(server: &mut Server) {
     let pid = server.0.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -978,6 +983,55 @@ fn https_get(port: u16, path: &str, ca: &std::path::Path) -> Option<String> {
 
 /// HTTPS with a certificate that is renewed in place: the API answers over TLS only, a SIGHUP serves the new
 /// certificate without a restart, and a key that does not match stops the start naming the files. The client is curl.
+/// A collection that hangs — every answer of a cluster's API (the local wire-format server: no real API server runs
+/// here) delayed by 3 s, against a timeout of 1 s — is abandoned and reported as its job's error; once the API answers
+/// again, the source is collected again and the error clears. A server whose read hangs (30 s a request) is ready
+/// all the same and stops without waiting for it.
+#[test]
+fn a_hung_collection_is_abandoned_reported_and_read_again_when_the_source_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let live: Value = serde_saphyr::from_str(DEPLOYMENT).unwrap();
+    let api = day2_testkit::kube_api::KubeApi::start(vec![live]).unwrap();
+    api.set_latency(Duration::from_secs(3));
+    let kubeconfig = api.kubeconfig(dir.path(), "admin").unwrap();
+    let config = dir.path().join("day2.yaml");
+    let text = format!(
+        "sources:\n  - kubernetes: {{cluster: k, kubeconfig: {}}}\nserve:\n  lease_seconds: 4\n  collection_timeout_seconds: 1\n",
+        kubeconfig.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let until = |port: u16, what: &str, holds: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let sources = json(port, "/api/v1/sources");
+            let job = sources["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "collect:live:k").cloned();
+            if job.as_ref().is_some_and(holds) {
+                return job.unwrap();
+            }
+            assert!(Instant::now() < deadline, "{what}: not after 60 s; the job: {job:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let timed_out =
+        |job: &Value| job["error"].as_str().is_some_and(|e| e.contains("(serve.collection_timeout_seconds)"));
+
+    let (mut server, port) = serve_config(dir.path(), config);
+    let hung = until(port, "the hung collection reported", &timed_out);
+    assert!(hung["duration_seconds"].as_f64().unwrap() < 3.0, "abandoned at its timeout: {hung}");
+    api.set_latency(Duration::ZERO);
+    let read = until(port, "the source read again", &|job| job.get("error").is_none() && job["resources"] != 0);
+    assert_eq!(read["resources"], 1, "{read}");
+    terminate(&mut server);
+
+    api.set_latency(Duration::from_secs(30));
+    let (mut server, port) = serve_config(dir.path(), config);
+    until(port, "a hang from the start reported", &timed_out);
+    let asked = Instant::now();
+    terminate(&mut server);
+    assert!(asked.elapsed() < Duration::from_secs(15), "stopping waited {:?} for the hung read", asked.elapsed());
+}
+
 #[test]
 fn serves_https_and_reloads_a_renewed_certificate() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,6 +21,7 @@ use kube::discovery::{self, ApiCapabilities, ApiGroup, ApiResource, Scope, verbs
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::source::WatchError;
 use crate::{manifests, recorded};
 
 /// One live Kubernetes cluster (`- kubernetes: {…}` in `sources`): read from its API, or from a recording.
@@ -218,10 +219,10 @@ async fn read_cluster(config: &KubernetesConfig, snapshot: &mut Snapshot) -> Res
 /// is dropped. Each kind (per namespace, with a namespaces filter) is watched from its current resource version, so
 /// what already exists is not reported; a watch that ends is resumed from the last version seen, and one whose
 /// version expired (410 Gone) starts again from a fresh list. Errors are logged and retried with growing waits.
-pub async fn watch(config: &KubernetesConfig, changed: impl Fn() + Sync) -> Result<(), String> {
-    let client = client(config, true).await.map_err(|e| e.to_string())?;
+pub async fn watch(config: &KubernetesConfig, changed: impl Fn() + Sync) -> Result<(), WatchError> {
+    let client = client(config, true).await?;
     let mut unused = Snapshot::default();
-    let served = discover(&client, config, &mut unused).await.map_err(|e| e.to_string())?;
+    let served = discover(&client, config, &mut unused).await?;
     let chosen = chosen(config, &served);
     let watches = requests(config, &chosen).into_iter().map(|(ar, ns)| watch_kind(&client, ar, ns, &changed));
     futures::future::join_all(watches).await;
@@ -556,9 +557,9 @@ impl crate::source::Source for KubernetesConfig {
     fn watch<'a>(
         &'a self,
         changed: &'a (dyn Fn() + Sync),
-    ) -> Option<crate::source::Collecting<'a, Result<(), String>>> {
+    ) -> Option<crate::source::Collecting<'a, Result<(), WatchError>>> {
         self.recorded
             .is_empty()
-            .then(|| -> crate::source::Collecting<'a, Result<(), String>> { Box::pin(watch(self, changed)) })
+            .then(|| -> crate::source::Collecting<'a, Result<(), WatchError>> { Box::pin(watch(self, changed)) })
     }
 }

@@ -12,14 +12,14 @@
 //! - [`postgres`]: PostgreSQL settings, roles, databases, extensions and schemas, declared (YAML) and live (catalogs).
 //! - [`prometheus`]: a live Prometheus server's rules and scrape targets.
 //! - [`link`]: relations and ownership derived across sources once everything is collected.
-//! - [`files`]: walking paths with include/exclude globs, shared by file-based sources.
+//!
+//! Reading files and YAML/JSON documents within [`Limits`] is day2-input's (shared with policy loading); `Limits` is
+//! re-exported here because the sources' configurations and parsers take it.
 
 #[cfg(feature = "terraform")]
 pub mod aws;
 #[cfg(feature = "manifests")]
 mod field_types;
-pub mod files;
-pub mod json;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod link;
@@ -35,28 +35,9 @@ pub mod source;
 #[cfg(feature = "terraform")]
 pub mod terraform;
 
+pub use day2_input::Limits;
 pub use day2_model::Snapshot;
 pub use source::Source;
-
-/// Limits that keep untrusted input from exhausting memory or time. Documented in docs/configuration.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Largest file read, in bytes (default 32 MiB). Larger files are reported and skipped.
-    pub max_file_bytes: u64,
-    /// Deepest nesting of mappings/sequences in a document (default 100).
-    pub max_depth: usize,
-    /// Most documents in one file (default 10,000).
-    pub max_documents: usize,
-    /// Most YAML nodes in one file (default 5,000,000).
-    pub max_nodes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_file_bytes: 32 * 1024 * 1024, max_depth: 100, max_documents: 10_000, max_nodes: 5_000_000 }
-    }
-}
 
 /// The thread pool that parses inputs. Its threads get 64 MiB stacks (virtual memory, touched only as needed) so that
 /// a document nested up to the configured depth limit cannot overflow a worker's stack, even in debug builds.
@@ -81,19 +62,4 @@ pub fn source_name(kind: &str, paths: &[std::path::PathBuf]) -> String {
         0..=3 => format!("{kind}:{}", shown.join(",")),
         n => format!("{kind}:{} (+{} more)", shown.join(","), n - 3),
     }
-}
-
-/// Depth of a JSON value (a scalar is depth 0), stopping early once `limit` is exceeded.
-pub(crate) fn depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
-    fn walk(v: &serde_json::Value, depth: usize, limit: usize) -> bool {
-        if depth > limit {
-            return true;
-        }
-        match v {
-            serde_json::Value::Array(a) => a.iter().any(|x| walk(x, depth + 1, limit)),
-            serde_json::Value::Object(o) => o.values().any(|x| walk(x, depth + 1, limit)),
-            _ => false,
-        }
-    }
-    walk(value, 0, limit)
 }

@@ -86,10 +86,10 @@ pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
         let file = path.display().to_string();
         snapshot.files += 1;
         // A declaration is a few settings and roles: 1 MiB is far more than one needs.
-        let text = match crate::files::read_text(&crate::files::Input::File(path.clone()), 1 << 20) {
+        let text = match day2_input::files::read_text(&day2_input::files::Input::File(path.clone()), 1 << 20) {
             Ok(t) => t,
-            Err(message) => {
-                snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, &file, None, message));
+            Err(error) => {
+                snapshot.diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, &file, None, error.to_string()));
                 continue;
             }
         };

@@ -14,6 +14,9 @@ use day2_model::{Provider, Resource, ResourceId, Side, Snapshot};
 /// A future a source returns; boxed so the trait stays object-safe.
 pub type Collecting<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Why a source cannot watch (yet): its own error, boxed so each source keeps its type.
+pub type WatchError = Box<dyn std::error::Error + Send + Sync>;
+
 /// One configured source.
 pub trait Source: Send + Sync {
     /// Its name in reports, the store and job leases. Stable across runs: findings resolve per source.
@@ -59,7 +62,7 @@ pub trait Source: Send + Sync {
 
     /// Calls `changed` whenever what it reads changes, until dropped; an error says why it cannot watch (yet).
     /// None: it has no watch of its own (its files are watched, and its schedule reads it).
-    fn watch<'a>(&'a self, _changed: &'a (dyn Fn() + Sync)) -> Option<Collecting<'a, Result<(), String>>> {
+    fn watch<'a>(&'a self, _changed: &'a (dyn Fn() + Sync)) -> Option<Collecting<'a, Result<(), WatchError>>> {
         None
     }
 }

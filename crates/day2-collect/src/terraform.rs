@@ -18,8 +18,8 @@ use day2_model::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Limits;
-use crate::files::{self, Input};
+use day2_input::Limits;
+use day2_input::files::{self, Input};
 
 /// One Terraform source (`- terraform: {…}` in `sources`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -63,8 +63,8 @@ pub fn collect(config: &TerraformConfig) -> Snapshot {
         let scope = config.name.clone().unwrap_or(default);
         let parsed = match files::read_text(&input, config.limits.max_file_bytes) {
             Ok(text) => parse(&text, &file, &scope, &source, &config.limits),
-            Err(message) => Parsed {
-                diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, file, None, message)],
+            Err(error) => Parsed {
+                diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, file, None, error.to_string())],
                 ..Parsed::default()
             },
         };
@@ -116,7 +116,7 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
 /// Parses one file. The format is recognised from its content, not its name.
 pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits) -> Parsed {
     let mut out = Parsed::default();
-    let doc: Value = match crate::json::from_str(text) {
+    let doc: Value = match day2_input::json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             let hint = if text.trim_start().starts_with("resource ") || text.contains("provider \"") {
@@ -133,7 +133,7 @@ pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits)
             return out;
         }
     };
-    if crate::depth_exceeds(&doc, limits.max_depth) {
+    if day2_input::depth_exceeds(&doc, limits.max_depth) {
         out.diagnostics.push(Diagnostic::new(
             DiagnosticKind::Limit,
             file,

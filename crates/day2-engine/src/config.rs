@@ -101,6 +101,9 @@ pub struct ServeConfig {
     /// leases, each taking its fair share: a replica that dies hands its jobs over within this many seconds.
     /// Default 30.
     pub lease_seconds: u64,
+    /// A collection still running after this many seconds is abandoned and reported as the job's error (a hung API
+    /// call): the source is tried again later, but not while the abandoned read is still running. Default 600.
+    pub collection_timeout_seconds: u64,
     /// Days of history the store keeps: resolved findings, resources no longer seen, delivered lifecycle events and
     /// runs older than this are pruned hourly (open findings stay). 0 keeps everything. Default 90.
     pub retention_days: u32,
@@ -190,6 +193,7 @@ impl Default for ServeConfig {
             tokens: Vec::new(),
             metrics_need_token: false,
             lease_seconds: 30,
+            collection_timeout_seconds: 600,
             retention_days: 90,
             schedule: ScheduleConfig::default(),
             hosts: Vec::new(),
@@ -202,6 +206,12 @@ impl ServeConfig {
         let mut problems = Vec::new();
         if !(1..=3600).contains(&self.lease_seconds) {
             problems.push(format!("serve.lease_seconds: {} is not between 1 and 3600", self.lease_seconds));
+        }
+        if !(1..=86_400).contains(&self.collection_timeout_seconds) {
+            problems.push(format!(
+                "serve.collection_timeout_seconds: {} is not between 1 and 86400",
+                self.collection_timeout_seconds
+            ));
         }
         let named = self.schedule.sources.iter().map(|(name, s)| (format!("sources.{name}"), Some(s)));
         let jobs =
@@ -325,12 +335,12 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read configuration: {message}")]
+    #[error("{path}: cannot read configuration: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why (once: not also as an error source, which would print it twice).
-        message: String,
+        error: day2_input::files::ReadError,
     },
     /// The file is not valid or has unknown/mistyped fields.
     #[error("{path}:{line}: {message}")]
@@ -414,9 +424,8 @@ fn field_line(text: &str, problem: &str) -> Option<usize> {
 
 /// Reads a configuration file: a regular file (never a FIFO) of at most 4 MiB.
 fn read_config_file(path: &Path) -> Result<String, ConfigError> {
-    let input = day2_collect::files::Input::File(path.to_owned());
-    day2_collect::files::read_text(&input, 4 << 20)
-        .map_err(|message| ConfigError::Read { path: path.to_owned(), message })
+    let input = day2_input::files::Input::File(path.to_owned());
+    day2_input::files::read_text(&input, 4 << 20).map_err(|error| ConfigError::Read { path: path.to_owned(), error })
 }
 
 impl Config {

@@ -70,7 +70,7 @@ pub fn digest(paths: &[PathBuf]) -> u64 {
 /// A file's bytes, at most 64 MiB (a special file or one that cannot be opened: None).
 fn contents(path: &std::path::Path) -> Option<Vec<u8>> {
     use std::io::Read as _;
-    let file = day2_collect::files::open_regular(path).ok()?;
+    let file = day2_input::files::open_regular(path).ok()?;
     let mut bytes = Vec::new();
     file.take(64 << 20).read_to_end(&mut bytes).ok()?;
     Some(bytes)

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use day2_collect::Limits;
+use day2_input::Limits;
+use day2_input::files::{Input, read_text as read_input};
 use day2_model::{Diagnostic, DiagnosticKind};
 
 use crate::rego::RegoVersion;
@@ -96,10 +97,10 @@ pub(crate) fn display(path: &Path) -> String {
 
 pub(crate) fn read_text(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
     // A policy file or bundle entry of 16 MiB is far past any real one; a FIFO is refused, not waited on.
-    match day2_collect::files::read_text(&day2_collect::files::Input::File(path.to_owned()), 16 << 20) {
+    match read_input(&Input::File(path.to_owned()), 16 << 20) {
         Ok(text) => Some(text),
-        Err(message) => {
-            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display(path), None, message));
+        Err(error) => {
+            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display(path), None, error.to_string()));
             None
         }
     }
@@ -113,7 +114,7 @@ pub(crate) fn documents(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<D
 
 fn parse_documents(file: String, text: String, diagnostics: &mut Vec<Diagnostic>) -> Vec<Doc> {
     let text: Arc<str> = Arc::from(text);
-    day2_collect::manifests::documents(&text, &file, &Limits::default(), diagnostics)
+    day2_input::documents::documents(&text, &file, &Limits::default(), diagnostics)
         .into_iter()
         .filter(|(v, _)| !v.is_null())
         .map(|(value, line)| Doc { file: file.clone(), line, value, text: Arc::clone(&text) })

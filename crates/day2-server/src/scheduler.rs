@@ -11,8 +11,10 @@
 //!   waits until every source has a snapshot taken by a live replica (not one left by a previous process), for at
 //!   most one lease period.
 //!
-//! Pipelines are blocking (rayon inside), so they run on the blocking pool. A reload rebuilds the jobs after the
-//! running ones finish; at shutdown every running job finishes first.
+//! Pipelines are blocking (rayon inside), so they run on the blocking pool. A collection still running after
+//! `serve.collection_timeout_seconds` is abandoned (a blocking read cannot be cancelled) and reported as the job's
+//! error; the source is read again on the next attempt once the abandoned read has ended, never twice at once. A
+//! reload rebuilds the jobs after the running ones finish; at shutdown every running job finishes first.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -107,6 +109,8 @@ impl Runner {
         let mut last_run: Option<Instant> = None;
         // The analyzers compiled for the last analysis, with the policy files they were compiled from.
         let mut compiled: Option<Compiled> = None;
+        // A collection abandoned after its timeout, while it is still running.
+        let mut abandoned: Option<tokio::task::JoinHandle<day2_model::Snapshot>> = None;
         // After a run that could not read or record: not before then, and the wait after the next failure.
         let (mut not_before, mut backoff) = (Instant::now(), RETRY);
         loop {
@@ -117,7 +121,7 @@ impl Runner {
             match &self.job.work {
                 Work::Collect(source) => {
                     if wanted && Instant::now() >= not_before && state.leases.start(&lease) {
-                        outcome = Some(self.collect(source).await);
+                        outcome = Some(self.collect(source, &mut abandoned).await);
                         state.leases.finish(&lease);
                     }
                     if outcome.is_some() || !state.leases.holds(&lease) {
@@ -210,15 +214,43 @@ impl Runner {
     }
 
     /// Reads the source and stores its snapshot (if this replica still holds the job): the analyses that read it run
-    /// when it changed. False when the snapshot could not be stored (worth trying again soon).
-    async fn collect(&self, source: &SourceConfig) -> bool {
+    /// when it changed. False when the snapshot could not be taken in time or stored (worth trying again soon).
+    async fn collect(
+        &self,
+        source: &SourceConfig,
+        abandoned: &mut Option<tokio::task::JoinHandle<day2_model::Snapshot>>,
+    ) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
         let Ok(_turn) = state.collecting.acquire().await else { return false };
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut stored = false;
-        let entry = source.clone();
-        let outcome = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source())).await;
+        let timeout = Duration::from_secs(state.loaded().config.serve.collection_timeout_seconds);
+        let outcome = match abandoned.take() {
+            Some(reading) if !reading.is_finished() => {
+                *abandoned = Some(reading);
+                Err(format!(
+                    "the collection abandoned after {} s (serve.collection_timeout_seconds) is still running; not \
+                     started again until it ends",
+                    timeout.as_secs()
+                ))
+            }
+            _ => {
+                let entry = source.clone();
+                let mut reading = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source()));
+                match tokio::time::timeout(timeout, &mut reading).await {
+                    Ok(joined) => joined.map_err(|e| format!("the collection failed: {e}")),
+                    Err(_) => {
+                        *abandoned = Some(reading);
+                        Err(format!(
+                            "the collection took longer than {} s (serve.collection_timeout_seconds); abandoned, \
+                             tried again later",
+                            timeout.as_secs()
+                        ))
+                    }
+                }
+            }
+        };
         let mut health = JobHealth::new(name, started_at);
         match outcome {
             Ok(snapshot) => {
@@ -264,7 +296,7 @@ impl Runner {
                 );
                 state.metrics.source(name, &snapshot.source, snapshot.complete, resources);
             }
-            Err(e) => health.error = Some(format!("the collection failed: {e}")),
+            Err(e) => health.error = Some(e),
         }
         health.duration_seconds = clock.elapsed().as_secs_f64();
         finish(state, health).await;

@@ -42,7 +42,7 @@ pub enum StoreError {
     Query(String),
     /// A `day2 query` statement was refused before it ran.
     #[error("query refused: {0}")]
-    Refused(String),
+    Refused(query::statement::Refusal),
     /// A `day2 query` statement was stopped by one of its limits.
     #[error("query stopped: {0}")]
     QueryLimit(String),

@@ -31,7 +31,11 @@ pub fn run(global: &Global, args: ServeArgs) -> Result<ExitCode> {
         allow_anonymous_reads: args.allow_anonymous_reads,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(options, stop_signal()))?;
+    let served = runtime.block_on(serve(options, stop_signal()));
+    // Running jobs have finished; a collection abandoned after its timeout may still hold a blocking thread (a hung
+    // read cannot be cancelled), and the process does not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -138,12 +138,12 @@ async fn run_checked(
     };
     let (user, privileged) = privileges(store).await?;
     if privileged {
-        return Err(StoreError::Refused(format!(
+        return Err(StoreError::Refused(super::statement::Refusal::new(format!(
             "{why_not}, and the store's role `{user}` can read server files, run programs, signal backends or read \
              every table, so queries do not run as it. Open the store once as a role with CREATEROLE (`day2 check \
              --store`, `day2 serve`) so day2 creates its query login, and let that login connect (pg_hba.conf, \
              password authentication)"
-        )));
+        ))));
     }
     execute(store, sql, limits).await
 }

@@ -220,8 +220,24 @@ impl SqlDialect {
     }
 }
 
+/// Why a statement was refused, in words for the person who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(String);
+
+impl Refusal {
+    /// A refusal for a reason found outside the statement (the store's own privileges).
+    pub(crate) fn new(reason: String) -> Self {
+        Refusal(reason)
+    }
+}
+
 /// Checks `sql`: the statement to run (written out from the parsed tree), or why it is refused.
-pub fn check(sql: &str, dialect: SqlDialect) -> Result<String, String> {
+pub fn check(sql: &str, dialect: SqlDialect) -> Result<String, Refusal> {
+    gate(sql, dialect).map_err(Refusal)
+}
+
+fn gate(sql: &str, dialect: SqlDialect) -> Result<String, String> {
     let parser_dialect = dialect.parser_dialect();
     let tokens = Tokenizer::new(&*parser_dialect, sql).tokenize().map_err(|e| format!("cannot parse: {e}"))?;
     for token in &tokens {
@@ -428,7 +444,7 @@ mod tests {
     /// Statements that must be refused in `dialect`, each with a reason containing the given words.
     fn refused(dialect: SqlDialect, cases: &[(&str, &str)]) {
         for (sql, words) in cases {
-            let reason = check(sql, dialect).err().unwrap_or_else(|| panic!("allowed: {sql}"));
+            let reason = check(sql, dialect).err().unwrap_or_else(|| panic!("allowed: {sql}")).to_string();
             assert!(reason.contains(words), "{sql}: {reason}");
         }
     }

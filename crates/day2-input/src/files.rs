@@ -153,18 +153,47 @@ fn walk_dir(root: &Path, filter: &FileFilter, found: &mut Expanded) {
     }
 }
 
+/// Why an input could not be read as text. Each message says what happened and that the input was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReadError {
+    /// Opening or reading the file failed (missing, permissions, I/O).
+    #[error("cannot read file: {0}")]
+    Io(String),
+    /// Reading standard input failed.
+    #[error("cannot read standard input: {0}")]
+    Stdin(String),
+    /// A FIFO, socket or device, never opened for reading.
+    #[error("{0}, not a regular file: not read")]
+    NotRegular(&'static str),
+    /// Larger than the configured limit.
+    #[error("file is larger than the limit of {limit} bytes (limits.max_file_bytes); skipped")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Holds a NUL byte near its start.
+    #[error("binary file (NUL byte at offset {offset}); skipped")]
+    Binary {
+        /// Where the first NUL byte is.
+        offset: usize,
+    },
+    /// Not valid UTF-8.
+    #[error("not UTF-8 text (invalid byte at offset {offset}); skipped")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
+}
+
 /// Opens `path` for reading only if it is a regular file. The open does not block (`O_NONBLOCK`), so a FIFO put in
 /// place after [`expand`] looked is refused too rather than waited on.
-pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot read file: {}", io_message(&e)))?;
-    let kind = file.metadata().map_err(|e| format!("cannot read file: {}", io_message(&e)))?.file_type();
+    let io = |e: std::io::Error| ReadError::Io(io_message(&e));
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
+    let kind = file.metadata().map_err(io)?.file_type();
     if !kind.is_file() {
-        return Err(format!("{}, not a regular file: not read", special_kind(kind)));
+        return Err(ReadError::NotRegular(special_kind(kind)));
     }
     Ok(file)
 }
@@ -172,18 +201,18 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
 /// Reads an input as UTF-8 text within a size limit. Binary (NUL bytes) and non-UTF-8 files are refused with a reason;
 /// a leading byte-order mark is dropped. Standard input is read once per process and shared by every reader (so the
 /// engine can look at it to pick a source, and the source then reads the same text).
-pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
+pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, ReadError> {
     use std::io::Read;
     let limit = max_bytes.saturating_add(1);
     let bytes = match input {
         Input::File(p) => {
             let file = open_regular(p)?;
             let mut bytes = Vec::new();
-            file.take(limit).read_to_end(&mut bytes).map_err(|e| format!("cannot read file: {}", io_message(&e)))?;
+            file.take(limit).read_to_end(&mut bytes).map_err(|e| ReadError::Io(io_message(&e)))?;
             bytes
         }
         Input::Stdin => {
-            static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+            static STDIN: std::sync::OnceLock<Result<Vec<u8>, ReadError>> = std::sync::OnceLock::new();
             STDIN
                 .get_or_init(|| {
                     let mut bytes = Vec::new();
@@ -192,21 +221,18 @@ pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
                         .take(limit)
                         .read_to_end(&mut bytes)
                         .map(|_| bytes)
-                        .map_err(|e| format!("cannot read standard input: {e}"))
+                        .map_err(|e| ReadError::Stdin(io_message(&e)))
                 })
                 .clone()?
         }
     };
     if bytes.len() as u64 > max_bytes {
-        return Err(format!("file is larger than the limit of {max_bytes} bytes (limits.max_file_bytes); skipped"));
+        return Err(ReadError::TooLarge { limit: max_bytes });
     }
-    if let Some(pos) = bytes.iter().take(8192).position(|&b| b == 0) {
-        return Err(format!("binary file (NUL byte at offset {pos}); skipped"));
+    if let Some(offset) = bytes.iter().take(8192).position(|&b| b == 0) {
+        return Err(ReadError::Binary { offset });
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        format!("not UTF-8 text (invalid byte at offset {offset}); skipped")
-    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 { offset: e.utf8_error().valid_up_to() })?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,
@@ -216,4 +242,39 @@ pub fn read_text(input: &Input, max_bytes: u64) -> Result<String, String> {
 /// Does this text look like Terraform JSON (a state file or `terraform show -json` output)?
 pub fn is_terraform_text(head: &str) -> bool {
     head.contains("\"terraform_version\"") || (head.contains("\"format_version\"") && !head.contains("\"apiVersion\""))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8], limit: u64) -> Result<String, ReadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.yaml");
+        std::fs::write(&path, bytes).unwrap();
+        read_text(&Input::File(path), limit)
+    }
+
+    #[test]
+    fn text_is_read_and_what_is_not_text_says_why() {
+        assert_eq!(read(b"\xef\xbb\xbfa: 1\n", 100).unwrap(), "a: 1\n", "the byte-order mark is dropped");
+        assert_eq!(read(b"a: 1\n", 3), Err(ReadError::TooLarge { limit: 3 }));
+        assert_eq!(read(b"a\0b", 100), Err(ReadError::Binary { offset: 1 }));
+        assert_eq!(read(b"ab\xff", 100), Err(ReadError::NotUtf8 { offset: 2 }));
+        let missing = read_text(&Input::File("/nonexistent/f.yaml".into()), 100).unwrap_err();
+        assert_eq!(missing.to_string(), "cannot read file: No such file or directory");
+    }
+
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let error = open_regular(&fifo).unwrap_err();
+        assert_eq!(error.to_string(), "a FIFO (named pipe), not a regular file: not read");
+        let found = expand(&[dir.path().to_owned()], &FileFilter::new(&["**".into()], &[]).unwrap());
+        assert!(found.inputs.is_empty());
+        assert_eq!(found.notes.len(), 1, "{:?}", found.notes);
+    }
 }
