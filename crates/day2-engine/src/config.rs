@@ -101,8 +101,9 @@ pub struct ServeConfig {
     /// leases, each taking its fair share: a replica that dies hands its jobs over within this many seconds.
     /// Default 30.
     pub lease_seconds: u64,
-    /// A collection still running after this many seconds is abandoned and reported as the job's error (a hung API
-    /// call): the source is tried again later, but not while the abandoned read is still running. Default 600.
+    /// A collection still running after this many seconds (1 to 86400) is abandoned and reported as the job's error
+    /// (a hung API call): the source is tried again later, but not while the abandoned read is still running.
+    /// Default 600.
     pub collection_timeout_seconds: u64,
     /// Days of history the store keeps: resolved findings, resources no longer seen, delivered lifecycle events and
     /// runs older than this are pruned hourly (open findings stay). 0 keeps everything. Default 90.
@@ -592,15 +593,19 @@ mod tests {
     fn every_invalid_field_names_its_line() {
         let hash = "ab".repeat(32);
         let yaml = format!(
-            "fail_on: high\nserve:\n  lease_seconds: 0\n  tokens:\n    - {{name: ci, role: viewer, sha256: {hash}}}\n    - name: ops\n      role: admin\n      sha256: nothex\nsuppressions:\n  - rule: K8S-POD-001\n    resource: '*'\n    reason: ''\n"
+            "fail_on: high\nserve:\n  lease_seconds: 0\n  collection_timeout_seconds: 0\n  tokens:\n    - {{name: ci, role: viewer, sha256: {hash}}}\n    - name: ops\n      role: admin\n      sha256: nothex\nsuppressions:\n  - rule: K8S-POD-001\n    resource: '*'\n    reason: ''\n"
         );
         let config = Config::parse(&yaml, Path::new("day2.yaml")).unwrap();
         let text = config.validate_text(Path::new("day2.yaml"), Some(&yaml)).unwrap_err().to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.iter().any(|l| l.starts_with("day2.yaml:3: serve.lease_seconds")), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:8: serve.tokens[1].sha256")), "{text}");
-        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:10: suppressions[0]")), "{text}");
-        assert_eq!(field_line(&yaml, "serve.tokens[0].sha256: x"), Some(5), "a flow mapping: its line");
+        assert!(
+            lines.iter().any(|l| l.starts_with("day2.yaml:4: serve.collection_timeout_seconds: 0 is not")),
+            "{text}"
+        );
+        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:9: serve.tokens[1].sha256")), "{text}");
+        assert!(lines.iter().any(|l| l.starts_with("day2.yaml:11: suppressions[0]")), "{text}");
+        assert_eq!(field_line(&yaml, "serve.tokens[0].sha256: x"), Some(6), "a flow mapping: its line");
         assert_eq!(field_line(&yaml, "unknown check id"), None);
     }
 

@@ -153,7 +153,7 @@ fn walk_dir(root: &Path, filter: &FileFilter, found: &mut Expanded) {
     }
 }
 
-/// Why an input could not be read as text. Each message says what happened and that the input was skipped.
+/// Why an input could not be read as text, in words for the person who gave it; the input is not read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReadError {
     /// Opening or reading the file failed (missing, permissions, I/O).

@@ -211,8 +211,12 @@ pub(crate) struct State {
     first_runs: std::sync::Mutex<BTreeSet<String>>,
     /// Each job's wake-up, by job name: a watched change, a lease taken over or `POST /api/v1/runs` runs it now.
     job_wakers: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
-    /// Turns to collect: a few sources are read at once, not every one this replica holds.
+    /// Turns to collect: a few sources are read at once, not every one this replica holds. A read abandoned after
+    /// its timeout gives its turn back (so hung sources do not stop the others); there is at most one per source.
     collecting: tokio::sync::Semaphore,
+    /// Collections abandoned after their timeout and still running, by job name: kept here, not in the job's
+    /// runner, so a reload that rebuilds the runners does not start a second read beside a hung one.
+    abandoned: std::sync::Mutex<BTreeMap<String, tokio::task::JoinHandle<day2_model::Snapshot>>>,
     /// Told when this replica stored a changed snapshot: the analyses look at once.
     inputs_changed: tokio::sync::Notify,
     /// Tells the watchers that the configuration changed.
@@ -367,6 +371,7 @@ pub async fn serve(
         first_runs: std::sync::Mutex::default(),
         job_wakers: std::sync::Mutex::default(),
         collecting: tokio::sync::Semaphore::new(scheduler::COLLECTIONS_AT_ONCE),
+        abandoned: std::sync::Mutex::default(),
         inputs_changed: tokio::sync::Notify::new(),
         reloaded: tokio::sync::Notify::new(),
         reloaded_jobs: tokio::sync::Notify::new(),

@@ -109,8 +109,6 @@ impl Runner {
         let mut last_run: Option<Instant> = None;
         // The analyzers compiled for the last analysis, with the policy files they were compiled from.
         let mut compiled: Option<Compiled> = None;
-        // A collection abandoned after its timeout, while it is still running.
-        let mut abandoned: Option<tokio::task::JoinHandle<day2_model::Snapshot>> = None;
         // After a run that could not read or record: not before then, and the wait after the next failure.
         let (mut not_before, mut backoff) = (Instant::now(), RETRY);
         loop {
@@ -121,7 +119,7 @@ impl Runner {
             match &self.job.work {
                 Work::Collect(source) => {
                     if wanted && Instant::now() >= not_before && state.leases.start(&lease) {
-                        outcome = Some(self.collect(source, &mut abandoned).await);
+                        outcome = Some(self.collect(source, &mut stop).await);
                         state.leases.finish(&lease);
                     }
                     if outcome.is_some() || !state.leases.holds(&lease) {
@@ -215,42 +213,23 @@ impl Runner {
 
     /// Reads the source and stores its snapshot (if this replica still holds the job): the analyses that read it run
     /// when it changed. False when the snapshot could not be taken in time or stored (worth trying again soon).
-    async fn collect(
-        &self,
-        source: &SourceConfig,
-        abandoned: &mut Option<tokio::task::JoinHandle<day2_model::Snapshot>>,
-    ) -> bool {
+    async fn collect(&self, source: &SourceConfig, stop: &mut watch::Receiver<bool>) -> bool {
         let (state, name) = (&self.state, self.job.name.as_str());
         let Ok(_turn) = state.collecting.acquire().await else { return false };
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut stored = false;
         let timeout = Duration::from_secs(state.loaded().config.serve.collection_timeout_seconds);
-        let outcome = match abandoned.take() {
-            Some(reading) if !reading.is_finished() => {
-                *abandoned = Some(reading);
-                Err(format!(
-                    "the collection abandoned after {} s (serve.collection_timeout_seconds) is still running; not \
-                     started again until it ends",
-                    timeout.as_secs()
-                ))
+        let outcome = self.read(source, timeout, stop).await;
+        if outcome.is_err() {
+            // A read that did not end leaves its source not complete, as of now.
+            let mut sources = state.sources.write().await;
+            if let Some(health) = sources.get_mut(&source.source().name()) {
+                health.complete = false;
+                health.last_run = started_at;
+                state.metrics.source(name, &health.name, false, health.resources);
             }
-            _ => {
-                let entry = source.clone();
-                let mut reading = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source()));
-                match tokio::time::timeout(timeout, &mut reading).await {
-                    Ok(joined) => joined.map_err(|e| format!("the collection failed: {e}")),
-                    Err(_) => {
-                        *abandoned = Some(reading);
-                        Err(format!(
-                            "the collection took longer than {} s (serve.collection_timeout_seconds); abandoned, \
-                             tried again later",
-                            timeout.as_secs()
-                        ))
-                    }
-                }
-            }
-        };
+        }
         let mut health = JobHealth::new(name, started_at);
         match outcome {
             Ok(snapshot) => {
@@ -301,6 +280,48 @@ impl Runner {
         health.duration_seconds = clock.elapsed().as_secs_f64();
         finish(state, health).await;
         stored
+    }
+
+    /// Reads the source on a blocking thread, for at most `timeout` and until the server stops. A read that runs
+    /// longer is abandoned (a blocking read cannot be cancelled) and kept in `State::abandoned`; while it runs, the
+    /// source is not read again.
+    async fn read(
+        &self,
+        source: &SourceConfig,
+        timeout: Duration,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<day2_model::Snapshot, String> {
+        let name = &self.job.name;
+        let previous = self.state.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name);
+        if let Some(previous) = previous {
+            if !previous.is_finished() {
+                self.state
+                    .abandoned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(name.clone(), previous);
+                return Err(format!(
+                    "a collection abandoned for taking longer than {} s (serve.collection_timeout_seconds) is still \
+                     running; not started again until it ends",
+                    timeout.as_secs()
+                ));
+            }
+            if let Err(e) = previous.await {
+                tracing::warn!(job = %name, error = %e, "An abandoned collection failed.");
+            }
+        }
+        let entry = source.clone();
+        let mut reading = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source()));
+        let why = tokio::select! {
+            joined = &mut reading => return joined.map_err(|e| format!("the collection failed: {e}")),
+            () = tokio::time::sleep(timeout) => format!(
+                "the collection took longer than {} s (serve.collection_timeout_seconds); abandoned, tried again later",
+                timeout.as_secs()
+            ),
+            _ = stop.changed() => "the server stopped during the collection; abandoned".to_owned(),
+        };
+        self.state.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.clone(), reading);
+        Err(why)
     }
 
     /// Analyzes the stored snapshots of every source and records the run (if this replica still holds the job),

@@ -297,6 +297,7 @@ impl Checks {
         out: &mut Vec<Finding>,
         seen: &mut [Seen],
     ) {
+        debug_assert_eq!(seen.len(), self.enabled.len(), "one entry per enabled check");
         let input = Input { resource, inventory, params: &self.params };
         let facts = Facts::of(resource);
         for (check, seen) in self.enabled.iter().zip(seen.iter_mut()) {
