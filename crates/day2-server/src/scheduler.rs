@@ -292,23 +292,21 @@ impl Runner {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<day2_model::Snapshot, String> {
         let name = &self.job.name;
-        let previous = self.state.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name);
-        if let Some(previous) = previous {
-            if !previous.is_finished() {
-                self.state
-                    .abandoned
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(name.clone(), previous);
+        let finished = {
+            let mut abandoned = self.state.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if abandoned.get(name).is_some_and(|reading| !reading.is_finished()) {
                 return Err(format!(
                     "a collection abandoned for taking longer than {} s (serve.collection_timeout_seconds) is still \
                      running; not started again until it ends",
                     timeout.as_secs()
                 ));
             }
-            if let Err(e) = previous.await {
-                tracing::warn!(job = %name, error = %e, "An abandoned collection failed.");
-            }
+            abandoned.remove(name)
+        };
+        if let Some(reading) = finished
+            && let Err(e) = reading.await
+        {
+            tracing::warn!(job = %name, error = %e, "An abandoned collection failed.");
         }
         let entry = source.clone();
         let mut reading = tokio::task::spawn_blocking(move || pipeline::collect_source(entry.source()));
