@@ -100,9 +100,7 @@ pub fn expand(paths: &[PathBuf], filter: &FileFilter) -> Expanded {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => walk_dir(path, filter, &mut found),
             Ok(m) if m.is_file() => found.inputs.push(Input::File(path.clone())),
-            Ok(m) => found
-                .errors
-                .push((path.clone(), format!("{}, not a regular file: not read", special_kind(m.file_type())))),
+            Ok(m) => found.errors.push((path.clone(), ReadError::NotRegular(special_kind(m.file_type())).to_string())),
             Err(e) => found.errors.push((path.clone(), format!("cannot read path: {}", io_message(&e)))),
         }
     }
