@@ -89,7 +89,13 @@ fn resource(i: usize, attrs: Value, declared: bool) -> Resource {
         owner: Default::default(),
         attrs: attrs.into(),
         origin: if declared {
-            Origin::Declared { file: format!("svc-{i}.yaml"), line: 1, template: None, module: None }
+            Origin::Declared {
+                file: format!("svc-{i}.yaml"),
+                line: 1,
+                template: None,
+                module: None,
+                attribute_lines: Default::default(),
+            }
         } else {
             Origin::Live { source: "live:bench".to_owned(), observed_at: Utc::now() }
         },

@@ -120,7 +120,13 @@ mod tests {
     #[test]
     fn one_problem_on_both_sides_is_one_finding() {
         let declared_pod = Resource {
-            origin: Origin::Declared { file: "pod.yaml".into(), line: 3, template: None, module: None },
+            origin: Origin::Declared {
+                file: "pod.yaml".into(),
+                line: 3,
+                template: None,
+                module: None,
+                attribute_lines: Default::default(),
+            },
             ..live("Pod", "bare", json!({}))
         };
         let (declared, _) =

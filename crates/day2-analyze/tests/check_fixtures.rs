@@ -150,3 +150,142 @@ fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(),
     }
     Ok(())
 }
+
+/// The Terraform checks find the same on configuration as on plan values: each Terraform fixture is written out as
+/// HCL (attributes as attributes, lists of objects as nested blocks, modules as local module folders, attributes
+/// the fixture's `configuration` gives only as references as those references) and read by the HCL reader.
+#[test]
+fn terraform_checks_find_the_same_in_hcl_as_in_plans() {
+    let mut problems = Vec::new();
+    let (mut compared, mut findings) = (0, 0);
+    for check in checks::all().filter(|c| c.id.starts_with("TF-")) {
+        for name in ["fail.yaml", "pass.yaml"] {
+            let file = fixture_dir(check.id).join(name);
+            let from_plan = findings_by_address(&run(check, &load(check, &file)), |a| a.to_owned());
+            let work = tempfile::tempdir().unwrap();
+            let doc =
+                expand_terraform_shorthand(serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap());
+            write_hcl(&doc, work.path());
+            let config = terraform::TerraformConfig { paths: vec![work.path().to_owned()], ..Default::default() };
+            let snapshot = terraform::collect(&config);
+            if snapshot.diagnostics.iter().any(|d| d.kind.is_error()) {
+                problems.push(format!("{}/{name}: {:?}", check.id, snapshot.diagnostics));
+                continue;
+            }
+            let (mut inv, _) = Inventory::from_snapshots(vec![snapshot]);
+            link::link(&mut inv, &OwnerKeys::default());
+            let from_hcl = findings_by_address(&run(check, &inv), |a| a.to_owned());
+            let from_plan: Vec<_> = from_plan.into_iter().map(|(a, s)| (hcl_address(&a), s)).collect();
+            if from_plan != from_hcl {
+                problems.push(format!("{}/{name}: plan {from_plan:?}, HCL {from_hcl:?}", check.id));
+            }
+            compared += 1;
+            findings += from_hcl.len();
+        }
+    }
+    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(compared >= 100, "only {compared} fixtures compared");
+    assert!(findings >= 100, "only {findings} findings compared: the HCL side finds too little");
+}
+
+fn findings_by_address(found: &[Finding], f: impl Fn(&str) -> String) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        found.iter().map(|x| (f(x.resource.to_string().split_once("//").unwrap().1), x.subject.clone())).collect();
+    out.sort();
+    out
+}
+
+/// `aws_instance.web[0]` is written as the resource `aws_instance.web_0` (each instance keeps its own values).
+fn hcl_address(address: &str) -> String {
+    address.replace("[\"", "_").replace("\"]", "").replace('[', "_").replace(']', "")
+}
+
+/// Writes a `show -json` document's resources as configuration under `dir`.
+fn write_hcl(doc: &Value, dir: &Path) {
+    use std::collections::BTreeMap;
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    let config = &doc["configuration"]["root_module"];
+    for r in doc["values"]["root_module"]["resources"].as_array().unwrap() {
+        let address = hcl_address(r["address"].as_str().unwrap());
+        let (module, local) = match address.strip_prefix("module.") {
+            Some(rest) => {
+                let (m, local) = rest.split_once('.').unwrap();
+                (Some(m.to_owned()), local.to_owned())
+            }
+            None => (None, address.clone()),
+        };
+        let (kind, name) = local.split_once('.').unwrap();
+        let mut values = r["values"].as_object().unwrap().clone();
+        let module_config = match &module {
+            Some(m) => &config["module_calls"][m]["module"],
+            None => config,
+        };
+        let local_address = r["address"].as_str().unwrap().rsplitn(3, '.').take(2).collect::<Vec<_>>();
+        let plain = format!("{}.{}", local_address[1], local_address[0].split('[').next().unwrap());
+        for c in module_config["resources"].as_array().into_iter().flatten() {
+            if c["address"] != plain.as_str() {
+                continue;
+            }
+            for (key, expr) in c["expressions"].as_object().into_iter().flatten() {
+                if values.contains_key(key) {
+                    continue;
+                }
+                if let Some(reference) = expr["references"].as_array().and_then(|r| r.first()).and_then(Value::as_str) {
+                    values.insert(key.clone(), Value::String(format!("\u{0}{}", hcl_address(reference))));
+                }
+            }
+        }
+        let path = match &module {
+            Some(m) => format!("modules/{m}/main.tf"),
+            None => "main.tf".to_owned(),
+        };
+        let text = files.entry(path).or_default();
+        text.push_str(&format!("resource \"{kind}\" \"{name}\" {{\n{}}}\n\n", hcl_body(&values, 1)));
+    }
+    let modules: Vec<String> =
+        files.keys().filter_map(|k| k.strip_prefix("modules/")?.strip_suffix("/main.tf").map(str::to_owned)).collect();
+    let root = files.entry("main.tf".to_owned()).or_default();
+    for m in modules {
+        root.push_str(&format!("module \"{m}\" {{\n  source = \"./modules/{m}\"\n}}\n\n"));
+    }
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn hcl_body(values: &serde_json::Map<String, Value>, depth: usize) -> String {
+    let pad = "  ".repeat(depth);
+    let mut out = String::new();
+    for (key, value) in values {
+        match value {
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                for item in items {
+                    out.push_str(&format!(
+                        "{pad}{key} {{\n{}{pad}}}\n",
+                        hcl_body(item.as_object().unwrap(), depth + 1)
+                    ));
+                }
+            }
+            other => out.push_str(&format!("{pad}{key} = {}\n", hcl_expr(other))),
+        }
+    }
+    out
+}
+
+fn hcl_expr(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.starts_with('\u{0}') => s[1..].to_owned(),
+        Value::String(s) => Value::String(s.replace("${", "$${").replace("%{", "%%{")).to_string(),
+        Value::Array(items) => format!("[{}]", items.iter().map(hcl_expr).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => format!(
+            "{{ {} }}",
+            m.iter()
+                .map(|(k, v)| format!("{} = {}", Value::String(k.clone()), hcl_expr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}

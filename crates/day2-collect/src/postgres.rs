@@ -106,7 +106,13 @@ pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
                 continue;
             }
         };
-        let origin = Origin::Declared { file: file.clone(), line: 1, template: None, module: None };
+        let origin = Origin::Declared {
+            file: file.clone(),
+            line: 1,
+            template: None,
+            module: None,
+            attribute_lines: Default::default(),
+        };
         let mut push = |kind: &str, database: &str, name: &str, attrs: Value| {
             snapshot.resources.push(resource(&config.instance, kind, database, name, attrs, origin.clone(), &source));
         };

@@ -108,12 +108,12 @@ impl Settings {
 }
 
 /// Splits paths into manifest inputs and Terraform files. Directories are walked with the manifests source's
-/// include/exclude globs (plus `**/*.tfstate`); `.tfstate` files and JSON that carries `terraform_version` (standard
-/// input included) are Terraform, the rest are manifests. Unreadable paths and special files go to the manifest source,
+/// include/exclude globs (plus `**/*.tf` and `**/*.tfstate`); `.tf` configuration, `.tfstate` files and JSON that
+/// carries `terraform_version` (standard input included) are Terraform, the rest are manifests. Unreadable paths and special files go to the manifest source,
 /// which reports them; entries of folders that are not read come back as notes.
 pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
     let mut include = manifests.include.clone();
-    include.push("**/*.tfstate".to_owned());
+    include.extend(["**/*.tf".to_owned(), "**/*.tfstate".to_owned()]);
     let Ok(filter) = FileFilter::new(&include, &manifests.exclude) else {
         return (paths.to_vec(), Vec::new(), Vec::new());
     };
@@ -149,7 +149,8 @@ pub fn classify(paths: &[PathBuf], manifests: &ManifestsConfig) -> (Vec<PathBuf>
 
 fn is_terraform(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if name.ends_with(".tfstate") || name.ends_with(".tfstate.json") {
+    if name.ends_with(".tfstate") || name.ends_with(".tfstate.json") || day2_collect::terraform::is_configuration(path)
+    {
         return true;
     }
     if !name.ends_with(".json") {

@@ -257,7 +257,13 @@ mod tests {
             labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             owner: Default::default(),
             attrs: crate::Attr::Null,
-            origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
+            origin: Origin::Declared {
+                file: "f".into(),
+                line: 1,
+                template: None,
+                module: None,
+                attribute_lines: Default::default(),
+            },
             source: "s".into(),
         }
     }

@@ -101,6 +101,10 @@ pub enum Origin {
         /// Terraform module address (`module.net.module.vpc`), empty for the root module.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         module: Option<String>,
+        /// Lines of attributes, by JSON pointer into the attrs (`/ingress/0/cidr_blocks`), where the format keeps
+        /// them (Terraform configuration): a finding whose evidence points inside the object gets the nearest one.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        attribute_lines: std::collections::BTreeMap<String, u32>,
     },
     /// From a live API.
     Live {
@@ -196,6 +200,22 @@ impl Resource {
     /// `file:line` of the declaration, when declared.
     pub fn location(&self) -> Option<(&str, u32)> {
         self.origin.location()
+    }
+
+    /// The declaring line of the attribute at `pointer`, or of the nearest enclosing one that has a line; the
+    /// object's own line when none has.
+    pub fn line_of(&self, pointer: &str) -> Option<u32> {
+        let Origin::Declared { line, attribute_lines, .. } = &self.origin else { return None };
+        let mut at = pointer;
+        loop {
+            if let Some(l) = attribute_lines.get(at) {
+                return Some(*l);
+            }
+            match at.rfind('/') {
+                Some(i) if i > 0 => at = &at[..i],
+                _ => return Some(*line),
+            }
+        }
     }
 
     /// The Helm template it was rendered from (`# Source:`), when declared by one.

@@ -299,7 +299,13 @@ fn combined_resource(rule: &crate::conftest::Rule) -> Resource {
         labels: BTreeMap::new(),
         owner: Default::default(),
         attrs: day2_model::Attr::Null,
-        origin: day2_model::Origin::Declared { file: rule.file.clone(), line: rule.line, template: None, module: None },
+        origin: day2_model::Origin::Declared {
+            file: rule.file.clone(),
+            line: rule.line,
+            template: None,
+            module: None,
+            attribute_lines: Default::default(),
+        },
         source: "policies".to_owned(),
     }
 }

@@ -260,7 +260,13 @@ fn as_resource(stored: day2_store::StoredResource) -> Option<day2_model::Resourc
         Some(day2_model::Side::Live) => {
             day2_model::Origin::Live { source: stored.source.clone(), observed_at: stored.last_seen }
         }
-        _ => day2_model::Origin::Declared { file: String::new(), line: 0, template: None, module: None },
+        _ => day2_model::Origin::Declared {
+            file: String::new(),
+            line: 0,
+            template: None,
+            module: None,
+            attribute_lines: Default::default(),
+        },
     };
     let id = day2_model::ResourceId::from_raw(stored.id);
     let scope = id.as_str().split('/').nth(1).unwrap_or_default().to_owned();

@@ -2,7 +2,7 @@
 //!
 //! - Files: every path a source reads (`Source::watched_paths`: manifests, Terraform, PostgreSQL declarations,
 //!   recordings), the policies and the drift baseline are watched (directories recursively). A change to a file of a
-//!   format day2 reads (`.yaml`, `.yml`, `.json`, `.tfstate`, `.tf.json`, `.rego`) collects the source that reads it;
+//!   format day2 reads (`.yaml`, `.yml`, `.json`, `.tfstate`, `.tf`, `.tfvars`, `.rego`) collects the source that reads it;
 //!   a change to a policy or the baseline runs the analyses. A change to day2.yaml itself reloads it first. Other
 //!   files (the store, editor swap files) are ignored, so the store may sit next to the sources.
 //! - Sources with a watch of their own (`Source::watch`: a Kubernetes cluster read from its API), watched by the
@@ -22,7 +22,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use crate::State;
 
 /// Extensions of the files day2 reads.
-const READ_EXTENSIONS: &[&str] = &["yaml", "yml", "json", "tfstate", "rego"];
+const READ_EXTENSIONS: &[&str] = &["yaml", "yml", "json", "tfstate", "tf", "tfvars", "rego"];
 
 /// Watches files and clusters for as long as the server runs, rebuilding the watch set after every reload, and
 /// the sources' own watches when the set this replica collects changes (not on every lease that changes hands: a

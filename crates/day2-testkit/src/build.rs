@@ -17,7 +17,13 @@ pub fn resource(name: &str, source: &str) -> Resource {
         labels: Default::default(),
         owner: Default::default(),
         attrs: serde_json::json!({"metadata": {"name": name}}).into(),
-        origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
+        origin: Origin::Declared {
+            file: format!("{name}.yaml"),
+            line: 1,
+            template: None,
+            module: None,
+            attribute_lines: Default::default(),
+        },
         source: source.into(),
     }
 }

@@ -311,7 +311,11 @@ impl Checks {
     }
 
     fn finding(&self, check: &Check, r: &Resource, hit: Hit, context: &Context) -> Finding {
+        let about = Finding::about(r, ANALYZER, check.id, &hit.subject, context.now);
+        // The line of the attribute the evidence points at, where the format keeps attribute lines.
+        let line = hit.evidence.first().and_then(|e| r.line_of(&e.path)).or(about.line);
         Finding {
+            line,
             domain: check.domain,
             severity: self.severity.get(check.id).copied().unwrap_or(check.severity),
             title: check.title.to_owned(),
@@ -320,7 +324,7 @@ impl Checks {
             remediation: check.remediation.to_owned(),
             fix: hit.fix,
             controls: check.control_refs(),
-            ..Finding::about(r, ANALYZER, check.id, &hit.subject, context.now)
+            ..about
         }
     }
 }

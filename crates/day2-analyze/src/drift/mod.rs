@@ -591,7 +591,13 @@ mod tests {
             labels: Default::default(),
             owner: Default::default(),
             attrs: attrs.into(),
-            origin: Origin::Declared { file: format!("{name}.yaml"), line: 1, template: None, module: None },
+            origin: Origin::Declared {
+                file: format!("{name}.yaml"),
+                line: 1,
+                template: None,
+                module: None,
+                attribute_lines: Default::default(),
+            },
             source: "test".into(),
         }
     }

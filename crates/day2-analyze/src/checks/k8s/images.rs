@@ -332,7 +332,13 @@ mod tests {
             labels: Default::default(),
             owner: Default::default(),
             attrs: attrs.into(),
-            origin: Origin::Declared { file: "f".into(), line: 1, template: None, module: None },
+            origin: Origin::Declared {
+                file: "f".into(),
+                line: 1,
+                template: None,
+                module: None,
+                attribute_lines: Default::default(),
+            },
             source: "s".into(),
         };
         let inventory = Inventory::default();

@@ -1,5 +1,5 @@
-//! Terraform declared state: state v4 files (`terraform.tfstate`) and the JSON of `terraform show -json` for state and
-//! for saved plans.
+//! Terraform declared state: configuration (`.tf` files, read by [`configuration`]), state v4 files (`terraform.tfstate`) and
+//! the JSON of `terraform show -json` for state and for saved plans.
 //!
 //! Every managed resource instance becomes a [`Resource`] with its full address (modules, `count` and `for_each` keys)
 //! as its name and its attribute values as attrs; sensitive values are masked. From plans, `planned_values` are the
@@ -8,8 +8,13 @@
 //!
 //! Not here: provider-specific meaning (that is in the checks) or pairing with live cloud objects (the drift analyzer).
 
+mod configuration;
+mod functions;
+mod json_syntax;
+mod types;
+
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use day2_model::redact;
 use day2_model::{
@@ -25,8 +30,14 @@ use day2_input::files::{self, Input};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TerraformConfig {
-    /// State files or `terraform show -json` outputs (state or plan). Example: `[infra/terraform.tfstate, plan.json]`.
+    /// Configuration folders and `.tf` files, state files, or `terraform show -json` outputs (state or plan).
+    /// Folders are searched for `.tf`, `.tfstate` and `.tfstate.json` files. Example: `[infra/, plan.json]`.
     pub paths: Vec<PathBuf>,
+    /// Variable files read after `terraform.tfvars` and `*.auto.tfvars` (as `terraform plan -var-file`), for every
+    /// configuration root of this source. Example: `[env/prod.tfvars]`.
+    pub var_files: Vec<PathBuf>,
+    /// Variable values, read last (as `terraform plan -var`). Example: `{region: eu-west-1, replicas: 3}`.
+    pub vars: BTreeMap<String, serde_json::Value>,
     /// Scope used in resource ids (`tf/<scope>/…`). Default: the file name without extension; when several files of
     /// this source share a name (`prod/terraform.tfstate`, `stage/terraform.tfstate`), their folders are prepended
     /// (`prod.terraform`, `stage.terraform`).
@@ -54,13 +65,38 @@ pub struct Parsed {
 /// Reads every configured file into one snapshot.
 pub fn collect(config: &TerraformConfig) -> Snapshot {
     let source = config.source_name.clone().unwrap_or_else(|| crate::source_name("terraform", &config.paths));
-    let scopes = default_scopes(&config.paths);
-    let mut snap =
-        Snapshot { source: source.clone(), complete: true, files: config.paths.len(), ..Snapshot::default() };
-    for (path, default) in config.paths.iter().zip(scopes) {
+    let (documents, configuration, notes) = inputs(&config.paths);
+    // Scopes are chosen over documents and configuration folders together, so none of them share one.
+    let folders: Vec<PathBuf> = configuration.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+    let mut units: Vec<PathBuf> = documents.clone();
+    for folder in folders.iter().map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d.clone() }) {
+        if !units.contains(&folder) {
+            units.push(folder);
+        }
+    }
+    let scopes: HashMap<PathBuf, String> = units.iter().cloned().zip(default_scopes(&units)).collect();
+    let mut snap = Snapshot {
+        source: source.clone(),
+        complete: true,
+        files: documents.len() + configuration.len(),
+        diagnostics: notes,
+        ..Snapshot::default()
+    };
+    let scope_of = |p: &Path| {
+        let key = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+        config.name.clone().or_else(|| scopes.get(key).cloned()).unwrap_or_else(|| "terraform".to_owned())
+    };
+    if !configuration.is_empty() {
+        let parsed = configuration::read(&configuration, config, &source, &scope_of);
+        snap.resources.extend(parsed.resources);
+        snap.relations.extend(parsed.relations);
+        snap.diagnostics.extend(parsed.diagnostics);
+    }
+    for path in &documents {
+        let default = scope_of(path);
         let input = if path.as_os_str() == "-" { Input::Stdin } else { Input::File(path.clone()) };
         let file = input.display();
-        let scope = config.name.clone().unwrap_or(default);
+        let scope = default;
         let parsed = match files::read_text(&input, config.limits.max_file_bytes) {
             Ok(text) => parse(&text, &file, &scope, &source, &config.limits),
             Err(error) => Parsed {
@@ -77,6 +113,44 @@ pub fn collect(config: &TerraformConfig) -> Snapshot {
     snap
 }
 
+/// Splits configured paths into JSON documents (state, `show -json` output; standard input) and configuration
+/// (`.tf`) files. Folders are walked for both; what cannot be walked comes back as notes.
+fn inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
+    let (mut documents, mut configuration, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    for path in paths {
+        if path.as_os_str() == "-" || !path.is_dir() {
+            if is_configuration(path) {
+                configuration.push(path.clone())
+            } else {
+                documents.push(path.clone())
+            }
+            continue;
+        }
+        let Ok(filter) = files::FileFilter::new(&FOLDER_GLOBS.map(str::to_owned), &[]) else { continue };
+        let found = files::expand(std::slice::from_ref(path), &filter);
+        for input in found.inputs {
+            let Input::File(file) = input else { continue };
+            if is_configuration(&file) { configuration.push(file) } else { documents.push(file) }
+        }
+        notes.extend(
+            found
+                .notes
+                .into_iter()
+                .map(|(path, why)| Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why)),
+        );
+    }
+    (documents, configuration, notes)
+}
+
+/// What a Terraform folder is searched for.
+const FOLDER_GLOBS: [&str; 4] = ["**/*.tf", "**/*.tf.json", "**/*.tfstate", "**/*.tfstate.json"];
+
+/// A Terraform configuration file (`main.tf`, `main.tf.json`), as opposed to a state or plan document.
+pub fn is_configuration(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    name.ends_with(".tf") || name.ends_with(".tf.json")
+}
+
 /// Default scopes for a source's files: the file name without extension (`infra/prod.tfstate` → `prod`), with as many
 /// parent folders prepended as it takes to tell files of the same name apart (`prod.terraform`, `stage.terraform`).
 fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
@@ -87,6 +161,7 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
             if let Some(last) = parts.last_mut() {
                 let stem =
                     last.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned();
+                let stem = if stem == "." { "root".to_owned() } else { stem };
                 *last = if p.as_os_str() == "-" { "stdin".to_owned() } else { stem };
             }
             parts
@@ -113,6 +188,11 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
     }
 }
 
+/// Parses one configuration (`.tf`) file as a root module: the HCL reader's entry for tests and fuzzing.
+pub fn parse_configuration(text: &str, file: &str, scope: &str, source: &str, config: &TerraformConfig) -> Parsed {
+    configuration::parse(text, file, scope, source, config)
+}
+
 /// Parses one file. The format is recognised from its content, not its name.
 pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits) -> Parsed {
     let mut out = Parsed::default();
@@ -120,7 +200,7 @@ pub fn parse(text: &str, file: &str, scope: &str, source: &str, limits: &Limits)
         Ok(v) => v,
         Err(e) => {
             let hint = if text.trim_start().starts_with("resource ") || text.contains("provider \"") {
-                " (this looks like HCL; day2 reads state files and `terraform show -json` output)"
+                " (this looks like HCL: name the `.tf` file or its folder, which day2 reads as Terraform configuration)"
             } else {
                 ""
             };
@@ -360,35 +440,70 @@ impl Reader<'_> {
         address: &str,
         module: Option<&str>,
         provider: &str,
-        mut attrs: Value,
+        attrs: Value,
         line: Option<u32>,
     ) -> ResourceId {
-        // Credential-named attributes Terraform did not mark sensitive (`password = "…"` in an old provider).
-        redact::redact_tree(redact::Redactor::process(), &mut attrs);
-        let id = self.id(kind, address);
+        let declared = Declared {
+            scope: self.scope,
+            source: self.source,
+            kind,
+            address,
+            module,
+            provider,
+            file: self.file,
+            line: line.unwrap_or(1),
+            attribute_lines: BTreeMap::new(),
+        };
+        let id = declared_resource(&mut self.out.resources, declared, attrs);
         self.by_config_address.entry(config_address(address)).or_default().push(id.clone());
-        let labels = tags(&attrs);
-        self.out.resources.push(Resource {
-            id: id.clone(),
-            provider: Provider::Tf,
-            scope: self.scope.to_owned(),
-            kind: kind.to_owned(),
-            api_version: provider.to_owned(),
-            namespace: String::new(),
-            name: address.to_owned(),
-            labels,
-            owner: Default::default(),
-            attrs: attrs.into(),
-            origin: Origin::Declared {
-                file: self.file.to_owned(),
-                line: line.unwrap_or(1),
-                template: None,
-                module: module.map(str::to_owned),
-            },
-            source: self.source.to_owned(),
-        });
         id
     }
+}
+
+/// Where a resource instance is declared, whichever format it was read from.
+struct Declared<'a> {
+    scope: &'a str,
+    source: &'a str,
+    kind: &'a str,
+    /// Full instance address (`module.net.aws_subnet.a[0]`).
+    address: &'a str,
+    /// Module address, `None` for the root module.
+    module: Option<&'a str>,
+    /// Provider source address (`registry.terraform.io/hashicorp/aws`).
+    provider: &'a str,
+    file: &'a str,
+    line: u32,
+    /// Lines of attributes by JSON pointer (configuration only).
+    attribute_lines: BTreeMap<String, u32>,
+}
+
+/// Adds a resource instance to `resources` and returns its id. Credential-named attributes Terraform did not mark
+/// sensitive (`password = "…"` in an old provider or in configuration) are redacted here.
+fn declared_resource(resources: &mut Vec<Resource>, at: Declared<'_>, mut attrs: Value) -> ResourceId {
+    redact::redact_tree(redact::Redactor::process(), &mut attrs);
+    let id = ResourceId::new(Provider::Tf, at.scope, at.kind, "", at.address);
+    let labels = tags(&attrs);
+    resources.push(Resource {
+        id: id.clone(),
+        provider: Provider::Tf,
+        scope: at.scope.to_owned(),
+        kind: at.kind.to_owned(),
+        api_version: at.provider.to_owned(),
+        namespace: String::new(),
+        name: at.address.to_owned(),
+        labels,
+        owner: Default::default(),
+        attrs: attrs.into(),
+        origin: Origin::Declared {
+            file: at.file.to_owned(),
+            line: at.line,
+            template: None,
+            module: at.module.map(str::to_owned),
+            attribute_lines: at.attribute_lines,
+        },
+        source: at.source.to_owned(),
+    });
+    id
 }
 
 /// `provider["registry.terraform.io/hashicorp/aws"].east` → `registry.terraform.io/hashicorp/aws`.
@@ -641,10 +756,13 @@ impl crate::source::Source for TerraformConfig {
 
     fn resolve_paths(&mut self, base: &std::path::Path) {
         crate::source::resolve_all(base, &mut self.paths);
+        crate::source::resolve_all(base, &mut self.var_files);
     }
 
     fn watched_paths(&self) -> Vec<std::path::PathBuf> {
-        crate::source::files_to_watch(&self.paths)
+        let mut paths = self.paths.clone();
+        paths.extend(self.var_files.iter().cloned());
+        crate::source::files_to_watch(&paths)
     }
 
     fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
