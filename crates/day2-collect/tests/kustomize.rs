@@ -2,7 +2,7 @@
 //! the base and overlay next to it; when kubectl is installed the test renders it again and compares, so the fixture
 //! stays real output.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +30,8 @@ fn rendered_overlay_is_read_with_lines_and_namespaces() {
 }
 
 #[test]
-fn kustomization_files_are_skipped_not_errors() {
-    let config = ManifestsConfig { paths: vec![dir()], ..ManifestsConfig::default() };
+fn without_rendering_kustomization_files_are_skipped_not_errors() {
+    let config = ManifestsConfig { paths: vec![dir()], render: false, ..ManifestsConfig::default() };
     let snap = manifests::collect(&config);
     assert!(snap.complete, "{:?}", snap.diagnostics);
     let skipped: Vec<_> = snap.diagnostics.iter().filter(|d| d.kind == DiagnosticKind::Skipped).collect();
@@ -58,4 +58,64 @@ fn fixture_matches_kubectl_kustomize_when_available() {
     }
     let committed = std::fs::read_to_string(dir().join("rendered.yaml")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+fn kubectl_installed() -> bool {
+    let found = std::process::Command::new("kubectl").arg("version").arg("--client").output().is_ok();
+    if !found {
+        eprintln!("kubectl not installed: rendering is not tested here");
+    }
+    found
+}
+
+#[test]
+fn an_overlay_folder_is_rendered_by_kubectl_and_each_object_names_its_origin() {
+    if !kubectl_installed() {
+        return;
+    }
+    // The base is given too: the overlay uses it, so it is read through the overlay, not on its own.
+    let config =
+        ManifestsConfig { paths: vec![dir().join("base"), dir().join("overlays")], ..ManifestsConfig::default() };
+    let snap = manifests::collect(&config);
+    assert!(snap.diagnostics.is_empty(), "{:?}", snap.diagnostics);
+    let committed = std::fs::read_to_string(dir().join("rendered.yaml")).unwrap();
+    let want = manifests::parse(&committed, "rendered.yaml", "test", &ManifestsConfig::default());
+    let attrs = |rs: &[day2_model::Resource]| {
+        let mut v: Vec<(String, serde_json::Value)> =
+            rs.iter().map(|r| (r.id.to_string(), r.attrs.to_value())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(
+        attrs(&snap.resources),
+        attrs(&want.resources),
+        "exactly what kubectl kustomize prints, no origin annotations"
+    );
+    let origin = |kind: &str| {
+        let r = snap.resources.iter().find(|r| r.kind == kind).unwrap_or_else(|| {
+            panic!("{kind}: {:?}", snap.resources.iter().map(|r| (&r.kind, r.template())).collect::<Vec<_>>())
+        });
+        (r.location().unwrap().0.to_owned(), r.template().unwrap().to_owned())
+    };
+    let overlay = dir().join("overlays/prod").display().to_string();
+    let base = dir().join("base");
+    assert_eq!(origin("Service"), (overlay.clone(), base.join("service.yaml").display().to_string()));
+    assert_eq!(origin("apps.Deployment"), (overlay.clone(), base.join("deployment.yaml").display().to_string()));
+    assert_eq!(origin("ConfigMap"), (overlay, base.join("kustomization.yaml").display().to_string()), "a generator's");
+}
+
+#[test]
+fn a_broken_overlay_is_an_error_naming_the_folder() {
+    if !kubectl_installed() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("kustomization.yaml"), "resources:\n  - missing.yaml\n").unwrap();
+    let snap =
+        manifests::collect(&ManifestsConfig { paths: vec![work.path().to_owned()], ..ManifestsConfig::default() });
+    assert!(!snap.complete);
+    assert_eq!(snap.diagnostics.len(), 1, "{:?}", snap.diagnostics);
+    assert_eq!(snap.diagnostics[0].kind, DiagnosticKind::Unreadable);
+    assert_eq!(snap.diagnostics[0].file, work.path().display().to_string());
+    assert!(snap.diagnostics[0].message.contains("kubectl kustomize"), "{:?}", snap.diagnostics);
 }

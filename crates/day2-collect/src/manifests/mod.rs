@@ -7,13 +7,15 @@
 //!
 //! Here: the source (config, collection in parallel, duplicates) and declared documents read as objects (Lists,
 //! top-level sequences, build-time tool configurations, live objects given as declarations). Beside it: [`helm`]
-//! (template paths of Helm output) and [`objects`] (Kubernetes objects shaped into resources, Secrets masked). YAML
+//! (template paths of Helm output), [`render`] (chart and Kustomize folders rendered by their tools) and [`objects`]
+//! (Kubernetes objects shaped into resources, Secrets masked). YAML
 //! and JSON reading within limits is day2-input's.
 //!
 //! Not here: relations and ownership (see [`crate::link`]), judging anything (day2-analyze).
 
 mod helm;
 pub mod objects;
+mod render;
 
 use std::path::PathBuf;
 
@@ -28,6 +30,7 @@ use serde_json::Value;
 use helm::HelmSources;
 use objects::{Object, is_live_object};
 pub use objects::{ObjectError, is_cluster_scoped, live_resource, qualified_kind};
+pub use render::ChartConfig;
 
 /// One manifests source (`- manifests: {…}` in `sources`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -49,6 +52,12 @@ pub struct ManifestsConfig {
     pub default_namespace: String,
     /// Input limits.
     pub limits: Limits,
+    /// Render Helm chart folders (`Chart.yaml`) with `helm template` and Kustomize folders (`kustomization.yaml`)
+    /// with `kubectl kustomize`, and check the output, instead of reading their files one by one. Default `true`.
+    pub render: bool,
+    /// Settings of chart folders (values files, `--set` values, release name). Charts found without an entry here
+    /// are rendered with their own `values.yaml`.
+    pub charts: Vec<ChartConfig>,
     /// Accept live API objects (recorded state read by [`crate::recorded`]); declared sources skip them.
     #[serde(skip)]
     pub live_objects: bool,
@@ -64,6 +73,8 @@ impl Default for ManifestsConfig {
             cluster: "default".into(),
             default_namespace: "default".into(),
             limits: Limits::default(),
+            render: true,
+            charts: Vec::new(),
             live_objects: false,
         }
     }
@@ -90,7 +101,7 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
             return snapshot;
         }
     };
-    let files::Expanded { inputs, errors, notes } = files::expand(&config.paths, &filter);
+    let files::Expanded { mut inputs, errors, notes } = files::expand(&config.paths, &filter);
     let found = errors
         .into_iter()
         .map(|e| (DiagnosticKind::Unreadable, e))
@@ -98,7 +109,8 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
     for (kind, (path, message)) in found {
         snapshot.diagnostics.push(Diagnostic::new(kind, path.display().to_string(), None, message));
     }
-    snapshot.files = inputs.len();
+    let rendered = if config.render { render_folders(&mut inputs, config, &snapshot.source) } else { Vec::new() };
+    snapshot.files = inputs.len() + rendered.len();
     let parse_one = |input: &files::Input| {
         let name = input.display();
         match files::read_text(input, config.limits.max_file_bytes) {
@@ -113,13 +125,50 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
         Some(pool) => pool.install(|| inputs.par_iter().map(parse_one).collect()),
         None => inputs.iter().map(parse_one).collect(),
     };
-    for parsed in per_file {
+    for parsed in rendered.into_iter().chain(per_file) {
         snapshot.resources.extend(parsed.resources);
         snapshot.diagnostics.extend(parsed.diagnostics);
     }
     report_duplicates(&mut snapshot);
     snapshot.complete = !snapshot.diagnostics.iter().any(|d| d.kind.is_error());
     snapshot
+}
+
+/// Renders the chart and Kustomize folders among `inputs` and removes the files they cover from `inputs`. A
+/// Kustomize folder that cannot be rendered for want of kubectl is read file by file, as before rendering existed.
+fn render_folders(inputs: &mut Vec<files::Input>, config: &ManifestsConfig, source: &str) -> Vec<Parsed> {
+    let folders = render::Folders::find(inputs);
+    let mut out = Vec::new();
+    let mut kustomize_rendered = true;
+    let failed = |dir: &std::path::Path, e: render::RenderError| Parsed {
+        resources: Vec::new(),
+        diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, dir.display().to_string(), None, e.to_string())],
+    };
+    for dir in &folders.overlays {
+        match render::kustomize(dir, config.limits.max_file_bytes) {
+            Ok(text) => out.push(parse(&text, &dir.display().to_string(), source, config)),
+            Err(e @ render::RenderError::NoTool { .. }) => {
+                kustomize_rendered = false;
+                out.push(failed(dir, e));
+            }
+            Err(e) => out.push(failed(dir, e)),
+        }
+    }
+    for dir in &folders.charts {
+        let canonical = std::fs::canonicalize(dir).ok();
+        let chart = config
+            .charts
+            .iter()
+            .find(|c| std::fs::canonicalize(&c.path).ok() == canonical)
+            .cloned()
+            .unwrap_or_default();
+        match render::helm(dir, &chart, &config.default_namespace, config.limits.max_file_bytes) {
+            Ok(text) => out.push(parse(&text, &dir.display().to_string(), source, config)),
+            Err(e) => out.push(failed(dir, e)),
+        }
+    }
+    inputs.retain(|i| !matches!(i, files::Input::File(f) if folders.covers(f, kustomize_rendered)));
+    out
 }
 
 /// Keeps the first of several objects with the same identity and reports the others with both locations.
@@ -303,10 +352,16 @@ impl crate::source::Source for ManifestsConfig {
 
     fn resolve_paths(&mut self, base: &std::path::Path) {
         crate::source::resolve_all(base, &mut self.paths);
+        for chart in &mut self.charts {
+            chart.path = crate::source::resolve(base, &chart.path);
+            crate::source::resolve_all(base, &mut chart.values);
+        }
     }
 
     fn watched_paths(&self) -> Vec<std::path::PathBuf> {
-        crate::source::files_to_watch(&self.paths)
+        let mut paths = self.paths.clone();
+        paths.extend(self.charts.iter().flat_map(|c| c.values.iter().cloned()));
+        crate::source::files_to_watch(&paths)
     }
 
     fn collect(&self) -> crate::source::Collecting<'_, Snapshot> {
