@@ -20,8 +20,11 @@ pub use graph::{GraphFormat, render_graph};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
-    /// Tables grouped by severity with a summary (for people).
+    /// Tables grouped by severity with a summary (for people), fitted to the terminal's width: at narrow widths
+    /// each finding is a block of lines instead of a row.
     Table,
+    /// The same tables, every column at full width whatever the terminal (lines may be long).
+    Wide,
     /// The report document (schema: docs/report-schema.json).
     Json,
     /// The report document as YAML.
@@ -37,7 +40,8 @@ pub enum Format {
 impl Format {
     fn reporter(self) -> &'static dyn Reporter {
         match self {
-            Format::Table => &table::Table,
+            Format::Table => &table::Table { wide: false },
+            Format::Wide => &table::Table { wide: true },
             Format::Json => &json::Json,
             Format::Yaml => &json::Yaml,
             Format::Sarif => &sarif::Sarif,

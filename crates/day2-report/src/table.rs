@@ -7,7 +7,13 @@ use day2_model::{DiagnosticKind, Finding, FindingStatus, Report, Severity};
 
 use crate::{Options, RenderError, Reporter, clean, location, resource_label};
 
-pub(crate) struct Table;
+pub(crate) struct Table {
+    /// Every column at full width, whatever the terminal's width.
+    pub(crate) wide: bool,
+}
+
+/// Narrowest message column a row layout may leave; below it each finding becomes a block of lines.
+const MIN_MESSAGE_WIDTH: usize = 40;
 
 fn color_of(s: Severity) -> Color {
     match s {
@@ -19,9 +25,17 @@ fn color_of(s: Severity) -> Color {
     }
 }
 
-fn grid(options: &Options) -> Grid {
+fn grid(options: &Options, width: Option<u16>) -> Grid {
     let mut t = Grid::new();
-    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic).set_width(terminal_width());
+    t.load_preset(presets::NOTHING);
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic).set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     if options.color {
         t.enforce_styling();
     } else {
@@ -47,6 +61,7 @@ fn heading(text: String, color: Color, options: &Options) -> String {
 
 impl Reporter for Table {
     fn render(&self, report: &Report, options: &Options, out: &mut dyn Write) -> Result<(), RenderError> {
+        let width = if self.wide { None } else { terminal_width() };
         for severity in Severity::DESCENDING {
             let group: Vec<&Finding> =
                 report.findings.iter().filter(|f| f.severity == severity && f.status.is_active()).collect();
@@ -55,31 +70,47 @@ impl Reporter for Table {
             }
             let title = format!("{} ({})", severity.as_str().to_uppercase(), group.len());
             writeln!(out, "{}", heading(title, color_of(severity), options))?;
-            let mut t = grid(options);
-            t.set_header(["RULE", "RESOURCE", "LOCATION", "FINDING"]);
-            for f in group {
-                let mut message = f.message.clone();
-                if let FindingStatus::Open { expired_suppression: Some(s) } = &f.status {
-                    let until = s.expires.map(|d| d.to_string()).unwrap_or_default();
-                    message.push_str(&format!(" [suppression expired {until}: {}]", s.reason));
+            let rows: Vec<[String; 4]> = group
+                .iter()
+                .map(|f| {
+                    let mut message = f.message.clone();
+                    if let FindingStatus::Open { expired_suppression: Some(s) } = &f.status {
+                        let until = s.expires.map(|d| d.to_string()).unwrap_or_default();
+                        message.push_str(&format!(" [suppression expired {until}: {}]", s.reason));
+                    }
+                    [clean(&f.rule_id), clean(&resource_label(f)), clean(&location(f)), clean(&message)]
+                        .map(|c| c.into_owned())
+                })
+                .collect();
+            let fixed: usize =
+                (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(8) + 2).sum();
+            match width {
+                Some(w) if usize::from(w) < fixed + MIN_MESSAGE_WIDTH + 2 => {
+                    blocks(&rows, usize::from(w), color_of(severity), options, out)?;
                 }
-                t.add_row(vec![
-                    Cell::new(clean(&f.rule_id)).fg(color_of(severity)),
-                    Cell::new(clean(&resource_label(f))),
-                    Cell::new(clean(&location(f))),
-                    Cell::new(clean(&message)),
-                ]);
+                _ => {
+                    let mut t = grid(options, width);
+                    t.set_header(["RULE", "RESOURCE", "LOCATION", "FINDING"]);
+                    for [rule, resource, at, message] in rows {
+                        t.add_row(vec![
+                            Cell::new(rule).fg(color_of(severity)),
+                            Cell::new(resource),
+                            Cell::new(at),
+                            Cell::new(message),
+                        ]);
+                    }
+                    for column in t.column_iter_mut().take(3) {
+                        column.set_constraint(ColumnConstraint::ContentWidth);
+                    }
+                    writeln!(out, "{t}\n")?;
+                }
             }
-            for column in t.column_iter_mut().take(3) {
-                column.set_constraint(ColumnConstraint::ContentWidth);
-            }
-            writeln!(out, "{t}\n")?;
         }
         let suppressed: Vec<&Finding> =
             report.findings.iter().filter(|f| matches!(f.status, FindingStatus::Suppressed(_))).collect();
         if options.show_suppressed && !suppressed.is_empty() {
             writeln!(out, "SUPPRESSED ({})", suppressed.len())?;
-            let mut t = grid(options);
+            let mut t = grid(options, width);
             t.set_header(["RULE", "RESOURCE", "REASON", "BY", "EXPIRES"]);
             for f in suppressed {
                 if let FindingStatus::Suppressed(s) = &f.status {
@@ -118,9 +149,47 @@ impl Reporter for Table {
     }
 }
 
-/// Width to lay tables out in: `COLUMNS` when set (terminals export it), else 160.
-fn terminal_width() -> u16 {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w| w >= 60).unwrap_or(160)
+/// Findings as blocks, for terminals too narrow for a row each: the rule and resource, then the location and the
+/// message indented and wrapped at word boundaries (a word longer than the line keeps its own line, uncut).
+fn blocks(
+    rows: &[[String; 4]],
+    width: usize,
+    color: Color,
+    options: &Options,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    for [rule, resource, at, message] in rows {
+        writeln!(out, "{} {resource}", heading(rule.clone(), color, options))?;
+        for line in wrap(at, width.saturating_sub(4)).into_iter().chain(wrap(message, width.saturating_sub(4))) {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    writeln!(out)
+}
+
+/// Word wrap at `width` columns; words are never split.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Width to lay tables out in: `COLUMNS` when set, else the terminal's own width (shells do not export
+/// `COLUMNS`); `None` when writing to a pipe or a file, where a row per finding at full width suits `grep`.
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&w| w >= 20).or_else(|| Grid::new().width())
 }
 
 /// `IaC coverage of k8s/prod: 25 of 27 live objects declared (93%)`, one line per live scope of a drift run.

@@ -1,0 +1,47 @@
+//! The table as people see it ([L] 6): in a real terminal (a pty made by util-linux `script`, with `stty cols`),
+//! without `COLUMNS` in the environment, as bash leaves it. At 80 and 120 columns every line fits and no word is
+//! cut; where a row per finding would squeeze the message, each finding is a block of lines. `-o wide` keeps rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+/// `day2 ARGS` in a pty `columns` wide; the output with `\r` removed.
+fn in_terminal(columns: u16, args: &[&str]) -> String {
+    let day2 = env!("CARGO_BIN_EXE_day2");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command = format!("stty cols {columns} rows 50; exec '{day2}' {}", quoted.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("COLUMNS")
+        .current_dir(common::root())
+        .output()
+        .expect("util-linux script");
+    String::from_utf8(out.stdout).unwrap().replace('\r', "")
+}
+
+#[test]
+fn findings_fit_80_and_120_column_terminals_without_cut_words() {
+    for columns in [80usize, 120] {
+        let text = in_terminal(columns as u16, &["check", "examples/fleet", "--color", "never"]);
+        assert!(text.contains("CRITICAL (5)"), "{text}");
+        for line in text.lines().filter(|l| !l.starts_with("Scanned ")) {
+            let width = line.chars().count();
+            assert!(
+                width <= columns || !line.trim().contains(' '),
+                "{columns} columns: a line of {width}: {line:?}\n{text}"
+            );
+        }
+        // Each message is whole: the words of one finding's message appear in order on its lines.
+        assert!(text.contains("container `node-exporter` runs privileged"), "{text}");
+    }
+}
+
+#[test]
+fn wide_output_keeps_one_row_per_finding() {
+    let text = in_terminal(80, &["check", "examples/fleet", "--color", "never", "-o", "wide"]);
+    let row = text.lines().find(|l| l.contains("K8S-POD-001")).unwrap();
+    assert!(row.contains("runs privileged") && row.contains("node-exporter.yaml"), "{row}");
+}
