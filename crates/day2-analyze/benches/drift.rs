@@ -94,7 +94,7 @@ fn resource(i: usize, attrs: Value, declared: bool) -> Resource {
                 line: 1,
                 template: None,
                 module: None,
-                attribute_lines: Default::default(),
+                attributes: Default::default(),
             }
         } else {
             Origin::Live { source: "live:bench".to_owned(), observed_at: Utc::now() }

@@ -125,7 +125,7 @@ mod tests {
                 line: 3,
                 template: None,
                 module: None,
-                attribute_lines: Default::default(),
+                attributes: Default::default(),
             },
             ..live("Pod", "bare", json!({}))
         };

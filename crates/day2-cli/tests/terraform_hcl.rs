@@ -242,3 +242,46 @@ fn json_configuration_is_read_like_hcl() {
         findings(&report)
     );
 }
+
+#[test]
+fn an_attribute_known_only_after_apply_is_not_a_failure_while_one_left_unset_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = r#"variable "encrypt" {
+  type = bool
+}
+
+resource "aws_db_instance" "decided_at_apply" {
+  engine            = "postgres"
+  storage_encrypted = var.encrypt
+}
+
+resource "aws_db_instance" "unset" {
+  engine = "postgres"
+}
+"#;
+    std::fs::write(dir.path().join("main.tf"), tf).unwrap();
+    let (_, report) = check_in(dir.path(), &["check", ".", "-o", "json"]);
+    let rds: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "TF-RDS-001")
+        .map(|f| f["resource"].as_str().unwrap())
+        .collect();
+    let scope = dir.path().file_name().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(rds, [format!("tf/{scope}/aws_db_instance//aws_db_instance.unset")], "{report:#}");
+}
+
+#[test]
+fn a_state_file_beside_its_configuration_is_noted_not_read_twice() {
+    let dir = repo();
+    let state =
+        std::fs::read_to_string(common::root().join("examples/fleet/terraform/core/terraform.tfstate")).unwrap();
+    std::fs::write(dir.path().join("terraform.tfstate"), state).unwrap();
+    let (_, report) = check_in(dir.path(), &["check", ".", "-o", "json"]);
+    let notes = report["diagnostics"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(notes[0]["kind"], "not-read");
+    assert_eq!(notes[0]["file"], "./terraform.tfstate");
+    assert_eq!(findings(&report).len(), 3, "the configuration's findings only");
+}

@@ -111,7 +111,7 @@ pub fn collect_declared(config: &DeclaredConfig) -> Snapshot {
             line: 1,
             template: None,
             module: None,
-            attribute_lines: Default::default(),
+            attributes: Default::default(),
         };
         let mut push = |kind: &str, database: &str, name: &str, attrs: Value| {
             snapshot.resources.push(resource(&config.instance, kind, database, name, attrs, origin.clone(), &source));

@@ -262,7 +262,7 @@ mod tests {
                 line: 1,
                 template: None,
                 module: None,
-                attribute_lines: Default::default(),
+                attributes: Default::default(),
             },
             source: "s".into(),
         }

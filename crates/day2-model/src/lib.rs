@@ -27,4 +27,4 @@ pub use graph::{Graph, GraphFilter};
 pub use inventory::{Inventory, Relation, RelationKind};
 pub use owner::{Owner, OwnerKeys};
 pub use report::{Coverage, Report, RuleMeta, SourceSummary, Summary, report_schema};
-pub use resource::{Change, Examined, Origin, Provider, Resource, ResourceId, Side, Snapshot};
+pub use resource::{Change, DeclaredAttributes, Examined, Origin, Provider, Resource, ResourceId, Side, Snapshot};

@@ -85,6 +85,26 @@ impl fmt::Display for ResourceId {
     }
 }
 
+/// What a declaration says about single attributes of an object, by JSON pointer into its attrs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeclaredAttributes {
+    /// Declaring lines (`/ingress/0/cidr_blocks` → 16): a finding whose evidence points inside the object gets the
+    /// nearest one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub lines: std::collections::BTreeMap<String, u32>,
+    /// Attributes that are set but whose values are known only after apply (absent from the attrs): nothing may be
+    /// concluded from their absence.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub unknown: std::collections::BTreeSet<String>,
+}
+
+impl DeclaredAttributes {
+    /// Nothing known about single attributes.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.unknown.is_empty()
+    }
+}
+
 /// How day2 learned about a resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -101,10 +121,9 @@ pub enum Origin {
         /// Terraform module address (`module.net.module.vpc`), empty for the root module.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         module: Option<String>,
-        /// Lines of attributes, by JSON pointer into the attrs (`/ingress/0/cidr_blocks`), where the format keeps
-        /// them (Terraform configuration): a finding whose evidence points inside the object gets the nearest one.
-        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-        attribute_lines: std::collections::BTreeMap<String, u32>,
+        /// What is known about single attributes, where the format says (Terraform configuration and plans).
+        #[serde(default, skip_serializing_if = "DeclaredAttributes::is_empty")]
+        attributes: DeclaredAttributes,
     },
     /// From a live API.
     Live {
@@ -205,10 +224,10 @@ impl Resource {
     /// The declaring line of the attribute at `pointer`, or of the nearest enclosing one that has a line; the
     /// object's own line when none has.
     pub fn line_of(&self, pointer: &str) -> Option<u32> {
-        let Origin::Declared { line, attribute_lines, .. } = &self.origin else { return None };
+        let Origin::Declared { line, attributes, .. } = &self.origin else { return None };
         let mut at = pointer;
         loop {
-            if let Some(l) = attribute_lines.get(at) {
+            if let Some(l) = attributes.lines.get(at) {
                 return Some(*l);
             }
             match at.rfind('/') {
@@ -216,6 +235,15 @@ impl Resource {
                 _ => return Some(*line),
             }
         }
+    }
+
+    /// Is the attribute at `pointer`, or one enclosing it, set to a value known only after apply?
+    pub fn unknown_at(&self, pointer: &str) -> bool {
+        let Origin::Declared { attributes, .. } = &self.origin else { return false };
+        attributes
+            .unknown
+            .iter()
+            .any(|u| pointer == u || pointer.strip_prefix(u.as_str()).is_some_and(|rest| rest.starts_with('/')))
     }
 
     /// The Helm template it was rendered from (`# Source:`), when declared by one.

@@ -304,7 +304,7 @@ fn combined_resource(rule: &crate::conftest::Rule) -> Resource {
             line: rule.line,
             template: None,
             module: None,
-            attribute_lines: Default::default(),
+            attributes: Default::default(),
         },
         source: "policies".to_owned(),
     }

@@ -82,8 +82,9 @@ impl Reporter for Table {
                         .map(|c| c.into_owned())
                 })
                 .collect();
-            let fixed: usize =
-                (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(8) + 2).sum();
+            let fixed: usize = (0..3)
+                .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0).max(8) + 2)
+                .sum();
             match width {
                 Some(w) if usize::from(w) < fixed + MIN_MESSAGE_WIDTH + 2 => {
                     blocks(&rows, usize::from(w), color_of(severity), options, out)?;

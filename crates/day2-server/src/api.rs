@@ -265,7 +265,7 @@ fn as_resource(stored: day2_store::StoredResource) -> Option<day2_model::Resourc
             line: 0,
             template: None,
             module: None,
-            attribute_lines: Default::default(),
+            attributes: Default::default(),
         },
     };
     let id = day2_model::ResourceId::from_raw(stored.id);

@@ -22,7 +22,7 @@ pub fn resource(name: &str, source: &str) -> Resource {
             line: 1,
             template: None,
             module: None,
-            attribute_lines: Default::default(),
+            attributes: Default::default(),
         },
         source: source.into(),
     }

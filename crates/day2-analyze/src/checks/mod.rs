@@ -303,7 +303,11 @@ impl Checks {
         for (check, seen) in self.enabled.iter().zip(seen.iter_mut()) {
             if check.target.covers(&facts) {
                 let before = out.len();
-                out.extend((check.eval)(&input).into_iter().map(|hit| self.finding(check, resource, hit, context)));
+                // A hit whose evidence is an attribute set to a value known only after apply decides nothing.
+                let decided = (check.eval)(&input)
+                    .into_iter()
+                    .filter(|hit| !hit.evidence.iter().any(|e| resource.unknown_at(&e.path)));
+                out.extend(decided.map(|hit| self.finding(check, resource, hit, context)));
                 seen.applied = true;
                 seen.fired |= out.len() > before;
             }

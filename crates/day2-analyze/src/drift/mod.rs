@@ -596,7 +596,7 @@ mod tests {
                 line: 1,
                 template: None,
                 module: None,
-                attribute_lines: Default::default(),
+                attributes: Default::default(),
             },
             source: "test".into(),
         }

@@ -302,7 +302,7 @@ impl DocContext<'_> {
             line,
             template: self.templates.template_for(line),
             module: None,
-            attribute_lines: Default::default(),
+            attributes: Default::default(),
         };
         let object = Object { cluster: &self.config.cluster, default_namespace: &self.config.default_namespace };
         // Each apply of a `generateName` object creates a new one, so these are told apart by where they are declared.

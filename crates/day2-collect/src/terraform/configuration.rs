@@ -13,10 +13,12 @@
 //! local module are read through that call (with its inputs), not as a root of their own. Module sources outside the
 //! given paths and the working directory, and registry or Git sources, are not read (a note says so).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use day2_model::{Diagnostic, DiagnosticKind, RelationKind, ResourceId, redact};
+use day2_model::{DeclaredAttributes, Diagnostic, DiagnosticKind, RelationKind, ResourceId, redact};
 use hcl::Value;
 use hcl::edit::Span;
 use hcl::edit::expr::{Expression as EditExpr, TraversalOperator};
@@ -35,7 +37,7 @@ const MAX_INSTANCES: usize = 10_000;
 
 /// Reads the modules made of `files` (`.tf` files, grouped by directory) into `out`, one root per directory that no
 /// other of them calls. `scope_of` gives the resource-id scope of a root directory.
-pub(super) fn read(
+pub(super) fn read_files(
     files: &[PathBuf],
     config: &TerraformConfig,
     source: &str,
@@ -46,7 +48,7 @@ pub(super) fn read(
     for f in files {
         by_dir.entry(f.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(f.clone());
     }
-    let allowed = allowed_roots(&by_dir);
+    let allowed = allowed_roots(by_dir.keys());
     let mut modules: BTreeMap<PathBuf, Module> = BTreeMap::new();
     for (dir, files) in &by_dir {
         modules.insert(dir.clone(), Module::load(files, config, &mut out.diagnostics));
@@ -62,7 +64,7 @@ pub(super) fn read(
 }
 
 /// Reads one configuration file as a root module of its own (modules it calls are read from disk, within the
-/// file's folder and the working directory).
+/// file's folder and its repository).
 pub(super) fn parse(text: &str, file: &str, scope: &str, source: &str, config: &TerraformConfig) -> Parsed {
     let mut out = Parsed::default();
     let module = match File::parse(file.to_owned(), text) {
@@ -73,8 +75,7 @@ pub(super) fn parse(text: &str, file: &str, scope: &str, source: &str, config: &
         }
     };
     let dir = Path::new(file).parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut allowed = vec![canonical(&dir)];
-    allowed.extend(std::env::current_dir().ok().map(|d| canonical(&d)));
+    let allowed = allowed_roots(std::iter::once(&dir));
     read_root(&module, &dir, scope, config, source, &allowed, &mut out);
     out
 }
@@ -99,17 +100,33 @@ fn read_root(
         refs: Vec::new(),
         stack: vec![canonical(dir)],
         root: dir,
+        loaded: HashMap::new(),
+        budget: ROOT_INSTANCE_BUDGET,
+        oversized: Rc::default(),
     };
-    reader.module(module, dir, "", inputs, &BTreeSet::new());
+    reader.module(module, dir, "", Inputs { values: inputs, ..Inputs::default() });
     reader.resolve();
+    if reader.oversized.get() {
+        let why = format!("a value larger than the limit ({MAX_VALUE_WEIGHT} elements) was left unknown");
+        out.diagnostics.push(Diagnostic::new(DiagnosticKind::Limit, display_dir(dir), None, why));
+    }
 }
 
-/// The directories local module sources may resolve into: the given ones and the working directory, with all that
-/// is below them.
-fn allowed_roots(by_dir: &BTreeMap<PathBuf, Vec<PathBuf>>) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = by_dir.keys().map(|d| canonical(d)).collect();
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.push(canonical(&cwd));
+fn display_dir(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() { ".".to_owned() } else { dir.display().to_string() }
+}
+
+/// The directories local module sources may resolve into, with all that is below them: the given ones and the
+/// repository each is in (the nearest folder above it with a `.git`), so `source = "../../modules/vpc"` works
+/// within a repository and leads nowhere outside it.
+fn allowed_roots<'a>(dirs: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    for dir in dirs {
+        let dir = canonical(dir);
+        if let Some(repository) = dir.ancestors().find(|a| a.join(".git").exists()) {
+            roots.push(repository.to_path_buf());
+        }
+        roots.push(dir);
     }
     roots
 }
@@ -182,6 +199,13 @@ impl Module {
     fn load(paths: &[PathBuf], config: &TerraformConfig, diagnostics: &mut Vec<Diagnostic>) -> Module {
         let mut files = Vec::new();
         for path in paths {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let stem = name.trim_end_matches(".json").trim_end_matches(".tf");
+            if stem == "override" || stem.ends_with("_override") {
+                let why = "an override file: day2 does not merge overrides yet, so it is not read";
+                diagnostics.push(Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why));
+                continue;
+            }
             let input = Input::File(path.clone());
             let display = input.display();
             let text = match files::read_text(&input, config.limits.max_file_bytes) {
@@ -206,7 +230,8 @@ impl Module {
             .flatten()
             .flatten()
             .map(|e| e.path())
-            .filter(|p| super::is_configuration(p) && p.is_file())
+            .filter(|p| super::is_configuration(p))
+            .filter(|p| regular(p, diagnostics))
             .collect();
         paths.sort();
         Module::load(&paths, config, diagnostics)
@@ -225,6 +250,19 @@ impl Module {
                 is_local(&source).then(|| (name, join(dir, &source)))
             })
             .collect()
+    }
+}
+
+/// Is `path` a regular file (not a symbolic link, which could lead outside the repository)? A link is noted.
+fn regular(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => true,
+        Ok(m) if m.file_type().is_symlink() => {
+            let why = "a symbolic link: not followed, so not read";
+            diagnostics.push(Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why));
+            false
+        }
+        _ => false,
     }
 }
 
@@ -265,7 +303,7 @@ fn root_inputs(dir: &Path, config: &TerraformConfig, out: &mut Parsed) -> hcl::M
     let mut files: Vec<PathBuf> = Vec::new();
     for name in ["terraform.tfvars", "terraform.tfvars.json"] {
         let p = dir.join(name);
-        if p.is_file() {
+        if p.symlink_metadata().is_ok() && regular(&p, &mut out.diagnostics) {
             files.push(p);
         }
     }
@@ -276,9 +314,10 @@ fn root_inputs(dir: &Path, config: &TerraformConfig, out: &mut Parsed) -> hcl::M
         .map(|e| e.path())
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            (n.ends_with(".auto.tfvars") || n.ends_with(".auto.tfvars.json")) && p.is_file()
+            n.ends_with(".auto.tfvars") || n.ends_with(".auto.tfvars.json")
         })
         .collect();
+    auto.retain(|p| regular(p, &mut out.diagnostics));
     auto.sort();
     files.extend(auto);
     files.extend(config.var_files.iter().cloned());
@@ -333,8 +372,8 @@ fn read_tfvars(path: &Path, config: &TerraformConfig, diagnostics: &mut Vec<Diag
             return hcl::Map::new();
         }
     };
-    let ctx = base_context();
-    body.attributes().filter_map(|a| Some((a.key.as_str().to_owned(), evaluate(&a.value, &ctx)?))).collect()
+    let scope = Scope::plain();
+    body.attributes().filter_map(|a| Some((a.key.as_str().to_owned(), evaluate(&a.value, &scope)?))).collect()
 }
 
 /// A context with Terraform's functions and nothing else.
@@ -344,33 +383,83 @@ fn base_context() -> Context<'static> {
     ctx
 }
 
+/// Largest value one expression may produce (elements plus string bytes / 16); a larger one is left unknown and
+/// reported, so doubling locals or templates cannot exhaust memory.
+const MAX_VALUE_WEIGHT: usize = 1_000_000;
+/// Most resource and module instances one root may expand to, over all its modules.
+const ROOT_INSTANCE_BUDGET: usize = 20_000;
+
+/// Where expressions of one module instance are evaluated: the context, and the names declared there whose value
+/// is unknown (a variable without a value, a local not computable, a module input not known), so that `try` does not
+/// take their absence for a failure.
+#[derive(Clone)]
+struct Scope<'c> {
+    ctx: Context<'c>,
+    unknown: BTreeSet<String>,
+    /// Set when a value was left unknown for being over [`MAX_VALUE_WEIGHT`] (shared by clones).
+    oversized: Rc<Cell<bool>>,
+}
+
+impl Scope<'static> {
+    fn plain() -> Self {
+        Scope { ctx: base_context(), unknown: BTreeSet::new(), oversized: Rc::default() }
+    }
+}
+
 /// The value of an expression, or `None` when it cannot be known before apply.
-fn evaluate(expr: &EditExpr, ctx: &Context<'_>) -> Option<Value> {
+fn evaluate(expr: &EditExpr, scope: &Scope<'_>) -> Option<Value> {
     let mut e = hcl::Expression::from(expr.clone());
-    resolve_lazy(&mut e, ctx);
-    e.evaluate(ctx).ok()
+    resolve_lazy(&mut e, scope);
+    let value = guarded(&e, &scope.ctx).ok()?;
+    if weight(&value) > MAX_VALUE_WEIGHT {
+        scope.oversized.set(true);
+        return None;
+    }
+    Some(value)
+}
+
+/// Evaluates with hcl-rs, whose integer arithmetic panics on `x % 0` and on overflow in debug builds: a panic is an
+/// unknown value (no error kind), never a crash of the scan.
+fn guarded(e: &hcl::Expression, ctx: &Context<'_>) -> Result<Value, Option<Box<hcl::eval::ErrorKind>>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.evaluate(ctx))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(error)) => Err(Some(Box::new(error.into_kind()))),
+        Err(_) => Err(None),
+    }
+}
+
+/// Elements plus string bytes / 16: a measure of what a value costs to hold and copy.
+fn weight(v: &Value) -> usize {
+    match v {
+        Value::String(s) => 1 + s.len() / 16,
+        Value::Array(items) => items.iter().fold(1usize, |n, i| n.saturating_add(weight(i))),
+        Value::Object(m) => {
+            m.iter().fold(1usize, |n, (k, i)| n.saturating_add(1 + k.len() / 16).saturating_add(weight(i)))
+        }
+        _ => 1,
+    }
 }
 
 /// Terraform evaluates `try(…)` and `can(…)` lazily: an argument that fails is skipped. hcl-rs evaluates arguments
 /// first, so these calls are replaced by their result beforehand, where it is known. An argument whose failure may
-/// only mean "unknown until apply" (it names a resource, data source or module, or a name not defined here, like a
-/// `for` variable) leaves the call in place, and the enclosing value unknown.
-fn resolve_lazy(expr: &mut hcl::Expression, ctx: &Context<'_>) {
+/// only mean "unknown until apply" (see [`maybe_unknown`]) leaves the call in place, and the enclosing value unknown.
+fn resolve_lazy(expr: &mut hcl::Expression, scope: &Scope<'_>) {
     use hcl::Expression as E;
     match expr {
         E::FuncCall(call) if call.name.namespace.is_empty() && matches!(call.name.name.as_str(), "try" | "can") => {
-            call.args.iter_mut().for_each(|a| resolve_lazy(a, ctx));
+            call.args.iter_mut().for_each(|a| resolve_lazy(a, scope));
             let is_try = call.name.name.as_str() == "try";
             let mut result = None;
             for a in &call.args {
-                match a.evaluate(ctx) {
+                match guarded(a, &scope.ctx) {
                     Ok(v) => {
                         result = Some(if is_try { v } else { Value::Bool(true) });
                         break;
                     }
-                    Err(error) if maybe_unknown(error.kind(), a) => return,
-                    Err(_) if is_try => {}
-                    Err(_) => {
+                    Err(None) => return,
+                    Err(Some(kind)) if maybe_unknown(&kind, a, &scope.unknown) => return,
+                    Err(Some(_)) if is_try => {}
+                    Err(Some(_)) => {
                         result = Some(Value::Bool(false));
                         break;
                     }
@@ -380,35 +469,37 @@ fn resolve_lazy(expr: &mut hcl::Expression, ctx: &Context<'_>) {
                 *expr = E::from(v);
             }
         }
-        E::Array(items) => items.iter_mut().for_each(|a| resolve_lazy(a, ctx)),
-        E::Object(o) => o.values_mut().for_each(|v| resolve_lazy(v, ctx)),
-        E::FuncCall(call) => call.args.iter_mut().for_each(|a| resolve_lazy(a, ctx)),
-        E::Parenthesis(inner) => resolve_lazy(inner, ctx),
+        E::Array(items) => items.iter_mut().for_each(|a| resolve_lazy(a, scope)),
+        E::Object(o) => o.values_mut().for_each(|v| resolve_lazy(v, scope)),
+        E::FuncCall(call) => call.args.iter_mut().for_each(|a| resolve_lazy(a, scope)),
+        E::Parenthesis(inner) => resolve_lazy(inner, scope),
         E::Conditional(c) => {
-            resolve_lazy(&mut c.cond_expr, ctx);
-            resolve_lazy(&mut c.true_expr, ctx);
-            resolve_lazy(&mut c.false_expr, ctx);
+            resolve_lazy(&mut c.cond_expr, scope);
+            resolve_lazy(&mut c.true_expr, scope);
+            resolve_lazy(&mut c.false_expr, scope);
         }
         E::Operation(op) => match op.as_mut() {
-            hcl::expr::Operation::Unary(u) => resolve_lazy(&mut u.expr, ctx),
+            hcl::expr::Operation::Unary(u) => resolve_lazy(&mut u.expr, scope),
             hcl::expr::Operation::Binary(b) => {
-                resolve_lazy(&mut b.lhs_expr, ctx);
-                resolve_lazy(&mut b.rhs_expr, ctx);
+                resolve_lazy(&mut b.lhs_expr, scope);
+                resolve_lazy(&mut b.rhs_expr, scope);
             }
         },
-        E::Traversal(t) => resolve_lazy(&mut t.expr, ctx),
+        E::Traversal(t) => resolve_lazy(&mut t.expr, scope),
         _ => {}
     }
 }
 
 /// Errors that may mean "not known before apply" rather than "fails": a name not declared (a resource, data
-/// source, `for` variable, a function day2 does not evaluate), or a missing attribute of a module's outputs (those
-/// known only after apply are left out of `module.<name>`).
-fn maybe_unknown(kind: &hcl::eval::ErrorKind, expr: &hcl::Expression) -> bool {
+/// source, `for` variable, a function day2 does not evaluate), a variable, local or module output whose value is
+/// unknown, or a function result day2 does not compute.
+fn maybe_unknown(kind: &hcl::eval::ErrorKind, expr: &hcl::Expression, unknown: &BTreeSet<String>) -> bool {
     use hcl::eval::ErrorKind as K;
     match kind {
         K::UndefinedVar(_) | K::UndefinedFunc(_) => true,
-        K::NoSuchKey(_) | K::Index(_) => reads_root(expr, "module"),
+        K::NoSuchKey(key) => unknown.contains(key) || reads_root(expr, "module"),
+        K::Index(_) => reads_root(expr, "module"),
+        K::FuncCall(_, message) => message.contains(functions::NOT_EVALUATED),
         _ => false,
     }
 }
@@ -438,18 +529,32 @@ fn reads_root(expr: &hcl::Expression, root: &str) -> bool {
 /// The roots of references that name no resource.
 const NOT_RESOURCES: &[&str] = &["var", "local", "each", "count", "path", "self", "module", "terraform", "data"];
 
-/// Names an expression reads: `(root, first attribute)` pairs (`("var", "env")`, `("aws_s3_bucket", "logs")`).
+/// Names an expression reads: `(root, first attribute)` pairs (`("var", "env")`, `("aws_s3_bucket", "logs")`);
+/// `var["env"]` reads `("var", "env")`, and a bare `var` or a computed key reads `("var", "*")`.
 #[derive(Default)]
 struct Reads(BTreeSet<(String, String)>);
 
 impl Visit for Reads {
-    fn visit_traversal(&mut self, node: &hcl::edit::expr::Traversal) {
-        if let EditExpr::Variable(root) = &node.expr
-            && let Some(TraversalOperator::GetAttr(attr)) = node.operators.first().map(|o| o.value())
-        {
-            self.0.insert((root.as_str().to_owned(), attr.as_str().to_owned()));
+    fn visit_expr(&mut self, expr: &EditExpr) {
+        match expr {
+            EditExpr::Variable(v) => {
+                self.0.insert((v.as_str().to_owned(), "*".to_owned()));
+            }
+            other => hcl::edit::visit::visit_expr(self, other),
         }
-        visit_traversal(self, node);
+    }
+
+    fn visit_traversal(&mut self, node: &hcl::edit::expr::Traversal) {
+        let EditExpr::Variable(root) = &node.expr else { return visit_traversal(self, node) };
+        let first = match node.operators.first().map(|o| o.value()) {
+            Some(TraversalOperator::GetAttr(attr)) => attr.as_str().to_owned(),
+            Some(TraversalOperator::Index(EditExpr::String(key))) => key.value().clone(),
+            _ => "*".to_owned(),
+        };
+        self.0.insert((root.as_str().to_owned(), first));
+        for op in &node.operators {
+            hcl::edit::visit::visit_traversal_operator(self, op.value());
+        }
     }
 }
 
@@ -474,89 +579,110 @@ struct Reader<'a> {
     stack: Vec<PathBuf>,
     /// The root module's directory, as given (for `path.module`).
     root: &'a Path,
+    /// Modules read so far, by canonical directory: a module called many times is parsed once.
+    loaded: HashMap<PathBuf, Rc<Module>>,
+    /// Instances this root may still expand to.
+    budget: usize,
+    /// Set when a value was left unknown for its size.
+    oversized: Rc<Cell<bool>>,
 }
 
-/// What one module evaluated to: its outputs, where known.
-type Outputs = hcl::Map<String, Value>;
+/// What a module call gives its module.
+#[derive(Default)]
+struct Inputs {
+    /// Variable values.
+    values: hcl::Map<String, Value>,
+    /// Variables given a value that is unknown: never their default.
+    unknown: BTreeSet<String>,
+    /// Variables given a sensitive value.
+    sensitive: BTreeSet<String>,
+}
+
+/// What one module instance evaluated to.
+struct Evaluated {
+    /// Its outputs, where known.
+    outputs: hcl::Map<String, Value>,
+    /// An output is sensitive, or computed from a sensitive value.
+    sensitive: bool,
+}
 
 impl Reader<'_> {
-    /// Reads one module instance: `prefix` is its address with a trailing dot (`module.net.`, empty for the root),
-    /// `inputs` its variable values, `sensitive_inputs` those fed from sensitive values.
-    fn module(
-        &mut self,
-        module: &Module,
-        dir: &Path,
-        prefix: &str,
-        inputs: hcl::Map<String, Value>,
-        sensitive_inputs: &BTreeSet<String>,
-    ) -> Outputs {
+    /// Reads one module instance: `prefix` is its address with a trailing dot (`module.net.`, empty for the root).
+    fn module(&mut self, module: &Module, dir: &Path, prefix: &str, inputs: Inputs) -> Evaluated {
         let mut vars = hcl::Map::new();
-        let mut sensitive: BTreeSet<String> = sensitive_inputs.clone();
+        let mut unknown = BTreeSet::new();
+        let mut taint = Taint { vars: inputs.sensitive, ..Taint::default() };
+        let plain = Scope::plain();
         for v in module.blocks("variable") {
             let Some(name) = v.block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
-            if v.block.body.get_attribute("sensitive").and_then(|a| evaluate(&a.value, &base_context()))
-                == Some(Value::Bool(true))
-            {
-                sensitive.insert(name.clone());
+            let attribute = |key: &str| v.block.body.get_attribute(key).and_then(|a| evaluate(&a.value, &plain));
+            if attribute("sensitive") == Some(Value::Bool(true)) {
+                taint.vars.insert(name.clone());
             }
-            let value = match inputs.get(&name) {
+            let value = match inputs.values.get(&name) {
                 Some(given) => Some(given.clone()),
-                None => v.block.body.get_attribute("default").and_then(|a| evaluate(&a.value, &base_context())),
+                None if inputs.unknown.contains(&name) => None,
+                None => attribute("default"),
             };
             let kind =
                 v.block.body.get_attribute("type").and_then(|a| Type::parse(&hcl::Expression::from(a.value.clone())));
-            if let Some(value) = value {
-                let value = kind.map_or(value.clone(), |k| k.convert(value));
-                vars.insert(name, sorted(value));
+            match value {
+                Some(value) => {
+                    let value = kind.map_or(value.clone(), |k| k.convert(value));
+                    vars.insert(name, sorted(value));
+                }
+                None => {
+                    unknown.insert(name);
+                }
             }
         }
-        let mut ctx = base_context();
-        ctx.declare_var("var", Value::Object(vars));
+        let mut scope = Scope { ctx: base_context(), unknown, oversized: self.oversized.clone() };
+        scope.ctx.declare_var("var", Value::Object(vars));
         let mut path = hcl::Map::new();
         path.insert("module".to_owned(), Value::from(relative_to(dir, self.root)));
         path.insert("root".to_owned(), Value::from("."));
-        path.insert("cwd".to_owned(), Value::from("."));
-        ctx.declare_var("path", Value::Object(path));
-        let mut terraform = hcl::Map::new();
-        terraform.insert("workspace".to_owned(), Value::from("default"));
-        ctx.declare_var("terraform", Value::Object(terraform));
-        let sensitive_locals = self.locals(module, &mut ctx, &sensitive);
-        let taint = Taint { vars: &sensitive, locals: &sensitive_locals };
-        let module_outputs = self.module_calls(module, dir, prefix, &ctx, &taint);
-        ctx.declare_var("module", Value::Object(module_outputs));
-        let providers = required_providers(module, &ctx);
+        scope.ctx.declare_var("path", Value::Object(path));
+        self.locals(module, &mut scope, &mut taint);
+        self.module_calls(module, dir, prefix, &mut scope, &mut taint);
+        let providers = required_providers(module, &scope);
         for r in module.blocks("resource") {
-            self.resource(&r, prefix, &ctx, &taint, &providers);
+            self.resource(&r, prefix, &scope, &taint, &providers);
         }
-        let mut outputs = Outputs::new();
+        let mut evaluated = Evaluated { outputs: hcl::Map::new(), sensitive: false };
         for o in module.blocks("output") {
             let Some(name) = o.block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
-            if let Some(v) = o.block.body.get_attribute("value").and_then(|a| evaluate(&a.value, &ctx)) {
-                outputs.insert(name, sorted(v));
+            let Some(value) = o.block.body.get_attribute("value") else { continue };
+            let marked = o.block.body.get_attribute("sensitive").and_then(|a| evaluate(&a.value, &scope));
+            if marked == Some(Value::Bool(true)) || taint.reads_sensitive(&reads_of_expr(&value.value)) {
+                evaluated.sensitive = true;
+            }
+            if let Some(v) = evaluate(&value.value, &scope) {
+                evaluated.outputs.insert(name, sorted(v));
             }
         }
-        outputs
+        evaluated
     }
 
-    /// Evaluates `locals` until no more become known; returns the names of those derived from sensitive values.
-    fn locals(
-        &mut self,
-        module: &Module,
-        ctx: &mut Context<'_>,
-        sensitive_vars: &BTreeSet<String>,
-    ) -> BTreeSet<String> {
+    /// Evaluates `locals` until no more become known (the rest are unknown); notes in `taint` those derived from
+    /// sensitive values.
+    fn locals(&mut self, module: &Module, scope: &mut Scope<'_>, taint: &mut Taint) {
         let defs: Vec<(String, &EditExpr)> = module
             .blocks("locals")
             .flat_map(|l| l.block.body.attributes().map(|a| (a.key.as_str().to_owned(), &a.value)))
             .collect();
         let mut known = hcl::Map::new();
         let mut pending: Vec<usize> = (0..defs.len()).collect();
+        let names = |pending: &[usize]| -> BTreeSet<String> {
+            pending.iter().filter_map(|&i| defs.get(i).map(|(n, _)| n.clone())).collect()
+        };
+        let unknown_before = scope.unknown.clone();
         loop {
-            ctx.declare_var("local", Value::Object(known.clone()));
+            scope.ctx.declare_var("local", Value::Object(known.clone()));
+            scope.unknown = unknown_before.union(&names(&pending)).cloned().collect();
             let before = pending.len();
             pending.retain(|&i| {
                 let Some((name, expr)) = defs.get(i) else { return false };
-                match evaluate(expr, ctx) {
+                match evaluate(expr, scope) {
                     Some(v) => {
                         known.insert(name.clone(), sorted(v));
                         false
@@ -568,186 +694,191 @@ impl Reader<'_> {
                 break;
             }
         }
-        ctx.declare_var("local", Value::Object(known));
-        let mut tainted: BTreeSet<String> = BTreeSet::new();
+        scope.ctx.declare_var("local", Value::Object(known));
         loop {
-            let before = tainted.len();
+            let before = taint.locals.len();
             for (name, expr) in &defs {
-                let reads = reads_of_expr(expr);
-                if (Taint { vars: sensitive_vars, locals: &tainted }).reads_sensitive(&reads) {
-                    tainted.insert(name.clone());
+                if taint.reads_sensitive(&reads_of_expr(expr)) {
+                    taint.locals.insert(name.clone());
                 }
             }
-            if tainted.len() == before {
-                return tainted;
+            if taint.locals.len() == before {
+                return;
             }
         }
     }
 
-    /// Reads the local modules a module calls; returns `module.<name>` values (outputs, by instance key when the
-    /// call has `count` or `for_each`).
-    fn module_calls(
-        &mut self,
-        module: &Module,
-        dir: &Path,
-        prefix: &str,
-        ctx: &Context<'_>,
-        taint: &Taint<'_>,
-    ) -> hcl::Map<String, Value> {
+    /// Reads the local modules a module calls, in order, declaring `module.<name>` (outputs, by instance key when
+    /// the call has `count` or `for_each`) as each is read, so later calls and resources see it.
+    fn module_calls(&mut self, module: &Module, dir: &Path, prefix: &str, scope: &mut Scope<'_>, taint: &mut Taint) {
         let mut values = hcl::Map::new();
         for call in module.blocks("module") {
             let Some(name) = call.block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
-            let Some(source) = call.block.body.get_attribute("source").and_then(|a| literal_string(&a.value)) else {
-                continue;
-            };
-            let line = call.file.line(call.block.span());
-            if !is_local(&source) {
-                self.note(
-                    call.file,
-                    line,
-                    format!("module `{name}`: source `{source}` is not a local path; its resources are not read"),
-                );
-                continue;
-            }
-            let child_dir = join(dir, &source);
+            let Some(child_dir) = self.module_dir(&call, &name, dir) else { continue };
             let canonical_dir = canonical(&child_dir);
-            if !self.allowed.iter().any(|root| canonical_dir.starts_with(root)) {
-                self.note(
-                    call.file,
-                    line,
-                    format!(
-                        "module `{name}`: `{source}` is outside the paths read and the working directory; not read"
-                    ),
-                );
-                continue;
-            }
-            if self.stack.contains(&canonical_dir) || self.stack.len() >= MAX_MODULE_DEPTH {
-                self.note(
-                    call.file,
-                    line,
-                    format!("module `{name}`: calls itself, or modules nest deeper than {MAX_MODULE_DEPTH}; not read"),
-                );
-                continue;
-            }
-            if !child_dir.is_dir() {
-                self.out.diagnostics.push(Diagnostic::new(
-                    DiagnosticKind::Config,
-                    call.file.display.clone(),
-                    Some(line),
-                    format!("module `{name}`: source `{source}` is not a directory"),
-                ));
-                continue;
-            }
-            let child = Module::load_dir(&child_dir, self.config, &mut self.out.diagnostics);
-            let Some(instances) = self.instances(&call, ctx) else { continue };
+            let child = match self.loaded.get(&canonical_dir) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Rc::new(Module::load_dir(&child_dir, self.config, &mut self.out.diagnostics));
+                    self.loaded.insert(canonical_dir.clone(), m.clone());
+                    m
+                }
+            };
+            let Some(instances) = self.instances(&call, scope) else { continue };
+            let call_taint = taint.bound("each", &call, "for_each");
             let keyed = !matches!(instances.as_slice(), [Instance { key: None, .. }]);
-            let mut outputs_by_key = hcl::Map::new();
-            let mut outputs_list = Vec::new();
+            let (mut by_key, mut list) = (hcl::Map::new(), Vec::new());
+            let mut bound = None;
             for instance in instances {
-                let mut inputs = hcl::Map::new();
-                let mut sensitive_inputs = BTreeSet::new();
+                let at = instance.bind(scope, &mut bound);
+                let mut inputs = Inputs::default();
                 for attr in call.block.body.attributes() {
                     let key = attr.key.as_str();
                     if matches!(key, "source" | "version" | "count" | "for_each" | "providers" | "depends_on") {
                         continue;
                     }
-                    if let Some(v) = evaluate(&attr.value, &instance.ctx) {
-                        inputs.insert(key.to_owned(), v);
+                    match evaluate(&attr.value, at) {
+                        Some(v) => {
+                            inputs.values.insert(key.to_owned(), v);
+                        }
+                        None => {
+                            inputs.unknown.insert(key.to_owned());
+                        }
                     }
-                    if taint.reads_sensitive(&reads_of_expr(&attr.value)) {
-                        sensitive_inputs.insert(key.to_owned());
+                    if call_taint.reads_sensitive(&reads_of_expr(&attr.value)) {
+                        inputs.sensitive.insert(key.to_owned());
                     }
                 }
                 let address = format!("{prefix}module.{name}{}", instance.suffix());
                 self.stack.push(canonical_dir.clone());
-                let outputs = self.module(&child, &child_dir, &format!("{address}."), inputs, &sensitive_inputs);
+                let evaluated = self.module(&child, &child_dir, &format!("{address}."), inputs);
                 self.stack.pop();
+                if evaluated.sensitive {
+                    taint.modules.insert(name.clone());
+                }
+                let outputs = Value::Object(evaluated.outputs);
                 match &instance.key {
-                    Some(InstanceKey::Index(_)) => outputs_list.push(Value::Object(outputs)),
+                    Some(InstanceKey::Index(_)) => list.push(outputs),
                     Some(InstanceKey::Key(k)) => {
-                        outputs_by_key.insert(k.clone(), Value::Object(outputs));
+                        by_key.insert(k.clone(), outputs);
                     }
                     None => {
-                        values.insert(name.clone(), Value::Object(outputs));
+                        values.insert(name.clone(), outputs);
                     }
                 }
             }
             if keyed {
-                outputs_by_key.sort_keys();
-                let v =
-                    if outputs_list.is_empty() { Value::Object(outputs_by_key) } else { Value::Array(outputs_list) };
-                values.insert(name, v);
+                by_key.sort_keys();
+                values.insert(name, if list.is_empty() { Value::Object(by_key) } else { Value::Array(list) });
             }
+            scope.ctx.declare_var("module", Value::Object(values.clone()));
         }
-        values
+        scope.ctx.declare_var("module", Value::Object(values));
     }
 
-    /// The instances `count` or `for_each` make of a block, each with its evaluation context; `None` when there
-    /// are none to read (`count = 0`, too many). An unknown count or `for_each` gives one instance without a key:
-    /// its known attributes are still the configuration's.
-    fn instances<'c>(&mut self, at: &Located<'_>, ctx: &Context<'c>) -> Option<Vec<Instance<'c>>> {
+    /// The folder a `module` block's local source names, when it may be read; a note says why not otherwise.
+    fn module_dir(&mut self, call: &Located<'_>, name: &str, dir: &Path) -> Option<PathBuf> {
+        let source = call.block.body.get_attribute("source").and_then(|a| literal_string(&a.value))?;
+        let line = call.file.line(call.block.span());
+        if !is_local(&source) {
+            let why = format!("module `{name}`: source `{source}` is not a local path; its resources are not read");
+            self.note(call.file, line, why);
+            return None;
+        }
+        let child_dir = join(dir, &source);
+        let canonical_dir = canonical(&child_dir);
+        if !self.allowed.iter().any(|root| canonical_dir.starts_with(root)) {
+            let why = format!("module `{name}`: `{source}` is outside the paths read and their repository; not read");
+            self.note(call.file, line, why);
+            return None;
+        }
+        if self.stack.contains(&canonical_dir) || self.stack.len() >= MAX_MODULE_DEPTH {
+            let why =
+                format!("module `{name}`: calls itself, or modules nest deeper than {MAX_MODULE_DEPTH}; not read");
+            self.note(call.file, line, why);
+            return None;
+        }
+        if !child_dir.is_dir() {
+            self.out.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Config,
+                call.file.display.clone(),
+                Some(line),
+                format!("module `{name}`: source `{source}` is not a directory"),
+            ));
+            return None;
+        }
+        Some(child_dir)
+    }
+
+    /// The instances `count` or `for_each` make of a block; `None` when there are none to read (`count = 0`, too
+    /// many). An unknown count or `for_each` gives one instance without a key: its known attributes are still the
+    /// configuration's.
+    fn instances(&mut self, at: &Located<'_>, scope: &Scope<'_>) -> Option<Vec<Instance>> {
         let body = &at.block.body;
         let line = at.file.line(at.block.span());
-        let single = || vec![Instance { key: None, ctx: ctx.clone() }];
-        if let Some(count) = body.get_attribute("count") {
-            let Some(n) = evaluate(&count.value, ctx).and_then(|v| match v {
+        let instances: Vec<Instance> = if let Some(count) = body.get_attribute("count") {
+            let n = evaluate(&count.value, scope).and_then(|v| match v {
                 Value::Number(n) => n.as_u64(),
                 Value::String(s) => s.parse().ok(),
                 _ => None,
-            }) else {
-                return Some(single());
-            };
-            if n as usize > MAX_INSTANCES {
-                self.limit(at.file, line, format!("count = {n} is more than {MAX_INSTANCES} instances; not read"));
-                return None;
-            }
-            return Some(
-                (0..n)
+            });
+            match n {
+                None => vec![Instance { key: None, binding: None }],
+                Some(n) if n > MAX_INSTANCES as u64 => {
+                    self.limit(at.file, line, format!("count = {n} is more than {MAX_INSTANCES} instances; not read"));
+                    return None;
+                }
+                Some(n) => (0..n)
                     .map(|i| {
-                        let mut c = ctx.clone();
                         let mut count = hcl::Map::new();
                         count.insert("index".to_owned(), Value::from(i));
-                        c.declare_var("count", Value::Object(count));
-                        Instance { key: Some(InstanceKey::Index(i)), ctx: c }
+                        Instance { key: Some(InstanceKey::Index(i)), binding: Some(("count", Value::Object(count))) }
                     })
                     .collect(),
-            );
-        }
-        if let Some(for_each) = body.get_attribute("for_each") {
-            let entries: Vec<(String, Value)> = match evaluate(&for_each.value, ctx) {
-                Some(Value::Object(m)) => m.into_iter().collect(),
-                Some(Value::Array(a)) => {
-                    a.into_iter().filter_map(|v| v.as_str().map(|s| (s.to_owned(), Value::from(s)))).collect()
-                }
-                _ => return Some(single()),
-            };
-            if entries.len() > MAX_INSTANCES {
-                self.limit(at.file, line, format!("for_each has more than {MAX_INSTANCES} entries; not read"));
-                return None;
             }
-            return Some(
-                entries
+        } else if let Some(for_each) = body.get_attribute("for_each") {
+            let entries: Option<Vec<(String, Value)>> = match evaluate(&for_each.value, scope) {
+                Some(Value::Object(m)) => Some(m.into_iter().collect()),
+                Some(Value::Array(a)) => {
+                    Some(a.into_iter().filter_map(|v| v.as_str().map(|s| (s.to_owned(), Value::from(s)))).collect())
+                }
+                _ => None,
+            };
+            match entries {
+                None => vec![Instance { key: None, binding: None }],
+                Some(entries) if entries.len() > MAX_INSTANCES => {
+                    self.limit(at.file, line, format!("for_each has more than {MAX_INSTANCES} entries; not read"));
+                    return None;
+                }
+                Some(entries) => entries
                     .into_iter()
                     .map(|(k, v)| {
-                        let mut c = ctx.clone();
                         let mut each = hcl::Map::new();
                         each.insert("key".to_owned(), Value::from(k.as_str()));
                         each.insert("value".to_owned(), v);
-                        c.declare_var("each", Value::Object(each));
-                        Instance { key: Some(InstanceKey::Key(k)), ctx: c }
+                        Instance { key: Some(InstanceKey::Key(k)), binding: Some(("each", Value::Object(each))) }
                     })
                     .collect(),
-            );
+            }
+        } else {
+            vec![Instance { key: None, binding: None }]
+        };
+        if instances.len() > self.budget {
+            let why = format!("this root expands to more than {ROOT_INSTANCE_BUDGET} instances; the rest is not read");
+            self.limit(at.file, line, why);
+            self.budget = 0;
+            return None;
         }
-        Some(single())
+        self.budget -= instances.len();
+        Some(instances)
     }
 
     fn resource(
         &mut self,
         at: &Located<'_>,
         prefix: &str,
-        ctx: &Context<'_>,
-        taint: &Taint<'_>,
+        scope: &Scope<'_>,
+        taint: &Taint,
         providers: &BTreeMap<String, String>,
     ) {
         let (Some(kind), Some(name)) = (at.block.labels.first(), at.block.labels.get(1)) else { return };
@@ -771,15 +902,18 @@ impl Reader<'_> {
             None if local_provider == "terraform" => "terraform.io/builtin/terraform".to_owned(),
             None => format!("registry.terraform.io/hashicorp/{local_provider}"),
         };
-        let Some(instances) = self.instances(at, ctx) else { return };
+        let Some(instances) = self.instances(at, scope) else { return };
+        let taint = taint.bound("each", at, "for_each");
         let module = prefix.strip_suffix('.').filter(|m| !m.is_empty());
         let mut reads = Reads::default();
         reads.visit_body(&at.block.body);
+        let mut bound = None;
         for instance in instances {
             let address = format!("{prefix}{kind}.{name}{}", instance.suffix());
-            let mut lines = BTreeMap::new();
-            let place = Place { file: at.file, pointer: String::new(), lines: &mut lines };
-            let attrs = serde_json::Value::Object(self.body(&at.block.body, &instance.ctx, taint, true, place));
+            let instance_scope = instance.bind(scope, &mut bound);
+            let mut attributes = DeclaredAttributes::default();
+            let place = Place { file: at.file, pointer: String::new(), lines: &mut attributes };
+            let attrs = serde_json::Value::Object(self.body(&at.block.body, instance_scope, &taint, true, place));
             let id = super::declared_resource(
                 &mut self.out.resources,
                 super::Declared {
@@ -791,7 +925,7 @@ impl Reader<'_> {
                     provider: &provider,
                     file: &at.file.display,
                     line,
-                    attribute_lines: lines,
+                    attributes,
                 },
                 attrs,
             );
@@ -816,8 +950,8 @@ impl Reader<'_> {
     fn body(
         &mut self,
         body: &Body,
-        ctx: &Context<'_>,
-        taint: &Taint<'_>,
+        scope: &Scope<'_>,
+        taint: &Taint,
         top: bool,
         place: Place<'_>,
     ) -> serde_json::Map<String, serde_json::Value> {
@@ -828,12 +962,15 @@ impl Reader<'_> {
             if top && matches!(key, "count" | "for_each" | "provider" | "depends_on") {
                 continue;
             }
-            let Some(value) = evaluate(&attr.value, ctx) else { continue };
+            let Some(value) = evaluate(&attr.value, scope) else {
+                lines.unknown.insert(format!("{pointer}/{key}"));
+                continue;
+            };
             let Ok(mut json) = serde_json::to_value(&value) else { continue };
             if taint.reads_sensitive(&reads_of_expr(&attr.value)) && !json.is_null() {
                 redact::Redactor::process().replace(&mut json);
             }
-            lines.insert(format!("{pointer}/{key}"), file.line(attr.span()));
+            lines.lines.insert(format!("{pointer}/{key}"), file.line(attr.span()));
             out.insert(key.to_owned(), json);
         }
         let mut blocks: BTreeMap<String, Option<Vec<serde_json::Value>>> = BTreeMap::new();
@@ -846,7 +983,7 @@ impl Reader<'_> {
                 let Some(label) = block.labels.first().map(|l| l.as_str().to_owned()) else { continue };
                 let first = blocks.get(&label).and_then(|l| l.as_ref().map(Vec::len)).unwrap_or(0);
                 let at = Place { file, pointer: format!("{pointer}/{label}"), lines: &mut *lines };
-                let expanded = self.dynamic(block, &label, ctx, taint, first, at);
+                let expanded = self.dynamic(block, &label, scope, taint, first, at);
                 let slot = blocks.entry(label).or_insert_with(|| Some(Vec::new()));
                 match (slot.as_mut(), expanded) {
                     (Some(list), Some(items)) => list.extend(items),
@@ -857,60 +994,73 @@ impl Reader<'_> {
             let slot = blocks.entry(ident.to_owned()).or_insert_with(|| Some(Vec::new()));
             let index = slot.as_ref().map_or(0, Vec::len);
             let at = format!("{pointer}/{ident}/{index}");
-            lines.insert(at.clone(), file.line(block.span()));
-            let value = serde_json::Value::Object(self.body(
-                &block.body,
-                ctx,
-                taint,
-                false,
-                Place { file, pointer: at, lines: &mut *lines },
-            ));
+            lines.lines.insert(at.clone(), file.line(block.span()));
+            let place = Place { file, pointer: at, lines: &mut *lines };
+            let value = serde_json::Value::Object(self.body(&block.body, scope, taint, false, place));
             if let Some(Some(list)) = blocks.get_mut(ident) {
                 list.push(value);
             }
         }
         for (ident, list) in blocks {
             // A block type with a `dynamic` part that cannot be expanded is unknown as a whole.
-            if let Some(list) = list {
-                out.insert(ident, serde_json::Value::Array(list));
+            match list {
+                Some(list) => {
+                    out.insert(ident, serde_json::Value::Array(list));
+                }
+                None => {
+                    lines.unknown.insert(format!("{pointer}/{ident}"));
+                }
             }
         }
         out
     }
 
-    /// The blocks a `dynamic "<label>"` block makes, or `None` when its `for_each` is unknown.
+    /// The blocks a `dynamic "<label>"` block makes, or `None` when its `for_each` is unknown (or too long).
     /// `first` is the index the first block made takes in the list of its type; `place` points at that list.
     fn dynamic(
         &mut self,
         block: &Block,
         label: &str,
-        ctx: &Context<'_>,
-        taint: &Taint<'_>,
+        scope: &Scope<'_>,
+        taint: &Taint,
         first: usize,
         place: Place<'_>,
     ) -> Option<Vec<serde_json::Value>> {
         let Place { file, pointer, lines } = place;
-        let items: Vec<(Value, Value)> = match evaluate(&block.body.get_attribute("for_each")?.value, ctx)? {
+        let for_each = &block.body.get_attribute("for_each")?.value;
+        // Over a set, the key of each element is the element itself; over a list, its index.
+        let is_set = matches!(hcl::Expression::from(for_each.clone()), hcl::Expression::FuncCall(c) if c.name.name.as_str() == "toset");
+        let items: Vec<(Value, Value)> = match evaluate(for_each, scope)? {
             Value::Object(m) => m.into_iter().map(|(k, v)| (Value::from(k), v)).collect(),
+            Value::Array(a) if is_set => a.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::Array(a) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i), v)).collect(),
             _ => return None,
         };
+        if items.len() > MAX_INSTANCES {
+            self.limit(
+                file,
+                file.line(block.span()),
+                format!("dynamic \"{label}\" makes more than {MAX_INSTANCES} blocks; left unknown"),
+            );
+            return None;
+        }
         let iterator = match block.body.get_attribute("iterator").map(|a| &a.value) {
             Some(EditExpr::Variable(v)) => v.as_str().to_owned(),
             _ => label.to_owned(),
         };
+        let taint = taint.bound(&iterator, &Located { file, block }, "for_each");
         let content = block.body.get_blocks("content").next()?;
+        let mut inner = scope.clone();
         let mut out = Vec::new();
-        for (n, (key, value)) in items.into_iter().take(MAX_INSTANCES).enumerate() {
-            let mut c = ctx.clone();
+        for (n, (key, value)) in items.into_iter().enumerate() {
             let mut it = hcl::Map::new();
             it.insert("key".to_owned(), key);
             it.insert("value".to_owned(), value);
-            c.declare_var(iterator.as_str(), Value::Object(it));
+            inner.ctx.declare_var(iterator.as_str(), Value::Object(it));
             let at = format!("{pointer}/{}", first + n);
-            lines.insert(at.clone(), file.line(content.span()));
+            lines.lines.insert(at.clone(), file.line(content.span()));
             let place = Place { file, pointer: at, lines: &mut *lines };
-            out.push(serde_json::Value::Object(self.body(&content.body, &c, taint, false, place)));
+            out.push(serde_json::Value::Object(self.body(&content.body, &inner, &taint, false, place)));
         }
         Some(out)
     }
@@ -936,24 +1086,43 @@ impl Reader<'_> {
     }
 }
 
-/// Where a body is in its resource: its file, its JSON pointer, and the attribute lines found so far.
+/// Where a body is in its resource: its file, its JSON pointer, and what is known of attributes so far (lines, and
+/// those set to values unknown before apply).
 struct Place<'a> {
     file: &'a File,
     pointer: String,
-    lines: &'a mut BTreeMap<String, u32>,
+    lines: &'a mut DeclaredAttributes,
 }
 
-/// Variables and locals holding sensitive values: attributes computed from them are masked.
-struct Taint<'a> {
-    vars: &'a BTreeSet<String>,
-    locals: &'a BTreeSet<String>,
+/// What holds sensitive values in a module: attributes computed from them are masked.
+#[derive(Clone, Default)]
+struct Taint {
+    vars: BTreeSet<String>,
+    locals: BTreeSet<String>,
+    /// Module calls with a sensitive output.
+    modules: BTreeSet<String>,
+    /// Names bound per instance or block (`each`, a `dynamic` iterator) whose values come from sensitive ones.
+    bindings: BTreeSet<String>,
 }
 
-impl Taint<'_> {
+impl Taint {
     fn reads_sensitive(&self, reads: &Reads) -> bool {
-        reads.0.iter().any(|(root, name)| {
-            (root == "var" && self.vars.contains(name)) || (root == "local" && self.locals.contains(name))
+        let hit = |set: &BTreeSet<String>, name: &str| set.contains(name) || (name == "*" && !set.is_empty());
+        reads.0.iter().any(|(root, name)| match root.as_str() {
+            "var" => hit(&self.vars, name),
+            "local" => hit(&self.locals, name),
+            "module" => hit(&self.modules, name),
+            other => self.bindings.contains(other),
         })
+    }
+
+    /// This taint, plus `name` when the block's `attribute` (its `for_each`) reads a sensitive value.
+    fn bound(&self, name: &str, at: &Located<'_>, attribute: &str) -> Taint {
+        let mut t = self.clone();
+        if at.block.body.get_attribute(attribute).is_some_and(|a| self.reads_sensitive(&reads_of_expr(&a.value))) {
+            t.bindings.insert(name.to_owned());
+        }
+        t
     }
 }
 
@@ -963,12 +1132,13 @@ enum InstanceKey {
     Key(String),
 }
 
-struct Instance<'c> {
+/// One instance of a block: its key, and the value it binds (`count` or `each`).
+struct Instance {
     key: Option<InstanceKey>,
-    ctx: Context<'c>,
+    binding: Option<(&'static str, Value)>,
 }
 
-impl Instance<'_> {
+impl Instance {
     /// `[0]` or `["key"]` as in Terraform addresses.
     fn suffix(&self) -> String {
         match &self.key {
@@ -977,15 +1147,28 @@ impl Instance<'_> {
             Some(InstanceKey::Key(k)) => format!("[{}]", serde_json::Value::from(k.as_str())),
         }
     }
+
+    /// The scope this instance's expressions are evaluated in: `base`, or one copy of it per block (kept in
+    /// `bound`) with this instance's binding declared.
+    fn bind<'s, 'c>(&self, base: &'s Scope<'c>, bound: &'s mut Option<Scope<'c>>) -> &'s Scope<'c> {
+        match &self.binding {
+            None => base,
+            Some((name, value)) => {
+                let scope = bound.get_or_insert_with(|| base.clone());
+                scope.ctx.declare_var(*name, value.clone());
+                scope
+            }
+        }
+    }
 }
 
 /// `terraform { required_providers { aws = { source = "hashicorp/aws" } } }` → local name → full source address.
-fn required_providers(module: &Module, ctx: &Context<'_>) -> BTreeMap<String, String> {
+fn required_providers(module: &Module, scope: &Scope<'_>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for t in module.blocks("terraform") {
         for rp in t.block.body.get_blocks("required_providers") {
             for attr in rp.body.attributes() {
-                let source = match evaluate(&attr.value, ctx) {
+                let source = match evaluate(&attr.value, scope) {
                     Some(Value::Object(o)) => o.get("source").and_then(Value::as_str).map(str::to_owned),
                     _ => None,
                 };
@@ -1155,6 +1338,127 @@ resource "terraform_data" "t" {
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
         assert_eq!(attrs(&p, "aws_s3_bucket.logs"), json!({"bucket": "logs-prod"}));
         assert_eq!(p.resources[0].location(), Some(("main.tf.json", 4)));
+    }
+
+    #[test]
+    fn arithmetic_that_panics_in_hcl_rs_is_unknown_not_a_crash() {
+        let p = read(
+            "resource \"terraform_data\" \"t\" {\n  input  = 1 % 0\n  output = 9223372036854775807 + 1\n  triggers_replace = 7 % 3\n}\n",
+        );
+        let v = attrs(&p, "terraform_data.t");
+        assert!(v.get("input").is_none(), "{v}");
+        assert_eq!(v["triggers_replace"], 1);
+    }
+
+    #[test]
+    fn try_waits_for_locals_defined_later_and_for_values_day2_does_not_compute() {
+        let p = read(
+            r#"
+locals {
+  b = try(local.a, "fallback")
+  a = "real"
+  c = try(format("%x", 255), "none")
+}
+resource "terraform_data" "t" {
+  input  = local.b
+  output = local.c
+}
+"#,
+        );
+        assert_eq!(attrs(&p, "terraform_data.t"), json!({"input": "real"}), "`c` is unknown, not \"none\"");
+    }
+
+    #[test]
+    fn an_unknown_module_input_is_not_replaced_by_the_default_and_sensitive_outputs_stay_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("db")).unwrap();
+        std::fs::write(
+            dir.path().join("db/main.tf"),
+            r#"
+variable "encrypted" { default = false }
+variable "password" { default = "" }
+resource "aws_db_instance" "db" { storage_encrypted = var.encrypted }
+output "url" {
+  value     = "postgres://app:${var.password}@db"
+  sensitive = true
+}
+"#,
+        )
+        .unwrap();
+        let main = r#"
+module "db" {
+  source    = "./db"
+  encrypted = data.aws_kms_key.k.enabled
+  password  = "hunter2-hunter2"
+}
+resource "terraform_data" "uses" { input = module.db.url }
+"#;
+        let file = dir.path().join("main.tf");
+        std::fs::write(&file, main).unwrap();
+        let p = parse(main, file.to_str().unwrap(), "t", "test", &TerraformConfig::default());
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(attrs(&p, "module.db.aws_db_instance.db"), json!({}), "unknown, not the default `false`");
+        let url = attrs(&p, "terraform_data.uses")["input"].as_str().unwrap().to_owned();
+        assert!(!url.contains("hunter2"), "{url}");
+    }
+
+    #[test]
+    fn dynamic_blocks_over_sets_key_by_element_and_sensitive_iterators_are_masked() {
+        let p = read(
+            r#"
+variable "ports" { default = [443, 22] }
+variable "secrets" {
+  default   = { a = "s3cr3t-value" }
+  sensitive = true
+}
+resource "aws_security_group" "g" {
+  dynamic "ingress" {
+    for_each = toset(var.ports)
+    content { from_port = ingress.key }
+  }
+  dynamic "env" {
+    for_each = var.secrets
+    content { value = env.value }
+  }
+}
+"#,
+        );
+        let v = attrs(&p, "aws_security_group.g");
+        assert_eq!(v["ingress"], json!([{"from_port": 22}, {"from_port": 443}]));
+        assert!(!v["env"][0]["value"].as_str().unwrap().contains("s3cr3t"), "{v}");
+    }
+
+    #[test]
+    fn override_files_and_symbolic_links_are_noted_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.tfvars"), "password = \"from-elsewhere\"\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.tfvars"), dir.path().join("terraform.tfvars")).unwrap();
+        std::fs::write(
+            dir.path().join("main.tf"),
+            "variable \"password\" {}\nresource \"terraform_data\" \"t\" { input = var.password }\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("main_override.tf"), "resource \"terraform_data\" \"t\" { input = 1 }\n")
+            .unwrap();
+        let files = vec![dir.path().join("main.tf"), dir.path().join("main_override.tf")];
+        let p = read_files(&files, &TerraformConfig::default(), "test", &|_| "t".to_owned());
+        assert_eq!(attrs(&p, "terraform_data.t"), json!({}));
+        assert_eq!(p.resources.len(), 1);
+        let notes: Vec<&str> =
+            p.diagnostics.iter().filter(|d| d.kind == DiagnosticKind::NotRead).map(|d| d.message.as_str()).collect();
+        assert_eq!(notes.len(), 2, "{:?}", p.diagnostics);
+        assert!(notes.iter().any(|n| n.contains("symbolic link")) && notes.iter().any(|n| n.contains("override")));
+    }
+
+    #[test]
+    fn a_root_that_expands_too_far_is_cut_with_a_limit() {
+        let text: String =
+            (0..3).map(|i| format!("resource \"terraform_data\" \"r{i}\" {{\n  count = 9000\n}}\n")).collect();
+        let p = read(&text);
+        assert_eq!(p.resources.len(), 18_000);
+        assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Limit);
     }
 
     #[test]

@@ -16,6 +16,10 @@ const MAX_STRING: usize = 1 << 20;
 
 type Result = std::result::Result<Value, String>;
 
+/// How an error starts when the function could give a value but day2 does not compute it: such a value is unknown,
+/// and `try` must not fall back on it.
+pub(super) const NOT_EVALUATED: &str = "not evaluated by day2";
+
 /// Declares every function of this module in `ctx`.
 pub(super) fn declare(ctx: &mut Context<'_>) {
     let any = || ParamType::Any;
@@ -138,7 +142,9 @@ fn number(value: f64) -> Value {
 fn as_f64(v: &Value) -> std::result::Result<f64, String> {
     match v {
         Value::Number(n) => n.as_f64().ok_or_else(|| "not a number".into()),
-        Value::String(s) => s.trim().parse().map_err(|_| format!("`{s}` is not a number")),
+        Value::String(s) => {
+            s.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| format!("`{s}` is not a number"))
+        }
         other => Err(format!("{other} is not a number")),
     }
 }
@@ -168,7 +174,7 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        start = !c.is_alphanumeric();
+        start = c.is_whitespace();
     }
     out
 }
@@ -199,12 +205,16 @@ fn join(args: FuncArgs) -> Result {
 fn replace(args: FuncArgs) -> Result {
     let (s, from, to) = (str_arg(&args, 0)?, str_arg(&args, 1)?, str_arg(&args, 2)?);
     if from.len() > 1 && from.starts_with('/') && from.ends_with('/') {
-        return Err("regular-expression replace is not evaluated".into());
+        return Err(format!("{NOT_EVALUATED}: regular-expression replace"));
     }
     if from.is_empty() {
         return Ok(Value::String(s));
     }
-    bounded(s.replace(&from, &to))
+    let grown = s.matches(from.as_str()).count().saturating_mul(to.len());
+    if s.len().saturating_add(grown) > MAX_STRING {
+        return Err(format!("replace: result longer than {MAX_STRING} bytes"));
+    }
+    Ok(Value::String(s.replace(&from, &to)))
 }
 
 fn substr(args: FuncArgs) -> Result {
@@ -263,16 +273,23 @@ fn format_with(spec: &str, args: &[&Value]) -> std::result::Result<String, Strin
             },
             'd' => format!("{}", as_f64(value)? as i64),
             'f' => format!("{:.*}", precision.unwrap_or(6), as_f64(value)?),
-            other => return Err(format!("format: verb %{other} is not evaluated")),
+            other => return Err(format!("{NOT_EVALUATED}: format verb %{other}")),
         };
         let pad = width.unwrap_or(0).saturating_sub(text.chars().count());
         if flags.starts_with('-') {
             out.push_str(&text);
             out.extend(std::iter::repeat_n(' ', pad));
         } else {
-            let fill = if flags.starts_with('0') && verb == 'd' { '0' } else { ' ' };
-            out.extend(std::iter::repeat_n(fill, pad));
-            out.push_str(&text);
+            if flags.starts_with('0') && verb == 'd' {
+                // Zeros go after the sign: `%05d` of -5 is `-0005`.
+                let (sign, digits) = text.split_at(usize::from(text.starts_with('-')));
+                out.push_str(sign);
+                out.extend(std::iter::repeat_n('0', pad));
+                out.push_str(digits);
+            } else {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(&text);
+            }
         }
     }
     Ok(out)
@@ -294,7 +311,10 @@ fn formatlist(args: FuncArgs) -> Result {
     let rest: Vec<&Value> = args.iter().skip(1).collect();
     let n = rest.iter().filter_map(|v| v.as_array().map(Vec::len)).max().unwrap_or(1);
     let mut out = Vec::with_capacity(n);
-    for i in 0..n.min(MAX_ELEMENTS) {
+    if n > MAX_ELEMENTS {
+        return Err(format!("formatlist: more than {MAX_ELEMENTS} elements"));
+    }
+    for i in 0..n {
         let row: Vec<&Value> = rest
             .iter()
             .map(|v| match v {
@@ -303,6 +323,9 @@ fn formatlist(args: FuncArgs) -> Result {
             })
             .collect::<std::result::Result<_, _>>()?;
         out.push(Value::String(format_with(&spec, &row)?));
+    }
+    if out.iter().map(|v| v.as_str().map_or(0, str::len)).sum::<usize>() > MAX_STRING {
+        return Err(format!("formatlist: results longer than {MAX_STRING} bytes"));
     }
     Ok(Value::Array(out))
 }
@@ -340,6 +363,7 @@ fn merge(args: FuncArgs) -> Result {
             other => return Err(format!("merge: {other} is not a map")),
         }
     }
+    out.sort_keys();
     Ok(Value::Object(out))
 }
 
@@ -469,16 +493,21 @@ fn range(args: FuncArgs) -> Result {
         [start, end, step] => (*start, *end, *step),
         _ => return Err("range takes one to three numbers".into()),
     };
-    if step == 0.0 || (end - start) / step > MAX_ELEMENTS as f64 {
-        return Err(format!("range: more than {MAX_ELEMENTS} elements, or a zero step"));
+    if step == 0.0 || (end - start) * step < 0.0 {
+        return if step == 0.0 && start != end { Err("range: zero step".into()) } else { Ok(Value::Array(Vec::new())) };
     }
-    let mut out = Vec::new();
-    let mut v = start;
-    while (step > 0.0 && v < end) || (step < 0.0 && v > end) {
-        out.push(number(v));
-        v += step;
+    // Counted first, each element from the start: repeated addition loses precision and may never reach `end`.
+    let count = ((end - start) / step).ceil();
+    if !count.is_finite() || count > MAX_ELEMENTS as f64 {
+        return Err(format!("range: more than {MAX_ELEMENTS} elements"));
     }
-    Ok(Value::Array(out))
+    let count = count as usize;
+    if start.fract() == 0.0 && step.fract() == 0.0 && start.abs() < 9.2e18 && end.abs() < 9.2e18 {
+        let (start, step) = (start as i64, step as i64);
+        let values = (0..count as i64).map(|i| start.checked_add(i.checked_mul(step)?).map(Value::from));
+        return values.collect::<Option<Vec<_>>>().map(Value::Array).ok_or_else(|| "range: overflow".into());
+    }
+    Ok(Value::Array((0..count).map(|i| number(start + i as f64 * step)).collect()))
 }
 
 fn zipmap(args: FuncArgs) -> Result {
@@ -578,7 +607,7 @@ fn parseint(args: FuncArgs) -> Result {
     let (s, base) = (str_arg(&args, 0)?, int_arg(&args, 1)?);
     let base = u32::try_from(base).ok().filter(|b| (2..=62).contains(b)).ok_or("parseint: base must be 2–62")?;
     if base > 36 {
-        return Err("parseint: bases above 36 are not evaluated".into());
+        return Err(format!("{NOT_EVALUATED}: parseint with a base above 36"));
     }
     i64::from_str_radix(&s, base).map(Value::from).map_err(|e| format!("parseint: {e}"))
 }
@@ -586,7 +615,9 @@ fn parseint(args: FuncArgs) -> Result {
 /// Terraform's `jsonencode`: keys in lexical order, no spaces.
 fn jsonencode(args: FuncArgs) -> Result {
     let json = serde_json::to_value(arg(&args, 0)?).map_err(|e| e.to_string())?;
-    bounded(sorted(json).to_string())
+    // Go's encoder, which Terraform uses, escapes HTML-significant characters.
+    let text = sorted(json).to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    bounded(text)
 }
 
 fn sorted(v: serde_json::Value) -> serde_json::Value {
@@ -633,6 +664,7 @@ fn urlencode(s: &str) -> String {
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -677,10 +709,7 @@ fn toset(args: FuncArgs) -> Result {
         Value::Null => return Ok(Value::Null),
         other => return Err(format!("toset: {other} is not a list")),
     };
-    if items.iter().all(|v| matches!(v, Value::String(_))) {
-        items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-    }
-    items.dedup();
+    sort_set(&mut items);
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for v in items {
         if !out.contains(&v) {
@@ -688,6 +717,20 @@ fn toset(args: FuncArgs) -> Result {
         }
     }
     Ok(Value::Array(out))
+}
+
+/// Terraform's order of a set of strings (lexical) or of numbers (numeric); a mixed set becomes strings.
+pub(super) fn sort_set(items: &mut [Value]) {
+    if items.iter().all(|v| matches!(v, Value::Number(_))) {
+        items.sort_by(|a, b| as_f64(a).unwrap_or(0.0).total_cmp(&as_f64(b).unwrap_or(0.0)));
+    } else if items.iter().all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {
+        for v in items.iter_mut() {
+            if let Ok(s) = plain(v) {
+                *v = Value::String(s);
+            }
+        }
+        items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
 }
 
 fn tomap(args: FuncArgs) -> Result {
@@ -717,7 +760,7 @@ mod tests {
     fn functions_give_terraform_s_answers() {
         let cases: &[(&str, serde_json::Value)] = &[
             (r#"lower("ABC")"#, "abc".into()),
-            (r#"title("hello world-x")"#, "Hello World-X".into()),
+            (r#"title("hello world-x_y")"#, "Hello World-x_y".into()),
             (r#"format("%s-%03d", "web", 7)"#, "web-007".into()),
             (r#"format("%-5s|", "ab")"#, "ab   |".into()),
             (r#"formatlist("%s.example.com", ["a", "b"])"#, serde_json::json!(["a.example.com", "b.example.com"])),
@@ -733,6 +776,24 @@ mod tests {
             (r#"values({b = 1, a = 2})"#, serde_json::json!([2, 1])),
             (r#"flatten([["a"], ["b", ["c"]]])"#, serde_json::json!(["a", "b", "c"])),
             (r#"toset(["b", "a", "b"])"#, serde_json::json!(["a", "b"])),
+            ("toset([3, 1, 2, 1])", serde_json::json!([1, 2, 3])),
+            (r#"toset(["b", 1])"#, serde_json::json!(["1", "b"])),
+            (
+                "range(9007199254740992, 9007199254741000)",
+                serde_json::json!([
+                    9007199254740992i64,
+                    9007199254740993i64,
+                    9007199254740994i64,
+                    9007199254740995i64,
+                    9007199254740996i64,
+                    9007199254740997i64,
+                    9007199254740998i64,
+                    9007199254740999i64
+                ]),
+            ),
+            (r#"format("%05d", -5)"#, "-0005".into()),
+            (r#"jsonencode("<&>")"#, r#""\u003c\u0026\u003e""#.into()),
+            (r#"merge({b = 1}, {a = 2})"#, serde_json::json!({"a": 2, "b": 1})),
             (r#"range(3)"#, serde_json::json!([0, 1, 2])),
             (r#"range(1, 7, 2)"#, serde_json::json!([1, 3, 5])),
             (r#"zipmap(["a", "b"], [1, 2])"#, serde_json::json!({"a": 1, "b": 2})),
@@ -741,7 +802,7 @@ mod tests {
             (r#"jsonencode({b = [1, true], a = "x"})"#, r#"{"a":"x","b":[1,true]}"#.into()),
             (r#"jsondecode("{\"a\": [1]}")"#, serde_json::json!({"a": [1]})),
             (r#"base64encode("hello")"#, "aGVsbG8=".into()),
-            (r#"urlencode("a b/c")"#, "a%20b%2Fc".into()),
+            (r#"urlencode("a b/c")"#, "a+b%2Fc".into()),
             (r#"one([])"#, serde_json::Value::Null),
             (r#"alltrue([true, "true"])"#, true.into()),
             (r#"transpose({a = ["1", "2"], b = ["2"]})"#, serde_json::json!({"1": ["a"], "2": ["a", "b"]})),

@@ -22,7 +22,7 @@ pub(super) fn rewrite(text: &str) -> Result<Rewritten, (Option<u32>, String)> {
     let doc: Value =
         day2_input::json::from_str(text).map_err(|e| (u32::try_from(e.line()).ok(), format!("invalid JSON: {e}")))?;
     let Value::Object(top) = doc else { return Err((Some(1), "a `.tf.json` file must hold a JSON object".into())) };
-    let mut w = Writer { out: String::new(), lines: Vec::new(), json: text, cursor: 0, current: 1 };
+    let mut w = Writer { out: String::new(), lines: Vec::new(), json: text, cursor: 0, current: 1, counted: 0 };
     for (key, value) in &top {
         match key.as_str() {
             "resource" | "data" => {
@@ -79,6 +79,8 @@ struct Writer<'a> {
     cursor: usize,
     /// JSON line of the block being written.
     current: u32,
+    /// Byte offset up to which newlines are counted into `current`.
+    counted: usize,
 }
 
 impl Writer<'_> {
@@ -92,8 +94,10 @@ impl Writer<'_> {
                 self.cursor += at + 1;
             }
         }
-        let before = self.json.get(..self.cursor).unwrap_or_default();
-        self.current = 1 + before.matches('\n').count() as u32;
+        // Lines counted from where the last seek ended: keys come in document order, so each byte is counted once.
+        let newly = self.json.get(self.counted..self.cursor).unwrap_or_default();
+        self.current += newly.matches('\n').count() as u32;
+        self.counted = self.cursor.max(self.counted);
     }
 
     fn line(&mut self, text: &str) {

@@ -13,12 +13,13 @@ mod functions;
 mod json_syntax;
 mod types;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use day2_model::redact;
 use day2_model::{
-    Change, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource, ResourceId, Snapshot,
+    Change, DeclaredAttributes, Diagnostic, DiagnosticKind, Origin, Provider, Relation, RelationKind, Resource,
+    ResourceId, Snapshot,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -87,7 +88,7 @@ pub fn collect(config: &TerraformConfig) -> Snapshot {
         config.name.clone().or_else(|| scopes.get(key).cloned()).unwrap_or_else(|| "terraform".to_owned())
     };
     if !configuration.is_empty() {
-        let parsed = configuration::read(&configuration, config, &source, &scope_of);
+        let parsed = configuration::read_files(&configuration, config, &source, &scope_of);
         snap.resources.extend(parsed.resources);
         snap.relations.extend(parsed.relations);
         snap.diagnostics.extend(parsed.diagnostics);
@@ -139,6 +140,20 @@ fn inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<Diagnostic>) {
                 .map(|(path, why)| Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why)),
         );
     }
+    // A state file beside the configuration it records describes the same resources twice: the configuration is
+    // read, the state only from a source of its own.
+    let configured: BTreeSet<PathBuf> =
+        configuration.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+    documents.retain(|d| {
+        let beside =
+            d.extension().is_some_and(|e| e == "tfstate") && d.parent().is_some_and(|p| configured.contains(p));
+        if beside {
+            let why = "a state file beside the configuration it records: the configuration is read; give the state \
+                       file a source of its own to read it too";
+            notes.push(Diagnostic::new(DiagnosticKind::NotRead, d.display().to_string(), None, why));
+        }
+        !beside
+    });
     (documents, configuration, notes)
 }
 
@@ -161,7 +176,15 @@ fn default_scopes(paths: &[PathBuf]) -> Vec<String> {
             if let Some(last) = parts.last_mut() {
                 let stem =
                     last.trim_end_matches(".json").trim_end_matches(".tfstate").trim_end_matches(".tfplan").to_owned();
-                let stem = if stem == "." { "root".to_owned() } else { stem };
+                // `.` is named after the folder it is (`day2 check .` in `infra/` gives scope `infra`).
+                let stem = if stem == "." {
+                    std::fs::canonicalize(p)
+                        .ok()
+                        .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .unwrap_or_else(|| "root".to_owned())
+                } else {
+                    stem
+                };
                 *last = if p.as_os_str() == "-" { "stdin".to_owned() } else { stem };
             }
             parts
@@ -314,6 +337,7 @@ impl Reader<'_> {
                 self.change(rc, drift);
             }
         }
+        self.mark_unknown(doc);
         self.resolve(deps, RelationKind::DependsOn);
         if let Some(root) = doc.get("configuration").and_then(|c| c.get("root_module")) {
             let mut refs = Vec::new();
@@ -377,6 +401,30 @@ impl Reader<'_> {
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default();
         self.out.changes.push(Change { id: self.id(kind, address), actions, before, after, drift });
+    }
+
+    /// A plan's `after_unknown` trees mark the attributes known only after apply; the resources of those
+    /// addresses keep them, so checks do not read their absence from the planned values as "not set".
+    fn mark_unknown(&mut self, doc: &Value) {
+        let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
+        for rc in doc.get("resource_changes").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(address), Some(tree)) =
+                (rc.get("address").and_then(Value::as_str), rc.pointer("/change/after_unknown"))
+            else {
+                continue;
+            };
+            let mut pointers = Vec::new();
+            true_leaves(tree, String::new(), &mut pointers);
+            if !pointers.is_empty() {
+                unknown.insert(address, pointers);
+            }
+        }
+        for r in &mut self.out.resources {
+            if let (Some(pointers), Origin::Declared { attributes, .. }) = (unknown.get(r.name.as_str()), &mut r.origin)
+            {
+                attributes.unknown.extend(pointers.iter().cloned());
+            }
+        }
     }
 
     /// Walks `configuration.root_module` and its `module_calls`, collecting references and `depends_on` by config address.
@@ -452,7 +500,7 @@ impl Reader<'_> {
             provider,
             file: self.file,
             line: line.unwrap_or(1),
-            attribute_lines: BTreeMap::new(),
+            attributes: DeclaredAttributes::default(),
         };
         let id = declared_resource(&mut self.out.resources, declared, attrs);
         self.by_config_address.entry(config_address(address)).or_default().push(id.clone());
@@ -473,8 +521,8 @@ struct Declared<'a> {
     provider: &'a str,
     file: &'a str,
     line: u32,
-    /// Lines of attributes by JSON pointer (configuration only).
-    attribute_lines: BTreeMap<String, u32>,
+    /// Attribute lines (configuration) and attributes known only after apply.
+    attributes: DeclaredAttributes,
 }
 
 /// Adds a resource instance to `resources` and returns its id. Credential-named attributes Terraform did not mark
@@ -499,11 +547,23 @@ fn declared_resource(resources: &mut Vec<Resource>, at: Declared<'_>, mut attrs:
             line: at.line,
             template: None,
             module: at.module.map(str::to_owned),
-            attribute_lines: at.attribute_lines,
+            attributes: at.attributes,
         },
         source: at.source.to_owned(),
     });
     id
+}
+
+/// JSON pointers of the `true` leaves of an `after_unknown` tree.
+fn true_leaves(tree: &Value, at: String, out: &mut Vec<String>) {
+    match tree {
+        Value::Bool(true) => out.push(at),
+        Value::Object(m) => {
+            m.iter().for_each(|(k, v)| true_leaves(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out))
+        }
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| true_leaves(v, format!("{at}/{i}"), out)),
+        _ => {}
+    }
 }
 
 /// `provider["registry.terraform.io/hashicorp/aws"].east` → `registry.terraform.io/hashicorp/aws`.
@@ -775,6 +835,27 @@ impl crate::source::Source for TerraformConfig {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_plan_s_after_unknown_marks_attributes_known_only_after_apply() {
+        let plan = json!({
+            "format_version": "1.2",
+            "planned_values": {"root_module": {"resources": [
+                {"address": "aws_db_instance.db", "mode": "managed", "type": "aws_db_instance", "name": "db",
+                 "values": {"engine": "postgres"}}
+            ]}},
+            "resource_changes": [
+                {"address": "aws_db_instance.db", "mode": "managed", "type": "aws_db_instance", "name": "db",
+                 "change": {"actions": ["create"], "before": null, "after": {"engine": "postgres"},
+                            "after_unknown": {"storage_encrypted": true, "tags": {"a/b": true}, "id": false}}}
+            ]
+        });
+        let p = parse(&plan.to_string(), "plan.json", "s", "src", &Limits::default());
+        let db = &p.resources[0];
+        assert!(db.unknown_at("/storage_encrypted"));
+        assert!(db.unknown_at("/tags/a~1b"));
+        assert!(!db.unknown_at("/id") && !db.unknown_at("/engine") && !db.unknown_at("/storage"));
+    }
 
     #[test]
     fn files_of_the_same_name_get_distinct_scopes() {

@@ -90,9 +90,7 @@ impl Type {
             (Type::List(t), Value::Array(items)) => Value::Array(items.into_iter().map(|v| t.convert(v)).collect()),
             (Type::Set(t), Value::Array(items)) => {
                 let mut items: Vec<Value> = items.into_iter().map(|v| t.convert(v)).collect();
-                if items.iter().all(|v| matches!(v, Value::String(_))) {
-                    items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-                }
+                super::functions::sort_set(&mut items);
                 let mut out: Vec<Value> = Vec::with_capacity(items.len());
                 for v in items {
                     if !out.contains(&v) {
