@@ -274,6 +274,23 @@ mod tests {
     }
 
     #[test]
+    fn quoted_scalars_continued_at_the_parent_s_indentation_parse_as_kubernetes_reads_them() {
+        // CRDs and Helm charts in the wild (`description: "When set, defaults⏎  to false."`); go-yaml accepts it.
+        for text in [
+            "data:\n  description: \"When set, defaults\n  to false.\"\n",
+            "metadata:\n  annotations:\n    description: 'When set, defaults\n    to false.'\n",
+        ] {
+            let mut diagnostics = Vec::new();
+            let docs = documents(text, "f.yaml", &Limits::default(), &mut diagnostics);
+            assert!(diagnostics.is_empty(), "{text}: {diagnostics:?}");
+            let value = &docs[0].0;
+            let found =
+                value.pointer("/data/description").or_else(|| value.pointer("/metadata/annotations/description"));
+            assert_eq!(found, Some(&serde_json::json!("When set, defaults to false.")), "{text}");
+        }
+    }
+
+    #[test]
     fn file_modes_are_octal_as_kubernetes_reads_them() {
         let (docs, _) = read("defaultMode: 0644\n", &Limits::default());
         assert_eq!(docs[0].0["defaultMode"], 420);

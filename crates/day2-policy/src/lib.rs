@@ -16,6 +16,7 @@ pub mod compliance;
 pub mod conftest;
 pub mod gatekeeper;
 pub mod rego;
+mod rego_syntax;
 pub mod suite;
 pub mod unit;
 

@@ -97,11 +97,13 @@ pub fn add_module(
             ),
         ));
     }
+    // What OPA reads differently from regorus is rewritten first, on the same lines.
+    let text = crate::rego_syntax::as_opa_reads(text);
     // The module's name carries its placement, so run-time errors can be traced to the enclosing file's line too.
     let name = format!("{}{MARK}{}", at.file, at.first_line);
     let mut attempt = |v0: bool| {
         engine.set_rego_v0(v0);
-        engine.add_policy(name.clone(), text.to_owned())
+        engine.add_policy(name.clone(), text.clone().into_owned())
     };
     let result = match version {
         RegoVersion::V0 => attempt(true),
