@@ -289,3 +289,33 @@ fn hcl_expr(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// A ClusterRole granting `*` verbs on `*` resources in `*` API groups grants everything every RBAC check looks for:
+/// each of them must see it ([L] 5: a compliance control passed because its checks ignored wildcards).
+#[test]
+fn a_wildcard_cluster_role_fails_every_check_of_what_a_role_grants() {
+    let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: everything\nrules:\n  - apiGroups: [\"*\"]\n    resources: [\"*\"]\n    verbs: [\"*\"]\n";
+    let p = manifests::parse(text, "wildcard.yaml", "fixture", &manifests::ManifestsConfig::default());
+    let (mut inv, _) =
+        Inventory::from_snapshots(vec![Snapshot { resources: p.resources, complete: true, ..Snapshot::default() }]);
+    link::link(&mut inv, &OwnerKeys::default());
+    let fired: Vec<&str> = checks::all()
+        .filter(|c| c.id.starts_with("K8S-RBAC-"))
+        .filter(|c| !run(c, &inv).is_empty())
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            "K8S-RBAC-001",
+            "K8S-RBAC-003",
+            "K8S-RBAC-004",
+            "K8S-RBAC-005",
+            "K8S-RBAC-010",
+            "K8S-RBAC-013",
+            "K8S-RBAC-014",
+            "K8S-RBAC-015",
+            "K8S-RBAC-016"
+        ]
+    );
+}

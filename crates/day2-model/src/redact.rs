@@ -370,14 +370,28 @@ pub fn secret_name(name: &str) -> bool {
         n.push(if c == '-' || c == '.' { '_' } else { c.to_ascii_uppercase() });
     }
     let n = format!("_{n}");
-    n != "_PWD" && SECRET_WORDS.iter().any(|w| n.contains(w)) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
+    n != "_PWD" && has_secret_word(&n) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+/// Does `name` (upper case, `_`-separated, with a leading `_`) hold one of [`SECRET_WORDS`] as a whole word, or at
+/// the end of a word (`DBPASSWORD`, `GITHUBTOKEN`)? A word that only starts with one is another word
+/// (`TOKENREF_STRICT_MODE`, `SECRETARY`).
+fn has_secret_word(name: &str) -> bool {
+    SECRET_WORDS.iter().any(|w| {
+        let w = w.trim_start_matches('_');
+        name.match_indices(w).any(|(at, _)| {
+            let after = name.get(at + w.len()..).unwrap_or_default();
+            after.is_empty() || after.starts_with('_')
+        })
+    })
 }
 
 /// Switch values such as `ALLOW_EMPTY_PASSWORD=no`: settings about a credential, not credentials.
 const FLAG_WORDS: &[&str] =
     &["true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", "0", "1"];
 
-/// A value that is written out (not empty, not a flag, not an env/template reference, not a file path).
+/// A value that is written out (not empty, not a flag, not an env/template reference, not a file path, not a
+/// placeholder for the real value).
 pub fn is_literal(value: &str) -> bool {
     let v = value.trim();
     !v.is_empty()
@@ -386,6 +400,20 @@ pub fn is_literal(value: &str) -> bool {
         && !v.starts_with("arn:")
         && !v.starts_with("{{")
         && !v.starts_with('/')
+        && !is_placeholder(v)
+}
+
+/// `<your-api-key>`, `YOUR_TOKEN_HERE`, `xxxxxxxx`, `REPLACE_ME`, `%API_KEY%`: text that stands where a credential
+/// goes, in examples and templates.
+fn is_placeholder(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    (v.starts_with('<') && v.ends_with('>'))
+        || (v.starts_with('%') && v.ends_with('%') && v.len() > 2)
+        || (v.len() >= 3 && v.chars().all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '-' | '_')))
+        || lower.starts_with("your_")
+        || lower.starts_with("your-")
+        || ["replace_me", "replace-me", "replaceme", "placeholder", "todo", "tbd", "<redacted>"]
+            .contains(&lower.as_str())
 }
 
 /// A URL with a password in its user info (`postgres://app:s3cret@db:5432/orders`).
@@ -449,6 +477,22 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn secret_words_are_whole_words_and_placeholders_are_not_credentials() {
+        for name in ["FOO_TOKENREF_STRICT_MODE", "SECRETARY", "tokenizer"] {
+            assert!(!secret_name(name), "{name}");
+        }
+        for name in ["DBPASSWORD", "GITHUB_TOKEN", "githubToken", "STRIPE_API_KEY", "X_API_KEY_VAL", "apiKey"] {
+            assert!(secret_name(name), "{name}");
+        }
+        for value in ["<your-api-key>", "YOUR_API_KEY_HERE", "xxxxxxxx", "********", "REPLACE_ME", "%API_KEY%"] {
+            assert!(!is_literal(value), "{value}");
+        }
+        for value in ["hunter2-hunter2", "s3cr3t", "changeme"] {
+            assert!(is_literal(value), "{value}");
+        }
+    }
 
     #[test]
     fn credentials_in_every_shape_become_tokens() {

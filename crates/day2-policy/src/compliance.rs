@@ -172,8 +172,10 @@ pub fn controls_for(rule_id: &str) -> Vec<ControlRef> {
 pub enum ControlStatus {
     /// An active finding of a mapped rule.
     Fail,
-    /// Mapped rules ran on matching resources and found nothing active.
+    /// Every mapped rule ran on matching resources and found nothing active.
     Pass,
+    /// Some mapped rules ran and found nothing, others saw no resource to check: not enough to pass.
+    Partial,
     /// No mapped rule ran on a matching resource, or no automated rule maps to the control.
     NotApplicable,
 }
@@ -184,6 +186,7 @@ impl ControlStatus {
         match self {
             ControlStatus::Fail => "fail",
             ControlStatus::Pass => "pass",
+            ControlStatus::Partial => "partial",
             ControlStatus::NotApplicable => "not applicable",
         }
     }
@@ -234,6 +237,9 @@ pub struct ComplianceSummary {
     pub pass: usize,
     /// Controls failed.
     pub fail: usize,
+    /// Controls some of whose rules saw nothing to check.
+    #[serde(default)]
+    pub partial: usize,
     /// Controls not applicable.
     pub not_applicable: usize,
 }
@@ -281,6 +287,7 @@ pub fn report(framework: &Framework, run: &RunFacts<'_>) -> ComplianceReport {
             match result.status {
                 ControlStatus::Pass => summary.pass += 1,
                 ControlStatus::Fail => summary.fail += 1,
+                ControlStatus::Partial => summary.partial += 1,
                 ControlStatus::NotApplicable => summary.not_applicable += 1,
             }
             result
@@ -327,8 +334,19 @@ fn control_result(framework: &str, control: &Control, run: &RunFacts<'_>) -> Con
             ControlStatus::Fail,
             format!("{} active finding(s) from {} rule(s)", evidence.len(), distinct_rules(&evidence)),
         )
+    } else if !evaluated.is_empty() && not_applicable.is_empty() {
+        (ControlStatus::Pass, format!("all {} mapped rule(s) evaluated, no active finding", evaluated.len()))
     } else if !evaluated.is_empty() {
-        (ControlStatus::Pass, format!("{} rule(s) evaluated, no active finding", evaluated.len()))
+        // A control passes only on what its rules could see: one that checked nothing proves nothing.
+        (
+            ControlStatus::Partial,
+            format!(
+                "{} mapped rule(s) evaluated without a finding; {} saw no resource to check ({})",
+                evaluated.len(),
+                not_applicable.len(),
+                not_applicable.join(", ")
+            ),
+        )
     } else if rules.is_empty() {
         (ControlStatus::NotApplicable, "no automated rule maps to this control; collect other evidence".to_owned())
     } else {
@@ -397,6 +415,32 @@ mod tests {
             "{ids:?}"
         );
         assert!(controls_for("main.deny").is_empty());
+    }
+
+    #[test]
+    fn a_control_passes_only_when_every_mapped_rule_saw_something_to_check() {
+        let control = |checks: &[&str]| Control {
+            id: "c".into(),
+            title: "c".into(),
+            description: None,
+            checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+            defined_in: None,
+        };
+        let rules_run = vec!["A".to_owned(), "B".to_owned()];
+        let applicable: BTreeSet<String> = ["A".to_owned()].into();
+        let run = RunFacts {
+            started_at: Utc::now(),
+            findings: &[],
+            rules_run: &rules_run,
+            applicable: &applicable,
+            builtin: &[],
+        };
+        let partial = control_result("f", &control(&["A", "B"]), &run);
+        assert_eq!(partial.status, ControlStatus::Partial);
+        assert!(partial.reason.contains("saw no resource to check (B)"), "{}", partial.reason);
+        let pass = control_result("f", &control(&["A"]), &run);
+        assert_eq!((pass.status, pass.rules_evaluated), (ControlStatus::Pass, vec!["A".to_owned()]));
+        assert_eq!(control_result("f", &control(&["B"]), &run).status, ControlStatus::NotApplicable);
     }
 
     #[test]

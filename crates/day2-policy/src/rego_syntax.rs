@@ -77,12 +77,13 @@ fn scan(text: &str) -> Vec<(usize, String)> {
             _ => {}
         }
         let in_body = stack.last().is_some_and(|o| o.body);
-        if c == '(' && in_body && newline_after_last {
-            if let Some((prev, end)) = last
-                && (prev.is_alphanumeric() || matches!(prev, '_' | ']' | ')' | '"' | '`'))
-            {
-                insertions.push((end, ";".to_owned()));
-            }
+        if c == '('
+            && in_body
+            && newline_after_last
+            && let Some((prev, end)) = last
+            && (prev.is_alphanumeric() || matches!(prev, '_' | ']' | ')' | '"' | '`'))
+        {
+            insertions.push((end, ";".to_owned()));
         }
         match c {
             '{' if stack.is_empty() => {
@@ -102,10 +103,10 @@ fn scan(text: &str) -> Vec<(usize, String)> {
                 stack.push(Open { bracket: '{', body });
             }
             '(' | '[' | '{' => stack.push(Open { bracket: c, body: false }),
-            ')' | ']' | '}' => {
-                if stack.last().is_some_and(|o| matches!((o.bracket, c), ('(', ')') | ('[', ']') | ('{', '}'))) {
-                    stack.pop();
-                }
+            ')' | ']' | '}'
+                if stack.last().is_some_and(|o| matches!((o.bracket, c), ('(', ')') | ('[', ']') | ('{', '}'))) =>
+            {
+                stack.pop();
             }
             _ => {}
         }

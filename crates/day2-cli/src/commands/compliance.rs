@@ -72,11 +72,12 @@ fn report(global: &Global, args: ComplianceArgs) -> Result<ExitCode> {
 
 fn summary_line(r: &ComplianceReport) -> String {
     format!(
-        "{}: {} controls — {} pass, {} fail, {} not applicable",
+        "{}: {} controls — {} pass, {} fail, {} partial, {} not applicable",
         r.title,
         r.controls.len(),
         r.summary.pass,
         r.summary.fail,
+        r.summary.partial,
         r.summary.not_applicable
     )
 }
@@ -97,6 +98,9 @@ fn table(r: &ComplianceReport) -> String {
         }
         if evidence.is_empty() {
             evidence.push(c.reason.clone());
+            if c.status == ControlStatus::Pass {
+                evidence.push(format!("decided by {}", c.rules_evaluated.join(", ")));
+            }
         }
         t.add_row([c.id.clone(), c.status.as_str().to_owned(), c.title.clone(), evidence.join("\n")]);
     }
@@ -147,6 +151,7 @@ fn html(r: &ComplianceReport) -> String {
         let class = match c.status {
             ControlStatus::Pass => "pass",
             ControlStatus::Fail => "fail",
+            ControlStatus::Partial => "partial",
             ControlStatus::NotApplicable => "na",
         };
         let evidence: String = c
@@ -172,7 +177,7 @@ fn html(r: &ComplianceReport) -> String {
         );
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}tr.fail td:nth-child(2){{color:#b00;font-weight:bold}}tr.pass td:nth-child(2){{color:#070}}tr.na td:nth-child(2){{color:#777}}</style></head>\n<body><h1>{title}</h1><p>{summary}</p><p>Generated {at} by day2 {version}.</p>\n<table><thead><tr><th>Control</th><th>Status</th><th>Title</th><th>Evidence</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}tr.fail td:nth-child(2){{color:#b00;font-weight:bold}}tr.pass td:nth-child(2){{color:#070}}tr.na td:nth-child(2){{color:#777}}tr.partial td:nth-child(2){{color:#a60}}</style></head>\n<body><h1>{title}</h1><p>{summary}</p><p>Generated {at} by day2 {version}.</p>\n<table><thead><tr><th>Control</th><th>Status</th><th>Title</th><th>Evidence</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>\n",
         title = escape(&r.title),
         summary = escape(&summary_line(r)),
         at = r.generated_at.to_rfc3339(),

@@ -245,6 +245,12 @@ impl DocContext<'_> {
             out.diagnostics.push(self.skipped(line, "document has no apiVersion/kind, so not a Kubernetes object"));
             return;
         };
+        if let Some(directive) = map.get("$patch").and_then(Value::as_str) {
+            // A Kustomize strategic-merge patch (`$patch: delete`) names an object of a base; it is not a second one.
+            let why = format!("a Kustomize patch (`$patch: {directive}`), not an object");
+            out.diagnostics.push(self.skipped(line, &why));
+            return;
+        }
         let (Some(api_version), Some(kind)) = (api_version.as_str(), kind.as_str()) else {
             out.diagnostics.push(self.schema(line, "fields `apiVersion` and `kind` must be strings"));
             return;
@@ -443,6 +449,16 @@ mod tests {
         );
         let lines: Vec<_> = p.resources.iter().map(|r| (r.name.clone(), r.location().unwrap().1)).collect();
         assert_eq!(lines, [("migrate-*@t.yaml:1".to_owned(), 1), ("migrate-*@t.yaml:4".to_owned(), 4)]);
+    }
+
+    #[test]
+    fn kustomize_delete_patches_are_skipped_not_duplicates() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\n---\n$patch: delete\napiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: shop}\n";
+        let p = parse(text, "f.yaml", "s", &ManifestsConfig::default());
+        assert_eq!(p.resources.len(), 1);
+        assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+        assert_eq!(p.diagnostics[0].kind, DiagnosticKind::Skipped);
+        assert!(p.diagnostics[0].message.contains("`$patch: delete`"), "{:?}", p.diagnostics);
     }
 
     #[test]

@@ -50,6 +50,19 @@ const EXPOSURE: &[(day2_model::Framework, &str)] =
     &[(Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)"), (Dora, "Art.9(4)(c)")];
 const ROUTING: &[(day2_model::Framework, &str)] = &[(Soc2, "A1.2"), (Nis2, "21(2)(c)"), (Dora, "Art.11")];
 
+/// Pod labels that controllers set on the pods they create, so no pod template carries them: a Service selecting one
+/// (a per-pod Service of a StatefulSet) selects pods no manifest shows.
+const CONTROLLER_LABELS: &[&str] = &["statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index"];
+
+/// Is `name` the name of a custom resource in the Service's namespace? Operators create the pods of their resources
+/// and label them with the resource's name (`prometheus: k8s` for the Prometheus `k8s`).
+fn names_a_custom_resource(i: &Input<'_>, name: &str) -> bool {
+    i.inventory.in_namespace(&i.resource.namespace).any(|r| {
+        let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        r.name == name && group.contains('.') && (!group.ends_with(".k8s.io") || group.ends_with(".x-k8s.io"))
+    })
+}
+
 pub(super) static CHECKS: &[Check] = &[
     Check {
         id: "K8S-NET-001",
@@ -283,6 +296,12 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             if i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Selects) {
+                return Vec::new();
+            }
+            if selector.is_some_and(|m| {
+                m.keys().any(|k| CONTROLLER_LABELS.contains(&k))
+                    || m.values().filter_map(Attr::as_str).any(|v| names_a_custom_resource(i, v))
+            }) {
                 return Vec::new();
             }
             vec![

@@ -11,6 +11,10 @@ use crate::checks::prelude::*;
 /// ClusterRoles every cluster bootstraps; binding to them is normal, so references to them never dangle.
 const BUILTIN_CLUSTER_ROLES: &[&str] = &["cluster-admin", "admin", "edit", "view"];
 
+/// Roles the control plane creates in `kube-system` (besides the `system:` ones), which add-ons bind to: metrics-server
+/// and every aggregated API server bind `extension-apiserver-authentication-reader`.
+const BUILTIN_KUBE_SYSTEM_ROLES: &[&str] = &["extension-apiserver-authentication-reader"];
+
 /// Groups that include unauthenticated users or every identity in the cluster.
 const BROAD_GROUPS: &[&str] = &["system:anonymous", "system:unauthenticated", "system:authenticated"];
 
@@ -121,6 +125,9 @@ pub(super) static CHECKS: &[Check] = &[
                     return None;
                 }
                 let verbs = strs(rule, "verbs");
+                if verbs.contains(&"*") {
+                    return Some("grants every verb (`*`), escalate, bind and impersonate among them".to_owned());
+                }
                 let bad: Vec<&str> =
                     ["escalate", "bind", "impersonate"].into_iter().filter(|v| verbs.contains(v)).collect();
                 (!bad.is_empty()).then(|| format!("grants the {} verb(s)", bad.join(", ")))
@@ -259,7 +266,11 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             };
             let found = match kind {
-                "Role" => find_named(i, &r.namespace, "Role", name).is_some(),
+                "Role" => {
+                    (r.namespace == "kube-system"
+                        && (BUILTIN_KUBE_SYSTEM_ROLES.contains(&name) || name.starts_with("system:")))
+                        || find_named(i, &r.namespace, "Role", name).is_some()
+                }
                 "ClusterRole" => {
                     BUILTIN_CLUSTER_ROLES.contains(&name)
                         || name.starts_with("system:")
@@ -479,16 +490,21 @@ fn strs<'a>(rule: &'a Attr, key: &str) -> Vec<&'a str> {
     items(rule.get(key)).filter_map(Attr::as_str).collect()
 }
 
-/// Does the rule grant one of `verbs` (or `*`) on one of `resources` in API `group` (or `*`)? Resources match by name or
-/// by a subresource wildcard (`pods/*`); a bare `*` resource is K8S-RBAC-001's business and does not count here.
+/// Does the rule grant one of `verbs` (or `*`) on one of `resources` in API `group` (or `*`)? Resources match by name,
+/// by `*` (every resource: a wildcard role grants what every specific check looks for, besides K8S-RBAC-001's own
+/// finding) and by subresource wildcards (`pods/*`, `*/scale`).
 fn grants(rule: &Attr, group: &str, resources: &[&str], verbs: &[&str]) -> bool {
     let groups = strs(rule, "apiGroups");
     let granted = strs(rule, "resources");
     (groups.contains(&group) || groups.contains(&"*"))
         && resources.iter().any(|want| {
-            granted
-                .iter()
-                .any(|g| g == want || g.strip_suffix('*').is_some_and(|p| p.ends_with('/') && want.starts_with(p)))
+            granted.iter().any(|g| {
+                // `*` is every resource, `*/scale` a subresource of every resource, `pods/*` every subresource.
+                *g == "*"
+                    || g == want
+                    || g.strip_prefix('*').is_some_and(|sub| sub.starts_with('/') && want.ends_with(sub))
+                    || g.strip_suffix('*').is_some_and(|p| p.ends_with('/') && want.starts_with(p))
+            })
         })
         && verbs_match(rule, verbs)
 }
