@@ -5,7 +5,8 @@
 //!   (strategy, protocol, clusterIP, dnsPolicy, …) and status; comparing only what the declaration says makes all of
 //!   them equal without a table of defaults per kind.
 //! - **Except where an addition is someone's edit**: labels, annotations, ConfigMap data, and the entries of lists
-//!   keyed by name (containers, env, ports, volumes, …). An env var added by `kubectl set env` is drift.
+//!   the API server merges by key (containers, env and volumes by name, ports by number and protocol, …: its
+//!   `x-kubernetes-list-map-keys`). An env var added by `kubectl set env` is drift.
 //! - Server-populated metadata (uid, resourceVersion, managedFields, timestamps, well-known annotations) is ignored.
 //! - Quantities compare by value (`1000m` = `1`, `1Gi` = `1024Mi`); numbers by value (`1` = `1.0`).
 
@@ -132,18 +133,37 @@ fn exact_map(path: &str) -> bool {
     matches!(last_segment(path), "labels" | "annotations") || path == "/data" || path == "/stringData"
 }
 
-/// The key that identifies an entry of a list at `path`, as Kubernetes' strategic merge patch keys them.
-fn list_key(path: &str) -> Option<&'static [&'static str]> {
+/// The keys that identify an entry of a list at `path`, as the API server merges them (the OpenAPI
+/// `x-kubernetes-list-map-keys`): each alternative is a composite key, the first whose leading key the entry has.
+/// Ports are keyed by number **and** protocol, so `53/TCP` and `53/UDP` are two entries.
+fn list_key(path: &str) -> Option<&'static [&'static [&'static str]]> {
     Some(match last_segment(path) {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => &["name"],
-        "volumeMounts" | "volumeDevices" => &["mountPath"],
-        "ports" => &["name", "containerPort", "port"],
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => &[&["name"]],
+        "volumeMounts" => &[&["mountPath"]],
+        "volumeDevices" => &[&["devicePath"]],
+        "ports" => &[&["containerPort", "protocol"], &["port", "protocol"]],
+        "hostAliases" => &[&["ip"]],
+        "topologySpreadConstraints" => &[&["topologyKey", "whenUnsatisfiable"]],
         _ => return None,
     })
 }
 
-fn key_of<'v>(entry: &'v Attr, keys: &[&str]) -> Option<&'v Attr> {
-    keys.iter().find_map(|k| entry.get(*k))
+/// An entry's key under `alternatives`; a missing `protocol` is the server's default, TCP.
+fn key_of(entry: &Attr, alternatives: &[&[&str]]) -> Option<Vec<Attr>> {
+    let keys = alternatives.iter().find(|keys| keys.first().is_some_and(|k| entry.get(k).is_some()))?;
+    keys.iter()
+        .map(|k| match (entry.get(k), *k) {
+            (Some(v), _) => Some(v.clone()),
+            (None, "protocol") => Some(Attr::String("TCP".into())),
+            (None, _) => None,
+        })
+        .collect()
 }
 
 /// Escapes a key for a JSON pointer (RFC 6901).
@@ -254,7 +274,7 @@ fn compare(path: &mut String, declared: &Attr, live: &Attr, out: &mut Vec<FieldD
     }
 }
 
-fn compare_keyed(path: &mut String, d: &[Attr], l: &[Attr], keys: &[&str], out: &mut Vec<FieldDiff>) {
+fn compare_keyed(path: &mut String, d: &[Attr], l: &[Attr], keys: &[&[&str]], out: &mut Vec<FieldDiff>) {
     let len = path.len();
     for (i, dv) in d.iter().enumerate() {
         path.push_str(&format!("/{i}"));
@@ -390,6 +410,15 @@ mod tests {
                 ("/spec/template/spec/containers/1", &json!({"name": "sidecar", "image": "proxy:1"}), &Value::Null),
             ]
         );
+    }
+
+    #[test]
+    fn ports_are_keyed_by_number_and_protocol_as_the_api_server_merges_them() {
+        let declared = json!({"spec": {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53}]}});
+        let live = json!({"spec": {"ports": [{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}});
+        assert!(pointers(declared.clone(), live).is_empty());
+        let changed = json!({"spec": {"ports": [{"port": 53, "protocol": "UDP"}]}});
+        assert_eq!(pointers(declared, changed), ["/spec/ports/1"], "the TCP port is gone");
     }
 
     #[test]
