@@ -118,6 +118,8 @@ const CHECK_HELP: &str = "Examples:
   day2 check k8s/ -o sarif --out day2.sarif      write SARIF for code scanning
   day2 check --fail-on critical                 only critical findings fail the run
   day2 check --store day2.db                    remember findings; report new and resolved ones
+  day2 check . --severity critical,high --namespace shop   show and judge only these findings
+  day2 check . -o json --out base.json && day2 check . --baseline base.json   fail only on new findings
   day2 check --policy policies/gatekeeper k8s/  run Rego policies (Gatekeeper, conftest) next to the built-in checks
   day2 check --policy deny.rego --combine k8s/   conftest rules over all objects at once
 
@@ -145,6 +147,25 @@ pub struct ReportArgs {
     /// Show suppressed findings in table and Markdown output (JSON, YAML, SARIF and JUnit always include them).
     #[arg(long)]
     pub show_suppressed: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// Which findings a report shows (and its exit code counts); the store still records all of them.
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Only these severities, repeated or comma-separated: `--severity critical,high`.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SEVERITY")]
+    pub severity: Vec<SeverityArg>,
+    /// Only rules matching these ids or globs: `--rule 'K8S-POD-*'`.
+    #[arg(long, value_name = "GLOB")]
+    pub rule: Vec<String>,
+    /// Only resources in these namespaces.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Vec<String>,
+    /// Only resources owned by these teams (from labels and tags; see `owners` in day2.yaml).
+    #[arg(long, value_name = "TEAM")]
+    pub team: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +193,10 @@ pub struct CheckArgs {
     /// live. A problem seen on both sides is one finding.
     #[arg(long)]
     pub live: bool,
+    /// Accept the findings of an earlier report (`day2 check -o json --out baseline.json`): they are reported as
+    /// suppressed by the baseline, and only new ones fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 const DRIFT_HELP: &str =
@@ -488,6 +513,19 @@ pub struct FindingsArgs {
     /// Include suppressed and resolved findings.
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(subcommand)]
+    pub action: Option<FindingsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsAction {
+    /// Everything known about one finding: rule, resource, evidence, fix, controls, history.
+    Show {
+        /// The finding id, or a prefix of it that names one finding (as `day2 findings -o json` prints them).
+        id: String,
+    },
 }
 
 const QUERY_HELP: &str =

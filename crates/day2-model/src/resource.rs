@@ -68,6 +68,11 @@ impl ResourceId {
         ResourceId(s)
     }
 
+    /// The namespace part (empty for cluster-scoped objects and cloud resources).
+    pub fn namespace(&self) -> &str {
+        self.0.split('/').nth(3).unwrap_or_default()
+    }
+
     /// Wraps an id string read back from a store or a config file.
     pub fn from_raw(raw: impl Into<String>) -> Self {
         ResourceId(raw.into())

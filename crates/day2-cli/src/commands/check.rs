@@ -36,7 +36,35 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
         );
     }
     super::use_store_key(args.report.store.as_ref());
-    finish(global, pipeline::run(&settings), &args.report)
+    let mut run = pipeline::run(&settings);
+    if let Some(path) = &args.baseline {
+        accept_baseline(&mut run.report, path)?;
+    }
+    finish(global, run, &args.report)
+}
+
+/// Marks the findings of an earlier report as accepted (suppressed by the baseline), so only new ones fail.
+fn accept_baseline(report: &mut day2_model::Report, path: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the baseline: {e}", path.display()))?;
+    let earlier: day2_model::Report = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a day2 report (`day2 check -o json --out {}` writes one): {e}",
+            path.display(),
+            path.display()
+        )
+    })?;
+    let accepted: std::collections::HashSet<&day2_model::FindingId> = earlier.findings.iter().map(|f| &f.id).collect();
+    for f in report.findings.iter_mut().filter(|f| f.status.is_active() && accepted.contains(&f.id)) {
+        f.status = day2_model::FindingStatus::Suppressed(day2_model::Suppression {
+            by: format!("baseline:{}", path.display()),
+            owner: None,
+            reason: "in the baseline: accepted when it was written".to_owned(),
+            expires: None,
+        });
+    }
+    report.recount();
+    Ok(())
 }
 
 /// Records the run when asked, renders the report and returns the exit code (shared with `day2 drift`).
@@ -45,6 +73,7 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
     let mut report = run.report;
     // A store that cannot be written must not cost the user the scan: the report is printed anyway, then the error.
     let mut store_error = None;
+    let mut new = None;
     if let Some((path, recorded)) = recorded {
         match recorded {
             Ok(outcome) => {
@@ -53,12 +82,16 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
                         f.first_seen = *t;
                     }
                 }
-                report.summary.new = Some(outcome.new.len());
-                report.summary.resolved = Some(outcome.resolved.len());
+                new = Some(outcome.new.into_iter().collect::<std::collections::HashSet<_>>());
                 report.resolved = outcome.resolved;
             }
             Err(e) => store_error = Some(format!("recording the run in {path}: {e:#}")),
         }
+    }
+    super::filter(&mut report, &args.filter)?;
+    if let Some(new) = new {
+        report.summary.new = Some(report.findings.iter().filter(|f| new.contains(&f.id)).count());
+        report.summary.resolved = Some(report.resolved.len());
     }
     let options =
         day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };

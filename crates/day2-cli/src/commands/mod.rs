@@ -105,6 +105,30 @@ pub(crate) fn print_out(text: &str) -> Result<()> {
     }
 }
 
+/// Keeps the findings `filters` select (and the resolved ones they select), and counts again: what the report shows
+/// is what its exit code judges.
+pub(crate) fn filter(report: &mut day2_model::Report, filters: &crate::cli::FilterArgs) -> Result<()> {
+    let mut rules = globset::GlobSetBuilder::new();
+    for r in &filters.rule {
+        rules.add(globset::Glob::new(r).map_err(|e| anyhow::anyhow!("--rule {r}: {e}"))?);
+    }
+    let rules = rules.build()?;
+    let severities: Vec<day2_model::Severity> = filters.severity.iter().map(|s| (*s).into()).collect();
+    let keep = |f: &day2_model::Finding| {
+        (severities.is_empty() || severities.contains(&f.severity))
+            && (filters.rule.is_empty() || rules.is_match(&f.rule_id))
+            && (filters.namespace.is_empty() || filters.namespace.iter().any(|n| n == f.resource.namespace()))
+            && (filters.team.is_empty() || f.owner.team.as_ref().is_some_and(|t| filters.team.contains(t)))
+    };
+    let before = report.findings.len();
+    report.findings.retain(keep);
+    report.resolved.retain(keep);
+    if report.findings.len() != before {
+        report.recount();
+    }
+    Ok(())
+}
+
 /// Exit code for a report: 2 on input errors, 1 on failing findings, else 0.
 pub(crate) fn exit_code(report: &day2_model::Report) -> ExitCode {
     if report.summary.errors > 0 {
