@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // A server logs what it does (where it listens, who may call it) by default; a one-shot command only warnings.
     let daemon = matches!(args.command, cli::Command::Serve(_));
-    init_logging(args.global.verbose + u8::from(daemon));
+    init_logging(args.global.verbose + u8::from(daemon), log_color(args.global.color));
     match commands::run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -31,7 +31,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Colour in log lines (stderr) follows `--color` as the report does: `auto` when stderr is a terminal and
+/// `NO_COLOR` is unset.
+fn log_color(choice: cli::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+fn init_logging(verbose: u8, color: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -40,5 +51,10 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DAY2_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(color)
+        .init();
 }

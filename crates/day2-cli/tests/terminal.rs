@@ -45,3 +45,14 @@ fn wide_output_keeps_one_row_per_finding() {
     let row = text.lines().find(|l| l.contains("K8S-POD-001")).unwrap();
     assert!(row.contains("runs privileged") && row.contains("node-exporter.yaml"), "{row}");
 }
+
+#[test]
+fn log_lines_follow_color_like_the_report() {
+    let logs = |choice: &str| {
+        let out = common::day2(&["-vv", "--color", choice, "check", "examples/fleet", "-o", "json"]);
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(logs("always").contains("\u{1b}["), "colour asked for");
+    let plain = logs("never");
+    assert!(!plain.is_empty() && !plain.contains('\u{1b}'), "{plain}");
+}
