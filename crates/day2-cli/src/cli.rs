@@ -166,6 +166,9 @@ pub struct FilterArgs {
     /// Only resources owned by these teams (from labels and tags; see `owners` in day2.yaml).
     #[arg(long, value_name = "TEAM")]
     pub team: Vec<String>,
+    /// Add a summary of active findings by team, rule or resource to the table: where to start.
+    #[arg(long, value_enum, value_name = "BY")]
+    pub group_by: Option<day2_report::GroupBy>,
 }
 
 #[derive(Debug, Args)]

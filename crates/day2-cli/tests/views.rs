@@ -81,8 +81,11 @@ fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything(
             .output()
             .unwrap()
     };
-    // The README's lines, run as written (`examples` is the repository's, linked into the scratch folder).
-    std::os::unix::fs::symlink(common::root().join("examples"), dir.path().join("examples")).unwrap();
+    // The README's lines, run as written (`examples` and `policies` are the repository's, linked into the scratch
+    // folder).
+    for folder in ["examples", "policies"] {
+        std::os::unix::fs::symlink(common::root().join(folder), dir.path().join(folder)).unwrap();
+    }
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let line = |start: &str| {
         let l = readme.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("README: no `{start}` line"));
@@ -96,6 +99,12 @@ fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything(
     let shown: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     assert_eq!(shown["rule_id"], "K8S-POD-001");
     assert!(shown["rule"]["rationale"].as_str().is_some_and(|r| !r.is_empty()), "{shown:#}");
+    // Every `day2 check examples/fleet …` example runs as written, in README order (the baseline is written first).
+    for example in readme.lines().filter(|l| l.starts_with("day2 check examples/fleet ")) {
+        let command = example.split("  #").next().unwrap().trim();
+        let out = run(command);
+        assert!(matches!(common::code(&out), 0 | 1), "`{command}`: {}", String::from_utf8_lossy(&out.stderr));
+    }
     let listed = common::json_of(&run("day2 findings -o json"));
     let id = findings(&listed)[0]["id"].as_str().unwrap().to_owned();
     let shown: Value =
@@ -104,4 +113,22 @@ fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything(
     let missing = run("day2 findings show ffffffffffff");
     assert_eq!(common::code(&missing), 2);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no finding with id"));
+}
+
+#[test]
+fn group_by_team_summarises_where_to_start() {
+    let out = common::day2(&["check", &fleet(), "--group-by", "team", "--color", "never"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header =
+        text.lines().position(|l| l.contains("TEAM") && l.contains("TOTAL")).unwrap_or_else(|| panic!("{text}"));
+    let rows: Vec<&str> =
+        text.lines().skip(header + 1).take_while(|l| !l.trim().is_empty() && !l.starts_with("Scanned")).collect();
+    assert!(rows.len() >= 2, "{text}");
+    let total = |l: &str| l.split_whitespace().last().unwrap().parse::<usize>().unwrap();
+    let critical =
+        |l: &str| l.split_whitespace().nth(l.split_whitespace().count() - 6).unwrap().parse::<usize>().unwrap();
+    assert!(rows.windows(2).all(|w| critical(w[0]) >= critical(w[1])), "most critical first: {rows:?}");
+    let report = common::json_of(&common::day2(&["check", &fleet(), "-o", "json"]));
+    let active = report["summary"]["active"].as_u64().unwrap() as usize;
+    assert_eq!(rows.iter().map(|r| total(r)).sum::<usize>(), active, "every active finding counted once");
 }

@@ -58,6 +58,20 @@ pub struct Options {
     pub color: bool,
     /// Include suppressed findings in human formats (table, Markdown). Machine formats always include them.
     pub show_suppressed: bool,
+    /// Add a summary of active findings by team, rule or resource (table only).
+    pub group_by: Option<GroupBy>,
+}
+
+/// What `--group-by` counts findings by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum GroupBy {
+    /// The owning team (from labels and tags).
+    Team,
+    /// The rule.
+    Rule,
+    /// The resource.
+    Resource,
 }
 
 /// A rendering failure: writing failed or the format could not encode the report.
@@ -211,7 +225,7 @@ mod tests {
 
     #[test]
     fn human_formats_group_and_summarise() {
-        let table = render_str(Format::Table, Options { color: false, show_suppressed: true });
+        let table = render_str(Format::Table, Options { color: false, show_suppressed: true, group_by: None });
         assert!(table.contains("CRITICAL (1)") && table.contains("MEDIUM (1)"), "{table}");
         assert!(table.contains("suppression expired 2027-01-31"), "{table}");
         assert!(table.contains("SUPPRESSED (1)") && table.contains("INPUT ERRORS (1)"), "{table}");
@@ -221,7 +235,7 @@ mod tests {
         );
         assert!(!table.contains('\x1b'), "no colour without a TTY, and input escapes are neutralised");
         assert!(table.contains("\\u{1b}]0;title\\u{7}"), "{table}");
-        let md = render_str(Format::Markdown, Options { color: false, show_suppressed: true });
+        let md = render_str(Format::Markdown, Options { color: false, show_suppressed: true, group_by: None });
         assert!(md.contains("### day2 check failed") && md.contains("| critical | `K8S-POD-001` |"), "{md}");
         assert!(md.contains("runs privileged \\| with"), "pipes escaped: {md}");
         assert!(!md.contains('\x1b'), "{md}");

@@ -142,12 +142,47 @@ impl Reporter for Table {
             let when = f.resolved_at.map(|t| format!(" ({})", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
             writeln!(out, "resolved{when}: {} {} {}", clean(&f.rule_id), clean(&resource_label(f)), clean(&f.message))?;
         }
+        if let Some(by) = options.group_by {
+            writeln!(out, "{}", grouped(report, by, options, width))?;
+        }
         writeln!(out, "{}", summary_line(report))?;
         for line in coverage_lines(report) {
             writeln!(out, "{line}")?;
         }
         Ok(())
     }
+}
+
+/// Active findings counted by team, rule or resource, most first: where to start.
+fn grouped(report: &Report, by: crate::GroupBy, options: &Options, width: Option<u16>) -> Grid {
+    let mut counts: std::collections::BTreeMap<String, [usize; 5]> = std::collections::BTreeMap::new();
+    for f in report.findings.iter().filter(|f| f.status.is_active()) {
+        let key = match by {
+            crate::GroupBy::Team => f.owner.team.clone().unwrap_or_else(|| "(no team)".to_owned()),
+            crate::GroupBy::Rule => f.rule_id.clone(),
+            crate::GroupBy::Resource => resource_label(f),
+        };
+        let at = Severity::DESCENDING.iter().position(|s| *s == f.severity).unwrap_or(4);
+        if let Some(n) = counts.entry(clean(&key).into_owned()).or_default().get_mut(at) {
+            *n += 1;
+        }
+    }
+    let mut rows: Vec<(String, [usize; 5])> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut t = grid(options, width);
+    let what = match by {
+        crate::GroupBy::Team => "TEAM",
+        crate::GroupBy::Rule => "RULE",
+        crate::GroupBy::Resource => "RESOURCE",
+    };
+    t.set_header([what, "CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO", "TOTAL"]);
+    for (key, n) in rows {
+        let mut row = vec![key];
+        row.extend(n.iter().map(usize::to_string));
+        row.push(n.iter().sum::<usize>().to_string());
+        t.add_row(row);
+    }
+    t
 }
 
 /// Findings as blocks, for terminals too narrow for a row each: the rule and resource, then the location and the

@@ -93,8 +93,11 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
         report.summary.new = Some(report.findings.iter().filter(|f| new.contains(&f.id)).count());
         report.summary.resolved = Some(report.resolved.len());
     }
-    let options =
-        day2_report::Options { color: use_color(global) && args.out.is_none(), show_suppressed: args.show_suppressed };
+    let options = day2_report::Options {
+        color: use_color(global) && args.out.is_none(),
+        show_suppressed: args.show_suppressed,
+        group_by: args.filter.group_by,
+    };
     emit(args.output, &report, &options, args.out.as_deref())?;
     let code = match store_error {
         Some(e) => {
