@@ -63,7 +63,17 @@ fn a_chart_folder_is_rendered_with_its_configured_values_and_findings_name_the_t
     let values = fixtures().join("values-prod.yaml").display().to_string();
     assert_eq!(
         args.lines().collect::<Vec<_>>(),
-        ["template", "shop-prod", &chart, "--namespace", "shop", "--values", &values, "--set", "image.tag=1.4.2"]
+        [
+            "template",
+            "--include-crds",
+            "--skip-tests",
+            "--namespace=shop",
+            &format!("--values={values}"),
+            "--set=image.tag=1.4.2",
+            "--",
+            "shop-prod",
+            &chart
+        ]
     );
     let privileged = report["findings"]
         .as_array()

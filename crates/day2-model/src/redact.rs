@@ -380,7 +380,11 @@ fn has_secret_word(name: &str) -> bool {
     SECRET_WORDS.iter().any(|w| {
         let w = w.trim_start_matches('_');
         name.match_indices(w).any(|(at, _)| {
+            // What may follow the word within its word: a plural, `KEY` (`SECRETKEY`), a number (`PASSWORD2`).
             let after = name.get(at + w.len()..).unwrap_or_default();
+            let after = after.strip_prefix("KEY").unwrap_or(after);
+            let after = after.strip_prefix('S').unwrap_or(after);
+            let after = after.trim_start_matches(|c: char| c.is_ascii_digit());
             after.is_empty() || after.starts_with('_')
         })
     })
@@ -483,7 +487,22 @@ mod tests {
         for name in ["FOO_TOKENREF_STRICT_MODE", "SECRETARY", "tokenizer"] {
             assert!(!secret_name(name), "{name}");
         }
-        for name in ["DBPASSWORD", "GITHUB_TOKEN", "githubToken", "STRIPE_API_KEY", "X_API_KEY_VAL", "apiKey"] {
+        for name in [
+            "DBPASSWORD",
+            "GITHUB_TOKEN",
+            "githubToken",
+            "STRIPE_API_KEY",
+            "X_API_KEY_VAL",
+            "apiKey",
+            "credentials",
+            "DOCKER_CREDENTIALS",
+            "SECRETS",
+            "PASSWORDS",
+            "API_KEYS",
+            "PASSWORD1",
+            "user2Password2",
+            "secretkey",
+        ] {
             assert!(secret_name(name), "{name}");
         }
         for value in ["<your-api-key>", "YOUR_API_KEY_HERE", "xxxxxxxx", "********", "REPLACE_ME", "%API_KEY%"] {

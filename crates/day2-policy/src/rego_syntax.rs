@@ -28,6 +28,13 @@ pub(crate) fn as_opa_reads(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Words after which an expression continues on the next line.
+const KEYWORDS: &[&str] = &["in", "as", "not", "with", "some", "every", "else", "if", "contains", "default"];
+
 /// One open bracket: its character, and for a `{`, whether it is a rule body.
 struct Open {
     bracket: char,
@@ -46,6 +53,9 @@ fn scan(text: &str) -> Vec<(usize, String)> {
     // Inside a body: a newline was seen after `last`.
     let mut newline_after_last = false;
     let mut at_line_start = true;
+    // The word being read, and the word that ended just before the current character.
+    let mut word = String::new();
+    let mut previous_word = String::new();
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if at_line_start && stack.is_empty() && !c.is_whitespace() && !matches!(c, '#' | '{' | '}') {
@@ -60,14 +70,24 @@ fn scan(text: &str) -> Vec<(usize, String)> {
             }
             '"' | '`' => {
                 let mut escaped = false;
-                for (_, s) in chars.by_ref() {
+                let mut end = text.len();
+                for (j, s) in chars.by_ref() {
                     match (escaped, s) {
                         (true, _) => escaped = false,
                         (false, '\\') if c == '"' => escaped = true,
-                        (false, s) if s == c => break,
+                        (false, s) if s == c => {
+                            end = j + s.len_utf8();
+                            break;
+                        }
                         _ => {}
                     }
                 }
+                // The term ends after the closing quote: that is where a `;` may go.
+                last = Some((c, end));
+                previous_word.clear();
+                word.clear();
+                newline_after_last = false;
+                continue;
             }
             '\n' => {
                 newline_after_last = true;
@@ -76,10 +96,20 @@ fn scan(text: &str) -> Vec<(usize, String)> {
             c if c.is_whitespace() => continue,
             _ => {}
         }
+        // The word that ended just before `c`, when the last token was a word.
+        let continues = is_word_char(c) && last.is_some_and(|(p, end)| end == i && is_word_char(p));
+        if !continues {
+            let after_word = last.is_some_and(|(p, _)| is_word_char(p));
+            previous_word = if after_word { std::mem::take(&mut word) } else { String::new() };
+            word.clear();
+        }
         let in_body = stack.last().is_some_and(|o| o.body);
+        // A keyword (`x in`, `not`, `with … as`) expects what follows: the expression goes on.
+        let after_keyword = KEYWORDS.contains(&previous_word.as_str());
         if c == '('
             && in_body
             && newline_after_last
+            && !after_keyword
             && let Some((prev, end)) = last
             && (prev.is_alphanumeric() || matches!(prev, '_' | ']' | ')' | '"' | '`'))
         {
@@ -88,14 +118,18 @@ fn scan(text: &str) -> Vec<(usize, String)> {
         match c {
             '{' if stack.is_empty() => {
                 let prev = last.map(|(p, _)| p);
-                let body = !matches!(prev, Some('=' | ':' | ',' | '(' | '[')) && i > statement;
+                // A value (`p = {…}`, `deny contains {…}`) is not a body.
+                let value = matches!(prev, Some('=' | ':' | ',' | '(' | '[')) || previous_word == "contains";
+                let body = !value && i > statement;
                 if body {
                     match head_end {
                         None => head_end = Some(i),
                         Some(end) if prev == Some('}') => {
-                            let head =
-                                text.get(statement..end).unwrap_or_default().split_whitespace().collect::<Vec<_>>();
-                            insertions.push((i, format!("{} ", head.join(" "))));
+                            let head = text.get(statement..end).unwrap_or_default();
+                            // A head with a comment in it cannot be copied onto one line; it is left to regorus.
+                            if !head.contains('#') {
+                                insertions.push((i, format!("{} ", head.replace(['\n', '\r'], " ").trim_end())));
+                            }
                         }
                         Some(_) => {}
                     }
@@ -109,6 +143,9 @@ fn scan(text: &str) -> Vec<(usize, String)> {
                 stack.pop();
             }
             _ => {}
+        }
+        if is_word_char(c) {
+            word.push(c);
         }
         last = Some((c, i + c.len_utf8()));
         newline_after_last = false;
@@ -143,6 +180,26 @@ mod tests {
         ] {
             assert!(matches!(as_opa_reads(text), Cow::Borrowed(_)), "{text}");
         }
+    }
+
+    #[test]
+    fn strings_keywords_and_contains_values_are_not_broken() {
+        for text in [
+            "package p\nimport rego.v1\nr if {\n  input.kind == \"Pod\"\n  (1 + 1) == 2\n}\n",
+            "package p\nimport rego.v1\nr if {\n  some x in\n    (input.a)\n}\n",
+            "package p\nimport future.keywords\ndeny contains {\"msg\": m} {\n  m := \"x\"\n}\n",
+        ] {
+            let out = as_opa_reads(text);
+            assert!(!out.contains("\";") || out.contains("\"Pod\";"), "{out}");
+            assert!(!out.contains("\";Pod"), "{out}");
+            if text.contains("contains {") || text.contains("some x in") {
+                assert_eq!(out, text);
+            }
+        }
+        assert_eq!(
+            as_opa_reads("package p\nimport rego.v1\nr if {\n  input.kind == \"Pod\"\n  (1 + 1) == 2\n}\n"),
+            "package p\nimport rego.v1\nr if {\n  input.kind == \"Pod\";\n  (1 + 1) == 2\n}\n"
+        );
     }
 
     #[test]

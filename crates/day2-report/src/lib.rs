@@ -60,6 +60,8 @@ pub struct Options {
     pub show_suppressed: bool,
     /// Add a summary of active findings by team, rule or resource (table only).
     pub group_by: Option<GroupBy>,
+    /// The report goes to stdout, so the table may fit the terminal's width (a file gets full-width rows).
+    pub to_terminal: bool,
 }
 
 /// What `--group-by` counts findings by.
@@ -225,7 +227,10 @@ mod tests {
 
     #[test]
     fn human_formats_group_and_summarise() {
-        let table = render_str(Format::Table, Options { color: false, show_suppressed: true, group_by: None });
+        let table = render_str(
+            Format::Table,
+            Options { color: false, show_suppressed: true, group_by: None, to_terminal: false },
+        );
         assert!(table.contains("CRITICAL (1)") && table.contains("MEDIUM (1)"), "{table}");
         assert!(table.contains("suppression expired 2027-01-31"), "{table}");
         assert!(table.contains("SUPPRESSED (1)") && table.contains("INPUT ERRORS (1)"), "{table}");
@@ -235,7 +240,10 @@ mod tests {
         );
         assert!(!table.contains('\x1b'), "no colour without a TTY, and input escapes are neutralised");
         assert!(table.contains("\\u{1b}]0;title\\u{7}"), "{table}");
-        let md = render_str(Format::Markdown, Options { color: false, show_suppressed: true, group_by: None });
+        let md = render_str(
+            Format::Markdown,
+            Options { color: false, show_suppressed: true, group_by: None, to_terminal: false },
+        );
         assert!(md.contains("### day2 check failed") && md.contains("| critical | `K8S-POD-001` |"), "{md}");
         assert!(md.contains("runs privileged \\| with"), "pipes escaped: {md}");
         assert!(!md.contains('\x1b'), "{md}");

@@ -61,7 +61,7 @@ fn heading(text: String, color: Color, options: &Options) -> String {
 
 impl Reporter for Table {
     fn render(&self, report: &Report, options: &Options, out: &mut dyn Write) -> Result<(), RenderError> {
-        let width = if self.wide { None } else { terminal_width() };
+        let width = if self.wide || !options.to_terminal { None } else { terminal_width() };
         for severity in Severity::DESCENDING {
             let group: Vec<&Finding> =
                 report.findings.iter().filter(|f| f.severity == severity && f.status.is_active()).collect();
@@ -160,7 +160,7 @@ fn grouped(report: &Report, by: crate::GroupBy, options: &Options, width: Option
         let key = match by {
             crate::GroupBy::Team => f.owner.team.clone().unwrap_or_else(|| "(no team)".to_owned()),
             crate::GroupBy::Rule => f.rule_id.clone(),
-            crate::GroupBy::Resource => resource_label(f),
+            crate::GroupBy::Resource => f.resource.to_string(),
         };
         let at = Severity::DESCENDING.iter().position(|s| *s == f.severity).unwrap_or(4);
         if let Some(n) = counts.entry(clean(&key).into_owned()).or_default().get_mut(at) {

@@ -303,12 +303,14 @@ impl Checks {
         for (check, seen) in self.enabled.iter().zip(seen.iter_mut()) {
             if check.target.covers(&facts) {
                 let before = out.len();
-                // A hit whose evidence is an attribute set to a value known only after apply decides nothing.
-                let decided = (check.eval)(&input)
-                    .into_iter()
-                    .filter(|hit| !hit.evidence.iter().any(|e| resource.unknown_at(&e.path)));
-                out.extend(decided.map(|hit| self.finding(check, resource, hit, context)));
-                seen.applied = true;
+                // A hit whose evidence is an attribute set to a value known only after apply decides nothing, and a
+                // check whose every hit is such has not decided about this resource (compliance: not a pass).
+                let hits = (check.eval)(&input);
+                let found = hits.len();
+                let decided: Vec<Hit> =
+                    hits.into_iter().filter(|hit| !hit.evidence.iter().any(|e| resource.unknown_at(&e.path))).collect();
+                seen.applied |= found == 0 || !decided.is_empty();
+                out.extend(decided.into_iter().map(|hit| self.finding(check, resource, hit, context)));
                 seen.fired |= out.len() > before;
             }
         }

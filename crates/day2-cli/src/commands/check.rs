@@ -36,6 +36,8 @@ pub fn run(global: &Global, args: CheckArgs) -> Result<ExitCode> {
         );
     }
     super::use_store_key(args.report.store.as_ref());
+    // Filters are checked before the scan, so a mistyped glob costs nothing.
+    super::rule_globs(&args.report.filter)?;
     let mut run = pipeline::run(&settings);
     if let Some(path) = &args.baseline {
         accept_baseline(&mut run.report, path)?;
@@ -54,8 +56,14 @@ fn accept_baseline(report: &mut day2_model::Report, path: &std::path::Path) -> R
             path.display()
         )
     })?;
-    let accepted: std::collections::HashSet<&day2_model::FindingId> = earlier.findings.iter().map(|f| &f.id).collect();
-    for f in report.findings.iter_mut().filter(|f| f.status.is_active() && accepted.contains(&f.id)) {
+    // Only what was active then is accepted: a finding that was suppressed in the baseline, and whose suppression has
+    // since expired or been removed, stands.
+    let accepted: std::collections::HashSet<&day2_model::FindingId> =
+        earlier.findings.iter().filter(|f| f.status.is_active()).map(|f| &f.id).collect();
+    let acceptable = |f: &day2_model::Finding| {
+        matches!(f.status, day2_model::FindingStatus::Open { expired_suppression: None }) && accepted.contains(&f.id)
+    };
+    for f in report.findings.iter_mut().filter(|f| acceptable(f)) {
         f.status = day2_model::FindingStatus::Suppressed(day2_model::Suppression {
             by: format!("baseline:{}", path.display()),
             owner: None,
@@ -97,6 +105,7 @@ pub(crate) fn finish(global: &Global, run: Run, args: &ReportArgs) -> Result<Exi
         color: use_color(global) && args.out.is_none(),
         show_suppressed: args.show_suppressed,
         group_by: args.filter.group_by,
+        to_terminal: args.out.is_none(),
     };
     emit(args.output, &report, &options, args.out.as_deref())?;
     let code = match store_error {

@@ -39,8 +39,12 @@ pub fn run(global: &Global, args: FindingsArgs) -> Result<ExitCode> {
         let resolved = report.findings.iter().filter(|f| f.status == day2_model::FindingStatus::Resolved).count();
         report.summary.resolved = Some(resolved);
     }
-    let options =
-        day2_report::Options { color: use_color(global), show_suppressed: args.all, group_by: args.filter.group_by };
+    let options = day2_report::Options {
+        color: use_color(global),
+        show_suppressed: args.all,
+        group_by: args.filter.group_by,
+        to_terminal: true,
+    };
     emit(args.output, &report, &options, None)?;
     Ok(ExitCode::SUCCESS)
 }

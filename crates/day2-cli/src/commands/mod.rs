@@ -108,11 +108,7 @@ pub(crate) fn print_out(text: &str) -> Result<()> {
 /// Keeps the findings `filters` select (and the resolved ones they select), and counts again: what the report shows
 /// is what its exit code judges.
 pub(crate) fn filter(report: &mut day2_model::Report, filters: &crate::cli::FilterArgs) -> Result<()> {
-    let mut rules = globset::GlobSetBuilder::new();
-    for r in &filters.rule {
-        rules.add(globset::Glob::new(r).map_err(|e| anyhow::anyhow!("--rule {r}: {e}"))?);
-    }
-    let rules = rules.build()?;
+    let rules = rule_globs(filters)?;
     let severities: Vec<day2_model::Severity> = filters.severity.iter().map(|s| (*s).into()).collect();
     let keep = |f: &day2_model::Finding| {
         (severities.is_empty() || severities.contains(&f.severity))
@@ -127,6 +123,15 @@ pub(crate) fn filter(report: &mut day2_model::Report, filters: &crate::cli::Filt
         report.recount();
     }
     Ok(())
+}
+
+/// The `--rule` globs, compiled (an invalid one is a usage error naming it).
+pub(crate) fn rule_globs(filters: &crate::cli::FilterArgs) -> Result<globset::GlobSet> {
+    let mut rules = globset::GlobSetBuilder::new();
+    for r in &filters.rule {
+        rules.add(globset::Glob::new(r).map_err(|e| anyhow::anyhow!("--rule {r}: {e}"))?);
+    }
+    Ok(rules.build()?)
 }
 
 /// Exit code for a report: 2 on input errors, 1 on failing findings, else 0.

@@ -140,16 +140,18 @@ fn render_folders(inputs: &mut Vec<files::Input>, config: &ManifestsConfig, sour
     let folders = render::Folders::find(inputs);
     let mut out = Vec::new();
     let mut kustomize_rendered = true;
-    let failed = |dir: &std::path::Path, e: render::RenderError| Parsed {
+    let noted = |kind: DiagnosticKind, dir: &std::path::Path, why: String| Parsed {
         resources: Vec::new(),
-        diagnostics: vec![Diagnostic::new(DiagnosticKind::Unreadable, dir.display().to_string(), None, e.to_string())],
+        diagnostics: vec![Diagnostic::new(kind, dir.display().to_string(), None, why)],
     };
+    let failed = |dir: &std::path::Path, e: render::RenderError| noted(DiagnosticKind::Unreadable, dir, e.to_string());
     for dir in &folders.overlays {
         match render::kustomize(dir, config.limits.max_file_bytes) {
             Ok(text) => out.push(parse(&text, &dir.display().to_string(), source, config)),
+            // Read file by file instead, as before rendering existed: a note, not an input error.
             Err(e @ render::RenderError::NoTool { .. }) => {
                 kustomize_rendered = false;
-                out.push(failed(dir, e));
+                out.push(noted(DiagnosticKind::NotRead, dir, format!("{e}; its files are read one by one")));
             }
             Err(e) => out.push(failed(dir, e)),
         }
@@ -162,8 +164,19 @@ fn render_folders(inputs: &mut Vec<files::Input>, config: &ManifestsConfig, sour
             .find(|c| std::fs::canonicalize(&c.path).ok() == canonical)
             .cloned()
             .unwrap_or_default();
+        if let Some(why) = render::unrenderable_chart(dir) {
+            out.push(noted(DiagnosticKind::NotRead, dir, why));
+            continue;
+        }
         match render::helm(dir, &chart, &config.default_namespace, config.limits.max_file_bytes) {
-            Ok(text) => out.push(parse(&text, &dir.display().to_string(), source, config)),
+            Ok(text) => {
+                // Objects the chart leaves without a namespace are in the release's.
+                let in_release = ManifestsConfig {
+                    default_namespace: chart.namespace.clone().unwrap_or_else(|| config.default_namespace.clone()),
+                    ..config.clone()
+                };
+                out.push(parse(&text, &dir.display().to_string(), source, &in_release));
+            }
             Err(e) => out.push(failed(dir, e)),
         }
     }

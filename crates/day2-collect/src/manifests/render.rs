@@ -88,20 +88,27 @@ fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The folders a kustomization names in `resources`, `bases` and `components` (canonical paths).
-fn used_folders(dir: &Path) -> Vec<PathBuf> {
+/// Does the kustomization in `dir` name a remote resource (a Git or HTTP URL)? Those are not fetched during a scan.
+pub(super) fn remote_resource(dir: &Path) -> Option<String> {
+    entries(dir).into_iter().find(|e| e.contains("://") || e.starts_with("github.com/") || e.starts_with("git@"))
+}
+
+/// The entries of `resources`, `bases` and `components` in the kustomization of `dir`.
+fn entries(dir: &Path) -> Vec<String> {
     let file =
         ["kustomization.yaml", "kustomization.yml", "Kustomization"].iter().map(|n| dir.join(n)).find(|p| p.is_file());
     let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) else { return Vec::new() };
     let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&text) else { return Vec::new() };
     ["resources", "bases", "components"]
         .iter()
-        .flat_map(|k| doc.get(*k).and_then(serde_json::Value::as_array).into_iter().flatten())
-        .filter_map(serde_json::Value::as_str)
-        .map(|entry| dir.join(entry))
-        .filter(|p| p.is_dir())
-        .map(|p| canonical(&p))
+        .flat_map(|k| doc.get(*k).and_then(serde_json::Value::as_array).cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
         .collect()
+}
+
+/// The folders a kustomization names in `resources`, `bases` and `components` (canonical paths).
+fn used_folders(dir: &Path) -> Vec<PathBuf> {
+    entries(dir).into_iter().map(|entry| dir.join(entry)).filter(|p| p.is_dir()).map(|p| canonical(&p)).collect()
 }
 
 /// Why a folder could not be rendered.
@@ -118,6 +125,10 @@ pub(super) enum RenderError {
     Timeout { command: String, seconds: u64 },
     #[error("`{command}` printed more than the limit of {limit} bytes (limits.max_file_bytes)")]
     TooLarge { command: String, limit: u64 },
+    #[error(
+        "the kustomization names a remote resource (`{0}`), which a scan does not fetch; render it yourself and give day2 the output"
+    )]
+    Remote(String),
     #[error("cannot prepare the render: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -133,22 +144,61 @@ pub(super) fn helm(
     max_bytes: u64,
 ) -> Result<String, RenderError> {
     let release = chart.release.clone().unwrap_or_else(|| {
-        dir.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty()).unwrap_or("release").to_owned()
+        dir.file_name().and_then(|n| n.to_str()).filter(|n| release_name(n)).unwrap_or("release").to_owned()
     });
-    let mut args: Vec<String> = vec!["template".into(), release, as_operand(dir)];
-    args.push("--namespace".into());
-    args.push(chart.namespace.clone().unwrap_or_else(|| default_namespace.to_owned()));
+    // Flags first, each with its value in one argument, and `--` before the operands: nothing taken from a folder
+    // or file name can become a flag (a folder named `--post-renderer=sh` would otherwise run a program).
+    let mut args: Vec<String> = vec!["template".into(), "--include-crds".into(), "--skip-tests".into()];
+    args.push(format!("--namespace={}", chart.namespace.as_deref().unwrap_or(default_namespace)));
     for v in &chart.values {
-        args.push("--values".into());
-        args.push(as_operand(v));
+        args.push(format!("--values={}", v.display()));
     }
     for (k, v) in &chart.set {
-        args.push("--set".into());
-        args.push(format!("{k}={v}"));
+        args.push(format!("--set={k}={v}"));
     }
+    // A relative chart path starts with `./`, so Helm never takes it for a repository reference (`bitnami/redis`).
+    let chart_path = if dir.is_absolute() || dir.starts_with(".") {
+        dir.display().to_string()
+    } else {
+        format!("./{}", dir.display())
+    };
+    args.extend(["--".to_owned(), release, chart_path]);
     let example = format!("helm template {}", as_operand(dir));
     let text = run("helm", &args, max_bytes, "Helm chart", example)?;
     Ok(rebase_sources(&text, dir))
+}
+
+/// A release name Helm accepts: DNS-1123 label characters, at most 53 of them.
+fn release_name(name: &str) -> bool {
+    (1..=53).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A chart folder that cannot be rendered as it stands: a library chart, or a symbolic link leading out of it
+/// (`.Files.Get` would read what it points at). `None` when it can.
+pub(super) fn unrenderable_chart(dir: &Path) -> Option<String> {
+    let chart = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap_or_default();
+    if chart.lines().any(|l| l.trim() == "type: library") {
+        return Some("a library chart: it renders nothing on its own".to_owned());
+    }
+    let root = canonical(dir);
+    let escaping = walk_links(dir).into_iter().find(|link| !canonical(link).starts_with(&root));
+    escaping.map(|link| format!("{} is a symbolic link leading out of the chart; not rendered", link.display()))
+}
+
+fn walk_links(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_symlink() => out.push(path),
+            Ok(t) if t.is_dir() => out.extend(walk_links(&path)),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `# Source: <chart>/templates/x.yaml` → `# Source: <dir>/templates/x.yaml`: a path a person can open.
@@ -168,6 +218,9 @@ fn rebase_sources(text: &str, dir: &Path) -> String {
 
 /// `kubectl kustomize` of an overlay, each document preceded by a `# Source:` comment naming its origin file.
 pub(super) fn kustomize(dir: &Path, max_bytes: u64) -> Result<String, RenderError> {
+    if let Some(remote) = remote_resource(dir) {
+        return Err(RenderError::Remote(remote));
+    }
     let wrapper = tempfile::Builder::new().prefix("day2-kustomize-").tempdir()?;
     let target = canonical(dir);
     std::os::unix::fs::symlink(&target, wrapper.path().join("overlay"))?;
@@ -178,15 +231,20 @@ pub(super) fn kustomize(dir: &Path, max_bytes: u64) -> Result<String, RenderErro
     let args = vec!["kustomize".to_owned(), as_operand(wrapper.path())];
     let example = format!("kubectl kustomize {}", as_operand(dir));
     let text = run("kubectl", &args, max_bytes, "Kustomize", example)?;
-    // Origins are relative to the overlay's real parent folder; shown under the overlay's parent as given.
-    let shown_base = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(origins_to_sources(&text, &shown_base))
+    Ok(origins_to_sources(&text, dir))
 }
 
 /// Moves each document's `config.kubernetes.io/origin` annotation into a `# Source:` comment above it, removing the
 /// annotation (and `annotations:` when it held nothing else). Output of kubectl is regular (two-space indent,
-/// sorted keys, block scalars), which is what this reads.
-fn origins_to_sources(text: &str, base: &Path) -> String {
+/// sorted keys, block scalars), which is what this reads: only `metadata.annotations` at the top level is touched.
+///
+/// Kustomize gives the overlay's own files as `overlay/<file>` (the wrapper's link) and every other file relative to
+/// the overlay's parent folder; both are shown under `dir` as given.
+fn origins_to_sources(text: &str, dir: &Path) -> String {
+    let shown = |p: &str| match p.strip_prefix("overlay/") {
+        Some(own) => normalize(&dir.join(own)),
+        None => normalize(&dir.join("..").join(p)),
+    };
     let mut out = String::with_capacity(text.len());
     for (i, doc) in text.split("\n---\n").enumerate() {
         if i > 0 {
@@ -196,9 +254,17 @@ fn origins_to_sources(text: &str, base: &Path) -> String {
         let mut kept: Vec<&str> = Vec::with_capacity(lines.len());
         let mut origin: Option<String> = None;
         let mut n = 0;
+        // Where the scan is: under the top-level `metadata:`, and in its `annotations:`.
+        let (mut in_metadata, mut in_annotations) = (false, false);
         while let Some(line) = lines.get(n) {
             let indent = line.len() - line.trim_start().len();
-            if line.trim_start().starts_with("config.kubernetes.io/origin:") {
+            if indent == 0 {
+                in_metadata = *line == "metadata:";
+                in_annotations = false;
+            } else if indent == 2 {
+                in_annotations = in_metadata && line.trim_end() == "  annotations:";
+            }
+            if in_annotations && indent == 4 && line.trim_start().starts_with("config.kubernetes.io/origin:") {
                 n += 1;
                 while let Some(inner) = lines.get(n) {
                     if inner.len() - inner.trim_start().len() <= indent {
@@ -206,7 +272,7 @@ fn origins_to_sources(text: &str, base: &Path) -> String {
                     }
                     let entry = inner.trim();
                     if let Some(p) = entry.strip_prefix("path: ").or_else(|| entry.strip_prefix("configuredIn: ")) {
-                        origin.get_or_insert_with(|| normalize(&base.join(p.trim())).display().to_string());
+                        origin.get_or_insert_with(|| shown(p.trim()).display().to_string());
                     }
                     n += 1;
                 }
@@ -264,6 +330,15 @@ fn run(
     let command = format!("{tool} {}", args.join(" "));
     let mut cmd = Command::new(tool);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The repository is not trusted with day2's environment (CI tokens): the tool gets what it needs to run, and git
+    // (remote Kustomize bases) never asks for credentials. Its own process group lets a timeout stop its children.
+    cmd.env_clear().env("GIT_TERMINAL_PROMPT", "0");
+    for keep in ["PATH", "HOME", "LANG", "TMPDIR"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RenderError::NoTool { tool, what, example }),
@@ -279,11 +354,18 @@ fn run(
         buf
     });
     let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(err) = stderr {
-            let _ = err.take(64 * 1024).read_to_end(&mut buf);
+        // The first 64 KiB are kept for the message; the rest is read and dropped, so a chatty tool never blocks.
+        let (mut kept, mut chunk) = (Vec::new(), [0u8; 8192]);
+        if let Some(mut err) = stderr {
+            while let Ok(n) = err.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let room = (64 * 1024usize).saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            }
         }
-        buf
+        kept
     });
     let started = Instant::now();
     let status = loop {
@@ -291,6 +373,8 @@ fn run(
             break status;
         }
         if started.elapsed() > TIMEOUT {
+            // The whole group: git and plugins a tool started stop with it.
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
             let _ = child.kill();
             let _ = child.wait();
             return Err(RenderError::Timeout { command, seconds: TIMEOUT.as_secs() });
@@ -317,11 +401,30 @@ mod tests {
     #[test]
     fn origin_annotations_become_source_comments_and_leave_the_object_as_kustomize_prints_it() {
         let text = "apiVersion: v1\nkind: Service\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../base/service.yaml\n  labels:\n    a: b\n  name: s\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      configuredIn: ../base/kustomization.yaml\n      configuredBy:\n        kind: ConfigMapGenerator\n    keep: me\n  name: c\n";
-        let out = origins_to_sources(text, Path::new("deploy/overlays"));
+        let out = origins_to_sources(text, Path::new("deploy/overlays/prod"));
         assert_eq!(
             out,
             "# Source: deploy/base/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  labels:\n    a: b\n  name: s\n---\n# Source: deploy/base/kustomization.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    keep: me\n  name: c\n"
         );
+    }
+
+    #[test]
+    fn an_overlay_s_own_files_and_its_bases_are_shown_under_the_folder_given() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: overlay/extra.yaml\n  name: x\ndata:\n  note: |\n    config.kubernetes.io/origin: |\n      path: kept\n";
+        let out = origins_to_sources(text, Path::new("."));
+        assert!(out.starts_with("# Source: extra.yaml\n"), "{out}");
+        assert!(out.contains("    config.kubernetes.io/origin: |\n      path: kept"), "data is data: {out}");
+        let base = origins_to_sources(
+            "metadata:\n  annotations:\n    config.kubernetes.io/origin: |\n      path: ../base/a.yaml\n",
+            Path::new("."),
+        );
+        assert!(base.starts_with("# Source: ../../base/a.yaml\n"), "{base}");
+    }
+
+    #[test]
+    fn release_names_from_folders_cannot_be_flags() {
+        assert!(release_name("shop-api"));
+        assert!(!release_name("--post-renderer=sh") && !release_name("Shop") && !release_name(""));
     }
 
     #[test]

@@ -206,15 +206,7 @@ impl Module {
                 diagnostics.push(Diagnostic::new(DiagnosticKind::NotRead, path.display().to_string(), None, why));
                 continue;
             }
-            let input = Input::File(path.clone());
-            let display = input.display();
-            let text = match files::read_text(&input, config.limits.max_file_bytes) {
-                Ok(t) => t,
-                Err(e) => {
-                    diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display, None, e.to_string()));
-                    continue;
-                }
-            };
+            let Some((display, text)) = read(path, config, diagnostics) else { continue };
             match File::parse(display, &text) {
                 Ok(file) => files.push(file),
                 Err(d) => diagnostics.push(d),
@@ -250,6 +242,19 @@ impl Module {
                 is_local(&source).then(|| (name, join(dir, &source)))
             })
             .collect()
+    }
+}
+
+/// The text of a file and its name for messages; a file that cannot be read is a diagnostic.
+fn read(path: &Path, config: &TerraformConfig, diagnostics: &mut Vec<Diagnostic>) -> Option<(String, String)> {
+    let input = Input::File(path.to_path_buf());
+    let display = input.display();
+    match files::read_text(&input, config.limits.max_file_bytes) {
+        Ok(text) => Some((display, text)),
+        Err(e) => {
+            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display, None, e.to_string()));
+            None
+        }
     }
 }
 
@@ -334,15 +339,7 @@ fn root_inputs(dir: &Path, config: &TerraformConfig, out: &mut Parsed) -> hcl::M
 }
 
 fn read_tfvars(path: &Path, config: &TerraformConfig, diagnostics: &mut Vec<Diagnostic>) -> hcl::Map<String, Value> {
-    let input = Input::File(path.to_path_buf());
-    let display = input.display();
-    let text = match files::read_text(&input, config.limits.max_file_bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            diagnostics.push(Diagnostic::new(DiagnosticKind::Unreadable, display, None, e.to_string()));
-            return hcl::Map::new();
-        }
-    };
+    let Some((display, text)) = read(path, config, diagnostics) else { return hcl::Map::new() };
     if display.ends_with(".json") {
         return match day2_input::json::from_str(&text) {
             Ok(serde_json::Value::Object(m)) => {

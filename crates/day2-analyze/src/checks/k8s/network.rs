@@ -54,12 +54,14 @@ const ROUTING: &[(day2_model::Framework, &str)] = &[(Soc2, "A1.2"), (Nis2, "21(2
 /// (a per-pod Service of a StatefulSet) selects pods no manifest shows.
 const CONTROLLER_LABELS: &[&str] = &["statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index"];
 
-/// Is `name` the name of a custom resource in the Service's namespace? Operators create the pods of their resources
-/// and label them with the resource's name (`prometheus: k8s` for the Prometheus `k8s`).
-fn names_a_custom_resource(i: &Input<'_>, name: &str) -> bool {
+/// Does the selector pair `key: name` name a custom resource of the Service's namespace the way operators label the
+/// pods they make for it: the kind as the key (`prometheus: k8s` for the Prometheus `k8s`), or the instance label?
+fn names_a_custom_resource(i: &Input<'_>, key: &str, name: &str) -> bool {
     i.inventory.in_namespace(&i.resource.namespace).any(|r| {
         let group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        r.name == name && group.contains('.') && (!group.ends_with(".k8s.io") || group.ends_with(".x-k8s.io"))
+        let custom = group.contains('.') && (!group.ends_with(".k8s.io") || group.ends_with(".x-k8s.io"));
+        let kind = r.kind.rsplit('.').next().unwrap_or(&r.kind);
+        custom && r.name == name && (key.eq_ignore_ascii_case(kind) || key == "app.kubernetes.io/instance")
     })
 }
 
@@ -300,7 +302,7 @@ pub(super) static CHECKS: &[Check] = &[
             }
             if selector.is_some_and(|m| {
                 m.keys().any(|k| CONTROLLER_LABELS.contains(&k))
-                    || m.values().filter_map(Attr::as_str).any(|v| names_a_custom_resource(i, v))
+                    || m.iter().any(|(k, v)| v.as_str().is_some_and(|v| names_a_custom_resource(i, k, v)))
             }) {
                 return Vec::new();
             }

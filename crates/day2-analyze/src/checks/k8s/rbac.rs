@@ -125,7 +125,12 @@ pub(super) static CHECKS: &[Check] = &[
                     return None;
                 }
                 let verbs = strs(rule, "verbs");
-                if verbs.contains(&"*") {
+                // `*` verbs include these where the rule covers roles, bindings or identities.
+                let rbac = ["roles", "clusterroles", "rolebindings", "clusterrolebindings"];
+                if verbs.contains(&"*")
+                    && (grants(rule, "rbac.authorization.k8s.io", &rbac, &["*"])
+                        || grants(rule, "", &["users", "groups", "serviceaccounts"], &["*"]))
+                {
                     return Some("grants every verb (`*`), escalate, bind and impersonate among them".to_owned());
                 }
                 let bad: Vec<&str> =
