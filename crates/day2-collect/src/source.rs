@@ -87,3 +87,25 @@ pub fn resolve_all(base: &Path, paths: &mut [PathBuf]) {
 pub fn files_to_watch(paths: &[PathBuf]) -> Vec<PathBuf> {
     paths.iter().filter(|p| p.as_os_str() != "-").cloned().collect()
 }
+
+/// The canonical form of a path (symbolic links resolved), or the path itself when it does not exist; the empty
+/// path is the current directory.
+pub(crate) fn canonical(p: &Path) -> PathBuf {
+    let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Lexically removes `.` and `dir/..` steps (for paths shown to people; symbolic links are not resolved).
+pub(crate) fn normalize(p: &Path) -> PathBuf {
+    let mut out: Vec<std::path::Component<'_>> = Vec::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if matches!(out.last(), Some(std::path::Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}

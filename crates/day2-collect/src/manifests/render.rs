@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use day2_input::files::Input;
+
+use crate::source::{canonical, normalize};
 use serde::{Deserialize, Serialize};
 
 /// Settings of one Helm chart folder (`charts:` in a manifests source).
@@ -81,11 +83,6 @@ impl Folders {
         self.charts.iter().any(|c| file.starts_with(c))
             || (kustomize_rendered && self.kustomize.iter().any(|k| file.starts_with(k)))
     }
-}
-
-fn canonical(p: &Path) -> PathBuf {
-    let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Does the kustomization in `dir` name a remote resource (a Git or HTTP URL)? Those are not fetched during a scan.
@@ -296,21 +293,6 @@ fn origins_to_sources(text: &str, dir: &Path) -> String {
         }
     }
     out
-}
-
-/// Lexically removes `.` and `dir/..` steps.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out: Vec<std::path::Component<'_>> = Vec::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir if matches!(out.last(), Some(std::path::Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out.iter().collect()
 }
 
 /// A path as a command-line operand that cannot be taken for an option.

@@ -28,6 +28,7 @@ use hcl::eval::{Context, Evaluate};
 
 use super::types::{Type, sorted};
 use super::{Parsed, TerraformConfig, functions, json_syntax};
+use crate::source::{canonical, normalize};
 use day2_input::files::{self, Input};
 
 /// Deepest chain of module calls followed (Terraform itself has no limit; cycles and absurd depth stop here).
@@ -129,11 +130,6 @@ fn allowed_roots<'a>(dirs: impl Iterator<Item = &'a PathBuf>) -> Vec<PathBuf> {
         roots.push(dir);
     }
     roots
-}
-
-fn canonical(p: &Path) -> PathBuf {
-    let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// One `.tf` (or `.tf.json`) file: its text's line starts and its parsed body.
@@ -1184,18 +1180,8 @@ fn required_providers(module: &Module, scope: &Scope<'_>) -> BTreeMap<String, St
 
 /// `path.module` as Terraform shows it: relative to the root module, `.` for the root itself.
 fn relative_to(dir: &Path, root: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let rest = dir.strip_prefix(root).unwrap_or(dir);
-    for c in rest.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir if parts.last().is_some_and(|p| p != "..") => {
-                parts.pop();
-            }
-            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
-        }
-    }
-    if parts.is_empty() { ".".to_owned() } else { parts.join("/") }
+    let relative = normalize(dir.strip_prefix(root).unwrap_or(dir));
+    if relative.as_os_str().is_empty() { ".".to_owned() } else { relative.display().to_string() }
 }
 
 #[cfg(test)]

@@ -424,13 +424,18 @@ fn values(args: FuncArgs) -> Result {
 }
 
 fn distinct(args: FuncArgs) -> Result {
+    Ok(Value::Array(unique(list_arg(&args, 0)?.iter().cloned())))
+}
+
+/// The values in order, each once.
+fn unique(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    for v in list_arg(&args, 0)? {
-        if !out.contains(v) {
-            out.push(v.clone());
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
         }
     }
-    Ok(Value::Array(out))
+    out
 }
 
 fn flatten(args: FuncArgs) -> Result {
@@ -554,15 +559,8 @@ fn chunklist(args: FuncArgs) -> Result {
 }
 
 fn setunion(args: FuncArgs) -> Result {
-    let mut out: Vec<Value> = Vec::new();
-    for i in 0..args.len() {
-        for v in list_arg(&args, i)? {
-            if !out.contains(v) {
-                out.push(v.clone());
-            }
-        }
-    }
-    Ok(Value::Array(out))
+    let lists: Vec<&Vec<Value>> = (0..args.len()).map(|i| list_arg(&args, i)).collect::<std::result::Result<_, _>>()?;
+    Ok(Value::Array(unique(lists.into_iter().flatten().cloned())))
 }
 
 fn setintersection(args: FuncArgs) -> Result {
@@ -704,23 +702,22 @@ fn tolist(args: FuncArgs) -> Result {
 
 /// `toset`: distinct elements; Terraform orders a set of strings lexically.
 fn toset(args: FuncArgs) -> Result {
-    let mut items = match arg(&args, 0)? {
+    let items = match arg(&args, 0)? {
         Value::Array(a) => a.clone(),
         Value::Null => return Ok(Value::Null),
         other => return Err(format!("toset: {other} is not a list")),
     };
+    Ok(Value::Array(set_of(items)))
+}
+
+/// A Terraform set of `items`: each value once, in [`sort_set`]'s order.
+pub(super) fn set_of(mut items: Vec<Value>) -> Vec<Value> {
     sort_set(&mut items);
-    let mut out: Vec<Value> = Vec::with_capacity(items.len());
-    for v in items {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    Ok(Value::Array(out))
+    unique(items)
 }
 
 /// Terraform's order of a set of strings (lexical) or of numbers (numeric); a mixed set becomes strings.
-pub(super) fn sort_set(items: &mut [Value]) {
+fn sort_set(items: &mut [Value]) {
     if items.iter().all(|v| matches!(v, Value::Number(_))) {
         items.sort_by(|a, b| as_f64(a).unwrap_or(0.0).total_cmp(&as_f64(b).unwrap_or(0.0)));
     } else if items.iter().all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {

@@ -89,15 +89,7 @@ impl Type {
             (Type::Bool, Value::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
             (Type::List(t), Value::Array(items)) => Value::Array(items.into_iter().map(|v| t.convert(v)).collect()),
             (Type::Set(t), Value::Array(items)) => {
-                let mut items: Vec<Value> = items.into_iter().map(|v| t.convert(v)).collect();
-                super::functions::sort_set(&mut items);
-                let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                for v in items {
-                    if !out.contains(&v) {
-                        out.push(v);
-                    }
-                }
-                Value::Array(out)
+                Value::Array(super::functions::set_of(items.into_iter().map(|v| t.convert(v)).collect()))
             }
             (Type::Tuple(types), Value::Array(items)) if types.len() == items.len() => {
                 Value::Array(items.into_iter().zip(types).map(|(v, t)| t.convert(v)).collect())
