@@ -295,6 +295,17 @@ fn origins_to_sources(text: &str, dir: &Path) -> String {
     out
 }
 
+/// A line of a tool's error output, or a stand-in when it may quote a credential from the chart or its values (the
+/// message goes into reports, logs and the store).
+fn without_credentials(line: &str) -> &str {
+    use day2_model::redact::{credential_value, is_literal, secret_name};
+    let assigns = line.split_whitespace().any(|w| {
+        w.split_once(['=', ':'])
+            .is_some_and(|(k, v)| secret_name(k.trim_matches('"')) && is_literal(v.trim_matches('"')))
+    });
+    if assigns || credential_value(line) { "(a line that may quote a credential, left out)" } else { line }
+}
+
 /// A path as a command-line operand that cannot be taken for an option.
 fn as_operand(p: &Path) -> String {
     let s = p.display().to_string();
@@ -369,7 +380,8 @@ fn run(
         return Err(RenderError::TooLarge { command, limit: max_bytes });
     }
     if !status.success() {
-        let stderr = String::from_utf8_lossy(&err).trim().lines().take(5).collect::<Vec<_>>().join(" / ");
+        let text = String::from_utf8_lossy(&err);
+        let stderr = text.trim().lines().take(5).map(without_credentials).collect::<Vec<_>>().join(" / ");
         return Err(RenderError::Failed { command, stderr });
     }
     String::from_utf8(out).map_err(|_| RenderError::Failed { command, stderr: "output is not UTF-8".into() })
@@ -401,6 +413,17 @@ mod tests {
             Path::new("."),
         );
         assert!(base.starts_with("# Source: ../../base/a.yaml\n"), "{base}");
+    }
+
+    #[test]
+    fn tool_errors_never_quote_credentials() {
+        assert_eq!(
+            without_credentials("Error: template: shop/templates/a.yaml:3: bad"),
+            "Error: template: shop/templates/a.yaml:3: bad"
+        );
+        for line in ["error: password=hunter2-hunter2 is invalid", "bad url postgres://app:s3cret@db/orders"] {
+            assert!(!without_credentials(line).contains("hunter2") && !without_credentials(line).contains("s3cret"));
+        }
     }
 
     #[test]
