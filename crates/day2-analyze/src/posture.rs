@@ -72,7 +72,11 @@ fn owned_by_present_controller(resource: &Resource, inventory: &Inventory) -> bo
         let field = |name: &str| owner.get(name).and_then(|v| v.as_str()).unwrap_or_default();
         let kind = day2_model::k8s::qualified_kind(field("apiVersion"), field("kind"));
         let id = ResourceId::new(Provider::K8s, &resource.scope, &kind, &resource.namespace, field("name"));
-        inventory.get(&id).is_some()
+        // A namespaced object may also be owned by a cluster-scoped one (an operator's cluster-scoped custom resource
+        // owns the DaemonSets it makes), whose id has no namespace. Kubernetes allows no other owner, so looking in
+        // both places finds the owner whatever the scope of its kind, CRD in the inventory or not.
+        let cluster_scoped = ResourceId::new(Provider::K8s, &resource.scope, &kind, "", field("name"));
+        inventory.get(&id).is_some() || (!resource.namespace.is_empty() && inventory.get(&cluster_scoped).is_some())
     })
 }
 
@@ -115,6 +119,22 @@ mod tests {
         let checked: Vec<&str> =
             resources.iter().filter(|r| !owned_by_present_controller(r, &inventory)).map(|r| r.name.as_str()).collect();
         assert_eq!(checked, ["web", "orphan", "bare"]);
+    }
+
+    #[test]
+    fn a_cluster_scoped_owner_is_found_without_a_namespace() {
+        let owner = Resource {
+            id: ResourceId::new(Provider::K8s, "c", "nvidia.com.ClusterPolicy", "", "cluster-policy"),
+            namespace: String::new(),
+            ..live("nvidia.com.ClusterPolicy", "cluster-policy", json!({}))
+        };
+        let owner_ref = json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy", "name": "cluster-policy", "controller": true}
+        ]}});
+        let owned = live("apps.DaemonSet", "nvidia-driver-daemonset", owner_ref);
+        let (inventory, _) =
+            Inventory::from_snapshots(vec![Snapshot { resources: vec![owner, owned.clone()], ..Snapshot::default() }]);
+        assert!(owned_by_present_controller(&owned, &inventory));
     }
 
     #[test]

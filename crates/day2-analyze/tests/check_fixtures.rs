@@ -7,7 +7,9 @@
 //!
 //! Kubernetes inputs are real manifest streams, read by the real manifest source and linker. Terraform inputs are
 //! `terraform show -json` documents written as YAML, with a shorthand: a top-level `resources:` list of
-//! `{address, values}` becomes `values.root_module.resources` (type and name are taken from the address).
+//! `{address, values}` becomes `values.root_module.resources` (type and name are taken from the address). An entry's
+//! optional `after_unknown` (a plan's tree of attributes known only after apply, absent from `values`) becomes its
+//! `resource_changes` entry, as in a plan; written as HCL, those attributes are references HCL cannot evaluate.
 //!
 //! When a failing finding carries a fix, the RFC 6902 patch is applied to the object and the check must then pass for
 //! that subject: fixes are tested, not just printed.
@@ -49,23 +51,58 @@ fn load(check: &Check, file: &Path) -> Inventory {
 
 fn expand_terraform_shorthand(doc: Value) -> Value {
     let Some(list) = doc.get("resources").and_then(Value::as_array) else { return doc };
-    let resources: Vec<Value> = list
-        .iter()
-        .map(|r| {
-            let address = r["address"].as_str().expect("address");
-            let base = address.split('[').next().unwrap();
-            let mut parts = base.rsplitn(3, '.');
-            let name = parts.next().unwrap();
-            let kind = parts.next().unwrap();
-            json!({"address": address, "mode": "managed", "type": kind, "name": name,
-                   "provider_name": "registry.terraform.io/hashicorp/aws", "values": r.get("values").cloned().unwrap_or(json!({}))})
-        })
-        .collect();
+    let mut resources = Vec::new();
+    let mut changes = Vec::new();
+    for r in list {
+        let address = r["address"].as_str().expect("address");
+        let base = address.split('[').next().unwrap();
+        let mut parts = base.rsplitn(3, '.');
+        let name = parts.next().unwrap();
+        let kind = parts.next().unwrap();
+        let values = r.get("values").cloned().unwrap_or(json!({}));
+        if let Some(unknown) = r.get("after_unknown") {
+            changes.push(json!({"address": address, "mode": "managed", "type": kind, "name": name,
+                                "change": {"actions": ["create"], "after": values.clone(), "after_unknown": unknown}}));
+        }
+        resources.push(json!({"address": address, "mode": "managed", "type": kind, "name": name,
+                              "provider_name": "registry.terraform.io/hashicorp/aws", "values": values}));
+    }
     let mut out = json!({"format_version": "1.2", "values": {"root_module": {"resources": resources}}});
+    if !changes.is_empty() {
+        out["resource_changes"] = Value::Array(changes);
+    }
     if let Some(cfg) = doc.get("configuration") {
         out["configuration"] = cfg.clone();
     }
     out
+}
+
+/// What HCL cannot evaluate before apply: a reference to a resource the configuration does not declare.
+const UNKNOWN_UNTIL_APPLY: &str = "\u{0}terraform_data.unknown_until_apply.output";
+
+/// Sets each attribute an `after_unknown` tree marks to [`UNKNOWN_UNTIL_APPLY`], inside nested blocks too, so that the
+/// HCL reader finds unknown what the plan says is unknown.
+fn mark_unknown(values: &mut serde_json::Map<String, Value>, tree: &Value) {
+    for (key, marks) in tree.as_object().into_iter().flatten() {
+        match marks {
+            Value::Bool(true) => {
+                values.insert(key.clone(), Value::String(UNKNOWN_UNTIL_APPLY.to_owned()));
+            }
+            Value::Array(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    if let Some(Value::Object(block)) = values.get_mut(key).and_then(|v| v.get_mut(n)) {
+                        mark_unknown(block, item);
+                    }
+                }
+            }
+            Value::Object(_) => {
+                if let Some(Value::Object(inner)) = values.get_mut(key) {
+                    mark_unknown(inner, marks);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn run(check: &Check, inv: &Inventory) -> Vec<Finding> {
@@ -132,7 +169,7 @@ fn fix_resolves(check: &Check, inv: &Inventory, finding: &Finding) -> Result<(),
     let fix = finding.fix.as_ref().unwrap();
     let original = inv.get(&finding.resource).ok_or("resource not in inventory")?;
     let patch: json_patch::Patch =
-        serde_json::from_value(fix.patch.clone()).map_err(|e| format!("not RFC 6902: {e}"))?;
+        serde_json::from_value(serde_json::Value::from(&fix.patch)).map_err(|e| format!("not RFC 6902: {e}"))?;
     let mut attrs = original.attrs.to_value();
     json_patch::patch(&mut attrs, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
     let mut patched = original.clone();
@@ -205,6 +242,12 @@ fn write_hcl(doc: &Value, dir: &Path) {
     use std::collections::BTreeMap;
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     let config = &doc["configuration"]["root_module"];
+    let unknown: BTreeMap<&str, &Value> = doc["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["address"].as_str()?, c.pointer("/change/after_unknown")?)))
+        .collect();
     for r in doc["values"]["root_module"]["resources"].as_array().unwrap() {
         let address = hcl_address(r["address"].as_str().unwrap());
         let (module, local) = match address.strip_prefix("module.") {
@@ -216,6 +259,9 @@ fn write_hcl(doc: &Value, dir: &Path) {
         };
         let (kind, name) = local.split_once('.').unwrap();
         let mut values = r["values"].as_object().unwrap().clone();
+        if let Some(tree) = unknown.get(r["address"].as_str().unwrap()) {
+            mark_unknown(&mut values, tree);
+        }
         let module_config = match &module {
             Some(m) => &config["module_calls"][m]["module"],
             None => config,

@@ -392,6 +392,7 @@ pub(super) static CHECKS: &[Check] = &[
             let mut seen = Vec::new();
             found
                 .into_iter()
+                .filter(|(path, _, new)| !replacement_listed_as_alternative(spec, ptr, path, new))
                 .filter(|(_, old, _)| {
                     if seen.contains(old) {
                         false
@@ -450,6 +451,46 @@ fn template_annotations_pointer(kind: &str) -> Option<String> {
         return Some("/metadata/annotations".to_owned());
     }
     spec.strip_suffix("/spec").map(|p| format!("{p}/metadata/annotations"))
+}
+
+/// Pod spec lists whose entries are alternatives: one toleration matching a taint is enough, and node affinity terms
+/// are OR'ed. (A nodeSelector's entries, one term's expressions and spread constraints must all hold instead.)
+const ALTERNATIVES: &[&str] = &[
+    "/tolerations",
+    "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms",
+    "/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution",
+];
+
+/// Is the deprecated label found at `path` in an entry of an [`ALTERNATIVES`] list of which another entry uses its
+/// replacement `new`? Then nodes of old and new releases alike match (a toleration of both
+/// `node-role.kubernetes.io/master` and `node-role.kubernetes.io/control-plane`, for clusters of mixed versions).
+fn replacement_listed_as_alternative(spec: &Attr, spec_ptr: &str, path: &str, new: &str) -> bool {
+    ALTERNATIVES.iter().any(|&list| {
+        let Some(index) = path
+            .strip_prefix(spec_ptr)
+            .and_then(|p| p.strip_prefix(list))
+            .and_then(|p| p.strip_prefix('/'))
+            .and_then(|p| p.split('/').next())
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return false;
+        };
+        spec.pointer(list)
+            .and_then(Attr::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .any(|(n, entry)| n != index && mentions(entry, new))
+    })
+}
+
+/// Does `label` appear under `v` as a map key or a string value?
+fn mentions(v: &Attr, label: &str) -> bool {
+    match v {
+        Attr::Object(map) => map.iter().any(|(k, child)| k == label || mentions(child, label)),
+        Attr::Array(list) => list.iter().any(|child| mentions(child, label)),
+        other => other.as_str() == Some(label),
+    }
 }
 
 /// Finds deprecated node labels used as map keys, `key`/`topologyKey` values or label strings under `v`.

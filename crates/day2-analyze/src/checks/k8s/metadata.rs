@@ -41,6 +41,11 @@ pub(super) static CHECKS: &[Check] = &[
             if !explicit || kind == "Event" || SYSTEM_OBJECTS.contains(&(kind, r.name.as_str())) {
                 return Vec::new();
             }
+            // The API server drops the namespace of a cluster-scoped object (charts template one onto every object):
+            // an instance of a cluster-scoped custom resource is in no namespace at all.
+            if super::cluster_scoped_custom_kind(i) {
+                return Vec::new();
+            }
             vec![Hit::new(format!("{kind} `{}` is in the default namespace", r.name)).evidence(
                 "/metadata/namespace",
                 r.attrs.pointer("/metadata/namespace").cloned().unwrap_or_default(),

@@ -109,6 +109,22 @@ pub(crate) fn find_named<'a>(input: &Input<'a>, namespace: &str, kind: &str, nam
     in_namespace(input, namespace, kind).find(|r| r.name == name)
 }
 
+/// Is the object of a kind that a CustomResourceDefinition of its cluster, in the inventory, declares cluster-scoped
+/// (`spec.scope: Cluster`)? The kinds built into Kubernetes are not known here: the reader does not default a
+/// namespace onto those.
+pub(crate) fn cluster_scoped_custom_kind(input: &Input<'_>) -> bool {
+    let r = input.resource;
+    input.inventory.of_kind("apiextensions.k8s.io.CustomResourceDefinition").filter(|crd| crd.scope == r.scope).any(
+        |crd| {
+            let (group, kind) = (str_at(&crd.attrs, "/spec/group"), str_at(&crd.attrs, "/spec/names/kind"));
+            str_at(&crd.attrs, "/spec/scope") == Some("Cluster")
+                && group.zip(kind).is_some_and(|(group, kind)| {
+                    r.kind.strip_suffix(kind).and_then(|g| g.strip_suffix('.')) == Some(group)
+                })
+        },
+    )
+}
+
 /// A string field of an object (`str_at(v, "/spec/type")`).
 pub(crate) fn str_at<'a>(v: &'a Attr, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr).and_then(Attr::as_str)

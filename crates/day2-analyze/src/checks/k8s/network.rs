@@ -4,7 +4,7 @@
 use day2_model::k8s::base_kind;
 use day2_model::{Attr, RelationKind};
 
-use super::{find_named, in_namespace, items, per_container, str_at};
+use super::{escape, find_named, in_namespace, items, per_container, str_at};
 use crate::checks::prelude::*;
 
 /// Namespaces run by the control plane, skipped by namespace-wide policy checks.
@@ -46,6 +46,67 @@ const INTERNAL_LB: &[(&str, &str)] = &[
     ("service.beta.kubernetes.io/oci-load-balancer-internal", "true"),
 ];
 
+/// Does the Service ask for an internal load balancer, by a cloud annotation or as the AWS Load Balancer Controller's
+/// default?
+fn internal_load_balancer(r: &Resource) -> bool {
+    INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)))
+        || internal_by_aws_controller(r)
+}
+
+/// The AWS Load Balancer Controller (v2.2.0 on) makes the NLB of a Service it reconciles (`aws-load-balancer-type:
+/// external`, the older `nlb-ip`, or its load balancer class) internal unless `aws-load-balancer-scheme` says
+/// `internet-facing`; with no scheme, the deprecated `aws-load-balancer-internal: "false"` also asks for a public one.
+/// The in-tree `nlb` type is internet-facing by default, so it is not covered here.
+fn internal_by_aws_controller(r: &Resource) -> bool {
+    let reconciled = r
+        .annotation("service.beta.kubernetes.io/aws-load-balancer-type")
+        .map(str::trim)
+        .is_some_and(|t| t.eq_ignore_ascii_case("external") || t.eq_ignore_ascii_case("nlb-ip"))
+        || str_at(&r.attrs, "/spec/loadBalancerClass") == Some("service.k8s.aws/nlb");
+    let internet_facing = match r.annotation("service.beta.kubernetes.io/aws-load-balancer-scheme") {
+        Some(scheme) => scheme.trim().eq_ignore_ascii_case("internet-facing"),
+        None => r
+            .annotation("service.beta.kubernetes.io/aws-load-balancer-internal")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
+    };
+    reconciled && !internet_facing
+}
+
+/// Prefix of the AWS Load Balancer Controller's Ingress annotations.
+const ALB: &str = "alb.ingress.kubernetes.io/";
+
+/// Whether an Ingress of the AWS Load Balancer Controller still forwards plain HTTP when its annotations put TLS on the
+/// ALB's listeners (where `spec.tls` is not needed): `Some(false)` when HTTP is redirected to HTTPS or not listened
+/// on, `Some(true)` when an HTTP listener forwards next to the HTTPS one, `None` when no annotation asks for HTTPS.
+fn alb_forwards_plain_http(r: &Resource) -> Option<bool> {
+    let annotation = |key: &str| r.annotation(&format!("{ALB}{key}")).map(str::trim).filter(|v| !v.is_empty());
+    let certificate = annotation("certificate-arn").is_some();
+    // `ssl-redirect` turns every HTTP listener of the ALB (of its whole IngressGroup) into a redirect to HTTPS.
+    let redirect = annotation("ssl-redirect").is_some();
+    // Without `listen-ports` the controller listens on HTTPS:443 when given a certificate, on HTTP:80 otherwise.
+    let (https, http) = match annotation("listen-ports").and_then(listener_protocols) {
+        Some(protocols) => (protocols.iter().any(|p| p == "HTTPS"), protocols.iter().any(|p| p == "HTTP")),
+        None => (certificate, !certificate),
+    };
+    (https || redirect).then_some(http && !redirect)
+}
+
+/// The protocols of an ALB `listen-ports` annotation (`[{"HTTP": 80}, {"HTTPS": 443}]`), None when it does not parse.
+fn listener_protocols(ports: &str) -> Option<Vec<String>> {
+    let listeners: Vec<serde_json::Map<String, Value>> = serde_json::from_str(ports).ok()?;
+    Some(listeners.iter().flat_map(|listener| listener.keys().cloned()).collect())
+}
+
+/// Is this Ingress backend an action of the AWS Load Balancer Controller rather than a Service? `port.name:
+/// use-annotation` (`servicePort` in the older form) makes the controller read the backend from the
+/// `alb.ingress.kubernetes.io/actions.<name>` annotation: a redirect (`ssl-redirect`), a fixed response, a weighted
+/// forward.
+fn alb_action(ingress: &Attr, backend: &Attr, name: &str) -> bool {
+    let port = backend.pointer("/service/port/name").or_else(|| backend.get("servicePort")).and_then(Attr::as_str);
+    port == Some("use-annotation")
+        && ingress.pointer("/metadata/annotations").and_then(|a| a.get(format!("{ALB}actions.{name}"))).is_some()
+}
+
 const EXPOSURE: &[(day2_model::Framework, &str)] =
     &[(Nsa, "network-separation"), (Soc2, "CC6.6"), (Nis2, "21(2)(e)"), (Dora, "Art.9(4)(c)")];
 const ROUTING: &[(day2_model::Framework, &str)] = &[(Soc2, "A1.2"), (Nis2, "21(2)(c)"), (Dora, "Art.11")];
@@ -63,6 +124,16 @@ fn names_a_custom_resource(i: &Input<'_>, key: &str, name: &str) -> bool {
         let kind = r.kind.rsplit('.').next().unwrap_or(&r.kind);
         custom && r.name == name && (key.eq_ignore_ascii_case(kind) || key == "app.kubernetes.io/instance")
     })
+}
+
+/// Does a selector with these `key: value` pairs select pods that no manifest shows: pods a controller labels itself
+/// ([`CONTROLLER_LABELS`]) or pods an operator makes for a custom resource of the namespace? Services (NET-008) and
+/// disruption budgets (REL-007) that select such pods select something.
+pub(super) fn selects_pods_made_by_controllers<'a>(
+    i: &Input<'_>,
+    mut pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> bool {
+    pairs.any(|(key, value)| CONTROLLER_LABELS.contains(&key) || names_a_custom_resource(i, key, value))
 }
 
 pub(super) static CHECKS: &[Check] = &[
@@ -110,9 +181,7 @@ pub(super) static CHECKS: &[Check] = &[
         references: &["https://kubernetes.io/docs/tasks/access-application-cluster/configure-cloud-provider-firewall/"],
         eval: |i| {
             let r = i.resource;
-            if str_at(&r.attrs, "/spec/type") != Some("LoadBalancer")
-                || INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)))
-            {
+            if str_at(&r.attrs, "/spec/type") != Some("LoadBalancer") || internal_load_balancer(r) {
                 return Vec::new();
             }
             let ranges: Vec<&str> =
@@ -231,11 +300,26 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let tls: Vec<&Attr> = items(attrs.pointer("/spec/tls")).collect();
             if tls.is_empty() {
-                return vec![Hit::new(format!("Ingress `{}` has no TLS configuration", i.resource.name)).evidence(
-                    "/spec/tls",
-                    Value::Null,
-                    None,
-                )];
+                return match alb_forwards_plain_http(i.resource) {
+                    Some(false) => Vec::new(),
+                    Some(true) => {
+                        let ptr = format!("/metadata/annotations/{}", escape(&format!("{ALB}listen-ports")));
+                        let listeners = attrs.pointer(&ptr).cloned().unwrap_or_default();
+                        vec![
+                            Hit::new(format!(
+                                "Ingress `{}` has an HTTPS listener on its ALB but also forwards plain HTTP (an HTTP \
+                                 listener without {ALB}ssl-redirect)",
+                                i.resource.name
+                            ))
+                            .evidence(ptr, listeners, None),
+                        ]
+                    }
+                    None => vec![Hit::new(format!("Ingress `{}` has no TLS configuration", i.resource.name)).evidence(
+                        "/spec/tls",
+                        Value::Null,
+                        None,
+                    )],
+                };
             }
             if tls.iter().any(|t| items(t.get("hosts")).next().is_none()) {
                 return Vec::new();
@@ -301,8 +385,7 @@ pub(super) static CHECKS: &[Check] = &[
                 return Vec::new();
             }
             if selector.is_some_and(|m| {
-                m.keys().any(|k| CONTROLLER_LABELS.contains(&k))
-                    || m.iter().any(|(k, v)| v.as_str().is_some_and(|v| names_a_custom_resource(i, k, v)))
+                selects_pods_made_by_controllers(i, m.iter().map(|(k, v)| (k, v.as_str().unwrap_or_default())))
             }) {
                 return Vec::new();
             }
@@ -326,6 +409,12 @@ pub(super) static CHECKS: &[Check] = &[
         controls: &[(CisK8s, "5.2.13"), (Nsa, "network-separation"), (PssBaseline, "host-ports"), (Soc2, "CC6.6")],
         references: &["https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline"],
         eval: |i| {
+            // In the node's network namespace every container port is a port of the node, and the API server sets
+            // `hostPort` to `containerPort` by itself: removing it changes nothing, and NetworkPolicies do not apply
+            // to such pods anyway. K8S-POD-004 reports hostNetwork itself.
+            if super::spec_of(i).and_then(|(_, spec)| spec.get("hostNetwork")).and_then(Attr::as_bool) == Some(true) {
+                return Vec::new();
+            }
             per_container(i, |c, _| {
                 let ptr = c.pointer();
                 let bound: Vec<(usize, &Attr)> = items(c.value.get("ports"))
@@ -412,7 +501,7 @@ pub(super) static CHECKS: &[Check] = &[
             }
             // An internal load balancer, or one restricted to source ranges, is the remediation this check recommends.
             let r = i.resource;
-            let internal = INTERNAL_LB.iter().any(|(k, v)| r.annotation(k).is_some_and(|a| a.eq_ignore_ascii_case(v)));
+            let internal = internal_load_balancer(r);
             let restricted = items(attrs.pointer("/spec/loadBalancerSourceRanges"))
                 .filter_map(Attr::as_str)
                 .any(|c| c != "0.0.0.0/0" && c != "::/0");
@@ -474,7 +563,7 @@ fn host_matches(tls: &str, host: &str) -> bool {
 }
 
 /// Service names an Ingress routes to, each with the pointer of the first backend naming it (networking.k8s.io/v1 and
-/// the older `serviceName` form).
+/// the older `serviceName` form). Backends that are AWS Load Balancer Controller actions name no Service.
 fn backends(attrs: &Attr) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut push = |backend: Option<&Attr>, ptr: String| {
@@ -485,6 +574,9 @@ fn backends(attrs: &Attr) -> Vec<(String, String)> {
                 (None, Some(n)) => (n, "/serviceName"),
                 _ => return,
             };
+        if alb_action(attrs, b, name) {
+            return;
+        }
         if !out.iter().any(|(o, _)| o == name) {
             out.push((name.to_owned(), format!("{ptr}{field}")));
         }

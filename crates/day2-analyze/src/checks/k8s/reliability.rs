@@ -194,6 +194,21 @@ pub(super) static CHECKS: &[Check] = &[
             if i.inventory.outgoing(&i.resource.id).any(|r| r.kind == RelationKind::Protects) {
                 return Vec::new();
             }
+            // As for Services (K8S-NET-008): pods an operator makes for a custom resource are in no manifest.
+            let selector = i.resource.attrs.pointer("/spec/selector");
+            let match_labels = selector
+                .and_then(|s| s.get("matchLabels"))
+                .and_then(Attr::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default()));
+            let matched_values = items(selector.and_then(|s| s.get("matchExpressions")))
+                .filter(|e| str_at(e, "/operator") == Some("In"))
+                .filter_map(|e| Some((str_at(e, "/key")?, e.get("values"))))
+                .flat_map(|(k, values)| items(values).filter_map(Attr::as_str).map(move |v| (k, v)));
+            if super::network::selects_pods_made_by_controllers(i, match_labels.chain(matched_values)) {
+                return Vec::new();
+            }
             vec![
                 Hit::new(format!(
                     "PodDisruptionBudget `{}` selects no workload in namespace `{}`",
@@ -515,7 +530,10 @@ pub(super) static CHECKS: &[Check] = &[
         eval: |i| {
             let attrs = &i.resource.attrs;
             let owned = items(attrs.pointer("/metadata/ownerReferences")).next().is_some();
-            (!owned && attrs.pointer("/spec/ttlSecondsAfterFinished").is_none_or(Attr::is_null))
+            // Helm deletes its hook Jobs itself (`helm.sh/hook-delete-policy`, `before-hook-creation` when none is
+            // set), so at most one of each is ever left.
+            let helm_hook = i.resource.annotation("helm.sh/hook").is_some();
+            (!owned && !helm_hook && attrs.pointer("/spec/ttlSecondsAfterFinished").is_none_or(Attr::is_null))
                 .then(|| {
                     Hit::new(format!("Job `{}` has no ttlSecondsAfterFinished", i.resource.name))
                         .evidence("/spec/ttlSecondsAfterFinished", Value::Null, None)

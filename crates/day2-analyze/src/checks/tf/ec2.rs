@@ -130,10 +130,16 @@ pub(super) static CHECKS: &[Check] = &[
                 }
             } else {
                 for (n, d) in blocks(attrs, "block_device_mappings") {
-                    if d.pointer("/ebs/0").is_some_and(|e| {
-                        !truthy(e.get("encrypted"))
-                            && e.get("snapshot_id").and_then(Attr::as_str).is_none_or(str::is_empty)
-                    }) {
+                    // A volume made from a snapshot takes the snapshot's encryption: one known only after apply
+                    // leaves it undecided (the evidence below is `encrypted`, so the engine does not see that).
+                    let snapshot = format!("/block_device_mappings/{n}/ebs/0/snapshot_id");
+                    let snapshot_unknown = i.resource.unknown_at(&snapshot);
+                    if !snapshot_unknown
+                        && d.pointer("/ebs/0").is_some_and(|e| {
+                            !truthy(e.get("encrypted"))
+                                && e.get("snapshot_id").and_then(Attr::as_str).is_none_or(str::is_empty)
+                        })
+                    {
                         let name =
                             d.get("device_name").and_then(Attr::as_str).map_or_else(|| n.to_string(), str::to_owned);
                         devices.push((

@@ -11,9 +11,10 @@ fn aurora_member(r: &Resource) -> bool {
     r.kind == "aws_db_instance" && text(&r.attrs, "/engine").is_some_and(|e| e.starts_with("aurora"))
 }
 
-/// A read replica (inherits encryption and does not need its own backups).
+/// A read replica (inherits encryption and does not need its own backups), also when the plan knows its source only
+/// after apply (`replicate_source_db = aws_db_instance.primary.identifier`, both created by the same plan).
 fn replica(r: &Resource) -> bool {
-    text(&r.attrs, "/replicate_source_db").is_some()
+    text(&r.attrs, "/replicate_source_db").is_some() || r.unknown_at("/replicate_source_db")
 }
 
 fn kind_word(r: &Resource) -> &'static str {
@@ -37,8 +38,10 @@ pub(super) static CHECKS: &[Check] = &[
             let serverless_v1 = text(attrs, "/engine_mode") == Some("serverless");
             let inherits = replica(r)
                 || (attrs.get("storage_encrypted").is_none_or(Attr::is_null)
-                    && text(attrs, "/snapshot_identifier").is_some());
-            if truthy(attrs.get("storage_encrypted")) || aurora_member(r) || serverless_v1 || inherits {
+                    && (text(attrs, "/snapshot_identifier").is_some() || r.unknown_at("/snapshot_identifier")));
+            // The evidence is `storage_encrypted`; the other attributes that decide must not be unknown either.
+            let undecided = ["/engine", "/engine_mode"].iter().any(|p| r.unknown_at(p));
+            if truthy(attrs.get("storage_encrypted")) || aurora_member(r) || serverless_v1 || inherits || undecided {
                 return Vec::new();
             }
             vec![Hit::new(format!("{} `{}` does not encrypt its storage", kind_word(r), addr(i))).evidence(
