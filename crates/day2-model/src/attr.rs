@@ -329,6 +329,30 @@ impl From<&str> for Attr {
     }
 }
 
+impl From<String> for Attr {
+    fn from(s: String) -> Attr {
+        Attr::String(s.into())
+    }
+}
+
+impl From<bool> for Attr {
+    fn from(b: bool) -> Attr {
+        Attr::Bool(b)
+    }
+}
+
+/// Numbers as `serde_json` makes them.
+macro_rules! attr_from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Attr {
+            fn from(n: $t) -> Attr {
+                Attr::from(Value::from(n))
+            }
+        }
+    )*};
+}
+attr_from_number!(i32, i64, u32, u64, usize, f64);
+
 impl PartialEq<str> for Attr {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == Some(other)

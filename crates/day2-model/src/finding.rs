@@ -1,5 +1,6 @@
 //! Findings: what an analyzer concluded about a resource, with the evidence, the fix and the compliance controls it touches.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -209,9 +210,9 @@ pub struct Evidence {
     pub path: String,
     /// What a passing object has there, when one value says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected: Option<serde_json::Value>,
+    pub expected: Option<crate::Attr>,
     /// What this object has there (`null` when absent).
-    pub actual: serde_json::Value,
+    pub actual: crate::Attr,
 }
 
 /// A machine-applicable fix: an RFC 6902 JSON Patch against the resource's attrs.
@@ -220,7 +221,9 @@ pub struct Fix {
     /// What the patch does, in words.
     pub description: String,
     /// RFC 6902 operations (`[{"op": "add", "path": "...", "value": ...}]`).
-    pub patch: serde_json::Value,
+    // An `Attr`, as evidence is: a run holds one per finding, and `serde_json::Value`'s maps made findings most of
+    // its memory.
+    pub patch: crate::Attr,
 }
 
 /// A measured consequence, e.g. money: lets later analyzers (cost, carbon) rank findings.
@@ -324,7 +327,9 @@ pub struct Finding {
     /// Severity after configuration overrides.
     pub severity: Severity,
     /// Short title of the rule.
-    pub title: String,
+    // Borrowed from the rule's static metadata where there is one (built-in checks): one copy per rule, not per
+    // finding.
+    pub title: Cow<'static, str>,
     /// What is wrong with this object, in a sentence.
     pub message: String,
     /// The resource concerned.
@@ -358,13 +363,14 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
     /// How to fix it, in words.
-    pub remediation: String,
+    pub remediation: Cow<'static, str>,
     /// How to fix it, as a patch, when mechanical.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
     /// Compliance controls the rule maps to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub controls: Vec<ControlRef>,
+    // Shared by every finding of the rule.
+    #[serde(default, skip_serializing_if = "no_controls")]
+    pub controls: std::sync::Arc<[ControlRef]>,
     /// Measured consequence, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
@@ -383,6 +389,10 @@ pub struct Finding {
     pub changed_at: Option<DateTime<Utc>>,
 }
 
+fn no_controls(controls: &std::sync::Arc<[ControlRef]>) -> bool {
+    controls.is_empty()
+}
+
 impl Finding {
     /// An open finding of `analyzer`'s `rule_id` about `resource` (and its `subject`, part of the id), seen `now`:
     /// id, location, side and owner come from the resource. Analyzers set the rest with struct update syntax
@@ -395,7 +405,7 @@ impl Finding {
             analyzer: analyzer.to_owned(),
             domain: Domain::Security,
             severity: Severity::Medium,
-            title: String::new(),
+            title: Cow::Borrowed(""),
             message: String::new(),
             resource: resource.id.clone(),
             kind: resource.kind.clone(),
@@ -407,9 +417,9 @@ impl Finding {
             source: resource.source.clone(),
             owner: resource.owner.clone(),
             evidence: Vec::new(),
-            remediation: String::new(),
+            remediation: Cow::Borrowed(""),
             fix: None,
-            controls: Vec::new(),
+            controls: std::sync::Arc::default(),
             impact: None,
             status: FindingStatus::OPEN,
             first_seen: now,

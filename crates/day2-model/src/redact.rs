@@ -356,7 +356,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
 pub fn secret_name(name: &str) -> bool {
     // Condition keys, annotation and label keys, URLs (`token.actions.githubusercontent.com:aud`,
     // `vault.hashicorp.com/agent-inject-secret-db`): names of settings, not variables holding a credential.
-    if name.contains([':', '/']) {
+    if name.contains([':', '/']) || !may_hold_a_secret_word(name) {
         return false;
     }
     // camelCase words are split too (`secretName` → `SECRET_NAME`) so that suffixes such as `_NAME` are seen.
@@ -371,6 +371,16 @@ pub fn secret_name(name: &str) -> bool {
     }
     let n = format!("_{n}");
     n != "_PWD" && has_secret_word(&n) && !NOT_SECRET_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+/// Letters that every one of [`SECRET_WORDS`] contains one of, as a run without `_`.
+const SECRET_WORD_CORES: &[&[u8]] = &[b"PASS", b"SECRET", b"TOKEN", b"KEY", b"CREDENTIAL", b"PWD"];
+
+/// A quick test, without allocating, that rules out most names (`image`, `containerPort`) before the full one: the
+/// full test reads the name upper-cased with `_` added between words, which keeps each run of letters.
+fn may_hold_a_secret_word(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    SECRET_WORD_CORES.iter().any(|core| bytes.windows(core.len()).any(|w| w.eq_ignore_ascii_case(core)))
 }
 
 /// Does `name` (upper case, `_`-separated, with a leading `_`) hold one of [`SECRET_WORDS`] as a whole word, or at
@@ -481,6 +491,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn every_secret_word_passes_the_quick_test() {
+        for word in SECRET_WORDS {
+            let letters = word.trim_start_matches('_');
+            assert!(may_hold_a_secret_word(letters), "{word}: add its letters to SECRET_WORD_CORES");
+            assert!(may_hold_a_secret_word(&letters.to_ascii_lowercase()), "{word}");
+        }
+    }
 
     #[test]
     fn secret_words_are_whole_words_and_placeholders_are_not_credentials() {

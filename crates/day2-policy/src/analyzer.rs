@@ -322,7 +322,16 @@ fn finding(
     let controls = crate::compliance::controls_for(&rule_id);
     // The message is part of the id: one constraint can report several distinct problems about one object.
     let about = Finding::about(r, ANALYZER, &rule_id, &message, context.now);
-    Finding { rule_id, severity, title, message, remediation, controls, subject: String::new(), ..about }
+    Finding {
+        rule_id,
+        severity,
+        title: title.into(),
+        message,
+        remediation: remediation.into(),
+        controls: controls.into(),
+        subject: String::new(),
+        ..about
+    }
 }
 
 impl Analyzer for Policies {

@@ -194,6 +194,19 @@ mod tests {
     }
 
     #[test]
+    fn json_is_byte_for_byte_what_serde_json_pretty_prints() {
+        let mut report = sample::report();
+        for findings in [0, 1, 3, 9000] {
+            report.findings = sample::report().findings.into_iter().cycle().take(findings).collect();
+            let mut ours = Vec::new();
+            render(Format::Json, &report, &Options::default(), &mut ours).unwrap();
+            let mut theirs = serde_json::to_vec_pretty(&report).unwrap();
+            theirs.push(b'\n');
+            assert!(ours == theirs, "{findings} findings:\n{}", String::from_utf8_lossy(&ours));
+        }
+    }
+
+    #[test]
     fn json_and_yaml_round_trip_to_the_report() {
         let json = render_str(Format::Json, Options::default());
         let back: day2_model::Report = serde_json::from_str(&json).unwrap();

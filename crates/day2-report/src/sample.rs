@@ -28,9 +28,9 @@ pub(crate) fn report() -> Report {
             remediation: "Remove privileged.".into(),
             fix: Some(Fix {
                 description: "Set privileged false".into(),
-                patch: serde_json::json!([{"op": "replace", "path": "/spec/x", "value": false}]),
+                patch: serde_json::json!([{"op": "replace", "path": "/spec/x", "value": false}]).into(),
             }),
-            controls: vec![ControlRef { framework: Framework::CisK8s, control: "5.2.2".into() }],
+            controls: vec![ControlRef { framework: Framework::CisK8s, control: "5.2.2".into() }].into(),
             impact: None,
             status,
             first_seen: now,

@@ -32,7 +32,7 @@ pub fn resource(name: &str, source: &str) -> Resource {
 pub fn finding(rule: &str, r: &Resource) -> Finding {
     Finding {
         severity: Severity::High,
-        title: format!("title of {rule}"),
+        title: format!("title of {rule}").into(),
         message: format!("{rule} on {}", r.name),
         template: None,
         owner: Owner::default(),

@@ -100,16 +100,20 @@ impl Hit {
     pub fn evidence(
         mut self,
         path: impl Into<String>,
-        actual: impl Into<serde_json::Value>,
+        actual: impl Into<day2_model::Attr>,
         expected: Option<serde_json::Value>,
     ) -> Self {
-        self.evidence.push(Evidence { path: path.into(), expected, actual: actual.into() });
+        self.evidence.push(Evidence {
+            path: path.into(),
+            expected: expected.map(day2_model::Attr::from),
+            actual: actual.into(),
+        });
         self
     }
 
     /// Sets the fix.
     pub fn fix(mut self, description: impl Into<String>, patch: serde_json::Value) -> Self {
-        self.fix = Some(Fix { description: description.into(), patch });
+        self.fix = Some(Fix { description: description.into(), patch: patch.into() });
         self
     }
 }
@@ -239,6 +243,8 @@ pub struct UnknownCheck {
 #[derive(Debug)]
 pub struct Checks {
     enabled: Vec<&'static Check>,
+    /// The compliance controls of each enabled check (same order), shared by all its findings.
+    controls: Vec<std::sync::Arc<[ControlRef]>>,
     severity: BTreeMap<&'static str, Severity>,
     params: Params,
 }
@@ -270,9 +276,10 @@ impl Checks {
             .into_iter()
             .filter_map(|(k, s)| resolved.iter().find(|id| id.eq_ignore_ascii_case(&k)).map(|id| (*id, s)))
             .collect();
-        let enabled =
+        let enabled: Vec<&'static Check> =
             all().filter(|c| (enable.is_empty() || enable.contains(c.id)) && !disable.contains(c.id)).collect();
-        Ok(Checks { enabled, severity, params: config.params.clone() })
+        let controls = enabled.iter().map(|check: &&Check| check.control_refs().into()).collect();
+        Ok(Checks { enabled, controls, severity, params: config.params.clone() })
     }
 
     /// The checks that will run.
@@ -300,7 +307,7 @@ impl Checks {
         debug_assert_eq!(seen.len(), self.enabled.len(), "one entry per enabled check");
         let input = Input { resource, inventory, params: &self.params };
         let facts = Facts::of(resource);
-        for (check, seen) in self.enabled.iter().zip(seen.iter_mut()) {
+        for ((check, controls), seen) in self.enabled.iter().zip(&self.controls).zip(seen.iter_mut()) {
             if check.target.covers(&facts) {
                 let before = out.len();
                 // A hit whose evidence is an attribute set to a value known only after apply decides nothing, and a
@@ -310,13 +317,20 @@ impl Checks {
                 let decided: Vec<Hit> =
                     hits.into_iter().filter(|hit| !hit.evidence.iter().any(|e| resource.unknown_at(&e.path))).collect();
                 seen.applied |= found == 0 || !decided.is_empty();
-                out.extend(decided.into_iter().map(|hit| self.finding(check, resource, hit, context)));
+                out.extend(decided.into_iter().map(|hit| self.finding(check, controls, resource, hit, context)));
                 seen.fired |= out.len() > before;
             }
         }
     }
 
-    fn finding(&self, check: &Check, r: &Resource, hit: Hit, context: &Context) -> Finding {
+    fn finding(
+        &self,
+        check: &Check,
+        controls: &std::sync::Arc<[ControlRef]>,
+        r: &Resource,
+        hit: Hit,
+        context: &Context,
+    ) -> Finding {
         let about = Finding::about(r, ANALYZER, check.id, &hit.subject, context.now);
         // The line of the attribute the evidence points at, where the format keeps attribute lines.
         let line = hit.evidence.first().and_then(|e| r.line_of(&e.path)).or(about.line);
@@ -324,12 +338,12 @@ impl Checks {
             line,
             domain: check.domain,
             severity: self.severity.get(check.id).copied().unwrap_or(check.severity),
-            title: check.title.to_owned(),
+            title: check.title.into(),
             message: hit.message,
             evidence: hit.evidence,
-            remediation: check.remediation.to_owned(),
+            remediation: check.remediation.into(),
             fix: hit.fix,
-            controls: check.control_refs(),
+            controls: controls.clone(),
             ..about
         }
     }
@@ -364,9 +378,10 @@ impl Checks {
                 (findings, seen)
             })
             .collect();
-        // The other parts are appended to the first, which grows in place (a large buffer is remapped, not copied).
-        let mut parts = parts.into_iter();
-        let (mut findings, mut seen) = parts.next().unwrap_or_else(nothing_seen);
+        // The parts are moved into one buffer of the exact size, each freed once moved: growing the first part
+        // instead reallocated it several times over, and the freed copies stayed resident (100 MB at 20,000 files).
+        let mut findings = Vec::with_capacity(parts.iter().map(|(part, _)| part.len()).sum());
+        let mut seen = vec![Seen::default(); self.enabled.len()];
         for (part, seen_in_part) in parts {
             findings.extend(part);
             seen.iter_mut().zip(seen_in_part).for_each(|(a, b)| *a = a.or(b));
@@ -424,6 +439,46 @@ mod tests {
             assert!(c.title.len() > 10 && c.rationale.len() > 40 && c.remediation.len() > 20, "{} lacks text", c.id);
             assert!(!c.controls.is_empty(), "{} maps to no compliance control", c.id);
         }
+    }
+
+    /// A Terraform resource as a plan shows it, with the attributes at `unknown` known only after apply.
+    fn planned(kind: &str, address: &str, attrs: serde_json::Value, unknown: &[&str]) -> Resource {
+        Resource {
+            id: day2_model::ResourceId::new(Provider::Tf, "plan", kind, "", address),
+            provider: Provider::Tf,
+            scope: "plan".into(),
+            kind: kind.into(),
+            api_version: String::new(),
+            namespace: String::new(),
+            name: address.into(),
+            labels: Default::default(),
+            owner: Default::default(),
+            attrs: attrs.into(),
+            origin: day2_model::Origin::Declared {
+                file: "plan.json".into(),
+                line: 1,
+                template: None,
+                module: None,
+                attributes: day2_model::DeclaredAttributes {
+                    unknown: unknown.iter().map(|u| (*u).to_owned()).collect(),
+                    ..Default::default()
+                },
+            },
+            source: "plan".into(),
+        }
+    }
+
+    #[test]
+    fn a_hit_on_a_value_known_only_after_apply_decides_nothing() {
+        let config = ChecksConfig { enable: vec!["TF-EBS-001".into()], ..ChecksConfig::default() };
+        let checks = Checks::new(&config).unwrap();
+        let context = Context { now: chrono::Utc::now() };
+        let inventory = Inventory::default();
+        let volume = |unknown: &[&str]| {
+            planned("aws_ebs_volume", "aws_ebs_volume.data", serde_json::json!({"size": 100}), unknown)
+        };
+        assert_eq!(checks.check_resource(&volume(&[]), &inventory, &context).len(), 1);
+        assert!(checks.check_resource(&volume(&["/encrypted"]), &inventory, &context).is_empty());
     }
 
     #[test]

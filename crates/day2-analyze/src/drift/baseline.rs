@@ -8,7 +8,6 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use day2_model::{Finding, FindingStatus, Suppression};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A baseline file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +29,7 @@ pub struct Entry {
     pub resource: String,
     /// Changed fields and their accepted live values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub fields: BTreeMap<String, Value>,
+    pub fields: BTreeMap<String, day2_model::Attr>,
 }
 
 /// A baseline that cannot be read or written.
@@ -122,12 +121,11 @@ impl Baseline {
 mod tests {
     use super::*;
     use day2_model::{Domain, Evidence};
-    use serde_json::json;
 
     fn changed(replicas: i64) -> Finding {
         let resource = day2_testkit::build::resource("cart", "manifests");
         let evidence =
-            vec![Evidence { path: "/spec/replicas".into(), expected: Some(json!(2)), actual: json!(replicas) }];
+            vec![Evidence { path: "/spec/replicas".into(), expected: Some(2.into()), actual: replicas.into() }];
         Finding {
             domain: Domain::Drift,
             evidence,

@@ -420,7 +420,7 @@ fn changed_finding(resource: &Resource, diffs: Vec<diff::FieldDiff>, what: &str,
     let more = if diffs.len() > 3 { format!("; and {} more", diffs.len() - 3) } else { String::new() };
     let count = if diffs.len() == 1 { "1 field".to_owned() } else { format!("{} fields", diffs.len()) };
     let message = format!("{count} {what}: {}{more}", shown.join("; "));
-    let hidden = |v: Value| if secret(&v) { Value::String("(secret)".to_owned()) } else { v };
+    let hidden = |v: Value| if secret(&v) { Attr::from("(secret)") } else { Attr::from(v) };
     let evidence = diffs
         .into_iter()
         .map(|d| Evidence { path: d.pointer, expected: Some(hidden(d.declared)), actual: hidden(d.live) })
@@ -488,14 +488,14 @@ fn finding(
     evidence: Vec<Evidence>,
     context: &Context,
 ) -> Finding {
-    let meta = rule_meta(rule);
+    let (title, remediation) = rule_text(rule).map_or(("", ""), |(title, _, _, remediation)| (title, remediation));
     Finding {
         domain: Domain::Drift,
         severity,
-        title: meta.as_ref().map(|m| m.title.clone()).unwrap_or_default(),
+        title: title.into(),
         message,
         evidence,
-        remediation: meta.map(|m| m.remediation).unwrap_or_default(),
+        remediation: remediation.into(),
         ..Finding::about(r, ANALYZER, rule, "", context.now)
     }
 }
@@ -528,7 +528,22 @@ impl Analyzer for Drift {
 
 /// Metadata of the drift rules, for reports.
 pub fn rule_meta(id: &str) -> Option<RuleMeta> {
-    let (title, severity, rationale, remediation) = match id {
+    let (title, severity, rationale, remediation) = rule_text(id)?;
+    Some(RuleMeta {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        domain: Domain::Drift,
+        severity,
+        rationale: rationale.to_owned(),
+        remediation: remediation.to_owned(),
+        references: Vec::new(),
+        controls: Vec::new(),
+    })
+}
+
+/// Title, default severity, rationale and remediation of a drift rule.
+fn rule_text(id: &str) -> Option<(&'static str, Severity, &'static str, &'static str)> {
+    Some(match id {
         MISSING => (
             "Declared object missing from the live environment",
             Severity::High,
@@ -548,16 +563,6 @@ pub fn rule_meta(id: &str) -> Option<RuleMeta> {
             "Re-apply the declaration, or update the declaration to match a change that should stay.",
         ),
         _ => return None,
-    };
-    Some(RuleMeta {
-        id: id.to_owned(),
-        title: title.to_owned(),
-        domain: Domain::Drift,
-        severity,
-        rationale: rationale.to_owned(),
-        remediation: remediation.to_owned(),
-        references: Vec::new(),
-        controls: Vec::new(),
     })
 }
 
