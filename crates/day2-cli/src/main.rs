@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -21,8 +22,12 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // A server logs what it does (where it listens, who may call it) by default; a one-shot command only warnings.
     let daemon = matches!(args.command, cli::Command::Serve(_));
-    init_logging(args.global.verbose + u8::from(daemon), log_color(args.global.color));
-    match commands::run(args) {
+    // Progress for the commands that scan (others answer at once or stream their own output).
+    let scans = matches!(args.command, cli::Command::Check(_) | cli::Command::Drift(_));
+    init_logging(args.global.verbose + u8::from(daemon), log_color(args.global.color), scans);
+    let result = commands::run(args);
+    progress::finish();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -42,19 +47,27 @@ fn log_color(choice: cli::ColorChoice) -> bool {
     }
 }
 
-fn init_logging(verbose: u8, color: bool) {
+fn init_logging(verbose: u8, color: bool, scans: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
     let default = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DAY2_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let configured = tracing_subscriber::EnvFilter::try_from_env("DAY2_LOG");
+    // A spinner and log lines would garble each other: progress only when nothing but warnings is logged.
+    let quiet = verbose == 0 && configured.is_err();
+    let filter = configured.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(progress::Stderr)
         .with_target(false)
         .with_ansi(color)
-        .init();
+        .with_filter(filter);
+    let progress = (quiet && scans).then(progress::layer).flatten().map(|layer| {
+        layer.with_filter(filter::Targets::new().with_target(progress::TARGET, filter::LevelFilter::TRACE))
+    });
+    tracing_subscriber::registry().with(logs).with(progress).init();
 }

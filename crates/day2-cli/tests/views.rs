@@ -115,6 +115,63 @@ fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything(
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no finding with id"));
 }
 
+/// Every README example that needs nothing but the repository (its `examples/` and `policies/`) runs as written, in
+/// README order, and ends with 0 or 1, never a usage or input error. Examples on your own paths, clusters or servers
+/// (`k8s/`, `--context prod-eu`, a day2.yaml of yours) are left out, and so is `serve`, which runs until stopped and
+/// has its own test.
+#[test]
+fn every_self_contained_readme_example_runs_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for folder in ["examples", "policies"] {
+        std::os::unix::fs::symlink(common::root().join(folder), dir.path().join(folder)).unwrap();
+    }
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let mut in_block = false;
+    let mut examples = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        let command = line.split("  #").next().unwrap().trim();
+        let command = command.strip_prefix("cargo run --release -- ").map(|c| format!("day2 {c}"));
+        let command = command.unwrap_or_else(|| line.split("  #").next().unwrap().trim().to_owned());
+        let own_paths = ["k8s/", "charts/", "overlays/", "plan.json", "--context", "my-framework"];
+        let on_the_repository = command.contains("examples/") || command.contains("policies/");
+        let runnable = in_block
+            && (on_the_repository || command == "day2 compliance list" || command.starts_with("day2 findings show"))
+            && !command.starts_with("day2 serve")
+            && !own_paths.iter().any(|p| command.contains(p));
+        if runnable {
+            examples.push(command);
+        }
+    }
+    for wanted in ["day2 drift -c examples/fleet/day2.yaml", "day2 policy verify", "day2 compliance report -f nis2"] {
+        assert!(examples.iter().any(|e| e.starts_with(wanted)), "README example `{wanted}` not found in {examples:?}");
+    }
+    for command in &examples {
+        let out = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/bin:/bin",
+                    std::path::Path::new(env!("CARGO_BIN_EXE_day2")).parent().unwrap().display()
+                ),
+            )
+            .env_remove("DAY2_STORE")
+            .output()
+            .unwrap();
+        assert!(
+            matches!(common::code(&out), 0 | 1),
+            "`{command}` exited {}: {}",
+            common::code(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[test]
 fn group_by_team_summarises_where_to_start() {
     let out = common::day2(&["check", &fleet(), "--group-by", "team", "--color", "never"]);

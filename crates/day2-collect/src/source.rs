@@ -11,6 +11,10 @@ use std::pin::Pin;
 
 use day2_model::{Provider, Resource, ResourceId, Side, Snapshot};
 
+/// The `tracing` target of progress events: `stage = "…"` when a run moves on, `file = …` for each input file read.
+/// `day2 check` turns them into a spinner on a terminal; they are trace-level log lines otherwise.
+pub const PROGRESS: &str = "day2::progress";
+
 /// A future a source returns; boxed so the trait stays object-safe.
 pub type Collecting<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

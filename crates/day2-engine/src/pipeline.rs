@@ -19,6 +19,7 @@ use day2_analyze::{Analysis, Analyzer, Context, Inputs};
 use day2_collect::Source;
 use day2_collect::link;
 use day2_collect::manifests::ManifestsConfig;
+use day2_collect::source::PROGRESS;
 use day2_collect::terraform::TerraformConfig;
 use day2_input::files::{self, FileFilter, Input};
 use day2_model::{
@@ -327,8 +328,10 @@ pub fn collect_source(source: &dyn Source) -> Snapshot {
 /// Collects what a run of `kind` reads, then analyzes it.
 fn execute(settings: &Settings, kind: RunKind) -> Run {
     let analyzers = Analyzers::new(settings, kind);
+    tracing::trace!(target: PROGRESS, stage = "reading files");
     let mut snapshots = declared_snapshots(settings);
     if kind == RunKind::Drift || settings.live_posture {
+        tracing::trace!(target: PROGRESS, stage = "reading live state");
         snapshots.extend(collect(settings.sources_of(Side::Live)));
     }
     analyze(settings, &analyzers, snapshots)
@@ -348,6 +351,7 @@ pub fn analyze(settings: &Settings, analyzers: &Analyzers, snapshots: Vec<Snapsh
         .into_iter()
         .filter(|s| read_live || side_of(&s.source) != Some(Side::Live))
         .partition(|s| side_of(&s.source) == Some(Side::Live));
+    tracing::trace!(target: PROGRESS, stage = "linking the inventory");
     let mut declared = build(declared_snapshots, &settings.owners);
     // A live source whose objects are declared under other ids (AWS objects by Terraform addresses) shapes the
     // declarations as it reads them, so the two sides pair.
@@ -385,6 +389,7 @@ pub fn analyze(settings: &Settings, analyzers: &Analyzers, snapshots: Vec<Snapsh
     let mut analysis = Analysis::default();
     diagnostics.extend(analyzers.problems.iter().cloned());
     for analyzer in &analyzers.list {
+        tracing::trace!(target: PROGRESS, stage = %format_args!("running {} on {} resources", analyzer.name(), inputs.declared.len() + inputs.live.len()));
         analysis.merge(analyzer.analyze(&inputs, &context));
         tracing::info!(
             elapsed_ms = clock.elapsed().as_millis() as u64,
@@ -395,6 +400,7 @@ pub fn analyze(settings: &Settings, analyzers: &Analyzers, snapshots: Vec<Snapsh
     }
     let Analysis { mut findings, diagnostics: analyzed, rules_run, applicable, mut rules, coverage } = analysis;
     diagnostics.extend(analyzed);
+    tracing::trace!(target: PROGRESS, stage = "suppressing and sorting findings");
     diagnostics.extend(suppress(settings, &declared.inventory, &mut findings));
     if kind == RunKind::Drift {
         diagnostics.extend(apply_baseline(settings, &mut findings));

@@ -76,6 +76,7 @@ pub(crate) fn emit(
 ) -> Result<()> {
     let result = match out {
         Some(path) => {
+            crate::progress::stage("writing the report");
             let mut file = std::io::BufWriter::new(
                 std::fs::File::create(path)
                     .map_err(|e| anyhow::anyhow!("{}: cannot write report: {e}", path.display()))?,
@@ -84,6 +85,7 @@ pub(crate) fn emit(
                 .and_then(|()| std::io::Write::flush(&mut file).map_err(Into::into))
         }
         None => {
+            crate::progress::finish();
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
             day2_report::render(format, report, options, &mut lock)

@@ -113,6 +113,7 @@ pub fn collect(config: &ManifestsConfig) -> Snapshot {
     snapshot.files = inputs.len() + rendered.len();
     let parse_one = |input: &files::Input| {
         let name = input.display();
+        tracing::trace!(target: crate::source::PROGRESS, file = %name);
         match files::read_text(input, config.limits.max_file_bytes) {
             Ok(text) => parse(&text, &name, &snapshot.source, config),
             Err(error) => Parsed {
