@@ -22,8 +22,14 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // A server logs what it does (where it listens, who may call it) by default; a one-shot command only warnings.
     let daemon = matches!(args.command, cli::Command::Serve(_));
-    // Progress for the commands that scan (others answer at once or stream their own output).
-    let scans = matches!(args.command, cli::Command::Check(_) | cli::Command::Drift(_));
+    // Progress for the commands that scan (others answer at once or stream their own output), but not while someone
+    // may be typing the input on the terminal (`-`): redrawing would erase the line being typed.
+    let from_stdin = |paths: &[std::path::PathBuf]| paths.iter().any(|p| p.as_os_str() == "-");
+    let scans = match &args.command {
+        cli::Command::Check(check) => !from_stdin(&check.paths),
+        cli::Command::Drift(drift) => !from_stdin(&drift.paths),
+        _ => false,
+    };
     init_logging(args.global.verbose + u8::from(daemon), log_color(args.global.color), scans);
     let result = commands::run(args);
     progress::finish();

@@ -32,7 +32,8 @@ struct Spinner {
 /// The layer to add to the subscriber, or `None` when stderr is not a terminal.
 pub fn layer() -> Option<ProgressLayer> {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
+    // A dumb terminal cannot redraw a line: every frame would be a new one.
+    if !std::io::stderr().is_terminal() || std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
         return None;
     }
     let delay = std::env::var("DAY2_PROGRESS_DELAY_MS")
@@ -93,12 +94,17 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
         event.record(&mut fields);
         if fields.file {
             spinner.bar.inc(1);
-            let read = spinner.bar.position();
-            // The message is rebuilt at most every 64 files: drawing is rate-limited anyway.
-            if read % 64 == 1 {
-                spinner.bar.set_message(format!("reading files: {read} read"));
+            // Once, at the first file: the count itself is drawn from the position (`{pos}` in the template).
+            if spinner.bar.position() == 1 {
+                spinner.bar.set_message("reading files:");
+                if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg} {pos} read") {
+                    spinner.bar.set_style(style);
+                }
             }
         } else if let Some(stage) = fields.stage {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+                spinner.bar.set_style(style);
+            }
             let files = spinner.bar.position();
             let read = if files > 0 { format!(" ({files} files read)") } else { String::new() };
             spinner.bar.set_message(format!("{stage}{read}"));

@@ -63,29 +63,31 @@ fn a_baseline_accepts_earlier_findings_and_new_ones_still_fail() {
     );
 }
 
-#[test]
-fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything() {
+/// A scratch folder where the README's lines run as written: `examples` and `policies` are the repository's, linked.
+fn readme_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let run = |command: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", command])
-            .current_dir(dir.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:/usr/bin:/bin",
-                    std::path::Path::new(env!("CARGO_BIN_EXE_day2")).parent().unwrap().display()
-                ),
-            )
-            .env_remove("DAY2_STORE")
-            .output()
-            .unwrap()
-    };
-    // The README's lines, run as written (`examples` and `policies` are the repository's, linked into the scratch
-    // folder).
     for folder in ["examples", "policies"] {
         std::os::unix::fs::symlink(common::root().join(folder), dir.path().join(folder)).unwrap();
     }
+    dir
+}
+
+/// A README line run by `sh` in `dir`, with this build's `day2` first on PATH.
+fn in_shell(dir: &tempfile::TempDir, command: &str) -> std::process::Output {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_day2")).parent().unwrap().display().to_string();
+    std::process::Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .env("PATH", format!("{bin}:/usr/bin:/bin"))
+        .env_remove("DAY2_STORE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything() {
+    let dir = readme_folder();
+    let run = |command: &str| in_shell(&dir, command);
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let line = |start: &str| {
         let l = readme.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("README: no `{start}` line"));
@@ -121,10 +123,7 @@ fn the_readme_store_commands_work_as_written_and_findings_show_tells_everything(
 /// has its own test.
 #[test]
 fn every_self_contained_readme_example_runs_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    for folder in ["examples", "policies"] {
-        std::os::unix::fs::symlink(common::root().join(folder), dir.path().join(folder)).unwrap();
-    }
+    let dir = readme_folder();
     let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
     let mut in_block = false;
     let mut examples = Vec::new();
@@ -150,19 +149,7 @@ fn every_self_contained_readme_example_runs_as_written() {
         assert!(examples.iter().any(|e| e.starts_with(wanted)), "README example `{wanted}` not found in {examples:?}");
     }
     for command in &examples {
-        let out = std::process::Command::new("sh")
-            .args(["-c", command])
-            .current_dir(dir.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:/usr/bin:/bin",
-                    std::path::Path::new(env!("CARGO_BIN_EXE_day2")).parent().unwrap().display()
-                ),
-            )
-            .env_remove("DAY2_STORE")
-            .output()
-            .unwrap();
+        let out = in_shell(&dir, command);
         assert!(
             matches!(common::code(&out), 0 | 1),
             "`{command}` exited {}: {}",

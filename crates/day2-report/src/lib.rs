@@ -187,6 +187,8 @@ mod tests {
         assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 12);
         assert_eq!(run["results"][1]["suppressions"][0]["justification"], "vendor agent");
         assert_eq!(run["tool"]["driver"]["rules"][0]["properties"]["security-severity"], "8.0");
+        let expired = run["results"].as_array().unwrap().iter().find_map(|r| r["properties"].get("expiredSuppression"));
+        assert_eq!(expired.unwrap(), &serde_json::json!({"reason": "vendor agent", "expires": "2027-01-31"}));
         assert_eq!(
             run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
             3

@@ -236,7 +236,14 @@ struct ResultProperties<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     fix: Option<SarifFix<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expired_suppression: Option<&'a day2_model::Suppression>,
+    expired_suppression: Option<ExpiredSuppression<'a>>,
+}
+
+/// The exception that ran out: its reason and last day (`null` when it had none), not who configured it where.
+#[derive(Serialize)]
+struct ExpiredSuppression<'a> {
+    reason: &'a str,
+    expires: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -323,7 +330,10 @@ fn result(f: &Finding, rule_index: Option<usize>) -> SarifResult<'_> {
             result.level = "none";
             result.baseline_state = Some("absent");
         }
-        FindingStatus::Open { expired_suppression: Some(s) } => result.properties.expired_suppression = Some(s),
+        FindingStatus::Open { expired_suppression: Some(s) } => {
+            let expires = s.expires.map(|day| day.to_string());
+            result.properties.expired_suppression = Some(ExpiredSuppression { reason: &s.reason, expires });
+        }
         FindingStatus::Open { expired_suppression: None } => {}
     }
     result

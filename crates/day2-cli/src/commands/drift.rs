@@ -67,6 +67,7 @@ pub fn run(global: &Global, args: DriftArgs) -> Result<ExitCode> {
         let mut run = pipeline::drift(&unfiltered);
         let baseline = Baseline::of(&run.report.findings, run.report.started_at);
         baseline.write(path)?;
+        crate::progress::finish();
         eprintln!("wrote {} accepted drift finding(s) to {}", baseline.entries.len(), path.display());
         if let Some(older) = &settings.drift.baseline {
             Baseline::read(older)?.apply(&mut run.report.findings, &older.display().to_string());

@@ -75,9 +75,25 @@ fn internal_by_aws_controller(r: &Resource) -> bool {
 /// Prefix of the AWS Load Balancer Controller's Ingress annotations.
 const ALB: &str = "alb.ingress.kubernetes.io/";
 
+/// Is the Ingress served by the AWS Load Balancer Controller (class `alb`, or an IngressClass of its controller)?
+/// Other controllers ignore the `alb.ingress.kubernetes.io/` annotations, so only then do they say anything.
+fn served_by_alb(i: &Input<'_>) -> bool {
+    let r = i.resource;
+    let class = str_at(&r.attrs, "/spec/ingressClassName").or_else(|| r.annotation("kubernetes.io/ingress.class"));
+    class.is_some_and(|class| {
+        class == "alb"
+            || i.inventory.of_kind("networking.k8s.io.IngressClass").any(|c| {
+                c.scope == r.scope
+                    && c.name == class
+                    && str_at(&c.attrs, "/spec/controller") == Some("ingress.k8s.aws/alb")
+            })
+    })
+}
+
 /// Whether an Ingress of the AWS Load Balancer Controller still forwards plain HTTP when its annotations put TLS on the
 /// ALB's listeners (where `spec.tls` is not needed): `Some(false)` when HTTP is redirected to HTTPS or not listened
-/// on, `Some(true)` when an HTTP listener forwards next to the HTTPS one, `None` when no annotation asks for HTTPS.
+/// on, `Some(true)` when an HTTP listener forwards next to the HTTPS one, `None` when the ALB has no HTTPS listener
+/// (a redirect to a listener that does not exist is no TLS either).
 fn alb_forwards_plain_http(r: &Resource) -> Option<bool> {
     let annotation = |key: &str| r.annotation(&format!("{ALB}{key}")).map(str::trim).filter(|v| !v.is_empty());
     let certificate = annotation("certificate-arn").is_some();
@@ -88,7 +104,7 @@ fn alb_forwards_plain_http(r: &Resource) -> Option<bool> {
         Some(protocols) => (protocols.iter().any(|p| p == "HTTPS"), protocols.iter().any(|p| p == "HTTP")),
         None => (certificate, !certificate),
     };
-    (https || redirect).then_some(http && !redirect)
+    https.then_some(http && !redirect)
 }
 
 /// The protocols of an ALB `listen-ports` annotation (`[{"HTTP": 80}, {"HTTPS": 443}]`), None when it does not parse.
@@ -300,7 +316,8 @@ pub(super) static CHECKS: &[Check] = &[
             let attrs = &i.resource.attrs;
             let tls: Vec<&Attr> = items(attrs.pointer("/spec/tls")).collect();
             if tls.is_empty() {
-                return match alb_forwards_plain_http(i.resource) {
+                let alb = served_by_alb(i).then(|| alb_forwards_plain_http(i.resource)).flatten();
+                return match alb {
                     Some(false) => Vec::new(),
                     Some(true) => {
                         let ptr = format!("/metadata/annotations/{}", escape(&format!("{ALB}listen-ports")));
