@@ -67,33 +67,37 @@ pub fn wrong_types(kind: &str, object: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let base = kind.rsplit('.').next().unwrap_or(kind);
     if SCALED.contains(&base) {
-        check(object, "/spec/replicas", Type::Integer, &mut problems);
+        check(object, "", "spec/replicas", Type::Integer, &mut problems);
     }
     let Some(spec_pointer) = day2_model::k8s::pod_spec_pointer(kind) else { return problems };
+    let Some(spec) = object.pointer(spec_pointer) else { return problems };
     for (field, want) in POD_SPEC {
-        check(object, &format!("{spec_pointer}/{field}"), *want, &mut problems);
+        check(spec, spec_pointer, field, *want, &mut problems);
     }
     for list in ["containers", "initContainers", "ephemeralContainers"] {
-        let pointer = format!("{spec_pointer}/{list}");
-        let Some(containers) = object.pointer(&pointer).and_then(Value::as_array) else { continue };
-        for i in 0..containers.len() {
+        let Some(containers) = spec.get(list).and_then(Value::as_array) else { continue };
+        for (i, container) in containers.iter().enumerate() {
+            // Pointers are spelled out only for a message: every object of a run goes through here.
+            let at = || format!("{spec_pointer}/{list}/{i}");
             for (field, want) in CONTAINER {
-                check(object, &format!("{pointer}/{i}/{field}"), *want, &mut problems);
+                check(container, &at(), field, *want, &mut problems);
             }
-            let ports = format!("{pointer}/{i}/ports");
-            for j in 0..object.pointer(&ports).and_then(Value::as_array).map_or(0, Vec::len) {
-                check(object, &format!("{ports}/{j}/containerPort"), Type::Integer, &mut problems);
+            for (j, port) in container.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                check(port, &format!("{}/ports/{j}", at()), "containerPort", Type::Integer, &mut problems);
             }
         }
     }
     problems
 }
 
-fn check(object: &Value, pointer: &str, want: Type, problems: &mut Vec<String>) {
-    let Some(value) = object.pointer(pointer) else { return };
+/// Checks `field` (a `/`-separated path of keys) under `base`, which sits at `base_pointer` in the object.
+fn check(base: &Value, base_pointer: &str, field: &str, want: Type, problems: &mut Vec<String>) {
+    let Some(value) = field.split('/').try_fold(base, |v, key| v.get(key)) else { return };
     if value.is_null() || want.holds(value) {
         return;
     }
+    let pointer = format!("{base_pointer}/{field}");
+    let pointer = pointer.as_str();
     let found = match value {
         Value::String(s) => format!("the string \"{}\"", s.chars().take(40).collect::<String>()),
         Value::Bool(b) => format!("the boolean {b}"),
