@@ -26,7 +26,11 @@ static SPINNER: OnceLock<Spinner> = OnceLock::new();
 struct Spinner {
     bar: ProgressBar,
     /// Dropped (closed) when the run finishes, so the thread waiting to show the spinner stops waiting.
-    shown: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    stop_waiting: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+    /// The line for a stage: what is happening.
+    stage_style: ProgressStyle,
+    /// The line while files are read: their count, drawn from the bar's position.
+    reading_style: ProgressStyle,
 }
 
 /// The layer to add to the subscriber, or `None` when stderr is not a terminal.
@@ -41,13 +45,21 @@ pub fn layer() -> Option<ProgressLayer> {
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_DELAY);
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
-        bar.set_style(style);
-    }
+    let (Ok(stage_style), Ok(reading_style)) = (
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}"),
+        ProgressStyle::with_template("{spinner} {elapsed} reading files: {pos} read"),
+    ) else {
+        return None;
+    };
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()).with_style(stage_style.clone());
     bar.set_message("starting");
     let (stop, stopped) = mpsc::channel::<()>();
-    let spinner = SPINNER.get_or_init(|| Spinner { bar, shown: std::sync::Mutex::new(Some(stop)) });
+    let spinner = SPINNER.get_or_init(|| Spinner {
+        bar,
+        stop_waiting: std::sync::Mutex::new(Some(stop)),
+        stage_style,
+        reading_style,
+    });
     let bar = spinner.bar.clone();
     if delay.is_zero() {
         bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -67,8 +79,8 @@ pub fn layer() -> Option<ProgressLayer> {
 /// Clears the spinner for good (before the report is written, and at exit).
 pub fn finish() {
     if let Some(spinner) = SPINNER.get() {
-        if let Ok(mut shown) = spinner.shown.lock() {
-            shown.take();
+        if let Ok(mut stop_waiting) = spinner.stop_waiting.lock() {
+            stop_waiting.take();
         }
         spinner.bar.finish_and_clear();
     }
@@ -94,17 +106,11 @@ impl<S: Subscriber> Layer<S> for ProgressLayer {
         event.record(&mut fields);
         if fields.file {
             spinner.bar.inc(1);
-            // Once, at the first file: the count itself is drawn from the position (`{pos}` in the template).
             if spinner.bar.position() == 1 {
-                spinner.bar.set_message("reading files:");
-                if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg} {pos} read") {
-                    spinner.bar.set_style(style);
-                }
+                spinner.bar.set_style(spinner.reading_style.clone());
             }
         } else if let Some(stage) = fields.stage {
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
-                spinner.bar.set_style(style);
-            }
+            spinner.bar.set_style(spinner.stage_style.clone());
             let files = spinner.bar.position();
             let read = if files > 0 { format!(" ({files} files read)") } else { String::new() };
             spinner.bar.set_message(format!("{stage}{read}"));

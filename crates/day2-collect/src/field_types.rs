@@ -67,37 +67,36 @@ pub fn wrong_types(kind: &str, object: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let base = kind.rsplit('.').next().unwrap_or(kind);
     if SCALED.contains(&base) {
-        check(object, "", "spec/replicas", Type::Integer, &mut problems);
+        check(object, String::new, "spec/replicas", Type::Integer, &mut problems);
     }
     let Some(spec_pointer) = day2_model::k8s::pod_spec_pointer(kind) else { return problems };
     let Some(spec) = object.pointer(spec_pointer) else { return problems };
     for (field, want) in POD_SPEC {
-        check(spec, spec_pointer, field, *want, &mut problems);
+        check(spec, || spec_pointer.to_owned(), field, *want, &mut problems);
     }
     for list in ["containers", "initContainers", "ephemeralContainers"] {
         let Some(containers) = spec.get(list).and_then(Value::as_array) else { continue };
         for (i, container) in containers.iter().enumerate() {
-            // Pointers are spelled out only for a message: every object of a run goes through here.
             let at = || format!("{spec_pointer}/{list}/{i}");
             for (field, want) in CONTAINER {
-                check(container, &at(), field, *want, &mut problems);
+                check(container, at, field, *want, &mut problems);
             }
             for (j, port) in container.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                check(port, &format!("{}/ports/{j}", at()), "containerPort", Type::Integer, &mut problems);
+                check(port, || format!("{}/ports/{j}", at()), "containerPort", Type::Integer, &mut problems);
             }
         }
     }
     problems
 }
 
-/// Checks `field` (a `/`-separated path of keys) under `base`, which sits at `base_pointer` in the object.
-fn check(base: &Value, base_pointer: &str, field: &str, want: Type, problems: &mut Vec<String>) {
+/// Checks `field` (a `/`-separated path of keys) under `base`. Every object of a run goes through here, so where
+/// `base` sits in the object (`base_pointer`) is spelled out only for a message.
+fn check(base: &Value, base_pointer: impl FnOnce() -> String, field: &str, want: Type, problems: &mut Vec<String>) {
     let Some(value) = field.split('/').try_fold(base, |v, key| v.get(key)) else { return };
     if value.is_null() || want.holds(value) {
         return;
     }
-    let pointer = format!("{base_pointer}/{field}");
-    let pointer = pointer.as_str();
+    let pointer = format!("{}/{field}", base_pointer());
     let found = match value {
         Value::String(s) => format!("the string \"{}\"", s.chars().take(40).collect::<String>()),
         Value::Bool(b) => format!("the boolean {b}"),
@@ -108,7 +107,7 @@ fn check(base: &Value, base_pointer: &str, field: &str, want: Type, problems: &m
     };
     problems.push(format!(
         "`{}` must be {}, not {found}: the API server rejects it (the rest of the object is still checked)",
-        dotted(pointer),
+        dotted(&pointer),
         want.name()
     ));
 }

@@ -278,7 +278,7 @@ impl Checks {
             .collect();
         let enabled: Vec<&'static Check> =
             all().filter(|c| (enable.is_empty() || enable.contains(c.id)) && !disable.contains(c.id)).collect();
-        let controls = enabled.iter().map(|check: &&Check| check.control_refs().into()).collect();
+        let controls = enabled.iter().map(|check| check.control_refs().into()).collect();
         Ok(Checks { enabled, controls, severity, params: config.params.clone() })
     }
 
